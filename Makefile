@@ -1,0 +1,40 @@
+# careerloop: `make help` lists the targets. `make run` and `make test` are the two commands.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+
+.DEFAULT_GOAL := help
+.PHONY: help install run token test test-unit test-fast clean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+install: $(VENV)/.installed ## Create the virtual environment with the project and its dev tools
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+run: install ## Start the whole platform on embedded backends (data under var/); Ctrl-C stops it
+	@mkdir -p var
+	@echo "careerloop is starting on embedded backends (data in $(CURDIR)/var)"
+	@echo "  contacts API   http://$${HOST:-127.0.0.1}:$${CONTACTS_PORT:-8001}   (OpenAPI: /openapi.json)"
+	@echo "  get a token    make token SUB=student-1 ROLE=student"
+	@echo "  then           curl -H \"Authorization: Bearer \$$TOKEN\" http://$${HOST:-127.0.0.1}:$${CONTACTS_PORT:-8001}/contacts"
+	$(VENV)/bin/honcho --procfile Procfile start
+
+token: install ## Print a local bearer token: make token SUB=student-1 ROLE=student
+	@$(PY) -m shared.auth mint --sub "$${SUB:-student-1}" --role "$${ROLE:-student}"
+
+test: install ## Run every test
+	$(PY) -m pytest
+
+test-unit: install ## Only the fast unit tests
+	$(PY) -m pytest tests/unit
+
+clean: ## Remove the virtual environment and local data
+	rm -rf $(VENV) var .pytest_cache .hypothesis

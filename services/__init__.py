@@ -1,0 +1,1 @@
+"""careerloop's services. Each is a bounded context; services never import each other."""

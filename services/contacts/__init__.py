@@ -1,0 +1,1 @@
+"""contacts: each student's professionals and the history of the relationship with each."""

@@ -1,0 +1,217 @@
+"""HTTP endpoints of the contacts service: thin views over `application` and the directory."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Response, current_app, g, request, url_for
+from werkzeug.exceptions import UnsupportedMediaType
+
+from services.contacts import formats, schemas
+from services.contacts.application import Accepted, ContactsService, owner_of_request
+from services.contacts.domain import Contact, is_dormant
+from services.contacts.projections import query_directory
+from shared.auth import Principal
+from shared.config import Settings
+from shared.errors import TransientError
+from shared.events import Metadata, utcnow
+from shared.readstore import Collection, iterate
+from shared.web import Api, if_match_version, json_response
+
+api = Api("contacts", __name__)
+READERS = ("student", "admin")
+
+
+@dataclass
+class ContactsContext:
+    service: ContactsService
+    directory: Collection
+    settings: Settings
+
+
+def _ctx() -> ContactsContext:
+    return current_app.extensions["contacts"]
+
+
+def _meta(principal: Principal) -> Metadata:
+    return Metadata(actor=principal.subject, correlation_id=g.correlation_id)
+
+
+def _accepted(accepted: Accepted, status: int = 200) -> Response:
+    headers = {"Location": url_for("contacts.get_contact", contact_id=accepted.id)} if status == 201 else {}
+    return json_response({"id": accepted.id, "version": accepted.version}, status, version=accepted.version,
+                         headers=headers)
+
+
+def contact_view(contact: Contact) -> dict[str, Any]:
+    settings = _ctx().settings
+    stage = contact.stage
+    if is_dormant(stage, contact.last_touch_at, utcnow(), settings.int("DORMANT_AFTER_DAYS")):
+        stage = "dormant"
+    return {"id": contact.id, "student_id": contact.owner_id, "version": contact.version, **contact.details,
+            "tags": contact.tags, "priority": contact.priority, "status": contact.status,
+            "merged_into": contact.merged_into, "stage": stage, "last_touch_at": contact.last_touch_at}
+
+
+# -- commands -------------------------------------------------------------------------------
+@api.route("/contacts", "POST", summary="Add a contact", body=schemas.AddContact, response=schemas.Accepted,
+           status=201, errors=(409,))
+def add_contact(principal: Principal, body: dict[str, Any]) -> Response:
+    student_id = owner_of_request(principal, body.pop("student_id", None))
+    tags = body.pop("tags", [])
+    return _accepted(_ctx().service.add_contact(student_id, body, _meta(principal), tags=tags), 201)
+
+
+@api.route("/contacts/<contact_id>", "PATCH", summary="Change a contact's details (null clears a field)",
+           body=schemas.ChangeDetails, response=schemas.Accepted, errors=(404, 409, 412))
+def change_details(principal: Principal, contact_id: str, body: dict[str, Any]) -> Response:
+    return _accepted(_ctx().service.change_details(contact_id, body, principal, _meta(principal), if_match_version()))
+
+
+@api.route("/contacts/<contact_id>/tags", "POST", summary="Tag a contact", body=schemas.Tags,
+           response=schemas.Accepted, errors=(404, 409, 412))
+def tag_contact(principal: Principal, contact_id: str, body: dict[str, Any]) -> Response:
+    return _accepted(_ctx().service.tag(contact_id, body["tags"], principal, _meta(principal), if_match_version()))
+
+
+@api.route("/contacts/<contact_id>/tags/<tag>", "DELETE", summary="Remove a tag", response=schemas.Accepted,
+           errors=(404, 409, 412))
+def untag_contact(principal: Principal, contact_id: str, tag: str) -> Response:
+    return _accepted(_ctx().service.untag(contact_id, [tag], principal, _meta(principal), if_match_version()))
+
+
+@api.route("/contacts/<contact_id>/priority", "PUT", summary="Rate advocacy and motivation (1–3 each)",
+           body=schemas.Priority, response=schemas.Accepted, errors=(404, 409, 412))
+def prioritise_contact(principal: Principal, contact_id: str, body: dict[str, Any]) -> Response:
+    return _accepted(_ctx().service.prioritise(contact_id, body["advocacy"], body["motivation"], principal,
+                                               _meta(principal), if_match_version()))
+
+
+@api.route("/contacts/<contact_id>/archive", "POST", summary="Archive a contact (history stays)",
+           body=schemas.Archive, response=schemas.Accepted, errors=(404, 409, 412))
+def archive_contact(principal: Principal, contact_id: str, body: dict[str, Any]) -> Response:
+    return _accepted(_ctx().service.archive(contact_id, body.get("reason"), principal, _meta(principal),
+                                            if_match_version()))
+
+
+@api.route("/contacts/<contact_id>/restore", "POST", summary="Restore an archived contact",
+           response=schemas.Accepted, errors=(404, 409, 412))
+def restore_contact(principal: Principal, contact_id: str) -> Response:
+    return _accepted(_ctx().service.restore(contact_id, principal, _meta(principal), if_match_version()))
+
+
+@api.route("/contacts/<contact_id>/touchpoints", "POST",
+           summary="Log a touchpoint: outreach, reply, conversation, thank-you, check-in, update, article, intro",
+           body=schemas.Touchpoint, response=schemas.Accepted, status=201, errors=(404, 409, 412))
+def log_touchpoint(principal: Principal, contact_id: str, body: dict[str, Any]) -> Response:
+    accepted = _ctx().service.log_touchpoint(contact_id, body, principal, _meta(principal), if_match_version())
+    return json_response({"id": accepted.id, "version": accepted.version}, 201, version=accepted.version)
+
+
+@api.route("/contacts/<contact_id>/merge", "POST", summary="Merge a duplicate into this contact (both histories kept)",
+           body=schemas.Merge, response=schemas.Accepted, errors=(404, 409, 412))
+def merge_contacts(principal: Principal, contact_id: str, body: dict[str, Any]) -> Response:
+    return _accepted(_ctx().service.merge(contact_id, body["duplicate_id"], principal, _meta(principal),
+                                          if_match_version()))
+
+
+@api.route("/imports", "POST", summary="Import LinkedIn Connections.csv, Google Contacts CSV or vCard 3.0/4.0",
+           query=schemas.ImportQuery, status=201,
+           consumes=("text/csv", "text/vcard", "application/octet-stream", "multipart/form-data"))
+def import_contacts(principal: Principal, query: dict[str, Any]) -> Response:
+    student_id = owner_of_request(principal, query.get("student_id"))
+    filename = query.get("filename")
+    if request.mimetype == "multipart/form-data":
+        upload = request.files.get("file")
+        if upload is None:
+            raise UnsupportedMediaType("send the file in a form field named 'file'")
+        data, filename, content_type = upload.read(), filename or upload.filename, upload.mimetype
+    else:
+        data, content_type = request.get_data(cache=True), request.mimetype
+    try:
+        report = _ctx().service.import_file(student_id, data, _meta(principal), fmt=query.get("format"),
+                                            filename=filename, content_type=content_type)
+    except formats.FormatError as exc:
+        from marshmallow import ValidationError
+        raise ValidationError({"file": [str(exc)]}) from exc
+    return json_response(_import_view(report.id, report.report), 201, version=report.version)
+
+
+# -- reads ----------------------------------------------------------------------------------
+@api.route("/contacts/<contact_id>", "GET", summary="A contact as of its newest event", roles=READERS,
+           response=schemas.ContactView, errors=(404,))
+def get_contact(principal: Principal, contact_id: str) -> Response:
+    contact = _ctx().service.get(contact_id, principal)
+    return json_response(contact_view(contact), version=contact.version)
+
+
+@api.route("/contacts/<contact_id>/touchpoints", "GET", summary="The contact's touchpoints, newest first",
+           roles=READERS, errors=(404,))
+def list_touchpoints(principal: Principal, contact_id: str) -> Response:
+    contact = _ctx().service.get(contact_id, principal)
+    items = sorted(contact.touchpoints, key=lambda t: t["occurred_at"], reverse=True)
+    return json_response({"items": items}, version=contact.version)
+
+
+@api.route("/contacts", "GET", summary="The student's contact directory: filter, search, page",
+           roles=READERS, query=schemas.DirectoryQuery, response=schemas.DirectoryPage, errors=(503,))
+def list_contacts(principal: Principal, query: dict[str, Any]) -> Response:
+    ctx = _ctx()
+    student_id = owner_of_request(principal, query.get("student_id"))
+    if "min_version" in query:
+        _wait_for(ctx.directory, *query["min_version"].rsplit(":", 1))
+    try:
+        page = query_directory(ctx.directory, student_id, query, utcnow(), ctx.settings.int("DORMANT_AFTER_DAYS"))
+    except ValueError as exc:  # a tampered cursor
+        from marshmallow import ValidationError
+        raise ValidationError({"cursor": [str(exc)]}) from exc
+    return json_response({"items": page.items, "next_cursor": page.next_cursor})
+
+
+@api.route("/imports/<import_id>", "GET", summary="An import's per-record report", roles=READERS, errors=(404,))
+def get_import(principal: Principal, import_id: str) -> Response:
+    report = _ctx().service.get_import(import_id, principal)
+    return json_response(_import_view(report.id, report.report), version=report.version)
+
+
+@api.route("/exports/contacts.csv", "GET", summary="Export the directory as CSV", roles=READERS,
+           query=schemas.ExportQuery, produces=("text/csv",))
+def export_csv(principal: Principal, query: dict[str, Any]) -> Response:
+    return Response(formats.export_csv(_export_rows(principal, query)), mimetype="text/csv",
+                    headers={"Content-Disposition": 'attachment; filename="contacts.csv"'})
+
+
+@api.route("/exports/contacts.vcf", "GET", summary="Export the directory as vCard 4.0", roles=READERS,
+           query=schemas.ExportQuery, produces=("text/vcard",))
+def export_vcard(principal: Principal, query: dict[str, Any]) -> Response:
+    return Response(formats.export_vcard(_export_rows(principal, query)), mimetype="text/vcard",
+                    headers={"Content-Disposition": 'attachment; filename="contacts.vcf"'})
+
+
+def _export_rows(principal: Principal, query: dict[str, Any]) -> list[dict[str, Any]]:
+    student_id = owner_of_request(principal, query.get("student_id"))
+    status = query["status"]
+    filter: dict[str, Any] = {"student_id": student_id,
+                              "status": {"$in": ["active", "archived"]} if status == "all" else status}
+    return [{**{k: v for k, v in doc.items() if v is not None}, "id": doc["_id"]}
+            for doc in iterate(_ctx().directory, filter, [("name_key", 1)])]
+
+
+def _import_view(import_id: str, report: dict[str, Any]) -> dict[str, Any]:
+    rows = report.get("rows", [])
+    counts = {outcome: sum(1 for r in rows if r["outcome"] == outcome) for outcome in ("created", "duplicate", "invalid")}
+    return {"id": import_id, "format": report.get("format"), "filename": report.get("filename"),
+            "counts": counts, "rows": rows}
+
+
+def _wait_for(directory: Collection, contact_id: str, version: str) -> None:
+    """Read-your-writes: wait briefly for the projection to reach the version a command returned."""
+    deadline = time.monotonic() + _ctx().settings.int("READ_YOUR_WRITES_WAIT_SECONDS")
+    while True:
+        doc = directory.get(contact_id)
+        if doc is not None and doc.get("_version", 0) >= int(version):
+            return
+        if time.monotonic() >= deadline:
+            raise TransientError(f"the directory has not caught up with {contact_id} version {version} yet")
+        time.sleep(0.05)

@@ -1,0 +1,64 @@
+"""Configuration from environment variables only, with defaults that make `make run` work.
+
+Every variable the platform reads is declared in `VARIABLES`; the README's configuration table and
+the docker-compose check are both derived from it, so it is the one place to add a setting.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Mapping
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str
+    default: str
+    meaning: str
+
+
+VARIABLES: tuple[Variable, ...] = (
+    Variable("CAREERLOOP_DATA_DIR", "var", "Folder for the embedded SQLite files (relative paths are resolved against the working directory)."),
+    Variable("EVENT_STORE_URL", "sqlite:///{data_dir}/events-{service}.db",
+             "Each service's event store. `{service}` is replaced by the service name: `sqlite:///path` or `mongodb://host:27017/careerloop_{service}`."),
+    Variable("BUS_URL", "sqlite:///{data_dir}/bus.db", "The event bus: the embedded SQLite log, or `kafka://host:9092[,host:9092]`."),
+    Variable("READ_STORE_URL", "sqlite:///{data_dir}/read-models.db", "Read models: `sqlite:///path` or `mongodb://host:27017/careerloop_read`."),
+    Variable("TOPIC_PARTITIONS", "6", "Partitions of each topic, fixed when the topic is created."),
+    Variable("CAREERLOOP_JWT_SECRET", "dev-only-secret-change-me-in-production", "HS256 secret for locally minted tokens; set it to an empty string to accept only the identity provider's tokens."),
+    Variable("CAREERLOOP_JWKS_URL", "", "JWKS URL of the university identity provider (RS256/ES256 tokens)."),
+    Variable("CAREERLOOP_JWT_ISSUER", "", "Required `iss` of tokens, when set."),
+    Variable("CAREERLOOP_JWT_AUDIENCE", "", "Required `aud` of tokens, when set."),
+    Variable("MAX_BODY_BYTES", "5242880", "Largest accepted request body (imports included); larger bodies get 413."),
+    Variable("IDEMPOTENCY_TTL_SECONDS", "86400", "How long a POST's first response is kept for retries with the same Idempotency-Key."),
+    Variable("READ_YOUR_WRITES_WAIT_SECONDS", "3", "How long a query with `min_version` waits for its projection before answering 503 with Retry-After."),
+    Variable("DORMANT_AFTER_DAYS", "90", "A relationship with no touch for this many days shows as dormant."),
+    Variable("LOG_LEVEL", "INFO", "Python log level of every process."),
+    Variable("HOST", "127.0.0.1", "Interface the `make run` APIs listen on."),
+    Variable("CONTACTS_PORT", "8001", "Port of the contacts API under `make run`."),
+)
+
+_BY_NAME = {v.name: v for v in VARIABLES}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The configuration of one process, read once at start-up (never at import time)."""
+
+    env: Mapping[str, str]
+
+    @classmethod
+    def from_env(cls, overrides: Mapping[str, str] | None = None) -> "Settings":
+        env = dict(os.environ)
+        env.update(overrides or {})
+        return cls(env)
+
+    def get(self, name: str) -> str:
+        variable = _BY_NAME[name]  # KeyError here means an undeclared variable: declare it above
+        raw = self.env.get(name, variable.default)
+        return raw.replace("{data_dir}", self.env.get("CAREERLOOP_DATA_DIR", "var"))
+
+    def int(self, name: str) -> int:
+        return int(self.get(name))
+
+    def event_store_url(self, service: str) -> str:
+        return self.get("EVENT_STORE_URL").replace("{service}", service)

@@ -1,0 +1,194 @@
+"""The consumer runner: poll a batch → handle → record checkpoint → commit, forever and safely.
+
+- Transient failures (a store or broker briefly away) are retried with capped exponential backoff,
+  never skipped: the batch's offsets are not committed until it succeeded.
+- Any other failure is isolated to one message by retrying the batch message by message; a message
+  that still fails after `max_attempts` goes to the group's dead-letter topic with its reason, and its
+  stream (the message key) is *parked*: its later messages go to the dead-letter topic too, in order,
+  until an operator replays them (`careerloop deadletters replay`). Other streams keep flowing.
+- SIGTERM/SIGINT set `stop`; the runner finishes the batch in hand and returns.
+"""
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+import traceback
+from typing import Callable, Mapping, Protocol
+
+from shared.bus import Consumer, EventBus, Message, TopicPartition, dead_letter_topic
+from shared.errors import TransientError
+from shared.events import isoformat, utcnow
+from shared.readstore import Index, ReadStore, Update
+
+log = logging.getLogger("careerloop.consumer")
+
+
+class Handler(Protocol):
+    group_id: str
+    topics: list[str]
+
+    def handle(self, messages: list[Message]) -> None:
+        """Apply the messages idempotently; raise to refuse the batch."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Errors that mean 'try again soon', from any backend, without importing optional clients."""
+    if isinstance(exc, TransientError):
+        return True
+    if isinstance(exc, sqlite3.OperationalError):
+        return any(word in str(exc) for word in ("locked", "busy", "disk I/O", "unable to open"))
+    module = type(exc).__module__
+    if module.startswith("pymongo"):
+        import pymongo.errors as mongo_errors
+        return isinstance(exc, (mongo_errors.AutoReconnect, mongo_errors.ConnectionFailure,
+                                mongo_errors.NetworkTimeout, mongo_errors.ServerSelectionTimeoutError))
+    if module.startswith("kafka"):
+        return bool(getattr(exc, "retriable", False)) or type(exc).__name__ in (
+            "KafkaTimeoutError", "KafkaConnectionError", "NodeNotReadyError")
+    return isinstance(exc, (ConnectionError, TimeoutError))
+
+
+class ConsumerRunner:
+    def __init__(self, bus: EventBus, handler: Handler, read_store: ReadStore, *, max_attempts: int = 5,
+                 backoff_base: float = 0.1, backoff_cap: float = 30.0, batch_size: int = 500,
+                 sleep: Callable[[float], None] | None = None) -> None:
+        self.bus, self.handler, self.read_store = bus, handler, read_store
+        self.max_attempts, self.batch_size = max_attempts, batch_size
+        self.backoff_base, self.backoff_cap = backoff_base, backoff_cap
+        self.checkpoints = read_store.collection("checkpoints", [Index("group_id")])
+        self.parked = read_store.collection("parked_streams", [Index("group_id")])
+        self.dead_letters = dead_letter_topic(handler.group_id)
+        self._stop = threading.Event()
+        self._sleep = sleep
+        self.consumer: Consumer | None = None
+        self.producer = None
+
+    # -- the loop ---------------------------------------------------------------------------
+    def run(self, stop: threading.Event | None = None) -> None:
+        self._stop = stop or self._stop
+        self.bus.ensure_topics({self.dead_letters: 1})
+        self.consumer = self.bus.consumer(self.handler.group_id, self.handler.topics)
+        self.producer = self.bus.producer()
+        log.info("consumer %s started on %s", self.handler.group_id, ", ".join(self.handler.topics))
+        try:
+            while not self._stop.is_set():
+                messages = self.consumer.poll(self.batch_size, timeout=0.5)
+                if messages:
+                    self.process(messages)
+        finally:
+            self.consumer.close()
+            self.producer.close()
+            log.info("consumer %s stopped", self.handler.group_id)
+
+    def process(self, messages: list[Message]) -> None:
+        """Handle one polled batch completely, then checkpoint and commit it."""
+        parked = self._parked_streams()
+        held_back = [m for m in messages if m.key in parked]
+        live = [m for m in messages if m.key not in parked]
+        if live:
+            try:
+                self._retry_transient(lambda: self.handler.handle(live))
+            except _Stopped:
+                self.consumer.seek_to_committed()
+                return
+            except Exception:
+                log.warning("batch of %d failed; isolating the failing message", len(live), exc_info=True)
+                try:
+                    self._one_by_one(live, parked)
+                except _Stopped:
+                    self.consumer.seek_to_committed()
+                    return
+        for message in held_back:
+            self._dead_letter(message, "stream parked after an earlier failure")
+        self.producer.flush()
+        self._commit(messages)
+
+    def _one_by_one(self, messages: list[Message], parked: set[str | None]) -> None:
+        for message in messages:
+            if message.key in parked:
+                self._dead_letter(message, "stream parked after an earlier failure")
+                continue
+            for attempt in range(1, self.max_attempts + 1):
+                try:
+                    self._retry_transient(lambda: self.handler.handle([message]))
+                    break
+                except _Stopped:
+                    raise
+                except Exception as exc:
+                    if attempt == self.max_attempts:
+                        reason = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+                        log.error("parking stream %s: %s", message.key, reason)
+                        self._dead_letter(message, reason)
+                        self._park(message, reason)
+                        parked.add(message.key)
+                    else:
+                        self._wait(self._backoff(attempt))
+
+    def _retry_transient(self, work: Callable[[], None]) -> None:
+        attempt = 0
+        while True:
+            try:
+                work()
+                return
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                attempt += 1
+                delay = self._backoff(attempt)
+                log.warning("transient failure (%s); retrying in %.1fs", exc, delay)
+                self._wait(delay)
+
+    # -- bookkeeping ------------------------------------------------------------------------
+    def _commit(self, messages: list[Message]) -> None:
+        offsets: dict[TopicPartition, int] = {}
+        for m in messages:
+            offsets[(m.topic, m.partition)] = max(offsets.get((m.topic, m.partition), 0), m.offset + 1)
+        now = isoformat(utcnow())
+
+        def record() -> None:
+            with self.read_store.batch():
+                for (topic, partition), offset in offsets.items():
+                    self.checkpoints.upsert(
+                        f"{self.handler.group_id}:{topic}:{partition}",
+                        Update(set={"group_id": self.handler.group_id, "topic": topic,
+                                    "partition": partition, "offset": offset, "updated_at": now}))
+
+        try:
+            self._retry_transient(record)
+            self._retry_transient(lambda: self.consumer.commit(offsets))
+        except _Stopped:
+            pass  # uncommitted work is redelivered and deduplicated
+
+    def _parked_streams(self) -> set[str | None]:
+        return {doc["stream_id"] for doc in self.parked.find({"group_id": self.handler.group_id}, limit=10_000).items}
+
+    def _park(self, message: Message, reason: str) -> None:
+        self.parked.upsert(f"{self.handler.group_id}:{message.key}", Update(
+            set={"group_id": self.handler.group_id, "stream_id": message.key, "reason": reason,
+                 "topic": message.topic, "partition": message.partition, "offset": message.offset,
+                 "parked_at": isoformat(utcnow())}))
+
+    def _dead_letter(self, message: Message, reason: str) -> None:
+        headers: Mapping[str, str] = {
+            **message.headers, "dlq-reason": reason[:2000], "dlq-group": self.handler.group_id,
+            "dlq-topic": message.topic, "dlq-partition": str(message.partition),
+            "dlq-offset": str(message.offset), "dlq-at": isoformat(utcnow()),
+        }
+        self.producer.send(self.dead_letters, message.key, message.value, headers)
+
+    def _backoff(self, attempt: int) -> float:
+        return min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
+
+    def _wait(self, seconds: float) -> None:
+        if self._sleep is not None:
+            self._sleep(seconds)
+        elif self._stop.wait(seconds):
+            raise _Stopped()
+        if self._stop.is_set():
+            raise _Stopped()
+
+
+class _Stopped(Exception):
+    """Raised inside a retry wait when a stop was requested: leave the batch uncommitted."""

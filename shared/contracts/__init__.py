@@ -1,0 +1,9 @@
+"""The published event contracts of every service, importable by any consumer.
+
+A service writes only its own catalogue; projections and other services read any catalogue here
+instead of importing the service. `pii=True` in a field's metadata marks personal data, so that a
+later per-subject encryption (crypto-shredding) can find it without a new contract.
+"""
+from shared.contracts.contacts import CONTACT_IMPORTS, CONTACTS
+
+CATALOGS = (CONTACTS, CONTACT_IMPORTS)

@@ -1,0 +1,131 @@
+"""Events of the contacts service: a student's professionals and the history of each relationship."""
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from shared.events import EventCatalog
+
+CONTACTS = EventCatalog("contacts", "contact")
+CONTACT_IMPORTS = EventCatalog("contacts", "contact_import")
+
+TOUCHPOINT_KINDS = ("outreach", "reply", "conversation", "thank_you", "check_in", "update", "article", "intro")
+
+
+def _pii(field: fields.Field) -> fields.Field:
+    field.metadata["pii"] = True
+    return field
+
+
+class ContactDetails(Schema):
+    """The editable details of a contact (shared by several events)."""
+
+    name = _pii(fields.String(required=True))
+    emails = _pii(fields.List(fields.String()))
+    phone = _pii(fields.String(allow_none=True))
+    linkedin_url = _pii(fields.String(allow_none=True))
+    organisation = fields.String(allow_none=True)
+    title = fields.String(allow_none=True)
+    industry = fields.String(allow_none=True)
+    location = fields.String(allow_none=True)
+    time_zone = fields.String(allow_none=True, metadata={"description": "IANA time zone name"})
+    source = fields.String(allow_none=True, metadata={"description": "how the student found the contact"})
+    note = _pii(fields.String(allow_none=True))
+
+
+@CONTACTS.event("ContactAdded", 1)
+class ContactAddedV1(ContactDetails):
+    """A student added a professional to their target list."""
+
+    student_id = fields.String(required=True)
+    tags = fields.List(fields.String(), load_default=list)
+    import_id = fields.String(allow_none=True)
+
+
+@CONTACTS.event("ContactDetailsChanged", 1)
+class ContactDetailsChangedV1(ContactDetails):
+    """Some details changed; only the changed fields are present (null = cleared)."""
+
+    name = _pii(fields.String())
+
+
+@CONTACTS.event("ContactTagged", 1)
+class ContactTaggedV1(Schema):
+    """Tags were added to a contact."""
+
+    tags = fields.List(fields.String(), required=True)
+
+
+@CONTACTS.event("ContactUntagged", 1)
+class ContactUntaggedV1(Schema):
+    """Tags were removed from a contact."""
+
+    tags = fields.List(fields.String(), required=True)
+
+
+@CONTACTS.event("ContactPrioritised", 1)
+class ContactPrioritisedV1(Schema):
+    """The student rated advocacy and motivation (1–3 each, as in a LAMP list)."""
+
+    advocacy = fields.Integer(required=True, validate=validate.Range(1, 3))
+    motivation = fields.Integer(required=True, validate=validate.Range(1, 3))
+
+
+@CONTACTS.event("ContactArchived", 1)
+class ContactArchivedV1(Schema):
+    """The contact left the active list; its history stays."""
+
+    reason = fields.String(allow_none=True)
+
+
+@CONTACTS.event("ContactRestored", 1)
+class ContactRestoredV1(Schema):
+    """An archived contact is active again."""
+
+
+class TouchpointSchema(Schema):
+    touchpoint_id = fields.String(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(TOUCHPOINT_KINDS))
+    occurred_at = fields.String(required=True, metadata={"description": "RFC 3339 UTC"})
+    channel = fields.String(allow_none=True)
+    url = fields.String(allow_none=True)
+    text = _pii(fields.String(allow_none=True))
+
+
+@CONTACTS.event("TouchpointLogged", 1)
+class TouchpointLoggedV1(TouchpointSchema):
+    """Something happened between the student and the contact (outreach, reply, thanks, ...)."""
+
+
+@CONTACTS.event("ContactsMerged", 1)
+class ContactsMergedV1(Schema):
+    """Another contact (a duplicate) was merged into this one; its details and history came along."""
+
+    merged_contact_id = fields.String(required=True)
+    emails = _pii(fields.List(fields.String()))
+    filled = fields.Nested(ContactDetailsChangedV1, metadata={"description": "details this contact lacked"})
+    tags = fields.List(fields.String())
+    touchpoints = fields.List(fields.Nested(TouchpointSchema))
+
+
+@CONTACTS.event("ContactAbsorbed", 1)
+class ContactAbsorbedV1(Schema):
+    """This contact was merged into another one and is now only history."""
+
+    into_contact_id = fields.String(required=True)
+
+
+class ImportRow(Schema):
+    line = fields.Integer(required=True)
+    outcome = fields.String(required=True, validate=validate.OneOf(("created", "duplicate", "invalid")))
+    contact_id = fields.String(allow_none=True)
+    reason = fields.String(allow_none=True)
+
+
+@CONTACT_IMPORTS.event("ContactsImported", 1)
+class ContactsImportedV1(Schema):
+    """A student imported a file of contacts; one report row per record of the file."""
+
+    student_id = fields.String(required=True)
+    format = fields.String(required=True)
+    filename = fields.String(allow_none=True)
+    rows = fields.List(fields.Nested(ImportRow), required=True)

@@ -1,0 +1,171 @@
+"""Events as contracts: the CloudEvents 1.0 envelope, versioned schemas and upcasters.
+
+Wire format: CloudEvents 1.0 *structured* JSON mode (the whole envelope is the message value), chosen
+over binary mode so that the SQLite log, Kafka and the event store all hold the same self-describing
+document, and any CloudEvents SDK can read a topic without knowing our header conventions.
+
+Envelope extensions (CloudEvents extension names are lower-case alphanumerics):
+  streamversion  – the event's version within its aggregate's stream (integer, 1-based)
+  streamtype     – the aggregate type ("contact")
+  ownerid        – the student who owns the aggregate (authorisation and per-student read models)
+  correlationid  – the request that started the work (X-Correlation-ID)
+  causationid    – the id of the message that caused this one (request id or event id)
+  actor          – the subject of the token that issued the command
+
+`type` is `careerloop.<service>.<EventName>.v<schema version>`. A schema is never edited once
+published: a change is a new version plus an upcaster from the old one; consumers upcast at read
+time and ignore unknown fields and unknown types.
+"""
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from marshmallow import EXCLUDE, Schema, ValidationError
+
+SPEC_VERSION = "1.0"
+_TYPE = re.compile(r"^careerloop\.(?P<service>[a-z_]+)\.(?P<name>[A-Z][A-Za-z]+)\.v(?P<version>\d+)$")
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def isoformat(moment: datetime) -> str:
+    """RFC 3339 in UTC with a Z, the form CloudEvents `time` and all our timestamps use."""
+    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What an aggregate records: an event name and its data, before it gets an envelope."""
+
+    name: str
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Metadata:
+    """Who and what caused a command; copied onto every event the command records."""
+
+    actor: str
+    correlation_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    causation_id: str | None = None
+
+
+@dataclass(frozen=True)
+class EventType:
+    name: str
+    version: int
+    schema: type[Schema]
+    summary: str
+
+
+class UnknownEvent(LookupError):
+    """A type string this catalogue does not know (consumers skip these)."""
+
+
+class EventCatalog:
+    """Every event one service publishes: its schemas by version, upcasters and its topic.
+
+    The catalogue lives in `shared.contracts`, not in the service, so that any consumer can read a
+    stream without importing the service that writes it.
+    """
+
+    def __init__(self, service: str, aggregate: str, *, topic_version: int = 1) -> None:
+        self.service = service
+        self.aggregate = aggregate
+        self.source = f"/careerloop/{service}"
+        self.topic = f"careerloop.{service}.{aggregate}.v{topic_version}"
+        self._types: dict[tuple[str, int], EventType] = {}
+        self._latest: dict[str, int] = {}
+        self._upcasters: dict[tuple[str, int], Callable[[dict], dict]] = {}
+
+    # -- declaring the contract -------------------------------------------------------------
+    def event(self, name: str, version: int = 1) -> Callable[[type[Schema]], type[Schema]]:
+        """Class decorator registering a marshmallow schema as the contract of (name, version)."""
+        if not name[0].isupper() or not re.search(r"(ed|Sent|Made|Held|Shared|Lost|Done)$", name):
+            raise ValueError(f"event names are past-tense facts: {name!r}")
+
+        def register(schema: type[Schema]) -> type[Schema]:
+            summary = (schema.__doc__ or "").strip().splitlines()[0] if schema.__doc__ else name
+            self._types[(name, version)] = EventType(name, version, schema, summary)
+            self._latest[name] = max(version, self._latest.get(name, 0))
+            return schema
+
+        return register
+
+    def upcaster(self, name: str, from_version: int) -> Callable[[Callable[[dict], dict]], Callable[[dict], dict]]:
+        """Register a pure function turning data of `from_version` into data of `from_version + 1`."""
+
+        def register(fn: Callable[[dict], dict]) -> Callable[[dict], dict]:
+            self._upcasters[(name, from_version)] = fn
+            return fn
+
+        return register
+
+    def types(self) -> list[EventType]:
+        return sorted(self._types.values(), key=lambda t: (t.name, t.version))
+
+    def latest(self, name: str) -> EventType:
+        if name not in self._latest:
+            raise UnknownEvent(name)
+        return self._types[(name, self._latest[name])]
+
+    def type_string(self, name: str, version: int) -> str:
+        return f"careerloop.{self.service}.{name}.v{version}"
+
+    # -- writing ----------------------------------------------------------------------------
+    def envelope(self, recorded: Recorded, *, stream_id: str, stream_version: int, owner_id: str,
+                 meta: Metadata, at: datetime | None = None) -> dict[str, Any]:
+        """Validate `recorded` against the newest schema of its type and wrap it in CloudEvents."""
+        event_type = self.latest(recorded.name)
+        schema = event_type.schema()
+        errors = schema.validate(recorded.data)
+        if errors:  # a programming error in the aggregate, never the client's fault
+            raise ValueError(f"{recorded.name} breaks its contract: {errors}")
+        return {
+            "specversion": SPEC_VERSION,
+            "id": str(uuid.uuid4()),
+            "source": self.source,
+            "type": self.type_string(event_type.name, event_type.version),
+            "subject": stream_id,
+            "time": isoformat(at or utcnow()),
+            "datacontenttype": "application/json",
+            "data": schema.dump(recorded.data),
+            "streamversion": stream_version,
+            "streamtype": self.aggregate,
+            "ownerid": owner_id,
+            "correlationid": meta.correlation_id,
+            "causationid": meta.causation_id or meta.correlation_id,
+            "actor": meta.actor,
+        }
+
+    # -- reading ----------------------------------------------------------------------------
+    def read(self, envelope: dict[str, Any]) -> Recorded:
+        """Upcast an envelope's data to the newest version of its type; unknown fields are dropped."""
+        match = _TYPE.match(str(envelope.get("type", "")))
+        if not match or match["service"] != self.service:
+            raise UnknownEvent(envelope.get("type"))
+        name, version = match["name"], int(match["version"])
+        if (name, version) not in self._types:
+            raise UnknownEvent(envelope["type"])
+        data = dict(envelope.get("data") or {})
+        while version < self._latest[name]:
+            data = self._upcasters[(name, version)](data)
+            version += 1
+        try:
+            loaded = self._types[(name, version)].schema(unknown=EXCLUDE).load(data)
+        except ValidationError as exc:
+            raise ValueError(f"stored {name}.v{version} does not match its schema: {exc.messages}") from exc
+        # Load gives python objects; handlers work on the JSON form so replay equals live.
+        return Recorded(name, self._types[(name, version)].schema().dump(loaded))
+
+
+def parse_type(type_string: str) -> tuple[str, str, int] | None:
+    """(service, event name, version) of a careerloop type string, or None for anything else."""
+    match = _TYPE.match(type_string or "")
+    return (match["service"], match["name"], int(match["version"])) if match else None

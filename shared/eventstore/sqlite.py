@@ -1,0 +1,159 @@
+"""SQLite event store: one file per service, WAL, synchronous=FULL (an accepted command is durable)."""
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from typing import Any, Sequence
+
+from shared.errors import ConcurrencyConflict
+from shared.eventstore import Commit, StoredResponse
+from shared.events import isoformat, utcnow
+from shared.sqlite import SQLiteDatabase, path_from_url
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS commits (
+    position      INTEGER PRIMARY KEY AUTOINCREMENT,
+    stream_id     TEXT    NOT NULL,
+    stream_type   TEXT    NOT NULL,
+    first_version INTEGER NOT NULL,
+    last_version  INTEGER NOT NULL,
+    events        TEXT    NOT NULL,
+    recorded_at   TEXT    NOT NULL,
+    published     INTEGER NOT NULL DEFAULT 0,
+    UNIQUE (stream_id, first_version)
+);
+CREATE INDEX IF NOT EXISTS commits_unpublished ON commits (position) WHERE published = 0;
+CREATE TABLE IF NOT EXISTS leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS claims (
+    scope TEXT NOT NULL, value TEXT NOT NULL, owner TEXT NOT NULL, PRIMARY KEY (scope, value)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS idempotency (
+    key TEXT PRIMARY KEY, request_hash TEXT NOT NULL, status INTEGER, body BLOB, headers TEXT,
+    expires_at REAL NOT NULL
+);
+"""
+
+
+class SQLiteEventStore:
+    def __init__(self, url: str) -> None:
+        self.db = SQLiteDatabase(path_from_url(url), synchronous="FULL")
+        self.db.conn.executescript(_SCHEMA)
+
+    # -- streams ----------------------------------------------------------------------------
+    def append(self, stream_id: str, stream_type: str, expected_version: int,
+               events: Sequence[dict[str, Any]]) -> Commit:
+        if not events:
+            raise ValueError("a commit holds at least one event")
+        first, last = expected_version + 1, expected_version + len(events)
+        recorded_at = isoformat(utcnow())
+        with self.db.write() as conn:
+            actual = self._version(conn, stream_id)
+            if actual != expected_version:
+                raise ConcurrencyConflict(stream_id, expected_version, actual)
+            try:
+                cursor = conn.execute(
+                    "INSERT INTO commits (stream_id, stream_type, first_version, last_version, events, recorded_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (stream_id, stream_type, first, last, json.dumps(list(events)), recorded_at),
+                )
+            except sqlite3.IntegrityError as exc:  # the unique key is the last line of defence
+                raise ConcurrencyConflict(stream_id, expected_version, self._version(conn, stream_id)) from exc
+        return Commit(cursor.lastrowid or 0, stream_id, stream_type, first, last, list(events), recorded_at)
+
+    def load(self, stream_id: str) -> list[dict[str, Any]]:
+        rows = self.db.execute(
+            "SELECT events FROM commits WHERE stream_id = ? ORDER BY first_version", (stream_id,)
+        ).fetchall()
+        return [event for row in rows for event in json.loads(row["events"])]
+
+    def stream_version(self, stream_id: str) -> int:
+        return self._version(self.db.conn, stream_id)
+
+    @staticmethod
+    def _version(conn: sqlite3.Connection, stream_id: str) -> int:
+        row = conn.execute("SELECT MAX(last_version) FROM commits WHERE stream_id = ?", (stream_id,)).fetchone()
+        return row[0] or 0
+
+    # -- the outbox -------------------------------------------------------------------------
+    def read_unpublished(self, limit: int) -> list[Commit]:
+        rows = self.db.execute(
+            "SELECT * FROM commits WHERE published = 0 ORDER BY position LIMIT ?", (limit,)
+        ).fetchall()
+        return [self._commit(row) for row in rows]
+
+    def read_all(self, after_position: int, limit: int) -> list[Commit]:
+        rows = self.db.execute(
+            "SELECT * FROM commits WHERE position > ? ORDER BY position LIMIT ?", (after_position, limit)
+        ).fetchall()
+        return [self._commit(row) for row in rows]
+
+    def mark_published(self, positions: Sequence[int]) -> None:
+        with self.db.write() as conn:
+            conn.executemany("UPDATE commits SET published = 1 WHERE position = ?", [(p,) for p in positions])
+
+    def unpublished_count(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM commits WHERE published = 0").fetchone()[0]
+
+    @staticmethod
+    def _commit(row: sqlite3.Row) -> Commit:
+        return Commit(row["position"], row["stream_id"], row["stream_type"], row["first_version"],
+                      row["last_version"], json.loads(row["events"]), row["recorded_at"])
+
+    # -- leases -----------------------------------------------------------------------------
+    def acquire_lease(self, name: str, holder: str, ttl_seconds: float) -> bool:
+        now = time.time()
+        with self.db.write() as conn:
+            row = conn.execute("SELECT holder, expires_at FROM leases WHERE name = ?", (name,)).fetchone()
+            if row is not None and row["holder"] != holder and row["expires_at"] > now:
+                return False
+            conn.execute(
+                "INSERT INTO leases (name, holder, expires_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at",
+                (name, holder, now + ttl_seconds),
+            )
+            return True
+
+    def release_lease(self, name: str, holder: str) -> None:
+        with self.db.write() as conn:
+            conn.execute("DELETE FROM leases WHERE name = ? AND holder = ?", (name, holder))
+
+    # -- unique claims ----------------------------------------------------------------------
+    def claim(self, scope: str, value: str, owner: str) -> str | None:
+        with self.db.write() as conn:
+            row = conn.execute("SELECT owner FROM claims WHERE scope = ? AND value = ?", (scope, value)).fetchone()
+            if row is not None:
+                return None if row["owner"] == owner else row["owner"]
+            conn.execute("INSERT INTO claims (scope, value, owner) VALUES (?, ?, ?)", (scope, value, owner))
+            return None
+
+    def release_claim(self, scope: str, value: str, owner: str) -> None:
+        with self.db.write() as conn:
+            conn.execute("DELETE FROM claims WHERE scope = ? AND value = ? AND owner = ?", (scope, value, owner))
+
+    # -- idempotency keys -------------------------------------------------------------------
+    def begin_request(self, key: str, request_hash: str, ttl_seconds: int) -> StoredResponse | None:
+        now = time.time()
+        with self.db.write() as conn:
+            row = conn.execute("SELECT * FROM idempotency WHERE key = ? AND expires_at > ?", (key, now)).fetchone()
+            if row is not None:
+                return StoredResponse(row["request_hash"], row["status"], row["body"] or b"",
+                                      json.loads(row["headers"] or "{}"))
+            conn.execute(
+                "INSERT OR REPLACE INTO idempotency (key, request_hash, expires_at) VALUES (?, ?, ?)",
+                (key, request_hash, now + ttl_seconds),
+            )
+            conn.execute("DELETE FROM idempotency WHERE expires_at <= ?", (now,))
+            return None
+
+    def finish_request(self, key: str, status: int, body: bytes, headers: dict[str, str]) -> None:
+        with self.db.write() as conn:
+            conn.execute("UPDATE idempotency SET status = ?, body = ?, headers = ? WHERE key = ?",
+                         (status, body, json.dumps(headers), key))
+
+    def abandon_request(self, key: str) -> None:
+        with self.db.write() as conn:
+            conn.execute("DELETE FROM idempotency WHERE key = ? AND status IS NULL", (key,))
+
+    def ping(self) -> None:
+        self.db.execute("SELECT 1").fetchone()

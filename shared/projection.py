@@ -1,0 +1,84 @@
+"""Projection base: decode CloudEvents from the bus, upcast them, and dispatch by event name.
+
+A projection reads only what it needs: unknown event types and unknown fields are ignored. All of a
+polled batch's writes go into one read-store batch, and each write is idempotent (version-guarded or
+keyed by event id), so redelivery and replay give the same read model. A projection's consumer group
+carries its version: a new version is a rebuild from the start of the topics.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Callable, ClassVar
+
+from shared.bus import Message
+from shared.events import EventCatalog, Recorded, UnknownEvent, parse_type
+from shared.readstore import ReadStore
+
+log = logging.getLogger("careerloop.projection")
+
+Reaction = Callable[[Any, dict[str, Any], Recorded], None]
+
+
+def on(event_name: str) -> Callable[[Reaction], Reaction]:
+    """Mark a method as this projection's reaction to one event type: method(self, envelope, event)."""
+
+    def mark(method: Reaction) -> Reaction:
+        method.__projects__ = event_name  # type: ignore[attr-defined]
+        return method
+
+    return mark
+
+
+class Projection:
+    name: ClassVar[str]
+    version: ClassVar[int] = 1
+    catalogs: ClassVar[tuple[EventCatalog, ...]]
+    _reactions: ClassVar[dict[str, Reaction]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._reactions = {}
+        for klass in reversed(cls.__mro__):
+            for attr in vars(klass).values():
+                if hasattr(attr, "__projects__"):
+                    cls._reactions[attr.__projects__] = attr
+
+    def __init__(self, read_store: ReadStore) -> None:
+        self.read_store = read_store
+        self._by_service = {c.service: c for c in self.catalogs}
+
+    @property
+    def group_id(self) -> str:
+        return f"projection.{self.name}.v{self.version}"
+
+    @property
+    def topics(self) -> list[str]:
+        return sorted({c.topic for c in self.catalogs})
+
+    def decode(self, message: Message) -> tuple[dict[str, Any], Recorded | None]:
+        """The envelope and its upcast event; None as the event when this projection has no use for it."""
+        envelope = json.loads(message.value)
+        if not isinstance(envelope, dict):
+            raise ValueError("message is not a CloudEvents JSON object")
+        parsed = parse_type(envelope.get("type", ""))
+        if parsed is None or parsed[1] not in self._reactions or parsed[0] not in self._by_service:
+            return envelope, None
+        try:
+            return envelope, self._by_service[parsed[0]].read(envelope)
+        except UnknownEvent:  # a newer version than this code knows: skip, a later deploy rebuilds
+            log.warning("skipping unknown event type %s", envelope.get("type"))
+            return envelope, None
+
+    def handle(self, messages: list[Message]) -> None:
+        decoded = [self.decode(m) for m in messages]
+        with self.read_store.batch():
+            for envelope, event in decoded:
+                if event is None:
+                    self.skip(envelope)
+                else:
+                    self._reactions[event.name](self, envelope, event)
+
+    def skip(self, envelope: dict[str, Any]) -> None:
+        """An event this projection does not react to. Projections that guard documents by stream
+        version override this to advance the version, so a new event type is not taken for a gap."""

@@ -1,0 +1,91 @@
+"""The Flask app factory every service's `create_app()` builds on."""
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from flask import Flask, Response, g, jsonify, request
+
+from shared.auth import AuthSettings, Authenticator
+from shared.config import Settings
+from shared.eventstore import EventStore
+from shared.web.api import Api
+from shared.web.errors import register_error_handlers
+from shared.web.logs import configure_logging
+from shared.web.openapi import openapi_document
+
+_CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+log = logging.getLogger("careerloop.web")
+
+
+@dataclass
+class Runtime:
+    """Per-app state in `app.extensions["careerloop"]`: created after fork, one per process."""
+
+    service: str
+    settings: Settings
+    authenticator: Authenticator
+    event_store: EventStore
+    readiness: dict[str, Callable[[], Any]] = field(default_factory=dict)
+
+
+def auth_settings(settings: Settings) -> AuthSettings:
+    return AuthSettings(
+        hs256_secret=settings.get("CAREERLOOP_JWT_SECRET") or None,
+        jwks_url=settings.get("CAREERLOOP_JWKS_URL") or None,
+        issuer=settings.get("CAREERLOOP_JWT_ISSUER") or None,
+        audience=settings.get("CAREERLOOP_JWT_AUDIENCE") or None,
+    )
+
+
+def create_service_app(service: str, *, settings: Settings, event_store: EventStore, apis: list[Api],
+                       readiness: dict[str, Callable[[], Any]] | None = None, description: str = "") -> Flask:
+    configure_logging(settings.get("LOG_LEVEL"))
+    app = Flask(f"careerloop.{service}")
+    app.config["MAX_CONTENT_LENGTH"] = settings.int("MAX_BODY_BYTES")
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.extensions["careerloop"] = Runtime(
+        service, settings, Authenticator(auth_settings(settings)), event_store,
+        {"event_store": event_store.ping, **(readiness or {})},
+    )
+    register_error_handlers(app)
+
+    @app.before_request
+    def take_correlation_id() -> None:
+        supplied = request.headers.get("X-Correlation-ID", "")
+        g.correlation_id = supplied if _CORRELATION_ID.match(supplied) else str(uuid.uuid4())
+
+    @app.after_request
+    def give_correlation_id(response: Response) -> Response:
+        response.headers["X-Correlation-ID"] = getattr(g, "correlation_id", "")
+        return response
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        """Liveness: the process answers."""
+        return jsonify({"status": "ok", "service": service})
+
+    @app.get("/readyz")
+    def readyz() -> Response:
+        """Readiness: every backend this process needs answers."""
+        failures = {}
+        for name, check in app.extensions["careerloop"].readiness.items():
+            try:
+                check()
+            except Exception as exc:  # report, never raise: this endpoint exists to say what is down
+                failures[name] = f"{type(exc).__name__}: {exc}"
+        body = {"status": "ready" if not failures else "unavailable", "failures": failures}
+        return Response(jsonify(body).get_data(), status=200 if not failures else 503,
+                        mimetype="application/json")
+
+    @app.get("/openapi.json")
+    def openapi() -> Response:
+        """The OpenAPI 3 document, generated from the declared endpoints and their schemas."""
+        return jsonify(openapi_document(service, apis, description))
+
+    for api in apis:
+        app.register_blueprint(api.blueprint)
+    return app
