@@ -35,6 +35,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -87,13 +88,20 @@ func run(listenAddr, sqliteURL, logLevel string, serialize bool) error {
 		}
 		defer front.Close()
 
-		dir, err := os.MkdirTemp("", "careerloop-ferretdb-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(dir)
+		// On Linux an abstract socket ("@name"): no file to clean up when the
+		// process is killed, no path-length limit. Elsewhere a temp dir.
+		sock := fmt.Sprintf("@careerloop-ferretdb-%d", os.Getpid())
+		if runtime.GOOS != "linux" {
+			dir, err := os.MkdirTemp("", "careerloop-ferretdb-")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(dir)
 
-		listener = ferretdb.ListenerConfig{Unix: filepath.Join(dir, "ferretdb.sock")}
+			sock = filepath.Join(dir, "ferretdb.sock")
+		}
+
+		listener = ferretdb.ListenerConfig{Unix: sock}
 	}
 
 	f, err := ferretdb.New(&ferretdb.Config{

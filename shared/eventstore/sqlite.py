@@ -157,3 +157,6 @@ class SQLiteEventStore:
 
     def ping(self) -> None:
         self.db.execute("SELECT 1").fetchone()
+
+    def close(self) -> None:
+        self.db.close()
