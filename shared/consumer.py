@@ -66,7 +66,9 @@ class ConsumerRunner:
         self.producer = None
 
     # -- the loop ---------------------------------------------------------------------------
-    def run(self, stop: threading.Event | None = None) -> None:
+    def run(self, stop: threading.Event | None = None, *, until_idle: bool = False) -> None:
+        """Consume until `stop` is set, or with `until_idle` until a poll finds nothing new
+        (catch-up runs: rebuilds, tests)."""
         self._stop = stop or self._stop
         self.bus.ensure_topics({self.dead_letters: 1})
         self.consumer = self.bus.consumer(self.handler.group_id, self.handler.topics)
@@ -74,13 +76,23 @@ class ConsumerRunner:
         log.info("consumer %s started on %s", self.handler.group_id, ", ".join(self.handler.topics))
         try:
             while not self._stop.is_set():
-                messages = self.consumer.poll(self.batch_size, timeout=0.5)
+                messages = self.consumer.poll(self.batch_size, timeout=0.1 if until_idle else 0.5)
                 if messages:
                     self.process(messages)
+                elif until_idle and self.caught_up():
+                    return
         finally:
             self.consumer.close()
             self.producer.close()
             log.info("consumer %s stopped", self.handler.group_id)
+
+    def caught_up(self) -> bool:
+        """True when the group has committed everything its topics hold."""
+        for topic in self.handler.topics:
+            committed = self.bus.committed(self.handler.group_id, topic)
+            if any(committed.get(p, 0) < end for p, end in self.bus.end_offsets(topic).items()):
+                return False
+        return True
 
     def process(self, messages: list[Message]) -> None:
         """Handle one polled batch completely, then checkpoint and commit it."""

@@ -55,13 +55,20 @@ wait_ready() { # pid port
     "$PYTHON" "$here/wait_ready.py" "mongodb://127.0.0.1:$2/" "$timeout" --pid "$1"
 }
 
-fail() { # pid message
-    log "$2; last lines of $logfile:"
+show_log_tail() {
+    log "$1; last lines of $logfile:"
     tail -n 40 "$logfile" >&2 || true
+}
+
+fail() { # pid message: for a server started by this run
+    show_log_tail "$2"
     # Do not leave a half-started server behind.
     if ferretdb_alive "$1"; then
         kill -TERM "$1" 2>/dev/null || true
-        sleep 1
+        for ((i = 0; i < 50; i++)); do
+            ferretdb_alive "$1" || break
+            sleep 0.1
+        done
         kill -KILL "$1" 2>/dev/null || true
     fi
     rm -f "$pidfile" "$portfile"
@@ -74,7 +81,11 @@ if pid="$(ferretdb_pid "$state")"; then
     if [[ "$running_port" != "$port" ]]; then
         log "already running for $state on port $running_port (not $port); using it"
     fi
-    wait_ready "$pid" "$running_port" || fail "$pid" "running server (pid $pid) is not ready"
+    if ! wait_ready "$pid" "$running_port"; then
+        # Not ours to kill: it was started by an earlier run; stop.sh can.
+        show_log_tail "running server (pid $pid) is not ready"
+        exit 1
+    fi
     echo "mongodb://127.0.0.1:$running_port/"
     exit 0
 fi
@@ -84,6 +95,12 @@ rm -f "$pidfile" "$portfile" # stale, if any
 # (and FerretDB would fail to bind), so refuse early with a clear message.
 if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
     log "port $port on 127.0.0.1 is already in use; set FERRETDB_PORT to a free port"
+    exit 1
+fi
+
+# Fail before starting anything if the readiness check cannot run.
+if ! "$PYTHON" -c 'import pymongo' 2>/dev/null; then
+    log "cannot import pymongo with PYTHON=$PYTHON; set PYTHON to an interpreter that has it"
     exit 1
 fi
 

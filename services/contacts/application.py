@@ -70,7 +70,7 @@ class ContactsService:
         contact_id = contact_id or str(uuid.uuid4())
         details = dict(details)
         details["emails"] = _unique_emails(details.get("emails") or [])
-        claims = self._identity_claims(student_id, details)
+        claims = self._identity_claims(student_id, details, from_import=import_id is not None)
         taken: list[tuple[str, str]] = []
         try:
             for scope, value, enforced in claims:
@@ -89,16 +89,17 @@ class ContactsService:
             raise
         return Accepted(contact_id, commit.last_version if commit else 0)
 
-    def _identity_claims(self, student_id: str, details: dict[str, Any]) -> list[tuple[str, str, bool]]:
-        """(scope, value, enforced): e-mails and the LinkedIn profile always; name+organisation only
-        when the contact has neither, so that importing the same file twice adds nothing new while two
-        different people who share a name can still be added by hand with their addresses."""
+    def _identity_claims(self, student_id: str, details: dict[str, Any],
+                         from_import: bool) -> list[tuple[str, str, bool]]:
+        """(scope, value, enforced): e-mails and the LinkedIn profile always. Name+organisation is
+        enforced only for an imported record that has neither, so that importing the same file twice
+        adds nothing new, while a student may still add two people who share a name by hand."""
         claims = [(f"{student_id}:email", e, True) for e in details["emails"]]
         profile = normalise_linkedin(details["linkedin_url"]) if details.get("linkedin_url") else None
         if profile:
             claims.append((f"{student_id}:linkedin", profile, True))
         claims.append((f"{student_id}:name_organisation", fingerprint(details["name"], details.get("organisation")),
-                       not claims))
+                       from_import and not claims))
         return claims
 
     def _claim(self, scope: str, value: str, owner: str) -> str | None:
