@@ -15,8 +15,14 @@ class Repository(Generic[A]):
         self.store, self.catalog, self.aggregate = store, catalog, aggregate
 
     def load(self, aggregate_id: str) -> A:
-        """The aggregate as of its newest event (version 0 if the stream is empty)."""
-        history = [self.catalog.read(envelope) for envelope in self.store.load(aggregate_id)]
+        """The aggregate as of its newest event (version 0 if the stream is empty).
+
+        A stream of another aggregate type (an id from the wrong endpoint) loads as empty: to the
+        caller it does not exist."""
+        envelopes = self.store.load(aggregate_id)
+        if envelopes and envelopes[0].get("streamtype") != self.aggregate.stream_type:
+            envelopes = []
+        history = [self.catalog.read(envelope) for envelope in envelopes]
         return self.aggregate.from_history(aggregate_id, history)  # type: ignore[return-value]
 
     def save(self, aggregate: A, meta: Metadata) -> Commit | None:

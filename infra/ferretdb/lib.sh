@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Helpers shared by start.sh and stop.sh (sourced, not run).
 
 # ferretdb_alive PID: true if PID is a live (not zombie) careerloop-ferretdb.

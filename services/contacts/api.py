@@ -178,8 +178,9 @@ def get_import(principal: Principal, import_id: str) -> Response:
 @api.route("/exports/contacts.csv", "GET", summary="Export the directory as CSV", roles=READERS,
            query=schemas.ExportQuery, produces=("text/csv",))
 def export_csv(principal: Principal, query: dict[str, Any]) -> Response:
-    return Response(formats.export_csv(_export_rows(principal, query)), mimetype="text/csv",
-                    headers={"Content-Disposition": 'attachment; filename="contacts.csv"'})
+    # A byte-order mark makes Excel read the file as UTF-8 (accents intact); CSV readers skip it.
+    body = ("\ufeff" + formats.export_csv(_export_rows(principal, query))).encode("utf-8")
+    return Response(body, mimetype="text/csv", headers={"Content-Disposition": 'attachment; filename="contacts.csv"'})
 
 
 @api.route("/exports/contacts.vcf", "GET", summary="Export the directory as vCard 4.0", roles=READERS,
