@@ -24,6 +24,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("BUS_URL", "sqlite:///{data_dir}/bus.db", "The event bus: the embedded SQLite log, or `kafka://host:9092[,host:9092]`."),
     Variable("READ_STORE_URL", "sqlite:///{data_dir}/read-models.db", "Read models: `sqlite:///path` or `mongodb://host:27017/careerloop_read`."),
     Variable("TOPIC_PARTITIONS", "6", "Partitions of each topic, fixed when the topic is created."),
+    Variable("BUS_NAMESPACE", "", "Prefix of every topic and consumer group, so that several deployments (or test runs) can share one Kafka cluster."),
     Variable("CAREERLOOP_JWT_SECRET", "dev-only-secret-change-me-in-production", "HS256 secret for locally minted tokens; set it to an empty string to accept only the identity provider's tokens."),
     Variable("CAREERLOOP_JWKS_URL", "", "JWKS URL of the university identity provider (RS256/ES256 tokens)."),
     Variable("CAREERLOOP_JWT_ISSUER", "", "Required `iss` of tokens, when set."),

@@ -44,17 +44,18 @@ class Projection:
                 if hasattr(attr, "__projects__"):
                     cls._reactions[attr.__projects__] = attr
 
-    def __init__(self, read_store: ReadStore) -> None:
+    def __init__(self, read_store: ReadStore, *, namespace: str = "") -> None:
         self.read_store = read_store
+        self.namespace = namespace  # BUS_NAMESPACE: prefixes topics and the consumer group
         self._by_service = {c.service: c for c in self.catalogs}
 
     @property
     def group_id(self) -> str:
-        return f"projection.{self.name}.v{self.version}"
+        return f"{self.namespace}projection.{self.name}.v{self.version}"
 
     @property
     def topics(self) -> list[str]:
-        return sorted({c.topic for c in self.catalogs})
+        return sorted({self.namespace + c.topic for c in self.catalogs})
 
     def decode(self, message: Message) -> tuple[dict[str, Any], Recorded | None]:
         """The envelope and its upcast event; None as the event when this projection has no use for it."""

@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     from shared.config import Settings
     from shared.contracts import CATALOGS
     from shared.eventstore import open_event_store
-    from shared.runtime import ensure_all_topics, stop_on_signals
+    from shared.runtime import ensure_all_topics, stop_on_signals, topics_of
     from shared.web.logs import configure_logging
 
     parser = argparse.ArgumentParser(prog="python -m shared.relay", description=main.__doc__)
@@ -124,8 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     bus = open_bus(settings.get("BUS_URL"))
     try:
         ensure_all_topics(bus, settings)
-        topics = {c.aggregate: c.topic for c in CATALOGS if c.service == args.service}
-        Relay(store, bus, service=args.service, topics=topics).run(stop)
+        Relay(store, bus, service=args.service, topics=topics_of(args.service, settings)).run(stop)
     finally:
         bus.close()
     return 0

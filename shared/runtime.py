@@ -30,13 +30,20 @@ def stop_on_signals() -> threading.Event:
     return stop
 
 
+def topics_of(service: str, settings: Settings) -> dict[str, str]:
+    """Aggregate type -> topic, for the relay of one service."""
+    namespace = settings.get("BUS_NAMESPACE")
+    return {c.aggregate: namespace + c.topic for c in CATALOGS if c.service == service}
+
+
 def ensure_all_topics(bus: EventBus, settings: Settings) -> None:
     """Create every event topic with the configured partition count (producers never auto-create)."""
     partitions = settings.int("TOPIC_PARTITIONS")
-    bus.ensure_topics({catalog.topic: partitions for catalog in CATALOGS})
+    namespace = settings.get("BUS_NAMESPACE")
+    bus.ensure_topics({namespace + catalog.topic: partitions for catalog in CATALOGS})
 
 
-def run_projection(make: Callable[[ReadStore], Projection], settings: Settings | None = None,
+def run_projection(make: Callable[..., Projection], settings: Settings | None = None,
                    stop: threading.Event | None = None) -> None:
     """Run one projection worker until stopped; all clients are created here, in this process."""
     settings = settings or Settings.from_env()
@@ -46,7 +53,8 @@ def run_projection(make: Callable[[ReadStore], Projection], settings: Settings |
     read_store = open_read_store(settings.get("READ_STORE_URL"))
     try:
         ensure_all_topics(bus, settings)
-        ConsumerRunner(bus, make(read_store), read_store).run(stop)
+        projection = make(read_store, namespace=settings.get("BUS_NAMESPACE"))
+        ConsumerRunner(bus, projection, read_store).run(stop)
     finally:
         bus.close()
         read_store.close()

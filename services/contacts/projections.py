@@ -48,8 +48,8 @@ class ContactDirectory(Projection):
     version = 1
     catalogs = (CONTACTS,)
 
-    def __init__(self, read_store: ReadStore) -> None:
-        super().__init__(read_store)
+    def __init__(self, read_store: ReadStore, **options: Any) -> None:
+        super().__init__(read_store, **options)
         self.docs = directory(read_store)
 
     def _apply(self, envelope: dict[str, Any], update: Update) -> None:

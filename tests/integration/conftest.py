@@ -7,6 +7,7 @@ test can assert on read models without sleeping.
 from __future__ import annotations
 
 import threading
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -18,12 +19,11 @@ from tests.backends import bus_url, event_store_url, read_store_url
 from shared.bus import open_bus
 from shared.config import Settings
 from shared.consumer import ConsumerRunner
-from shared.contracts import CATALOGS
 from shared.eventstore import open_event_store
 from shared.projection import Projection
 from shared.readstore import open_read_store
 from shared.relay import Relay
-from shared.runtime import ensure_all_topics
+from shared.runtime import ensure_all_topics, topics_of
 
 PROFILES = {"embedded": ("sqlite", "sqlite"), "real": ("mongo", "kafka")}
 
@@ -62,13 +62,13 @@ def in_process(profile: str, tmp_path: Path, settings: Settings) -> Iterator[Cal
         store = open_event_store(event_store_url(store_backend, tmp_path))
         read_store = open_read_store(read_store_url(store_backend, tmp_path))
         bus = open_bus(bus_url(bus_backend, tmp_path))
-        test_settings = Settings.from_env({**settings.env, "TOPIC_PARTITIONS": "3"})
+        namespace = f"t{uuid.uuid4().hex[:10]}."  # tests share one Kafka broker
+        test_settings = Settings.from_env({**settings.env, "TOPIC_PARTITIONS": "3", "BUS_NAMESPACE": namespace})
         ensure_all_topics(bus, test_settings)
         app = create_app(test_settings, event_store=store, read_store=read_store, **overrides)
         app.config["TESTING"] = True
-        topics = {c.aggregate: c.topic for c in CATALOGS if c.service == service}
-        relay = Relay(store, bus, service=service, topics=topics)
-        runners = [ConsumerRunner(bus, p(read_store), read_store) for p in projections]
+        relay = Relay(store, bus, service=service, topics=topics_of(service, test_settings))
+        runners = [ConsumerRunner(bus, p(read_store, namespace=namespace), read_store) for p in projections]
         platform = InProcessPlatform(app.test_client(), store, bus, read_store, [relay], runners)
         made.append(platform)
         return platform

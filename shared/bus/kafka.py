@@ -1,0 +1,530 @@
+"""The Kafka adapter of the event bus port (kafka-python 3.0).
+
+URL: ``kafka://host:port[,host:port...][?replication_factor=N]``
+
+- ``replication_factor`` (optional, default 1): the replication factor of the topics that
+  ``ensure_topics`` creates. A single-broker development or test cluster needs 1; a production
+  cluster typically uses 3. It has no effect on topics that already exist.
+
+Semantics match the embedded SQLite adapter (``shared.bus.sqlite``):
+
+- ``KafkaBus(url)`` does no I/O. Each process creates its clients on first use: the admin client
+  on the first topic, offset or ping call, the ``KafkaProducer`` on a producer's first ``send``,
+  the ``KafkaConsumer`` on a consumer's first ``poll``. Never share a bus across ``fork``.
+- Topics are only ever created by ``ensure_topics`` with an explicit partition count; producers and
+  consumers never auto-create them (the broker runs with ``auto.create.topics.enable=false`` too).
+  ``send`` to, or ``poll`` on, a topic that does not exist raises ``UnknownTopic``.
+- ``flush`` returns only when the broker acknowledged every message sent since the last flush
+  (idempotent producer, ``acks=all``). If any of them failed it raises, and those messages are
+  *not* retried by the adapter: the caller re-sends (the relay re-reads its outbox; the consumer
+  runner leaves the batch uncommitted). It raises within about ``delivery_timeout_ms`` when the
+  broker is unreachable, never hangs.
+- Consumers join a consumer group (offsets committed explicitly, never automatically; a group with
+  no committed offset starts at the earliest message). ``commit`` only commits partitions this
+  member still owns; a commit refused because the group rebalanced is dropped, like the SQLite
+  adapter's fenced commit: the messages are redelivered to the partition's next owner.
+- Connection problems surface as ``shared.errors.TransientError`` (retry with backoff).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Mapping, TypeVar
+from urllib.parse import parse_qs
+
+import warnings
+
+# kafka-python 3.0.12 loads its protocol schemas at import time with importlib.resources.read_text,
+# which Python 3.11 reports as a DeprecationWarning; our tests turn warnings into errors.
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", message="read_text is deprecated", category=DeprecationWarning)
+    import kafka.errors as kafka_errors
+    from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+    from kafka import TopicPartition as KafkaTopicPartition
+    from kafka.admin import OffsetSpec
+    from kafka.net.compat import KafkaNetClient
+    from kafka.structs import MemberState, OffsetAndMetadata
+
+from shared.bus import Message, TopicPartition
+from shared.errors import TransientError, UnknownTopic
+
+log = logging.getLogger("careerloop.bus.kafka")
+
+T = TypeVar("T")
+
+# -- client settings ---------------------------------------------------------------------------
+# Shared by every client: fail over fast to a restarted broker (the default backoff grows to 30 s)
+# and give up bootstrapping after 10 s instead of 30 s (the caller sees a TransientError and retries).
+_COMMON: dict[str, Any] = {
+    "bootstrap_timeout_ms": 10_000,
+    "reconnect_backoff_ms": 50,
+    "reconnect_backoff_max_ms": 1_000,
+    "retry_backoff_ms": 100,
+}
+_ADMIN: dict[str, Any] = {**_COMMON, "request_timeout_ms": 10_000}
+# Idempotent producer, stated explicitly: with enable_idempotence=True kafka-python *raises* on a
+# conflicting acks / retries=0 / max_in_flight > 5 instead of silently dropping idempotence.
+# retries and max_in_flight_requests_per_connection stay at their defaults (infinite, 5); the
+# retry budget is delivery_timeout_ms, which bounds how long a flush can take with the broker down.
+_PRODUCER: dict[str, Any] = {
+    **_COMMON,
+    "enable_idempotence": True,
+    "acks": "all",
+    "allow_auto_create_topics": False,
+    "linger_ms": 0,
+    "request_timeout_ms": 10_000,
+    "delivery_timeout_ms": 20_000,   # >= request_timeout_ms + linger_ms (checked by the client)
+    "max_block_ms": 10_000,          # send(): waiting for metadata / buffer space
+}
+_CONSUMER: dict[str, Any] = {
+    **_COMMON,
+    "enable_auto_commit": False,
+    "auto_offset_reset": "earliest",
+    "allow_auto_create_topics": False,
+    "session_timeout_ms": 10_000,    # a crashed member's partitions move on after 10 s
+    "heartbeat_interval_ms": 1_000,  # heartbeats run on kafka-python's IO thread
+    "max_poll_interval_ms": 300_000, # a handler may retry a transient failure for minutes
+    "request_timeout_ms": 30_000,
+    "fetch_max_wait_ms": 500,
+}
+_FLUSH_GRACE_SECONDS = 5.0           # on top of delivery_timeout_ms: a safety net, never reached
+_ADMIN_RETRY_SECONDS = 10.0          # retriable admin errors (coordinator loading, no leader yet)
+_TOPIC_READY_SECONDS = 15.0          # ensure_topics: until every partition has a leader
+_JOIN_TIMEOUT_SECONDS = 30.0         # poll(): longest wait for a group (re)join to complete
+_COMMIT_TIMEOUT_MS = 10_000
+_CLOSE_TIMEOUT_MS = 5_000
+
+_UNKNOWN_TOPIC_CODE = kafka_errors.UnknownTopicOrPartitionError.errno
+_TOPIC_EXISTS_CODE = kafka_errors.TopicAlreadyExistsError.errno
+# A commit the group refused because it rebalanced: the partitions have a new owner (or this
+# member must rejoin); their uncommitted messages are redelivered.
+_FENCED_COMMIT = (kafka_errors.CommitFailedError, kafka_errors.RebalanceInProgressError,
+                  kafka_errors.IllegalGenerationError, kafka_errors.UnknownMemberIdError)
+
+
+def _is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, (kafka_errors.KafkaTimeoutError, kafka_errors.KafkaConnectionError,
+                        kafka_errors.NodeNotReadyError)):
+        return True
+    return bool(getattr(exc, "retriable", False)) or isinstance(exc, (ConnectionError, TimeoutError))
+
+
+@contextmanager
+def _translated(what: str) -> Iterator[None]:
+    """Re-raise connection problems as TransientError (keeping the cause); the rest unchanged."""
+    try:
+        yield
+    except (TransientError, UnknownTopic):
+        raise
+    except Exception as exc:
+        if _is_transient(exc):
+            raise TransientError(f"Kafka {what}: {type(exc).__name__}: {exc}") from exc
+        raise
+
+
+def _create(factory: Callable[..., T], **configs: Any) -> T:
+    """Construct a kafka-python client; if its bootstrap fails, close the network client it made.
+
+    kafka-python 3.0 starts an IO thread before bootstrapping and does not stop it when the
+    bootstrap times out, so each failed construction would leak a thread (a readiness probe
+    retrying against a stopped broker would leak one per probe)."""
+    made: list[KafkaNetClient] = []
+
+    def kafka_client(**kwargs: Any) -> KafkaNetClient:
+        client = KafkaNetClient(**kwargs)
+        made.append(client)
+        return client
+
+    try:
+        return factory(kafka_client=kafka_client, **configs)
+    except BaseException:
+        for client in made:
+            try:
+                client.close()
+            except Exception:
+                log.debug("closing a half-constructed Kafka client failed", exc_info=True)
+        raise
+
+
+def parse_url(url: str) -> tuple[list[str], int]:
+    """`kafka://h1:9092,h2:9092?replication_factor=3` -> (["h1:9092", "h2:9092"], 3)."""
+    if not url.startswith("kafka://"):
+        raise ValueError(f"not a kafka:// URL: {url!r}")
+    rest = url[len("kafka://"):]
+    hosts_part, _, query = rest.partition("?")
+    hosts = [h.strip() for h in hosts_part.rstrip("/").split(",") if h.strip()]
+    if not hosts:
+        raise ValueError(f"no bootstrap servers in {url!r}")
+    params = parse_qs(query, keep_blank_values=True, strict_parsing=bool(query))
+    unknown = set(params) - {"replication_factor"}
+    if unknown:
+        raise ValueError(f"unsupported parameter(s) {sorted(unknown)} in {url!r}")
+    replication_factor = 1
+    if "replication_factor" in params:
+        try:
+            replication_factor = int(params["replication_factor"][-1])
+        except ValueError:
+            raise ValueError(f"replication_factor must be an integer in {url!r}") from None
+        if replication_factor < 1:
+            raise ValueError(f"replication_factor must be >= 1 in {url!r}")
+    return hosts, replication_factor
+
+
+class KafkaBus:
+    def __init__(self, url: str) -> None:
+        self.bootstrap_servers, self.replication_factor = parse_url(url)
+        self._lock = threading.Lock()
+        self._admin: KafkaAdminClient | None = None
+        self._partitions: dict[str, int] = {}  # topics known to exist -> partition count
+        self._clients: set[KafkaBusProducer | KafkaBusConsumer] = set()
+        self._closed = False
+
+    def _client_id(self, role: str) -> str:
+        return f"careerloop-{role}-{os.getpid()}"
+
+    # -- admin --------------------------------------------------------------------------------
+    def _admin_client(self) -> KafkaAdminClient:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("KafkaBus is closed")
+            if self._admin is None:
+                with _translated("admin bootstrap"):
+                    self._admin = _create(KafkaAdminClient, bootstrap_servers=self.bootstrap_servers,
+                                          client_id=self._client_id("admin"), **_ADMIN)
+            return self._admin
+
+    def _admin_call(self, what: str, call: Callable[[KafkaAdminClient], T],
+                    retry_seconds: float = _ADMIN_RETRY_SECONDS) -> T:
+        """Run an admin request, retrying retriable errors (e.g. the group coordinator still
+        loading) for a bounded time; then give up with a TransientError."""
+        deadline = time.monotonic() + retry_seconds
+        delay = 0.05
+        while True:
+            admin = self._admin_client()
+            try:
+                return call(admin)
+            except Exception as exc:
+                if not _is_transient(exc):
+                    raise
+                if time.monotonic() + delay >= deadline:
+                    raise TransientError(f"Kafka {what}: {type(exc).__name__}: {exc}") from exc
+                log.debug("Kafka %s failed (%s); retrying", what, exc)
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+
+    def _describe(self, topics: list[str]) -> dict[str, dict]:
+        result = self._admin_call("describe topics", lambda admin: admin.describe_topics(topics))
+        return {t["name"]: t for t in result}
+
+    def partitions(self, topic: str) -> int:
+        """The topic's partition count; raises UnknownTopic if it does not exist."""
+        known = self._partitions.get(topic)
+        if known is not None:
+            return known
+        info = self._describe([topic]).get(topic)
+        if info is None or info["error_code"] == _UNKNOWN_TOPIC_CODE:
+            raise UnknownTopic(topic)
+        if info["error_code"] != 0 or not info["partitions"]:
+            raise TransientError(f"Kafka topic {topic} not ready: error "
+                                 f"{kafka_errors.for_code(info['error_code']).__name__}")
+        count = len(info["partitions"])
+        self._partitions[topic] = count
+        return count
+
+    def ensure_topics(self, topics: Mapping[str, int]) -> None:
+        """Create the missing topics with the given partition counts; wait until they are usable.
+        Idempotent; an existing topic is left as it is (a different partition count is logged)."""
+        wanted = {name: n for name, n in topics.items() if name not in self._partitions}
+        if not wanted:
+            return
+        request = {name: {"num_partitions": n, "replication_factor": self.replication_factor}
+                   for name, n in wanted.items()}
+        response = self._admin_call(
+            "create topics", lambda admin: admin.create_topics(request, raise_errors=False))
+        for item in response["topics"]:
+            code = item["error_code"]
+            if code not in (0, _TOPIC_EXISTS_CODE):
+                error = kafka_errors.for_code(code)(f"creating topic {item['name']}: {item.get('error_message')}")
+                with _translated("create topics"):
+                    raise error
+        self._wait_until_ready(wanted)
+
+    def _wait_until_ready(self, wanted: Mapping[str, int]) -> None:
+        deadline = time.monotonic() + _TOPIC_READY_SECONDS
+        pending = dict(wanted)
+        while True:
+            described = self._describe(sorted(pending))
+            for name in list(pending):
+                info = described.get(name)
+                if (info is not None and info["error_code"] == 0 and info["partitions"]
+                        and all(p["error_code"] == 0 and p["leader_id"] >= 0 for p in info["partitions"])):
+                    actual = len(info["partitions"])
+                    if actual != pending[name]:
+                        log.warning("topic %s exists with %d partitions, not %d; left unchanged",
+                                    name, actual, pending[name])
+                    self._partitions[name] = actual
+                    del pending[name]
+            if not pending:
+                return
+            if time.monotonic() >= deadline:
+                raise TransientError(f"Kafka topics not ready after {_TOPIC_READY_SECONDS:g}s: {sorted(pending)}")
+            time.sleep(0.1)
+
+    # -- clients ------------------------------------------------------------------------------
+    def producer(self) -> "KafkaBusProducer":
+        producer = KafkaBusProducer(self)
+        self._clients.add(producer)
+        return producer
+
+    def consumer(self, group_id: str, topics: list[str]) -> "KafkaBusConsumer":
+        consumer = KafkaBusConsumer(self, group_id, topics)
+        self._clients.add(consumer)
+        return consumer
+
+    # -- offsets ------------------------------------------------------------------------------
+    def end_offsets(self, topic: str) -> dict[int, int]:
+        """The next offset of every partition (0 for an empty one)."""
+        count = self.partitions(topic)
+        specs = {KafkaTopicPartition(topic, p): OffsetSpec.LATEST for p in range(count)}
+        result = self._admin_call("list offsets", lambda admin: admin.list_partition_offsets(specs))
+        return {tp.partition: found.offset for tp, found in result.items()}
+
+    def committed(self, group_id: str, topic: str) -> dict[int, int]:
+        """The group's committed (next-to-read) offsets on the topic; partitions never committed
+        are absent."""
+        result = self._admin_call("list group offsets", lambda admin: admin.list_group_offsets({group_id: None}))
+        return {tp.partition: found.offset for tp, found in result.get(group_id, {}).items()
+                if tp.topic == topic and found.offset >= 0}
+
+    def ping(self) -> None:
+        """One metadata round trip to the cluster (readiness); raises TransientError if it fails."""
+        admin = self._admin_client()
+        with _translated("ping"):
+            cluster = admin.describe_cluster()
+        if not cluster.get("brokers"):
+            raise TransientError("Kafka ping: the cluster lists no brokers")
+
+    def close(self) -> None:
+        """Close every client this bus created (consumers leave their groups)."""
+        for client in list(self._clients):
+            try:
+                client.close()
+            except Exception:
+                log.debug("closing a Kafka client failed", exc_info=True)
+        with self._lock:
+            self._closed = True
+            admin, self._admin = self._admin, None
+        if admin is not None:
+            try:
+                admin.close()
+            except Exception:
+                log.debug("closing the Kafka admin client failed", exc_info=True)
+
+
+class KafkaBusProducer:
+    """Sends asynchronously; `flush` waits for the broker's acknowledgement of every send."""
+
+    def __init__(self, bus: KafkaBus) -> None:
+        self.bus = bus
+        self._producer: KafkaProducer | None = None
+        self._pending: list[Any] = []  # FutureRecordMetadata of sends since the last flush
+        self._lock = threading.Lock()
+
+    def _client(self) -> KafkaProducer:
+        if self._producer is None:
+            with _translated("producer bootstrap"):
+                self._producer = _create(KafkaProducer, bootstrap_servers=self.bus.bootstrap_servers,
+                                         client_id=self.bus._client_id("producer"), **_PRODUCER)
+        return self._producer
+
+    def send(self, topic: str, key: str | None, value: bytes, headers: Mapping[str, str] | None = None) -> None:
+        # Checked here, not left to the client: kafka-python would block max_block_ms on an unknown
+        # topic, then keep asking the cluster for it (and logging errors) for the producer's life.
+        self.bus.partitions(topic)
+        record_headers = [(name, str(val).encode()) for name, val in (headers or {}).items()]
+        with self._lock:
+            producer = self._client()
+            with _translated("send"):
+                future = producer.send(topic, value=bytes(value), key=None if key is None else key.encode(),
+                                       headers=record_headers)
+            self._pending.append(future)
+
+    def flush(self) -> None:
+        """Return once every message sent since the last flush is acknowledged; otherwise raise
+        (TransientError when the broker could not be reached) and forget those messages."""
+        with self._lock:
+            pending, self._pending = self._pending, []
+            if not pending:
+                return
+            producer = self._producer
+            assert producer is not None
+            timeout = _PRODUCER["delivery_timeout_ms"] / 1000 + _FLUSH_GRACE_SECONDS
+            failures: list[BaseException] = []
+            try:
+                producer.flush(timeout=timeout)
+            except Exception as exc:
+                failures.append(exc)
+            else:
+                failures.extend(f.exception for f in pending if not f.is_done or f.failed())
+            if not failures:
+                return
+            # Any failed send may leave the idempotent producer's sequence state behind; start
+            # over with a fresh client on the next send, as kafka-python recommends.
+            self._discard_client()
+        first = failures[0] or kafka_errors.KafkaTimeoutError("send not completed")
+        failed = sum(1 for f in pending if not f.succeeded())
+        summary = f"{failed} of {len(pending)} messages not acknowledged: {type(first).__name__}: {first}"
+        if _is_transient(first):
+            raise TransientError(f"Kafka flush: {summary}") from first
+        log.error("Kafka flush: %s", summary)
+        raise first
+
+    def _discard_client(self) -> None:
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            try:
+                producer.close(timeout=0)
+            except Exception:
+                log.debug("closing a failed Kafka producer failed", exc_info=True)
+
+    def close(self) -> None:
+        """Flush what is pending, then close the client (even if the flush raised)."""
+        try:
+            self.flush()
+        finally:
+            with self._lock:
+                producer, self._producer = self._producer, None
+                self._pending.clear()
+            if producer is not None:
+                try:
+                    producer.close(timeout=_CLOSE_TIMEOUT_MS / 1000)
+                except Exception:
+                    log.debug("closing the Kafka producer failed", exc_info=True)
+            self.bus._clients.discard(self)
+
+
+class KafkaBusConsumer:
+    """One member of a consumer group, subscribed to `topics`."""
+
+    def __init__(self, bus: KafkaBus, group_id: str, topics: list[str]) -> None:
+        self.bus = bus
+        self.group_id = group_id
+        self.topics = list(topics)
+        self._consumer: KafkaConsumer | None = None
+        self._positioned_generation: int | None = None
+        self._closed = False
+
+    def _client(self) -> KafkaConsumer:
+        if self._closed:
+            raise RuntimeError("consumer is closed")
+        if self._consumer is None:
+            for topic in self.topics:
+                self.bus.partitions(topic)  # UnknownTopic, as the SQLite adapter raises in poll
+            with _translated("consumer bootstrap"):
+                consumer = _create(KafkaConsumer, bootstrap_servers=self.bus.bootstrap_servers,
+                                   group_id=self.group_id, client_id=self.bus._client_id(f"consumer-{self.group_id}"),
+                                   **_CONSUMER)
+            consumer.subscribe(self.topics)
+            self._consumer = consumer
+        return self._consumer
+
+    def _ready(self, consumer: KafkaConsumer) -> tuple[bool, int]:
+        """(joined and every assigned partition has a fetch position, generation)."""
+        meta = consumer.group_metadata()
+        if meta.state != MemberState.STABLE:
+            return False, meta.generation_id
+        if self._positioned_generation != meta.generation_id:
+            # Resolve positions now (committed offset, or earliest): otherwise the first polls
+            # after a join come back empty while that happens in the background, and an empty
+            # poll would look like "nothing new" to a catch-up run.
+            try:
+                for tp in consumer.assignment():
+                    consumer.position(tp, timeout_ms=_CONSUMER["request_timeout_ms"])
+            except (kafka_errors.IllegalStateError, kafka_errors.KafkaTimeoutError):
+                return False, meta.generation_id  # reassigned meanwhile, or not resolvable yet
+            self._positioned_generation = meta.generation_id
+        return True, meta.generation_id
+
+    def poll(self, max_records: int = 500, timeout: float = 1.0) -> list[Message]:
+        """Up to `max_records` messages, waiting up to `timeout` seconds for some to arrive. While
+        the member is (re)joining its group it waits for the join (up to 30 s) instead, so an empty
+        result always means there was nothing new on the partitions it owns."""
+        consumer = self._client()
+        start = time.monotonic()
+        deadline = start + max(timeout, 0.0)
+        join_deadline = start + max(timeout, _JOIN_TIMEOUT_SECONDS)
+        while True:
+            with _translated("poll"):
+                ready, generation = self._ready(consumer)
+                until = deadline if ready else join_deadline
+                remaining = max(0.0, until - time.monotonic())
+                step = remaining if ready else min(remaining, 0.1)
+                batch = consumer.poll(timeout_ms=int(step * 1000), max_records=max_records)
+            if batch:
+                return [_message(record) for tp in sorted(batch, key=lambda tp: (tp.topic, tp.partition))
+                        for record in batch[tp]]
+            meta = consumer.group_metadata()
+            settled = ready and meta.state == MemberState.STABLE and meta.generation_id == generation
+            if time.monotonic() >= (deadline if settled else join_deadline):
+                return []
+
+    def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
+        """Commit the next offsets to read, for the partitions this member still owns."""
+        if self._consumer is None or not offsets:
+            return
+        consumer = self._consumer
+        owned = consumer.assignment()
+        commit = {KafkaTopicPartition(topic, partition): OffsetAndMetadata(offset, "", -1)
+                  for (topic, partition), offset in offsets.items()
+                  if KafkaTopicPartition(topic, partition) in owned}
+        if not commit:
+            return
+        try:
+            with _translated("commit"):
+                consumer.commit(offsets=commit, timeout_ms=_COMMIT_TIMEOUT_MS)
+        except _FENCED_COMMIT as exc:
+            log.warning("group %s rebalanced; commit of %s dropped, those messages will be redelivered (%s)",
+                        self.group_id, sorted((tp.topic, tp.partition) for tp in commit), exc)
+
+    def assignment(self) -> set[TopicPartition]:
+        if self._consumer is None:
+            return set()
+        return {(tp.topic, tp.partition) for tp in self._consumer.assignment()}
+
+    def seek_to_committed(self) -> None:
+        """Forget uncommitted progress (after a failed batch) so those messages are read again."""
+        if self._consumer is None:
+            return
+        consumer = self._consumer
+        with _translated("seek to committed"):
+            for tp in consumer.assignment():
+                offset = consumer.committed(tp, timeout_ms=_COMMIT_TIMEOUT_MS)
+                if offset is None:
+                    consumer.seek_to_beginning(tp)
+                else:
+                    consumer.seek(tp, offset)
+        self._positioned_generation = None  # resolve the new positions before the next poll
+
+    def close(self) -> None:
+        """Leave the group now (its partitions move to the other members at once) and close."""
+        self._closed = True
+        consumer, self._consumer = self._consumer, None
+        self.bus._clients.discard(self)
+        if consumer is not None:
+            consumer.close(autocommit=False, timeout_ms=_CLOSE_TIMEOUT_MS)
+
+
+def _message(record: Any) -> Message:
+    key = record.key
+    return Message(
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        key=None if key is None else bytes(key).decode(),
+        value=b"" if record.value is None else bytes(record.value),
+        headers={name: bytes(val).decode() for name, val in (record.headers or [])},
+        timestamp=record.timestamp / 1000 if record.timestamp is not None and record.timestamp >= 0 else 0.0,
+    )
