@@ -30,11 +30,11 @@ run: install ## Start the whole platform on embedded backends (data under var/);
 token: install ## Print a local bearer token: make token SUB=student-1 ROLE=student
 	@$(PY) -m shared.auth mint --sub "$${SUB:-student-1}" --role "$${ROLE:-student}"
 
-test: install ## Run every test
-	$(PY) -m pytest
+test: install ## Run every test, on the embedded backends and on real Kafka and MongoDB-wire servers
+	infra/with-backends.sh $(PY) -m pytest
 
 test-unit: install ## Only the fast unit tests
 	$(PY) -m pytest tests/unit
 
-clean: ## Remove the virtual environment and local data
-	rm -rf $(VENV) var .pytest_cache .hypothesis
+clean: ## Remove the virtual environment and test caches (never the data under var/)
+	rm -rf $(VENV) var/test-backends .pytest_cache .hypothesis

@@ -38,9 +38,10 @@ from urllib.parse import parse_qs
 import warnings
 
 # kafka-python 3.0.12 loads its protocol schemas at import time with importlib.resources.read_text,
-# which Python 3.11 reports as a DeprecationWarning; our tests turn warnings into errors.
+# which Python 3.11 reports as DeprecationWarnings (read_text, open_text); our tests turn warnings
+# into errors, so silence exactly those two while importing.
 with warnings.catch_warnings():
-    warnings.filterwarnings("ignore", message="read_text is deprecated", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", message=r"(read_text|open_text) is deprecated", category=DeprecationWarning)
     import kafka.errors as kafka_errors
     from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
     from kafka import TopicPartition as KafkaTopicPartition
@@ -427,9 +428,30 @@ class KafkaBusConsumer:
                 consumer = _create(KafkaConsumer, bootstrap_servers=self.bus.bootstrap_servers,
                                    group_id=self.group_id, client_id=self.bus._client_id(f"consumer-{self.group_id}"),
                                    **_CONSUMER)
-            consumer.subscribe(self.topics)
+            try:
+                consumer.subscribe(self.topics)
+                self._load_metadata(consumer)
+            except BaseException:
+                consumer.close(autocommit=False, timeout_ms=0)
+                raise
             self._consumer = consumer
         return self._consumer
+
+    def _load_metadata(self, consumer: KafkaConsumer) -> None:
+        """Have the subscribed topics' partitions in the client's metadata before the first join.
+
+        kafka-python joins the group with whatever metadata it has; if the group leader does not
+        know a topic yet, the range assignor assigns none of its partitions ("No partition metadata
+        for topic") and the group only corrects itself on a later metadata refresh and rebalance."""
+        deadline = time.monotonic() + _ADMIN_RETRY_SECONDS
+        for topic in self.topics:
+            while True:
+                with _translated("consumer metadata"):
+                    if consumer.partitions_for_topic(topic):
+                        break
+                if time.monotonic() >= deadline:
+                    raise TransientError(f"Kafka consumer has no metadata for topic {topic}")
+                time.sleep(0.1)
 
     def _ready(self, consumer: KafkaConsumer) -> tuple[bool, int]:
         """(joined and every assigned partition has a fetch position, generation)."""
