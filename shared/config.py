@@ -63,3 +63,15 @@ class Settings:
 
     def event_store_url(self, service: str) -> str:
         return self.get("EVENT_STORE_URL").replace("{service}", service)
+
+
+def markdown_table() -> str:
+    """The README's configuration table (a test keeps the README equal to this)."""
+    rows = ["| variable | default | meaning |", "| --- | --- | --- |"]
+    rows += [f"| `{v.name}` | `{v.default}` | {v.meaning} |" if v.default else f"| `{v.name}` | (empty) | {v.meaning} |"
+             for v in VARIABLES]
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(markdown_table())

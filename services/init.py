@@ -1,0 +1,48 @@
+"""`python -m services.init`: prepare the backends before the platform starts (docker compose's init step).
+
+Creates every topic with its fixed partition count (producers never auto-create), and every
+collection and index the services and projections use, so the first request or event finds them.
+Safe to run again: everything it does is idempotent.
+"""
+from __future__ import annotations
+
+import logging
+
+from services.contacts.projections import ContactDirectory
+from shared.bus import open_bus
+from shared.config import Settings
+from shared.eventstore import open_event_store
+from shared.projection import Projection
+from shared.readstore import open_read_store
+from shared.runtime import ensure_all_topics
+from shared.web.logs import configure_logging
+
+SERVICES = ("contacts",)
+PROJECTIONS: tuple[type[Projection], ...] = (ContactDirectory,)
+
+log = logging.getLogger("careerloop.init")
+
+
+def main() -> int:
+    settings = Settings.from_env()
+    configure_logging(settings.get("LOG_LEVEL"))
+    bus = open_bus(settings.get("BUS_URL"))
+    try:
+        ensure_all_topics(bus, settings)
+    finally:
+        bus.close()
+    for service in SERVICES:
+        store = open_event_store(settings.event_store_url(service))
+        store.prepare()
+        store.close()
+    read_store = open_read_store(settings.get("READ_STORE_URL"))
+    for projection in PROJECTIONS:
+        projection(read_store)  # declaring a projection's collections creates their indexes
+    read_store.prepare()
+    read_store.close()
+    log.info("topics, collections and indexes are ready")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
