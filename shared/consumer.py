@@ -5,7 +5,8 @@
 - Any other failure is isolated to one message by retrying the batch message by message; a message
   that still fails after `max_attempts` goes to the group's dead-letter topic with its reason, and its
   stream (the message key) is *parked*: its later messages go to the dead-letter topic too, in order,
-  until an operator replays them (`careerloop deadletters replay`). Other streams keep flowing.
+  until an operator replays them (`python -m services.<service>.worker --replay-dead-letters`, see
+  `replay_dead_letters`). Other streams keep flowing.
 - SIGTERM/SIGINT set `stop`; the runner finishes the batch in hand and returns.
 """
 from __future__ import annotations
@@ -85,6 +86,46 @@ class ConsumerRunner:
             self.consumer.close()
             self.producer.close()
             log.info("consumer %s stopped", self.handler.group_id)
+
+    def replay_dead_letters(self) -> dict[str, str]:
+        """Re-handle the dead-lettered messages of every parked stream, in order; unpark the streams
+        whose messages now all succeed. Returns {stream: "replayed" | reason it is still parked}.
+
+        Safe beside a running worker: after unparking, a second pass picks up what the worker
+        dead-lettered between the first pass and the unparking (handlers are idempotent)."""
+        parked = self._parked_streams()
+        outcome: dict[str, str] = {}
+        failed, read_up_to = self._replay_pass(parked, outcome, from_offset={})
+        for stream in parked - failed:
+            self.parked.delete(f"{self.handler.group_id}:{stream}")
+            outcome[str(stream)] = "replayed"
+        self._replay_pass(parked - failed, outcome, from_offset=read_up_to)
+        return outcome
+
+    def _replay_pass(self, streams: set[str | None], outcome: dict[str, str],
+                     from_offset: dict[int, int]) -> tuple[set[str | None], dict[int, int]]:
+        """One read of the dead-letter topic up to its current end: the streams that failed, and
+        the offsets read up to."""
+        failed: set[str | None] = set()
+        ends = self.bus.end_offsets(self.dead_letters)
+        consumer = self.bus.consumer(f"{self.handler.group_id}.replay.{time.time_ns()}", [self.dead_letters])
+        seen = dict(from_offset)
+        try:
+            while any(seen.get(p, 0) < end for p, end in ends.items()):
+                for message in consumer.poll(500, timeout=1.0):
+                    if message.offset < from_offset.get(message.partition, 0):
+                        continue
+                    seen[message.partition] = message.offset + 1
+                    if message.key not in streams or message.key in failed:
+                        continue
+                    try:
+                        self._retry_transient(lambda: self.handler.handle([message]))
+                    except Exception as exc:
+                        failed.add(message.key)
+                        outcome[str(message.key)] = f"still failing: {exc}"
+        finally:
+            consumer.close()
+        return failed, seen
 
     def caught_up(self) -> bool:
         """True when the group has committed everything its topics hold."""

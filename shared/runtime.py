@@ -44,8 +44,10 @@ def ensure_all_topics(bus: EventBus, settings: Settings) -> None:
 
 
 def run_projection(make: Callable[..., Projection], settings: Settings | None = None,
-                   stop: threading.Event | None = None) -> None:
-    """Run one projection worker until stopped; all clients are created here, in this process."""
+                   stop: threading.Event | None = None, *, replay_dead_letters: bool = False) -> None:
+    """Run one projection worker until stopped; all clients are created here, in this process.
+
+    With `replay_dead_letters`, re-handle the parked streams' dead letters once and exit."""
     settings = settings or Settings.from_env()
     configure_logging(settings.get("LOG_LEVEL"))
     stop = stop or stop_on_signals()
@@ -54,7 +56,12 @@ def run_projection(make: Callable[..., Projection], settings: Settings | None = 
     try:
         ensure_all_topics(bus, settings)
         projection = make(read_store, namespace=settings.get("BUS_NAMESPACE"))
-        ConsumerRunner(bus, projection, read_store).run(stop)
+        runner = ConsumerRunner(bus, projection, read_store)
+        if replay_dead_letters:
+            for stream, result in runner.replay_dead_letters().items():
+                log.info("dead letters of %s: %s", stream, result)
+            return
+        runner.run(stop)
     finally:
         bus.close()
         read_store.close()

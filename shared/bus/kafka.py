@@ -97,6 +97,7 @@ _TOPIC_READY_SECONDS = 15.0          # ensure_topics: until every partition has 
 _JOIN_TIMEOUT_SECONDS = 30.0         # poll(): longest wait for a group (re)join to complete
 _COMMIT_TIMEOUT_MS = 10_000
 _CLOSE_TIMEOUT_MS = 5_000
+_SETTLE_MARGIN_SECONDS = 0.25
 
 _UNKNOWN_TOPIC_CODE = kafka_errors.UnknownTopicOrPartitionError.errno
 _TOPIC_EXISTS_CODE = kafka_errors.TopicAlreadyExistsError.errno
@@ -416,6 +417,7 @@ class KafkaBusConsumer:
         self.topics = list(topics)
         self._consumer: KafkaConsumer | None = None
         self._positioned_generation: int | None = None
+        self._settled_at = 0.0
         self._closed = False
 
     def _client(self) -> KafkaConsumer:
@@ -464,16 +466,22 @@ class KafkaBusConsumer:
             # poll would look like "nothing new" to a catch-up run.
             try:
                 for tp in consumer.assignment():
-                    consumer.position(tp, timeout_ms=_CONSUMER["request_timeout_ms"])
+                    if consumer.position(tp, timeout_ms=_CONSUMER["request_timeout_ms"]) is None:
+                        return False, meta.generation_id
             except (kafka_errors.IllegalStateError, kafka_errors.KafkaTimeoutError):
                 return False, meta.generation_id  # reassigned meanwhile, or not resolvable yet
             self._positioned_generation = meta.generation_id
+            # A fetch sent before every position was known (it only names some partitions) may be
+            # parked at the broker for fetch_max_wait_ms; only the fetch after it covers them all.
+            self._settled_at = time.monotonic() + _CONSUMER["fetch_max_wait_ms"] / 1000 + _SETTLE_MARGIN_SECONDS
         return True, meta.generation_id
 
     def poll(self, max_records: int = 500, timeout: float = 1.0) -> list[Message]:
-        """Up to `max_records` messages, waiting up to `timeout` seconds for some to arrive. While
-        the member is (re)joining its group it waits for the join (up to 30 s) instead, so an empty
-        result always means there was nothing new on the partitions it owns."""
+        """Up to `max_records` messages, waiting up to `timeout` seconds for some to arrive.
+
+        While the member is (re)joining its group, or has just been given partitions (or seeked),
+        it waits for that to complete (up to 30 s, plus one fetch round) even past `timeout`, so
+        an empty result always means there was nothing new on the partitions it owns."""
         consumer = self._client()
         start = time.monotonic()
         deadline = start + max(timeout, 0.0)
@@ -481,7 +489,7 @@ class KafkaBusConsumer:
         while True:
             with _translated("poll"):
                 ready, generation = self._ready(consumer)
-                until = deadline if ready else join_deadline
+                until = max(deadline, self._settled_at) if ready else join_deadline
                 remaining = max(0.0, until - time.monotonic())
                 step = remaining if ready else min(remaining, 0.1)
                 batch = consumer.poll(timeout_ms=int(step * 1000), max_records=max_records)
@@ -490,7 +498,7 @@ class KafkaBusConsumer:
                         for record in batch[tp]]
             meta = consumer.group_metadata()
             settled = ready and meta.state == MemberState.STABLE and meta.generation_id == generation
-            if time.monotonic() >= (deadline if settled else join_deadline):
+            if time.monotonic() >= (max(deadline, self._settled_at) if settled else join_deadline):
                 return []
 
     def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
