@@ -155,6 +155,9 @@ class SQLiteEventStore:
         with self.db.write() as conn:
             conn.execute("DELETE FROM idempotency WHERE key = ? AND status IS NULL", (key,))
 
+    def prepare(self) -> None:
+        """Nothing to do: the schema is created when the file is opened."""
+
     def ping(self) -> None:
         self.db.execute("SELECT 1").fetchone()
 

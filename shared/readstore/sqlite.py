@@ -35,6 +35,9 @@ class SQLiteReadStore:
         with self.db.write() as conn:
             conn.execute(f"DROP TABLE IF EXISTS rm_{name}")
 
+    def prepare(self) -> None:
+        """Nothing to do: a collection's table and indexes are created when it is declared."""
+
     def ping(self) -> None:
         self.db.execute("SELECT 1").fetchone()
 
