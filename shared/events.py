@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from marshmallow import EXCLUDE, Schema, ValidationError
+from marshmallow import EXCLUDE, Schema, ValidationError, fields
 
 SPEC_VERSION = "1.0"
 _TYPE = re.compile(r"^careerloop\.(?P<service>[a-z_]+)\.(?P<name>[A-Z][A-Za-z]+)\.v(?P<version>\d+)$")
@@ -37,6 +37,13 @@ def utcnow() -> datetime:
 def isoformat(moment: datetime) -> str:
     """RFC 3339 in UTC with a Z, the form CloudEvents `time` and all our timestamps use."""
     return moment.astimezone(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def pii(field: fields.Field) -> fields.Field:
+    """Mark a schema field as personal data, so per-subject encryption (crypto-shredding) can
+    find it later without a new contract."""
+    field.metadata["pii"] = True
+    return field
 
 
 @dataclass(frozen=True)

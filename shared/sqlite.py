@@ -23,6 +23,10 @@ def path_from_url(url: str) -> str:
     return url[len("sqlite:///"):]
 
 
+def _casefold(value: object) -> object:
+    return value.casefold() if isinstance(value, str) else value
+
+
 class SQLiteDatabase:
     def __init__(self, path: str, *, synchronous: str = "FULL") -> None:
         self.path = path
@@ -40,6 +44,8 @@ class SQLiteDatabase:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(f"PRAGMA synchronous={self.synchronous}")
             conn.execute("PRAGMA busy_timeout=30000")
+            # SQLite's LOWER() folds ASCII only; searches must find "Émile" from "émile" too.
+            conn.create_function("casefold", 1, _casefold, deterministic=True)
             self._local.conn, self._local.pid = conn, os.getpid()
         return conn
 

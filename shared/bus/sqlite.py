@@ -121,7 +121,9 @@ class SQLiteProducer:
         self._pending.clear()
 
     def close(self) -> None:
-        self.flush()
+        """Discard what was not flushed: a caller that closes after a failed flush (the relay)
+        retries from its own records, so sending the leftovers here would only duplicate them."""
+        self._pending.clear()
 
 
 class SQLiteConsumer:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from shared.events import EventCatalog
+from shared.events import EventCatalog, pii
 
 CONTACTS = EventCatalog("contacts", "contact")
 CONTACT_IMPORTS = EventCatalog("contacts", "contact_import")
@@ -11,25 +11,20 @@ CONTACT_IMPORTS = EventCatalog("contacts", "contact_import")
 TOUCHPOINT_KINDS = ("outreach", "reply", "conversation", "thank_you", "check_in", "update", "article", "intro")
 
 
-def _pii(field: fields.Field) -> fields.Field:
-    field.metadata["pii"] = True
-    return field
-
-
 class ContactDetails(Schema):
     """The editable details of a contact (shared by several events)."""
 
-    name = _pii(fields.String(required=True))
-    emails = _pii(fields.List(fields.String()))
-    phone = _pii(fields.String(allow_none=True))
-    linkedin_url = _pii(fields.String(allow_none=True))
+    name = pii(fields.String(required=True))
+    emails = pii(fields.List(fields.String()))
+    phone = pii(fields.String(allow_none=True))
+    linkedin_url = pii(fields.String(allow_none=True))
     organisation = fields.String(allow_none=True)
     title = fields.String(allow_none=True)
     industry = fields.String(allow_none=True)
     location = fields.String(allow_none=True)
     time_zone = fields.String(allow_none=True, metadata={"description": "IANA time zone name"})
     source = fields.String(allow_none=True, metadata={"description": "how the student found the contact"})
-    note = _pii(fields.String(allow_none=True))
+    note = pii(fields.String(allow_none=True))
 
 
 @CONTACTS.event("ContactAdded", 1)
@@ -45,7 +40,7 @@ class ContactAddedV1(ContactDetails):
 class ContactDetailsChangedV1(ContactDetails):
     """Some details changed; only the changed fields are present (null = cleared)."""
 
-    name = _pii(fields.String())
+    name = pii(fields.String())
 
 
 @CONTACTS.event("ContactTagged", 1)
@@ -88,7 +83,7 @@ class TouchpointSchema(Schema):
     occurred_at = fields.String(required=True, metadata={"description": "RFC 3339 UTC"})
     channel = fields.String(allow_none=True)
     url = fields.String(allow_none=True)
-    text = _pii(fields.String(allow_none=True))
+    text = pii(fields.String(allow_none=True))
 
 
 @CONTACTS.event("TouchpointLogged", 1)
@@ -101,7 +96,7 @@ class ContactsMergedV1(Schema):
     """Another contact (a duplicate) was merged into this one; its details and history came along."""
 
     merged_contact_id = fields.String(required=True)
-    emails = _pii(fields.List(fields.String()))
+    emails = pii(fields.List(fields.String()))
     filled = fields.Nested(ContactDetailsChangedV1, metadata={"description": "details this contact lacked"})
     tags = fields.List(fields.String())
     touchpoints = fields.List(fields.Nested(TouchpointSchema))

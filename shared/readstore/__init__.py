@@ -87,6 +87,7 @@ class ReadStore(Protocol):
     def collection(self, name: str, indexes: Sequence[Index] = ()) -> Collection: ...
     def batch(self) -> Any: ...  # context manager grouping a poll's writes
     def drop(self, name: str) -> None: ...
+    def prepare(self) -> None: ...  # create the declared collections' indexes now (idempotent; the init step)
     def ping(self) -> None: ...
     def close(self) -> None: ...
 
@@ -101,7 +102,7 @@ def decode_cursor(cursor: str, width: int) -> list[Any]:
         values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (ValueError, TypeError) as exc:
         raise ValueError("malformed cursor") from exc
-    if not isinstance(values, list) or len(values) != width:
+    if not isinstance(values, list) or len(values) != width or any(isinstance(v, (list, dict)) for v in values):
         raise ValueError("malformed cursor")
     return values
 

@@ -115,7 +115,9 @@ class SQLiteCollection:
             is_array = self.indexes[name].array
             ops = condition if isinstance(condition, dict) else {"$eq": condition}
             for op, value in ops.items():
-                if is_array and op in ("$eq", "$in"):
+                if is_array and op not in ("$eq", "$in"):
+                    raise ValueError(f"{self.name}: array field {name!r} supports only equality and $in")
+                if is_array:
                     values = value if op == "$in" else [value]
                     marks = ",".join("?" * len(values)) or "NULL"
                     clauses.append(f"EXISTS (SELECT 1 FROM json_each(doc, '$.{name}') WHERE value IN ({marks}))")
@@ -127,9 +129,8 @@ class SQLiteCollection:
                     clauses.append(f"{column} IN ({','.join('?' * len(value)) or 'NULL'})")
                     params += list(value)
                 elif op == "$contains":
-                    escaped = str(value).lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-                    clauses.append(f"LOWER({column}) LIKE ? ESCAPE '\\'")
-                    params.append(f"%{escaped}%")
+                    clauses.append(f"instr(casefold({column}), ?) > 0")
+                    params.append(str(value).casefold())
                 elif op in _COMPARISONS:
                     clauses.append(f"{column} {_COMPARISONS[op]} ?")
                     params.append(value)

@@ -237,6 +237,7 @@ def _race_worker(url: str, stream: str, rounds: int, name: str, barrier: Any, re
                 results.put((round_, name, "lost", exc.actual))
             barrier.wait(timeout=60)
     except BaseException as exc:
+        barrier.abort()  # release the other racer at once
         results.put((-1, name, "crashed", repr(exc)))
         raise
     finally:
@@ -272,6 +273,7 @@ def test_two_processes_appending_at_the_same_version_exactly_one_wins_every_roun
     # version, released together by a barrier so that they really race
     store, url = event_store_and_url
     stream, rounds = unique_name("race"), 20
+    assert store.stream_version(stream) == 0  # the store is in use before the racers start
     context = multiprocessing.get_context("spawn")
     barrier, results = context.Barrier(2), context.Queue()
 
@@ -311,7 +313,8 @@ def _writer_worker(url: str, name: str, streams: int, commits_per_stream: int, b
                 commit = store.append(stream, STREAM_TYPE, first - 1, events(stream, first, size, writer=name))
                 results.put((name, stream, commit.first_version, commit.last_version, commit.position))
     except BaseException as exc:
-        results.put((name, "", 0, 0, "crashed", repr(exc)))
+        barrier.abort()
+        results.put((name, "", "crashed", repr(exc)))
         raise
     finally:
         store.close()
@@ -322,6 +325,7 @@ def test_many_processes_appending_to_different_streams_lose_no_commit_and_get_un
     # given four processes each appending ten commits to each of its three streams, all at once
     store, url = event_store_and_url
     writers, streams, per_stream = 4, 3, 10
+    assert store.unpublished_count() == 0  # the store is in use before the writers start
     prefix = unique_name("w")
     context = multiprocessing.get_context("spawn")
     barrier, results = context.Barrier(writers), context.Queue()
@@ -494,5 +498,14 @@ def test_an_expired_idempotency_key_is_free_again(event_store, finished):
     assert event_store.begin_request(key, "hash-3", 3600) == StoredResponse("hash-2", None, b"", {})
 
 
-def test_ping_answers(event_store):
+def test_ping_answers_and_prepare_is_idempotent(event_store):
+    # given a store prepared twice (the init step may run on every deploy)
     event_store.ping()
+    event_store.prepare()
+    event_store.prepare()
+    # then it works as before
+    stream = unique_name("s")
+    event_store.append(stream, STREAM_TYPE, 0, events(stream, 1, 1))
+    assert event_store.stream_version(stream) == 1
+    event_store.prepare()
+    assert event_store.stream_version(stream) == 1
