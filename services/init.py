@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 from services.contacts.projections import ContactDirectory
+from services.scheduling.projections import SchedulingViews
 from shared.bus import open_bus
 from shared.config import Settings
 from shared.eventstore import open_event_store
@@ -17,8 +18,8 @@ from shared.readstore import open_read_store
 from shared.runtime import ensure_all_topics
 from shared.web.logs import configure_logging
 
-SERVICES = ("contacts",)
-PROJECTIONS: tuple[type[Projection], ...] = (ContactDirectory,)
+SERVICES = ("contacts", "scheduling")
+PROJECTIONS: tuple[type[Projection], ...] = (ContactDirectory, SchedulingViews)
 
 log = logging.getLogger("careerloop.init")
 

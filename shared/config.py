@@ -36,6 +36,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("LOG_LEVEL", "INFO", "Python log level of every process."),
     Variable("HOST", "127.0.0.1", "Interface the `make run` APIs listen on."),
     Variable("CONTACTS_PORT", "8001", "Port of the contacts API under `make run`."),
+    Variable("SCHEDULING_PORT", "8002", "Port of the scheduling API under `make run`."),
+    Variable("CALENDAR_FEED_SECRET", "dev-only-calendar-secret-change-me", "Key of the per-student calendar feed URLs; changing it revokes every feed URL."),
 )
 
 _BY_NAME = {v.name: v for v in VARIABLES}

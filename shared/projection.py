@@ -47,7 +47,7 @@ class Projection:
     def __init__(self, read_store: ReadStore, *, namespace: str = "") -> None:
         self.read_store = read_store
         self.namespace = namespace  # BUS_NAMESPACE: prefixes topics and the consumer group
-        self._by_service = {c.service: c for c in self.catalogs}
+        self._catalog_of = {(c.service, t.name): c for c in self.catalogs for t in c.types()}
 
     @property
     def group_id(self) -> str:
@@ -63,10 +63,10 @@ class Projection:
         if not isinstance(envelope, dict):
             raise ValueError("message is not a CloudEvents JSON object")
         parsed = parse_type(envelope.get("type", ""))
-        if parsed is None or parsed[1] not in self._reactions or parsed[0] not in self._by_service:
+        if parsed is None or parsed[1] not in self._reactions or parsed[:2] not in self._catalog_of:
             return envelope, None
         try:
-            return envelope, self._by_service[parsed[0]].read(envelope)
+            return envelope, self._catalog_of[parsed[:2]].read(envelope)
         except UnknownEvent:  # a newer version than this code knows: skip, a later deploy rebuilds
             log.warning("skipping unknown event type %s", envelope.get("type"))
             return envelope, None

@@ -21,6 +21,10 @@ from typing import Any, Iterator, Mapping, Protocol, Sequence
 APPLIED, DUPLICATE = "applied", "duplicate"
 
 
+class BadCursor(ValueError):
+    """A pagination cursor that this query did not issue (answered 422 on the `cursor` field)."""
+
+
 class VersionGap(Exception):
     def __init__(self, collection: str, doc_id: str, last: int, got: int) -> None:
         super().__init__(f"{collection}/{doc_id}: at version {last}, got {got} (events missing)")
@@ -101,9 +105,9 @@ def decode_cursor(cursor: str, width: int) -> list[Any]:
     try:
         values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (ValueError, TypeError) as exc:
-        raise ValueError("malformed cursor") from exc
+        raise BadCursor("malformed cursor") from exc
     if not isinstance(values, list) or len(values) != width or any(isinstance(v, (list, dict)) for v in values):
-        raise ValueError("malformed cursor")
+        raise BadCursor("malformed cursor")
     return values
 
 

@@ -1,3 +1,3 @@
 """Flask plumbing every service shares: app factory, declared endpoints, errors, idempotency, OpenAPI."""
-from shared.web.api import Api, current_principal, if_match_version, json_response  # noqa: F401
+from shared.web.api import Api, current_principal, if_match_version, json_response, wait_for_version  # noqa: F401
 from shared.web.app import create_service_app  # noqa: F401

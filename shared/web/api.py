@@ -10,6 +10,7 @@ import functools
 import hashlib
 import json
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
@@ -18,7 +19,7 @@ from marshmallow import Schema, ValidationError
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
 from shared.auth import Principal
-from shared.errors import Conflict, Forbidden, PreconditionFailed
+from shared.errors import Conflict, Forbidden, PreconditionFailed, TransientError
 from shared.web.errors import error_response
 
 _ETAG = re.compile(r'^\s*(?:W/)?"(\d+)"\s*$')
@@ -145,6 +146,21 @@ def if_match_version() -> int | None:
     if match is None:
         raise PreconditionFailed(header, -1)
     return int(match.group(1))
+
+
+def wait_for_version(collection: Any, min_version: str) -> None:
+    """Read-your-writes: `min_version` is `<document id>:<version>` from a command's response.
+    Wait briefly for the projection to reach it; if it does not, answer 503 with Retry-After
+    rather than stale data."""
+    doc_id, version = min_version.rsplit(":", 1)
+    deadline = time.monotonic() + current_app.extensions["careerloop"].settings.int("READ_YOUR_WRITES_WAIT_SECONDS")
+    while True:
+        doc = collection.get(doc_id)
+        if doc is not None and doc.get("_version", 0) >= int(version):
+            return
+        if time.monotonic() >= deadline:
+            raise TransientError(f"the read model has not caught up with {doc_id} version {version} yet")
+        time.sleep(0.05)
 
 
 def _idempotent(handle: Callable[..., Response]) -> Callable[..., Response]:

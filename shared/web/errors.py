@@ -9,6 +9,7 @@ from werkzeug.exceptions import HTTPException
 
 from shared.auth import AuthError
 from shared.errors import Conflict, Forbidden, NotFound, PreconditionFailed, TransientError
+from shared.readstore import BadCursor
 
 log = logging.getLogger("careerloop.web")
 
@@ -23,6 +24,8 @@ def error_response(exc: BaseException) -> Response:
 
 
 def _describe(exc: BaseException) -> tuple[int, dict, dict]:
+    if isinstance(exc, BadCursor):
+        exc = ValidationError({"cursor": [str(exc)]})
     if isinstance(exc, ValidationError):
         return 422, {"error": "validation_failed", "message": "some fields are invalid",
                      "fields": exc.messages}, {}

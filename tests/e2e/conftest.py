@@ -104,7 +104,10 @@ class Platform:
 def platform(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Platform]:
     from tests.backends import TEST_SECRET
     env = {"CAREERLOOP_DATA_DIR": str(tmp_path), "CAREERLOOP_JWT_SECRET": TEST_SECRET, "LOG_LEVEL": "INFO",
-           "CONTACTS_PORT": str(free_port()), "TOPIC_PARTITIONS": "3"}
+           "TOPIC_PARTITIONS": "3"}
+    for name in procfile():
+        if name.endswith("-api"):
+            env[f"{name.removesuffix('-api').upper()}_PORT"] = str(free_port())
     if request.param == "real":
         mongo = require_env("MONGODB_URI", "a MongoDB-wire server").rstrip("/")
         kafka = require_env("KAFKA_BOOTSTRAP_SERVERS", "a Kafka broker")

@@ -53,29 +53,37 @@ def profile(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def in_process(profile: str, tmp_path: Path, settings: Settings) -> Iterator[Callable[..., InProcessPlatform]]:
-    """in_process(create_app, service, [ProjectionClass, ...]) -> InProcessPlatform"""
-    made: list[InProcessPlatform] = []
+    """in_process(create_app, service, [ProjectionClass, ...]) -> InProcessPlatform.
+
+    Services built in one test share the bus and the read store (as deployed), each with its own
+    event store; `sync()` of any of them runs every relay and projection built so far."""
     store_backend, bus_backend = PROFILES[profile]
+    namespace = f"t{uuid.uuid4().hex[:10]}."  # tests share one Kafka broker
+    test_settings = Settings.from_env({**settings.env, "TOPIC_PARTITIONS": "3", "BUS_NAMESPACE": namespace})
+    shared: dict[str, Any] = {}
+    relays: list[Relay] = []
+    runners: list[ConsumerRunner] = []
+    stores: list[Any] = []
 
     def build(create_app: Callable[..., Any], service: str, projections: list[type[Projection]],
               **overrides: Any) -> InProcessPlatform:
-        store = open_event_store(event_store_url(store_backend, tmp_path))
-        read_store = open_read_store(read_store_url(store_backend, tmp_path))
-        bus = open_bus(bus_url(bus_backend, tmp_path))
-        namespace = f"t{uuid.uuid4().hex[:10]}."  # tests share one Kafka broker
-        test_settings = Settings.from_env({**settings.env, "TOPIC_PARTITIONS": "3", "BUS_NAMESPACE": namespace})
-        ensure_all_topics(bus, test_settings)
-        app = create_app(test_settings, event_store=store, read_store=read_store, **overrides)
+        if not shared:
+            shared["read_store"] = open_read_store(read_store_url(store_backend, tmp_path))
+            shared["bus"] = open_bus(bus_url(bus_backend, tmp_path))
+            ensure_all_topics(shared["bus"], test_settings)
+        (tmp_path / service).mkdir()
+        store = open_event_store(event_store_url(store_backend, tmp_path / service))
+        stores.append(store)
+        app = create_app(test_settings, event_store=store, read_store=shared["read_store"], **overrides)
         app.config["TESTING"] = True
-        relay = Relay(store, bus, service=service, topics=topics_of(service, test_settings))
-        runners = [ConsumerRunner(bus, p(read_store, namespace=namespace), read_store) for p in projections]
-        platform = InProcessPlatform(app.test_client(), store, bus, read_store, [relay], runners)
-        made.append(platform)
-        return platform
+        relays.append(Relay(store, shared["bus"], service=service, topics=topics_of(service, test_settings)))
+        runners.extend(ConsumerRunner(shared["bus"], p(shared["read_store"], namespace=namespace), shared["read_store"])
+                       for p in projections)
+        return InProcessPlatform(app.test_client(), store, shared["bus"], shared["read_store"], relays, runners)
 
     yield build
-    for platform in made:
-        for backend in (platform.store, platform.read_store):
-            getattr(backend, "drop_database", lambda: None)()
-            backend.close()
-        platform.bus.close()
+    for backend in stores + ([shared["read_store"]] if shared else []):
+        getattr(backend, "drop_database", lambda: None)()
+        backend.close()
+    if shared:
+        shared["bus"].close()

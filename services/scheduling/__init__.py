@@ -1,0 +1,1 @@
+"""scheduling: informational interviews from the first request to the finished conversation."""

@@ -1,0 +1,174 @@
+"""HTTP endpoints of the scheduling service: thin views over `application` and the read side."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Response, current_app, g, url_for
+from werkzeug.exceptions import NotFound as HTTPNotFound
+
+from services.scheduling import ics, schemas
+from services.scheduling.application import Accepted, SchedulingService, owner_of_request
+from services.scheduling.domain import Interview, local_time
+from shared.auth import Principal
+from shared.config import Settings
+from shared.events import Metadata, isoformat, utcnow
+from shared.readstore import Collection, iterate
+from shared.web import Api, if_match_version, json_response, wait_for_version
+
+api = Api("scheduling", __name__)
+READERS = ("student", "admin")
+
+
+@dataclass
+class SchedulingContext:
+    service: SchedulingService
+    interviews: Collection
+    settings: Settings
+
+
+def _ctx() -> SchedulingContext:
+    return current_app.extensions["scheduling"]
+
+
+def _meta(principal: Principal) -> Metadata:
+    return Metadata(actor=principal.subject, correlation_id=g.correlation_id)
+
+
+def _accepted(accepted: Accepted, status: int = 200) -> Response:
+    headers = {"Location": url_for("scheduling.get_interview", interview_id=accepted.id)} if status == 201 else {}
+    return json_response({"id": accepted.id, "version": accepted.version}, status, version=accepted.version,
+                         headers=headers)
+
+
+def interview_view(interview: Interview) -> dict[str, Any]:
+    request = interview.request
+    view: dict[str, Any] = {"id": interview.id, "version": interview.version, "state": interview.state,
+                            **{k: v for k, v in request.items()}, "slots": list(interview.slots.values()),
+                            "start": interview.start, "end": interview.end, "time_zone": interview.time_zone,
+                            "previous_times": interview.history, "sequence": interview.sequence, **interview.outcome}
+    if interview.start:
+        view["local"] = {"student": local_time(interview.start, request["student_time_zone"]),
+                         "contact": local_time(interview.start, request["contact_time_zone"])}
+    return view
+
+
+# -- commands -------------------------------------------------------------------------------
+@api.route("/interviews", "POST", summary="Request an informational interview with one of your contacts",
+           body=schemas.RequestInterview, status=201)
+def request_interview(principal: Principal, body: dict[str, Any]) -> Response:
+    student_id = owner_of_request(principal, body.pop("student_id", None))
+    return _accepted(_ctx().service.request(student_id, body, _meta(principal)), 201)
+
+
+@api.route("/interviews/<interview_id>/proposals", "POST", summary="Propose time slots (local time + IANA zone)",
+           body=schemas.ProposeTimes, errors=(404, 409, 412))
+def propose_times(principal: Principal, interview_id: str, body: dict[str, Any]) -> Response:
+    return _accepted(_ctx().service.propose(interview_id, body["slots"], principal, _meta(principal),
+                                            if_match_version()))
+
+
+@api.route("/interviews/<interview_id>/schedule", "POST", summary="Schedule: a proposed slot, or a start and zone",
+           body=schemas.ScheduleInterview, errors=(404, 409, 412))
+def schedule_interview(principal: Principal, interview_id: str, body: dict[str, Any]) -> Response:
+    return _accepted(_ctx().service.schedule(interview_id, body, principal, _meta(principal), if_match_version()))
+
+
+@api.route("/interviews/<interview_id>/reschedule", "POST", summary="Move the agreed time (the old one stays in history)",
+           body=schemas.LocalTime, errors=(404, 409, 412))
+def reschedule_interview(principal: Principal, interview_id: str, body: dict[str, Any]) -> Response:
+    return _accepted(_ctx().service.reschedule(interview_id, body, principal, _meta(principal), if_match_version()))
+
+
+@api.route("/interviews/<interview_id>/cancel", "POST", summary="Cancel (the record stays, with who and why)",
+           body=schemas.Cancel, errors=(404, 409, 412))
+def cancel_interview(principal: Principal, interview_id: str, body: dict[str, Any]) -> Response:
+    return _accepted(_ctx().service.cancel(interview_id, body["by"], body.get("reason"), principal,
+                                           _meta(principal), if_match_version()))
+
+
+@api.route("/interviews/<interview_id>/complete", "POST", summary="Mark the conversation as held",
+           errors=(404, 409, 412))
+def complete_interview(principal: Principal, interview_id: str) -> Response:
+    return _accepted(_ctx().service.complete(interview_id, principal, _meta(principal), if_match_version()))
+
+
+@api.route("/interviews/<interview_id>/missed", "POST", summary="Mark a no-show: the student's or the contact's",
+           body=schemas.Missed, errors=(404, 409, 412))
+def miss_interview(principal: Principal, interview_id: str, body: dict[str, Any]) -> Response:
+    return _accepted(_ctx().service.miss(interview_id, body["who"], principal, _meta(principal), if_match_version()))
+
+
+# -- reads ----------------------------------------------------------------------------------
+@api.route("/interviews/<interview_id>", "GET", summary="An interview as of its newest event", roles=READERS,
+           errors=(404,))
+def get_interview(principal: Principal, interview_id: str) -> Response:
+    interview = _ctx().service.get(interview_id, principal)
+    return json_response(interview_view(interview), version=interview.version)
+
+
+@api.route("/interviews/<interview_id>/invite.ics", "GET", summary="The iCalendar invite (METHOD:CANCEL once cancelled)",
+           roles=READERS, produces=("text/calendar",), errors=(404, 409))
+def get_invite(principal: Principal, interview_id: str) -> Response:
+    interview = _ctx().service.get(interview_id, principal)
+    interview.require(interview.start is not None, "the interview has no agreed time yet")
+    body = ics.invite(interview_view(interview), utcnow())
+    return Response(body, mimetype="text/calendar", headers={
+        "Content-Disposition": f'attachment; filename="interview-{interview_id}.ics"'})
+
+
+@api.route("/interviews", "GET", summary="The student's interviews: upcoming or past, by state and date range",
+           roles=READERS, query=schemas.InterviewsQuery, errors=(503,))
+def list_interviews(principal: Principal, query: dict[str, Any]) -> Response:
+    ctx = _ctx()
+    student_id = owner_of_request(principal, query.get("student_id"))
+    if "min_version" in query:
+        wait_for_version(ctx.interviews, query["min_version"])
+    now = isoformat(utcnow())
+    filter: dict[str, Any] = {"student_id": student_id}
+    if "state" in query:
+        filter["state"] = query["state"]
+    start: dict[str, str] = {}
+    if query.get("when") == "upcoming":
+        start["$gte"] = now
+    elif query.get("when") == "past":
+        start["$lt"] = now
+        start["$gt"] = ""
+    if "start_from" in query:
+        start["$gte"] = max(start.get("$gte", ""), isoformat(query["start_from"]))
+    if "start_to" in query:
+        start["$lt"] = min(start.get("$lt", "9999"), isoformat(query["start_to"]))
+    if start:
+        filter["start_key"] = start
+    direction = -1 if query.get("when") == "past" else 1
+    page = ctx.interviews.find(filter, [("start_key", direction)], query["limit"], query.get("cursor"))
+    items = [{"id": d["_id"], "version": d["_version"],
+              **{k: v for k, v in d.items() if k not in ("_id", "_version", "start_key")}} for d in page.items]
+    return json_response({"items": items, "next_cursor": page.next_cursor})
+
+
+@api.route("/calendar/feed", "GET", summary="The secret URL of your calendar feed, for calendar apps",
+           roles=READERS, query=schemas.FeedQuery)
+def feed_url(principal: Principal, query: dict[str, Any]) -> Response:
+    student_id = owner_of_request(principal, query.get("student_id"))
+    path = url_for("scheduling.calendar_feed", student_id=student_id, token=feed_token(student_id), _external=True)
+    return json_response({"url": path, "webcal": path.replace("http://", "webcal://").replace("https://", "webcal://")})
+
+
+@api.route("/calendar/<student_id>/<token>.ics", "GET", roles=None, produces=("text/calendar",),
+           summary="A student's interviews as a subscribable calendar (the secret token is the credential)")
+def calendar_feed(student_id: str, token: str) -> Response:
+    if not hmac.compare_digest(token, feed_token(student_id)):
+        raise HTTPNotFound("no such calendar")
+    docs = iterate(_ctx().interviews, {"student_id": student_id}, [("start_key", 1)])
+    items = [{"id": d["_id"], **d} for d in docs]
+    return Response(ics.feed(items, utcnow()), mimetype="text/calendar")
+
+
+def feed_token(student_id: str) -> str:
+    """An unguessable token per student: an HMAC of the id under the feed secret. Rotating
+    CALENDAR_FEED_SECRET revokes every feed URL at once."""
+    secret = _ctx().settings.get("CALENDAR_FEED_SECRET").encode()
+    return hmac.new(secret, f"calendar-feed:{student_id}".encode(), hashlib.sha256).hexdigest()[:40]
