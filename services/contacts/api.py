@@ -1,7 +1,6 @@
 """HTTP endpoints of the contacts service: thin views over `application` and the directory."""
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,10 +13,9 @@ from services.contacts.domain import Contact, is_dormant
 from services.contacts.projections import query_directory
 from shared.auth import Principal
 from shared.config import Settings
-from shared.errors import TransientError
 from shared.events import Metadata, utcnow
 from shared.readstore import Collection, iterate
-from shared.web import Api, if_match_version, json_response
+from shared.web import Api, if_match_version, json_response, wait_for_version
 
 api = Api("contacts", __name__)
 READERS = ("student", "admin")
@@ -160,12 +158,8 @@ def list_contacts(principal: Principal, query: dict[str, Any]) -> Response:
     ctx = _ctx()
     student_id = owner_of_request(principal, query.get("student_id"))
     if "min_version" in query:
-        _wait_for(ctx.directory, *query["min_version"].rsplit(":", 1))
-    try:
-        page = query_directory(ctx.directory, student_id, query, utcnow(), ctx.settings.int("DORMANT_AFTER_DAYS"))
-    except ValueError as exc:  # a tampered cursor
-        from marshmallow import ValidationError
-        raise ValidationError({"cursor": [str(exc)]}) from exc
+        wait_for_version(ctx.directory, query["min_version"])
+    page = query_directory(ctx.directory, student_id, query, utcnow(), ctx.settings.int("DORMANT_AFTER_DAYS"))
     return json_response({"items": page.items, "next_cursor": page.next_cursor})
 
 
@@ -204,15 +198,3 @@ def _import_view(import_id: str, report: dict[str, Any]) -> dict[str, Any]:
     counts = {outcome: sum(1 for r in rows if r["outcome"] == outcome) for outcome in ("created", "duplicate", "invalid")}
     return {"id": import_id, "format": report.get("format"), "filename": report.get("filename"),
             "counts": counts, "rows": rows}
-
-
-def _wait_for(directory: Collection, contact_id: str, version: str) -> None:
-    """Read-your-writes: wait briefly for the projection to reach the version a command returned."""
-    deadline = time.monotonic() + _ctx().settings.int("READ_YOUR_WRITES_WAIT_SECONDS")
-    while True:
-        doc = directory.get(contact_id)
-        if doc is not None and doc.get("_version", 0) >= int(version):
-            return
-        if time.monotonic() >= deadline:
-            raise TransientError(f"the directory has not caught up with {contact_id} version {version} yet")
-        time.sleep(0.05)

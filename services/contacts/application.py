@@ -16,7 +16,8 @@ from marshmallow import ValidationError
 
 from services.contacts import formats
 from services.contacts.domain import Contact, ContactImport, fingerprint, normalise_email, normalise_linkedin
-from services.contacts.schemas import AddContact, check_time_zone
+from services.contacts.schemas import AddContact
+from shared.web.validators import check_time_zone
 from shared.auth import Principal
 from shared.contracts.contacts import CONTACT_IMPORTS, CONTACTS
 from shared.errors import ConcurrencyConflict, Conflict, Forbidden, NotFound, PreconditionFailed

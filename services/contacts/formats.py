@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
+from shared.contentlines import escape, fold
+
 __all__ = [
     "CONTACT_FIELDS",
     "CSV_COLUMNS",
@@ -180,7 +182,7 @@ def export_vcard(contacts: Iterable[dict[str, Any]]) -> str:
     """Write contacts as vCard 4.0 (RFC 6350): CRLF line ends, 75-octet folding, escaped text."""
     lines: list[str] = []
     for contact in contacts:
-        lines.extend(_fold(line) for line in _vcard_lines(contact))
+        lines.extend(fold(line) for line in _vcard_lines(contact))
     return "".join(line + "\r\n" for line in lines)
 
 
@@ -714,23 +716,23 @@ def _vcard_lines(contact: dict[str, Any]) -> Iterator[str]:
     if contact.get("id") is not None:
         yield _uid_line(contact["id"])
     name = _as_text(contact.get("name"))
-    yield "FN:" + _escape(name)
+    yield "FN:" + escape(name)
     family, given, additional, suffixes = _split_name(name)
-    additional_names, honorific_suffixes = ",".join(map(_escape, additional)), ",".join(map(_escape, suffixes))
-    yield f"N:{_escape(family)};{_escape(given)};{additional_names};;{honorific_suffixes}"
+    additional_names, honorific_suffixes = ",".join(map(escape, additional)), ",".join(map(escape, suffixes))
+    yield f"N:{escape(family)};{escape(given)};{additional_names};;{honorific_suffixes}"
     for email in _as_list(contact.get("emails")):
-        yield "EMAIL:" + _escape(email)
+        yield "EMAIL:" + escape(email)
     for prop, key in (("TEL", "phone"), ("ORG", "organisation"), ("TITLE", "title")):
         if value := _as_text(contact.get(key)):
-            yield f"{prop}:{_escape(value)}"
+            yield f"{prop}:{escape(value)}"
     if url := _as_text(contact.get("linkedin_url")):
         yield "URL:" + _LINE_BREAK.sub("", url)  # a URI value: RFC 6350 text escaping does not apply
     if tz := _as_text(contact.get("time_zone")):
-        yield "TZ:" + _escape(tz)
+        yield "TZ:" + escape(tz)
     if note := _as_text(contact.get("note")):
-        yield "NOTE:" + _escape(note)
+        yield "NOTE:" + escape(note)
     if tags := _as_list(contact.get("tags")):
-        yield "CATEGORIES:" + ",".join(map(_escape, tags))
+        yield "CATEGORIES:" + ",".join(map(escape, tags))
     yield "END:VCARD"
 
 
@@ -739,7 +741,7 @@ def _uid_line(identifier: Any) -> str:
     try:
         return f"UID:urn:uuid:{uuid.UUID(str(identifier))}"
     except ValueError:
-        return "UID;VALUE=text:" + _escape(str(identifier))
+        return "UID;VALUE=text:" + escape(str(identifier))
 
 
 def _split_name(name: str) -> tuple[str, str, list[str], list[str]]:
@@ -756,34 +758,6 @@ def _split_name(name: str) -> tuple[str, str, list[str], list[str]]:
     if len(words) == 1:
         return "", words[0], [], [s for s in suffixes if s]
     return words[-1], words[0], words[1:-1], [s for s in suffixes if s]
-
-
-def _escape(text: str) -> str:
-    r"""Escape a TEXT value as RFC 6350 §3.4 requires: ``\ , ;`` and line breaks."""
-    text = text.replace("\\", "\\\\").replace(",", "\\,").replace(";", "\\;")
-    return _LINE_BREAK.sub(r"\\n", text)
-
-
-def _fold(line: str) -> str:
-    """Fold to at most 75 UTF-8 octets per physical line, never splitting a character.
-
-    Each continuation starts with a single space, and that space counts
-    toward its 75 octets.
-    """
-    if len(line.encode("utf-8")) <= 75:
-        return line
-    pieces: list[str] = []
-    current: list[str] = []
-    size = 0
-    for char in line:
-        width = len(char.encode("utf-8"))
-        if size + width > 75:
-            pieces.append("".join(current))
-            current, size = [" "], 1
-        current.append(char)
-        size += width
-    pieces.append("".join(current))
-    return "\r\n".join(pieces)
 
 
 def _as_text(value: Any) -> str:

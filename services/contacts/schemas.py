@@ -2,23 +2,16 @@
 from __future__ import annotations
 
 import re
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
 from services.contacts.domain import STAGES, normalise_linkedin
 from shared.contracts.contacts import TOUCHPOINT_KINDS
+from shared.web.validators import check_time_zone
 
 _PHONE = re.compile(r"^\+?[0-9 ()./\-]{3,40}(?:\s*(?:x|ext\.?)\s*[0-9]{1,6})?$")
 _TAG = validate.And(validate.Length(1, 40), validate.Regexp(r"^[\w\- ]+$", error="letters, digits, spaces, - and _"))
 CHANNELS = ("email", "linkedin", "phone", "video", "in_person", "event", "other")
-
-
-def check_time_zone(value: str) -> None:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValidationError("not an IANA time zone name (e.g. Europe/London)") from exc
 
 
 def check_linkedin(value: str) -> None:
