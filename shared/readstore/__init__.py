@@ -9,7 +9,8 @@ Writes are idempotent by construction:
 Queries may filter and sort only on the fields a collection declares as indexed, so every query is
 index-backed on MongoDB too. Filters use a small Mongo-like language:
 `{"field": value}` (for an array field: contains value), and per field `$gte $gt $lte $lt $ne $in`
-and `$contains` (case-insensitive substring). Sort fields must never be null.
+and `$contains` (case-insensitive substring); array fields take only equality, `$in` (contains any)
+and `$all` (contains every one). Sort fields must never be null.
 """
 from __future__ import annotations
 

@@ -115,9 +115,13 @@ class SQLiteCollection:
             is_array = self.indexes[name].array
             ops = condition if isinstance(condition, dict) else {"$eq": condition}
             for op, value in ops.items():
-                if is_array and op not in ("$eq", "$in"):
-                    raise ValueError(f"{self.name}: array field {name!r} supports only equality and $in")
-                if is_array:
+                if is_array and op not in ("$eq", "$in", "$all"):
+                    raise ValueError(f"{self.name}: array field {name!r} supports only equality, $in and $all")
+                if is_array and op == "$all":
+                    for item in value:  # every value must be an element
+                        clauses.append(f"EXISTS (SELECT 1 FROM json_each(doc, '$.{name}') WHERE value = ?)")
+                        params.append(item)
+                elif is_array:
                     values = value if op == "$in" else [value]
                     marks = ",".join("?" * len(values)) or "NULL"
                     clauses.append(f"EXISTS (SELECT 1 FROM json_each(doc, '$.{name}') WHERE value IN ({marks}))")

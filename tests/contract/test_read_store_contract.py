@@ -278,6 +278,9 @@ def people(read_store):
     ({"tags": "math", "city": "London", "age": {"$gte": 40}}, ["p2"]),
     ({"tags": {"$in": ["navy", "poetry"]}}, ["p1", "p3"]),
     ({"tags": "absent"}, []),
+    ({"tags": {"$all": ["math", "cs"]}}, ["p2"]),
+    ({"tags": {"$all": ["cs"]}, "city": "Paris"}, ["p5"]),
+    ({"tags": {"$all": ["math", "navy"]}}, []),
 ], ids=repr)
 def test_find_and_count_filter_with_the_query_language(people, filter, expected):
     # when the collection is queried, then exactly the matching documents come back, whole

@@ -1,0 +1,362 @@
+"""MongoDB read-model store: one collection per read model (`rm_<name>`), in the URL's database.
+
+Works on MongoDB and on FerretDB v1 (no transactions, no update pipelines, no `$pull` conditions).
+Every write is one atomic single-document operation, idempotent by construction:
+
+- `apply` of version 1 inserts the document `Update.apply_to` makes of nothing; of a later version it
+  turns the `Update` into one update document guarded by the stored `_version`
+  (`{_id, _version: version-1}`). When the insert meets an existing document or the guard matches
+  nothing, reading the document tells a duplicate from a gap.
+- An `Update` that one update document cannot express with exactly `Update.apply_to`'s semantics —
+  `pull` (the reference turns a missing field into `[]`, `$pullAll` leaves it missing), one field
+  under two operators (MongoDB refuses those), or a `set_on_insert` of null or `[]` (FerretDB v1
+  drops those) — is applied by read, compute with `apply_to`, and a
+  compare-and-set write (on `_version` for `apply`, on the touched fields for `upsert`), retried if
+  another writer got there first. A field given by `set` or `unset` is computed in advance whatever
+  else the update does to it, so it never needs this path.
+- `batch()` groups nothing: there are no transactions, and each write stands alone safely.
+
+Queries may only filter and sort on declared fields; each gets an ascending single-field index
+(multikey for array fields), created on first use in each process (or by `prepare()`).
+`$contains` is a case-insensitive regular expression of the escaped needle: it folds case letter by
+letter in every alphabet (SQLite's `casefold()` also folds "ß" to "ss", a regular expression does
+not), and it only ever matches string values.
+"""
+from __future__ import annotations
+
+import re
+from contextlib import contextmanager
+from typing import Any, Iterator, Mapping, Sequence
+
+from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo.collection import Collection as PyMongoCollection
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
+
+from shared.errors import TransientError
+from shared.eventstore.mongo import MongoHandle, create_indexes, transient_errors
+from shared.readstore import (APPLIED, DUPLICATE, Index, Page, Update, VersionGap, decode_cursor,
+                              encode_cursor, sort_key)
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+_FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+_COMPARISONS = ("$gte", "$gt", "$lte", "$lt", "$ne")
+_ATTEMPTS = 10
+
+
+class MongoReadStore:
+    def __init__(self, url: str) -> None:
+        self.handle = MongoHandle(url)
+        self._declared: dict[str, dict[str, Index]] = {}
+
+    def collection(self, name: str, indexes: Sequence[Index] = ()) -> "MongoCollection":
+        collection = MongoCollection(self, name, indexes)
+        self._declared.setdefault(name, {}).update(collection.indexes)
+        return collection
+
+    def _collection(self, name: str, indexes: Mapping[str, Index]) -> PyMongoCollection:
+        """The pymongo collection, its declared indexes created once per process."""
+        fields = sorted(f for f in indexes if f != "_id")
+        db = self.handle.prepared(f"{name}:{','.join(fields)}", lambda db: _create_indexes(db, name, fields))
+        return db[f"rm_{name}"]
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """No transaction (FerretDB has none): each write is atomic and idempotent on its own."""
+        yield
+
+    @transient_errors
+    def prepare(self) -> None:
+        """Create the indexes of every collection declared so far (idempotent)."""
+        for name, indexes in list(self._declared.items()):
+            self._collection(name, indexes)
+
+    @transient_errors
+    def drop(self, name: str) -> None:
+        if not _NAME.match(name):
+            raise ValueError(f"bad collection name {name!r}")
+        self.handle.db.drop_collection(f"rm_{name}")
+        self.handle.forget(prefix=f"{name}:")  # its indexes are created again on next use
+
+    @transient_errors
+    def ping(self) -> None:
+        self.handle.ping()
+
+    @transient_errors
+    def drop_database(self) -> None:
+        """Delete the whole database (tests and tear-down tools)."""
+        self.handle.drop_database()
+
+    def close(self) -> None:
+        self.handle.close()
+
+
+def _create_indexes(db: Database, name: str, fields: Sequence[str]) -> None:
+    create_indexes(db[f"rm_{name}"], [IndexModel([(f, ASCENDING)], name=f"{f}_1") for f in fields])
+
+
+class MongoCollection:
+    def __init__(self, store: MongoReadStore, name: str, indexes: Sequence[Index]) -> None:
+        if not _NAME.match(name):
+            raise ValueError(f"bad collection name {name!r}")
+        for ix in indexes:
+            if not _FIELD.match(ix.field):
+                raise ValueError(f"bad field name {ix.field!r}")
+        self.store, self.name = store, name
+        self.indexes = {"_id": Index("_id"), **{ix.field: ix for ix in indexes}}
+
+    @property
+    def _coll(self) -> PyMongoCollection:
+        return self.store._collection(self.name, self.indexes)
+
+    # -- writes -----------------------------------------------------------------------------
+    @transient_errors
+    def get(self, doc_id: str) -> dict[str, Any] | None:
+        return self._coll.find_one({"_id": doc_id})
+
+    @transient_errors
+    def apply(self, doc_id: str, version: int, update: Update) -> str:
+        _check_keys(update)
+        coll = self._coll
+        if version == 1:
+            # Usually a new document: insert what the reference makes of nothing (one round trip,
+            # and an _id lookup that even FerretDB does without a collection scan).
+            doc = update.apply_to({}, inserting=True)
+            doc["_id"], doc["_version"] = doc_id, 1
+            try:
+                coll.insert_one(doc)
+                return APPLIED
+            except DuplicateKeyError:
+                pass
+        else:
+            operators = translate(update, ignore=("_id", "_version"))
+            if operators is None:
+                return self._apply_by_replacing(doc_id, version, update)
+            operators.setdefault("$set", {})["_version"] = version
+            if coll.update_one({"_id": doc_id, "_version": version - 1}, operators).matched_count:
+                return APPLIED
+        outcome = self._classify(doc_id, coll.find_one({"_id": doc_id}), version)
+        if outcome is not None:
+            return outcome
+        # The document is at version-1 after all: it changed meanwhile, or it was written without a
+        # version (by upsert or insert_if_absent), so it is not new and set_on_insert must not apply.
+        return self._apply_by_replacing(doc_id, version, update)
+
+    def _classify(self, doc_id: str, current: dict[str, Any] | None, version: int) -> str | None:
+        """DUPLICATE, or VersionGap raised, or None when `version` is the next one."""
+        last = current.get("_version", 0) if current else 0
+        if version <= last:
+            return DUPLICATE
+        if version != last + 1:
+            raise VersionGap(self.name, doc_id, last, version)
+        return None
+
+    def _apply_by_replacing(self, doc_id: str, version: int, update: Update) -> str:
+        coll = self._coll
+        for _ in range(_ATTEMPTS):
+            current = coll.find_one({"_id": doc_id})
+            outcome = self._classify(doc_id, current, version)
+            if outcome is not None:
+                return outcome
+            doc = update.apply_to(current or {}, inserting=current is None)
+            doc["_id"], doc["_version"] = doc_id, version
+            if current is None:
+                try:
+                    coll.insert_one(doc)
+                    return APPLIED
+                except DuplicateKeyError:
+                    continue
+            guard = ({"_version": current["_version"]} if "_version" in current
+                     else {"_version": {"$exists": False}})
+            if coll.replace_one({"_id": doc_id, **guard}, doc).matched_count:
+                return APPLIED
+        raise TransientError(f"{self.name}/{doc_id} is changing too fast to apply version {version}")
+
+    @transient_errors
+    def upsert(self, doc_id: str, update: Update) -> None:
+        _check_keys(update)
+        operators = translate(update, ignore=("_id",))
+        if operators is None:
+            self._upsert_by_compare_and_set(doc_id, update)
+            return
+        coll = self._coll
+        for _ in range(_ATTEMPTS):
+            try:
+                if not operators:  # nothing to change: only make sure the document exists
+                    coll.insert_one({"_id": doc_id})
+                    return
+                result = coll.update_one({"_id": doc_id}, operators, upsert=True)
+            except DuplicateKeyError:  # a concurrent upsert inserted it first
+                if not operators:
+                    return
+                continue
+            if result.matched_count and not result.modified_count:
+                # FerretDB v1 writes nothing when the only change is an empty $push/$addToSet
+                # creating a missing field; MongoDB creates `[]`, as the reference does.
+                for op in ("$push", "$addToSet"):
+                    for name, spec in operators.get(op, {}).items():
+                        if not spec["$each"]:
+                            coll.update_one({"_id": doc_id, name: {"$exists": False}}, {"$set": {name: []}})
+            return
+        raise TransientError(f"{self.name}/{doc_id} is changing too fast to upsert")
+
+    def _upsert_by_compare_and_set(self, doc_id: str, update: Update) -> None:
+        coll = self._coll
+        touched = [f for f in _fields(update) if f != "_id"]
+        for _ in range(_ATTEMPTS):
+            current = coll.find_one({"_id": doc_id})
+            doc = update.apply_to(current or {}, inserting=current is None)
+            doc["_id"] = doc_id
+            if current is None:
+                try:
+                    coll.insert_one(doc)
+                    return
+                except DuplicateKeyError:
+                    continue
+            guard: dict[str, Any] = {"_id": doc_id}
+            for f in touched:
+                guard[f] = {"$eq": current[f]} if f in current else {"$exists": False}
+            operators: dict[str, dict[str, Any]] = {}
+            for f in touched:
+                if f in doc:
+                    operators.setdefault("$set", {})[f] = doc[f]
+                else:
+                    operators.setdefault("$unset", {})[f] = ""
+            if coll.update_one(guard, operators).matched_count:
+                return
+        raise TransientError(f"{self.name}/{doc_id} is changing too fast to upsert")
+
+    @transient_errors
+    def insert_if_absent(self, doc_id: str, doc: Mapping[str, Any]) -> bool:
+        try:
+            self._coll.insert_one({"_id": doc_id, **{k: v for k, v in doc.items() if k != "_id"}})
+            return True
+        except DuplicateKeyError:
+            return False
+
+    @transient_errors
+    def delete(self, doc_id: str) -> None:
+        self._coll.delete_one({"_id": doc_id})
+
+    # -- queries ----------------------------------------------------------------------------
+    def _check(self, name: str) -> None:
+        if name not in self.indexes:
+            raise ValueError(f"{self.name}: {name!r} is not an indexed field")
+
+    def _clauses(self, filter: Mapping[str, Any]) -> list[dict[str, Any]]:
+        clauses: list[dict[str, Any]] = []
+        for name, condition in filter.items():
+            self._check(name)
+            ops = condition if isinstance(condition, dict) else {"$eq": condition}
+            for op, value in ops.items():
+                # for an array field MongoDB's own $eq and $in already mean "contains"
+                if self.indexes[name].array and op not in ("$eq", "$in"):
+                    raise ValueError(f"{self.name}: array field {name!r} supports only equality and $in")
+                if op in ("$eq", *_COMPARISONS):
+                    clauses.append({name: {op: value}})
+                elif op == "$in":
+                    if isinstance(value, (str, bytes, Mapping)):
+                        raise ValueError(f"$in of {name!r} needs a list of values")
+                    clauses.append({name: {"$in": list(value)}})
+                elif op == "$contains":
+                    clauses.append({name: {"$regex": re.escape(str(value)), "$options": "i"}})
+                else:
+                    raise ValueError(f"unsupported operator {op!r}")
+        return clauses
+
+    @transient_errors
+    def find(self, filter: Mapping[str, Any], sort: Sequence[tuple[str, int]] = (), limit: int = 50,
+             cursor: str | None = None) -> Page:
+        keys = sort_key(sort)
+        for name, _ in keys:
+            self._check(name)
+        clauses = self._clauses(filter)
+        if cursor:
+            after = decode_cursor(cursor, len(keys))
+            alternatives = []
+            for i, (name, direction) in enumerate(keys):
+                parts = [{n: {"$eq": after[j]}} for j, (n, _) in enumerate(keys[:i])]
+                parts.append({name: {"$gt" if direction > 0 else "$lt": after[i]}})
+                alternatives.append(_all(parts))
+            clauses.append({"$or": alternatives})
+        if limit <= 0:  # as SQLite (LIMIT limit+1 of which `limit` are shown); MongoDB's limit(0) is "all"
+            return Page([], None)
+        order = [(n, ASCENDING if d > 0 else DESCENDING) for n, d in keys]
+        docs = list(self._coll.find(_all(clauses)).sort(order).limit(limit + 1))
+        items = docs[:limit]
+        next_cursor = None
+        if len(docs) > limit and items:
+            next_cursor = encode_cursor([items[-1].get(name) for name, _ in keys])
+        return Page(items, next_cursor)
+
+    @transient_errors
+    def count(self, filter: Mapping[str, Any]) -> int:
+        return self._coll.count_documents(_all(self._clauses(filter)))
+
+
+def _all(clauses: list[dict[str, Any]]) -> dict[str, Any]:
+    if not clauses:
+        return {}
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+_OPERATOR_PARTS = ("inc", "push", "add_to_set", "pull")
+
+
+def _fields(update: Update) -> list[str]:
+    """Every field an update touches, each once, in a stable order."""
+    names = [*update.set_on_insert, *update.set, *update.unset, *update.inc, *update.push,
+             *update.add_to_set, *update.pull]
+    return list(dict.fromkeys(names))
+
+
+def _check_key(name: str) -> None:
+    if not isinstance(name, str) or not name or name.startswith("$") or "." in name or "\x00" in name:
+        raise ValueError(f"bad field name {name!r}: MongoDB field names may not be empty, contain '.' "
+                         "or start with '$'")
+
+
+def _check_keys(update: Update) -> None:
+    for name in _fields(update):
+        _check_key(name)
+
+
+def translate(update: Update, ignore: Sequence[str] = ()) -> dict[str, dict[str, Any]] | None:
+    """One MongoDB update document doing exactly what `update.apply_to` does to any document (with
+    `set_on_insert` applied only when the update inserts), or None when there is none.
+
+    A field given by `set` or `unset` ends with a value known in advance, whatever the other operators
+    do to it afterwards: it is computed here with the reference code and written with `$set`/`$unset`.
+    Fields under several other operators, or under `pull` (the reference turns a missing field into
+    `[]`, `$pullAll` would leave it missing), or a `set_on_insert` of null or `[]` (FerretDB v1 drops
+    those from `$setOnInsert`) give None."""
+    operators: dict[str, dict[str, Any]] = {}
+    for name in _fields(update):
+        if name in ignore:
+            continue
+        _check_key(name)
+        later = [part for part in _OPERATOR_PARTS if name in getattr(update, part)]
+        if name in update.set or name in update.unset:
+            start = {name: update.set[name]} if name in update.set else {}
+            if name in update.unset:
+                start.pop(name, None)
+            rest = Update(**{part: {name: getattr(update, part)[name]} for part in later})
+            final = rest.apply_to(start, inserting=False)
+            if name in final:
+                operators.setdefault("$set", {})[name] = final[name]
+            else:
+                operators.setdefault("$unset", {})[name] = ""
+        elif len(later) > 1 or (later and name in update.set_on_insert) or "pull" in later:
+            return None
+        elif later == ["inc"]:
+            operators.setdefault("$inc", {})[name] = update.inc[name]
+        elif later == ["push"]:
+            operators.setdefault("$push", {})[name] = {"$each": list(update.push[name])}
+        elif later == ["add_to_set"]:
+            operators.setdefault("$addToSet", {})[name] = {"$each": list(update.add_to_set[name])}
+        elif name in update.set_on_insert:
+            value = update.set_on_insert[name]
+            if value is None or (isinstance(value, (list, tuple)) and not value):
+                return None  # FerretDB v1's $setOnInsert silently drops null and [] values
+            operators.setdefault("$setOnInsert", {})[name] = value
+    return operators
