@@ -378,7 +378,8 @@ class KafkaBusProducer:
             self._discard_client()
         first = failures[0] or kafka_errors.KafkaTimeoutError("send not completed")
         failed = sum(1 for f in pending if not f.succeeded())
-        summary = f"{failed} of {len(pending)} messages not acknowledged: {type(first).__name__}: {first}"
+        reason = str(first) if str(first).startswith(type(first).__name__) else f"{type(first).__name__}: {first}"
+        summary = f"{failed} of {len(pending)} messages not acknowledged: {reason}"
         if _is_transient(first):
             raise TransientError(f"Kafka flush: {summary}") from first
         log.error("Kafka flush: %s", summary)
@@ -387,10 +388,7 @@ class KafkaBusProducer:
     def _discard_client(self) -> None:
         producer, self._producer = self._producer, None
         if producer is not None:
-            try:
-                producer.close(timeout=0)
-            except Exception:
-                log.debug("closing a failed Kafka producer failed", exc_info=True)
+            _force_close(producer)
 
     def close(self) -> None:
         """Flush what is pending, then close the client (even if the flush raised)."""
@@ -404,7 +402,7 @@ class KafkaBusProducer:
                 try:
                     producer.close(timeout=_CLOSE_TIMEOUT_MS / 1000)
                 except Exception:
-                    log.debug("closing the Kafka producer failed", exc_info=True)
+                    _force_close(producer)
             self.bus._clients.discard(self)
 
 
@@ -455,7 +453,7 @@ class KafkaBusConsumer:
                     raise TransientError(f"Kafka consumer has no metadata for topic {topic}")
                 time.sleep(0.1)
 
-    def _ready(self, consumer: KafkaConsumer) -> tuple[bool, int]:
+    def _ready(self, consumer: KafkaConsumer, deadline: float) -> tuple[bool, int]:
         """(joined and every assigned partition has a fetch position, generation)."""
         meta = consumer.group_metadata()
         if meta.state != MemberState.STABLE:
@@ -466,7 +464,8 @@ class KafkaBusConsumer:
             # poll would look like "nothing new" to a catch-up run.
             try:
                 for tp in consumer.assignment():
-                    if consumer.position(tp, timeout_ms=_CONSUMER["request_timeout_ms"]) is None:
+                    wait_ms = int(min(max(deadline - time.monotonic(), 0.1), 10.0) * 1000)
+                    if consumer.position(tp, timeout_ms=wait_ms) is None:
                         return False, meta.generation_id
             except (kafka_errors.IllegalStateError, kafka_errors.KafkaTimeoutError):
                 return False, meta.generation_id  # reassigned meanwhile, or not resolvable yet
@@ -488,7 +487,7 @@ class KafkaBusConsumer:
         join_deadline = start + max(timeout, _JOIN_TIMEOUT_SECONDS)
         while True:
             with _translated("poll"):
-                ready, generation = self._ready(consumer)
+                ready, generation = self._ready(consumer, join_deadline)
                 until = max(deadline, self._settled_at) if ready else join_deadline
                 remaining = max(0.0, until - time.monotonic())
                 step = remaining if ready else min(remaining, 0.1)
@@ -545,6 +544,28 @@ class KafkaBusConsumer:
         self.bus._clients.discard(self)
         if consumer is not None:
             consumer.close(autocommit=False, timeout_ms=_CLOSE_TIMEOUT_MS)
+
+
+def _force_close(producer: KafkaProducer) -> None:
+    """Close a producer now, failing whatever it still holds.
+
+    `KafkaProducer.close(timeout)` flushes first and raises (without closing) if records are still
+    pending, as they are when the broker is gone; the producer would then keep its IO thread and
+    raise again from `__del__` at garbage collection. So stop its sender without sending first
+    (failing the pending records), then close it."""
+    try:
+        producer.close(timeout=0)
+        return
+    except Exception:
+        pass
+    sender = getattr(producer, "_sender", None)
+    if sender is not None:
+        sender.force_close()
+        sender.join(_CLOSE_TIMEOUT_MS / 1000)
+    try:
+        producer.close(timeout=0)
+    except Exception:
+        log.warning("a failed Kafka producer could not be closed", exc_info=True)
 
 
 def _message(record: Any) -> Message:

@@ -219,7 +219,8 @@ def test_messages_without_a_key_and_with_unicode_headers_round_trip(kbus):
     consumer = kbus.consumer(unique_name("g"), [topic])
     try:
         [message] = poll_at_least(consumer, 1)
-        assert (message.key, message.value, dict(message.headers)) == (None, b"\x00\xffbinary", {"reason": "naïve ✓"})
+        assert (message.key, message.value) == (None, b"\x00\xffbinary")
+        assert dict(message.headers) == {"reason": "naïve ✓"}
         assert abs(message.timestamp - time.time()) < 60
     finally:
         consumer.close()
