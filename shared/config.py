@@ -21,7 +21,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("CAREERLOOP_DATA_DIR", "var", "Folder for the embedded SQLite files (relative paths are resolved against the working directory)."),
     Variable("EVENT_STORE_URL", "sqlite:///{data_dir}/events-{service}.db",
              "Each service's event store. `{service}` is replaced by the service name: `sqlite:///path` or `mongodb://host:27017/careerloop_{service}`."),
-    Variable("BUS_URL", "sqlite:///{data_dir}/bus.db", "The event bus: the embedded SQLite log, or `kafka://host:9092[,host:9092]`."),
+    Variable("BUS_URL", "sqlite:///{data_dir}/bus.db", "The event bus: the embedded SQLite log, or `kafka://host:9092[,host:9092][?replication_factor=3]` (the replication factor of the topics the platform creates; default 1)."),
     Variable("READ_STORE_URL", "sqlite:///{data_dir}/read-models.db", "Read models: `sqlite:///path` or `mongodb://host:27017/careerloop_read`."),
     Variable("TOPIC_PARTITIONS", "6", "Partitions of each topic, fixed when the topic is created."),
     Variable("BUS_NAMESPACE", "", "Prefix of every topic and consumer group, so that several deployments (or test runs) can share one Kafka cluster."),
