@@ -20,10 +20,31 @@
 // write commands (insert, update, delete, findAndModify and DDL) one at a
 // time across all connections. Reads are not serialised.
 //
+// The proxy always runs (-serialize-writes=false only turns the write lock
+// off), because it also works around two FerretDB v1.24 bugs that break
+// ordinary pymongo use:
+//
+//   - createIndexes with two or more indexes of which at least two already
+//     exist panics in FerretDB (validateIndexesForCreation deletes from the
+//     slice it is indexing: "slice bounds out of range [:2:1]"); FerretDB
+//     recovers and drops the connection, and the client sees AutoReconnect.
+//     That is what every new process that prepares its collections does
+//     against an existing database. With three or more indexes it can instead
+//     silently skip creating a new index. The proxy sends such a command to
+//     FerretDB as one createIndexes per index (see createIndexesOneByOne).
+//   - FerretDB ignores the moreToCome flag (unacknowledged writes, w=0) and
+//     replies anyway; the client takes that reply for the answer to its next
+//     request (pymongo: ProtocolError "Got response id ..."). The proxy drops
+//     replies to moreToCome requests.
+//
+// A panic while proxying one connection is recovered, logged with its stack,
+// and closes only that connection.
+//
 // Build and run it through build.sh / start.sh next to this file.
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -36,11 +57,13 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
+	"github.com/FerretDB/wire/wirebson"
 )
 
 func main() {
@@ -77,32 +100,27 @@ func run(listenAddr, sqliteURL, logLevel string, serialize bool) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
-	listener := ferretdb.ListenerConfig{TCP: listenAddr}
+	// Bind the public address first, so that "address in use" fails fast.
+	front, err := net.Listen("tcp", listenAddr)
+	if err != nil {
+		return err
+	}
+	defer front.Close()
 
-	var front net.Listener
-	if serialize {
-		// Bind the public address first, so that "address in use" fails fast.
-		var err error
-		if front, err = net.Listen("tcp", listenAddr); err != nil {
+	// On Linux an abstract socket ("@name"): no file to clean up when the
+	// process is killed, no path-length limit. Elsewhere a temp dir.
+	sock := fmt.Sprintf("@careerloop-ferretdb-%d", os.Getpid())
+	if runtime.GOOS != "linux" {
+		dir, err := os.MkdirTemp("", "careerloop-ferretdb-")
+		if err != nil {
 			return err
 		}
-		defer front.Close()
+		defer os.RemoveAll(dir)
 
-		// On Linux an abstract socket ("@name"): no file to clean up when the
-		// process is killed, no path-length limit. Elsewhere a temp dir.
-		sock := fmt.Sprintf("@careerloop-ferretdb-%d", os.Getpid())
-		if runtime.GOOS != "linux" {
-			dir, err := os.MkdirTemp("", "careerloop-ferretdb-")
-			if err != nil {
-				return err
-			}
-			defer os.RemoveAll(dir)
-
-			sock = filepath.Join(dir, "ferretdb.sock")
-		}
-
-		listener = ferretdb.ListenerConfig{Unix: sock}
+		sock = filepath.Join(dir, "ferretdb.sock")
 	}
+
+	listener := ferretdb.ListenerConfig{Unix: sock}
 
 	f, err := ferretdb.New(&ferretdb.Config{
 		Listener: listener,
@@ -118,19 +136,15 @@ func run(listenAddr, sqliteURL, logLevel string, serialize bool) error {
 	logger.Info("careerloop-ferretdb starting", "listen_addr", listenAddr, "sqlite_url", sqliteURL,
 		"serialize_writes", serialize, "pid", os.Getpid())
 
-	if front == nil {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
 		_ = f.Run(ctx)
-	} else {
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			_ = f.Run(ctx)
-		}()
+	}()
 
-		p := &proxy{backend: listener.Unix, logger: logger, conns: map[net.Conn]struct{}{}}
-		p.serve(ctx, front)
-		<-done
-	}
+	p := &proxy{backend: sock, serialize: serialize, logger: logger, conns: map[net.Conn]struct{}{}}
+	p.serve(ctx, front)
+	<-done
 
 	logger.Info("careerloop-ferretdb stopped")
 
@@ -142,12 +156,13 @@ const maxMessageSize = 64 << 20
 
 // proxy forwards MongoDB wire messages between TCP clients and FerretDB's
 // Unix socket, one request and its single reply at a time per connection
-// (FerretDB v1.24 answers every request with exactly one reply; it supports
-// neither exhaust cursors nor moreToCome).
+// (FerretDB v1.24 answers every request with exactly one reply, whatever its
+// flags; it supports neither exhaust cursors nor moreToCome).
 type proxy struct {
-	backend string
-	logger  *slog.Logger
-	writeMu sync.Mutex // held while a write command runs in FerretDB
+	backend   string
+	serialize bool
+	logger    *slog.Logger
+	writeMu   sync.Mutex // held while a write command runs in FerretDB (if serialize)
 
 	connsMu sync.Mutex
 	conns   map[net.Conn]struct{}
@@ -200,6 +215,17 @@ func (p *proxy) track(c net.Conn, add bool) {
 func (p *proxy) handle(ctx context.Context, client net.Conn) {
 	defer client.Close()
 
+	// A bug here (or in wirebson, which panics on some inputs) must cost only
+	// this connection, never the whole server: an unrecovered panic in a
+	// goroutine ends the process. Deferred unlocks have run by the time this
+	// recovers, so the write lock is not left held.
+	defer func() {
+		if r := recover(); r != nil {
+			p.logger.Error("proxy: panic while serving a connection; closing it",
+				"remote", client.RemoteAddr(), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+		}
+	}()
+
 	backend, err := net.Dial("unix", p.backend)
 	if err != nil {
 		p.logger.Error("cannot connect to FerretDB", "error", err)
@@ -226,12 +252,19 @@ func (p *proxy) handle(ctx context.Context, client net.Conn) {
 			return
 		}
 
-		reply, err := p.roundTrip(backend, req)
+		reply, err := p.serveRequest(backend, req)
 		if err != nil {
 			if ctx.Err() == nil {
-				p.logger.Warn("FerretDB connection failed", "error", err)
+				// Usually FerretDB dropped its end after a panic in a command
+				// handler (logged just before by FerretDB, level ERROR+1).
+				p.logger.Warn("FerretDB connection failed; closing the client connection",
+					"remote", client.RemoteAddr(), "command", commandName(req), "error", err)
 			}
 			return
+		}
+
+		if reply == nil { // moreToCome: the client expects no reply
+			continue
 		}
 
 		if _, err = client.Write(reply); err != nil {
@@ -240,12 +273,53 @@ func (p *proxy) handle(ctx context.Context, client net.Conn) {
 	}
 }
 
-func (p *proxy) roundTrip(backend net.Conn, req []byte) ([]byte, error) {
-	if isWrite(req) {
-		p.writeMu.Lock()
-		defer p.writeMu.Unlock()
+// serveRequest sends one client request to FerretDB and returns the reply
+// for the client (nil if the client expects none).
+func (p *proxy) serveRequest(backend net.Conn, req []byte) ([]byte, error) {
+	if plan := planCreateIndexes(req); plan != nil {
+		p.lockWrites()
+		defer p.unlockWrites()
+
+		reply, err := p.createIndexesOneByOne(backend, req, plan)
+		if moreToCome(req) {
+			return nil, err
+		}
+
+		return reply, err
 	}
 
+	if isWrite(req) {
+		p.lockWrites()
+		defer p.unlockWrites()
+	}
+
+	if moreToCome(req) {
+		// FerretDB replies anyway; pass that reply on and the client would
+		// take it for the answer to its next request. Read it and drop it.
+		if _, err := roundTrip(backend, req); err != nil {
+			return nil, err
+		}
+
+		return nil, nil
+	}
+
+	return roundTrip(backend, req)
+}
+
+func (p *proxy) lockWrites() {
+	if p.serialize {
+		p.writeMu.Lock()
+	}
+}
+
+func (p *proxy) unlockWrites() {
+	if p.serialize {
+		p.writeMu.Unlock()
+	}
+}
+
+// roundTrip sends req to FerretDB and reads its reply.
+func roundTrip(backend net.Conn, req []byte) ([]byte, error) {
 	if _, err := backend.Write(req); err != nil {
 		return nil, err
 	}
@@ -268,7 +342,7 @@ func readMessage(r io.Reader) ([]byte, error) {
 	msg := make([]byte, n)
 	copy(msg, lenBuf[:])
 	if _, err := io.ReadFull(r, msg[4:]); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("short message (%d bytes announced): %w", n, err)
 	}
 
 	return msg, nil
@@ -284,12 +358,24 @@ var writeCommands = map[string]bool{
 const (
 	opMsg        = 2013
 	opCompressed = 2012
+
+	// OP_MSG flag bits.
+	flagChecksumPresent = 1 << 0
+	flagMoreToCome      = 1 << 1
 )
+
+func opCode(msg []byte) int32 {
+	return int32(binary.LittleEndian.Uint32(msg[12:16]))
+}
+
+func requestID(msg []byte) int32 {
+	return int32(binary.LittleEndian.Uint32(msg[4:8]))
+}
 
 // isWrite reports whether req is a write command. A message it cannot parse
 // is treated as a write: serialising it is safe, just slower.
 func isWrite(req []byte) bool {
-	switch int32(binary.LittleEndian.Uint32(req[12:16])) {
+	switch opCode(req) {
 	case opMsg:
 		name, ok := opMsgCommand(req)
 		return !ok || writeCommands[strings.ToLower(name)]
@@ -301,6 +387,23 @@ func isWrite(req []byte) bool {
 	}
 }
 
+// moreToCome reports whether req is an OP_MSG whose sender expects no reply.
+func moreToCome(req []byte) bool {
+	return opCode(req) == opMsg && len(req) >= 20 &&
+		binary.LittleEndian.Uint32(req[16:20])&flagMoreToCome != 0
+}
+
+// commandName is for log messages.
+func commandName(req []byte) string {
+	if opCode(req) != opMsg {
+		return fmt.Sprintf("opcode %d", opCode(req))
+	}
+
+	name, _ := opMsgCommand(req)
+
+	return name
+}
+
 // opMsgCommand returns the command name: the first key of the body (kind 0)
 // section of an OP_MSG.
 func opMsgCommand(msg []byte) (string, bool) {
@@ -309,7 +412,7 @@ func opMsgCommand(msg []byte) (string, bool) {
 	}
 
 	end := len(msg)
-	if binary.LittleEndian.Uint32(msg[16:20])&1 != 0 { // checksumPresent
+	if binary.LittleEndian.Uint32(msg[16:20])&flagChecksumPresent != 0 {
 		end -= 4
 	}
 
@@ -349,4 +452,323 @@ func opMsgCommand(msg []byte) (string, bool) {
 	}
 
 	return "", false
+}
+
+// opMsgBody returns the body document of an OP_MSG made of exactly one kind 0
+// section (no document sequences, no checksum, no flags other than allowed).
+func opMsgBody(msg []byte, allowedFlags uint32) (wirebson.RawDocument, bool) {
+	if len(msg) < 21+5 || opCode(msg) != opMsg {
+		return nil, false
+	}
+
+	if binary.LittleEndian.Uint32(msg[16:20])&^allowedFlags != 0 || msg[20] != 0 {
+		return nil, false
+	}
+
+	body := msg[21:]
+	if int(int32(binary.LittleEndian.Uint32(body))) != len(body) {
+		return nil, false
+	}
+
+	return wirebson.RawDocument(body), true
+}
+
+// newOpMsg builds an OP_MSG with flags 0 and a single kind 0 section.
+func newOpMsg(requestID, responseTo int32, body []byte) []byte {
+	msg := make([]byte, 21, 21+len(body))
+	binary.LittleEndian.PutUint32(msg[0:], uint32(21+len(body)))
+	binary.LittleEndian.PutUint32(msg[4:], uint32(requestID))
+	binary.LittleEndian.PutUint32(msg[8:], uint32(responseTo))
+	binary.LittleEndian.PutUint32(msg[12:], opMsg)
+	// flags (16:20) and section kind (20) are 0
+
+	return append(msg, body...)
+}
+
+// createIndexesPlan is a createIndexes request with two or more indexes,
+// decoded: the command document (shallow) and each index specification.
+type createIndexesPlan struct {
+	cmd   *wirebson.Document
+	specs []wirebson.RawDocument
+}
+
+// planCreateIndexes returns a plan if req is an OP_MSG createIndexes with two
+// or more index specifications, and nil for any other message (forwarded as
+// is; so is anything unusual: a checksum, document sequences, undecodable
+// BSON).
+func planCreateIndexes(req []byte) *createIndexesPlan {
+	if name, ok := opMsgCommand(req); !ok || name != "createIndexes" {
+		return nil
+	}
+
+	body, ok := opMsgBody(req, flagMoreToCome)
+	if !ok {
+		return nil
+	}
+
+	cmd, err := body.Decode()
+	if err != nil {
+		return nil
+	}
+
+	rawIndexes, ok := cmd.Get("indexes").(wirebson.RawArray)
+	if !ok {
+		return nil
+	}
+
+	indexes, err := rawIndexes.Decode()
+	if err != nil || indexes.Len() < 2 {
+		return nil
+	}
+
+	plan := &createIndexesPlan{cmd: cmd, specs: make([]wirebson.RawDocument, indexes.Len())}
+	for i := range plan.specs {
+		if plan.specs[i], ok = indexes.Get(i).(wirebson.RawDocument); !ok {
+			return nil // FerretDB answers with a type error before it can panic
+		}
+	}
+
+	return plan
+}
+
+// withIndexes encodes the plan's command with the given index specifications
+// in place of its own.
+func (plan *createIndexesPlan) withIndexes(specs ...wirebson.RawDocument) ([]byte, error) {
+	arr := wirebson.MakeArray(len(specs))
+	for _, s := range specs {
+		if err := arr.Add(s); err != nil {
+			return nil, err
+		}
+	}
+
+	doc := wirebson.MakeDocument(plan.cmd.Len())
+	for name, v := range plan.cmd.All() {
+		if name == "indexes" {
+			v = arr
+		}
+
+		if err := doc.Add(name, v); err != nil {
+			return nil, err
+		}
+	}
+
+	raw, err := doc.Encode()
+	if err != nil {
+		return nil, err
+	}
+
+	return raw, nil
+}
+
+// specField returns a top-level field of an index specification (nil if the
+// specification cannot be decoded or has no such field).
+func specField(spec wirebson.RawDocument, name string) any {
+	doc, err := spec.Decode()
+	if err != nil {
+		return nil
+	}
+
+	return doc.Get(name)
+}
+
+// createIndexesOneByOne runs a createIndexes of several indexes as one
+// createIndexes per index, and answers as FerretDB (and MongoDB) answer the
+// whole command. The caller holds the write lock, so no other write runs in
+// between.
+//
+// Why: FerretDB v1.24's validateIndexesForCreation removes each requested
+// index that already exists (same name and key) with
+// slices.Delete(filtered, i, i+1), where i indexes the original list. After
+// one removal the indexes no longer match: with two existing indexes the
+// second Delete panics ("slice bounds out of range [:2:1]") and FerretDB
+// drops the connection; with an existing index before a new one, the wrong
+// entry is removed and the new index is silently not created. A command with
+// a single index cannot hit this.
+//
+// Semantics kept:
+//   - Conflicts between the requested indexes themselves (same name or same
+//     key: FerretDB checks these before the existing ones) are reported by
+//     sending FerretDB just the first conflicting pair, which it rejects with
+//     its own error before creating anything.
+//   - If one index fails (FerretDB checks every specification before it
+//     creates anything), what this command created before it is undone: the
+//     collection, if this command created it and writes are serialised (no
+//     other write can have used it meanwhile), else the indexes it created.
+//     The error reply is passed on unchanged.
+//   - The reply carries numIndexesBefore of the first index, numIndexesAfter
+//     of the last, createdCollectionAutomatically or the note "all indexes
+//     already exist", and ok.
+func (p *proxy) createIndexesOneByOne(backend net.Conn, req []byte, plan *createIndexesPlan) ([]byte, error) {
+	id := requestID(req)
+
+	// Conflicts within the request: compare names and (raw) keys.
+	for j := 1; j < len(plan.specs); j++ {
+		nameJ, _ := specField(plan.specs[j], "name").(string)
+		keyJ, _ := specField(plan.specs[j], "key").(wirebson.RawDocument)
+
+		for i := 0; i < j; i++ {
+			nameI, _ := specField(plan.specs[i], "name").(string)
+			keyI, _ := specField(plan.specs[i], "key").(wirebson.RawDocument)
+
+			if (nameI != "" && nameI == nameJ) || (keyI != nil && bytes.Equal(keyI, keyJ)) {
+				body, err := plan.withIndexes(plan.specs[i], plan.specs[j])
+				if err != nil {
+					return roundTrip(backend, req) // cannot happen: decoded just before
+				}
+
+				return roundTrip(backend, newOpMsg(id, 0, body))
+			}
+		}
+	}
+
+	bodies := make([][]byte, len(plan.specs))
+	for i, spec := range plan.specs {
+		var err error
+		if bodies[i], err = plan.withIndexes(spec); err != nil {
+			return roundTrip(backend, req) // cannot happen: decoded just before
+		}
+	}
+
+	var (
+		before, after int32
+		createdColl   bool
+		created       []string // names of the indexes created so far, for rollback
+		lastReply     []byte
+	)
+
+	for i, body := range bodies {
+		reply, err := roundTrip(backend, newOpMsg(id, 0, body))
+		if err != nil {
+			return nil, err
+		}
+		lastReply = reply
+
+		res := decodeReply(reply)
+		if res == nil || !isOK(res.Get("ok")) {
+			p.undoCreateIndexes(backend, id, plan, createdColl, created)
+			return reply, nil
+		}
+
+		b, _ := toInt32(res.Get("numIndexesBefore"))
+		a, _ := toInt32(res.Get("numIndexesAfter"))
+		if i == 0 {
+			before = b
+		}
+		after = a
+
+		if a > b {
+			name, _ := specField(plan.specs[i], "name").(string)
+			created = append(created, name)
+		}
+
+		if c, ok := res.Get("createdCollectionAutomatically").(bool); ok && c {
+			createdColl = true
+		}
+	}
+
+	res := wirebson.MakeDocument(4)
+	_ = res.Add("numIndexesBefore", before)
+	_ = res.Add("numIndexesAfter", after)
+	if len(created) > 0 {
+		_ = res.Add("createdCollectionAutomatically", createdColl)
+	} else {
+		_ = res.Add("note", "all indexes already exist")
+	}
+	_ = res.Add("ok", float64(1))
+
+	body, err := res.Encode()
+	if err != nil {
+		return nil, err
+	}
+
+	return newOpMsg(requestID(lastReply), id, body), nil
+}
+
+// undoCreateIndexes undoes the part of a failed createIndexes that succeeded:
+// it drops the collection if the command created it (and writes are
+// serialised), else the named indexes. Failures are only logged.
+func (p *proxy) undoCreateIndexes(backend net.Conn, id int32, plan *createIndexesPlan, createdColl bool, names []string) {
+	coll, _ := plan.cmd.Get("createIndexes").(string)
+	db, _ := plan.cmd.Get("$db").(string)
+
+	run := func(pairs ...any) {
+		doc, err := wirebson.NewDocument(pairs...)
+		if err == nil {
+			_ = doc.Add("$db", db)
+
+			var body, reply []byte
+			if body, err = doc.Encode(); err == nil {
+				if reply, err = roundTrip(backend, newOpMsg(id, 0, body)); err == nil {
+					if res := decodeReply(reply); res == nil || !isOK(res.Get("ok")) {
+						err = fmt.Errorf("failed: %v", res)
+					}
+				}
+			}
+		}
+
+		if err != nil {
+			p.logger.Warn("proxy: cannot undo part of a failed createIndexes",
+				"db", db, "collection", coll, "command", pairs, "error", err)
+		}
+	}
+
+	if createdColl && p.serialize {
+		run("drop", coll)
+		return
+	}
+
+	for _, name := range names {
+		run("dropIndexes", coll, "index", name)
+	}
+}
+
+// decodeReply decodes the body of an OP_MSG reply (nil if it is something else).
+func decodeReply(reply []byte) *wirebson.Document {
+	body, ok := opMsgBody(reply, 0)
+	if !ok {
+		// with a checksum, the body ends 4 bytes earlier
+		if len(reply) < 21+5+4 || binary.LittleEndian.Uint32(reply[16:20]) != flagChecksumPresent {
+			return nil
+		}
+
+		body = wirebson.RawDocument(reply[21 : len(reply)-4])
+		if int(int32(binary.LittleEndian.Uint32(body))) != len(body) {
+			return nil
+		}
+	}
+
+	doc, err := body.Decode()
+	if err != nil {
+		return nil
+	}
+
+	return doc
+}
+
+func isOK(v any) bool {
+	switch v := v.(type) {
+	case float64:
+		return v == 1
+	case int32:
+		return v == 1
+	case int64:
+		return v == 1
+	case bool:
+		return v
+	default:
+		return false
+	}
+}
+
+func toInt32(v any) (int32, bool) {
+	switch v := v.(type) {
+	case int32:
+		return v, true
+	case int64:
+		return int32(v), true
+	case float64:
+		return int32(v), true
+	default:
+		return 0, false
+	}
 }
