@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Response, current_app, g, request, url_for
+from marshmallow import ValidationError
 from werkzeug.exceptions import UnsupportedMediaType
 
 from services.contacts import formats, schemas
@@ -131,7 +132,6 @@ def import_contacts(principal: Principal, query: dict[str, Any]) -> Response:
         report = _ctx().service.import_file(student_id, data, _meta(principal), fmt=query.get("format"),
                                             filename=filename, content_type=content_type)
     except formats.FormatError as exc:
-        from marshmallow import ValidationError
         raise ValidationError({"file": [str(exc)]}) from exc
     return json_response(_import_view(report.id, report.report), 201, version=report.version)
 
