@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help install run token test test-unit test-fast clean
+.PHONY: help install run token test test-unit lint clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -31,8 +31,11 @@ run: install ## Start the whole platform on embedded backends (data under var/);
 token: install ## Print a local bearer token: make token SUB=student-1 ROLE=student
 	@$(PY) -m shared.auth mint --sub "$${SUB:-student-1}" --role "$${ROLE:-student}"
 
-test: install ## Run every test, on the embedded backends and on real Kafka and MongoDB-wire servers
+test: install lint ## Run every test, on the embedded backends and on real Kafka and MongoDB-wire servers
 	infra/with-backends.sh $(PY) -m pytest
+
+lint: install ## Check the code for real mistakes (ruff)
+	$(VENV)/bin/ruff check --no-cache .
 
 test-unit: install ## Only the fast unit tests
 	$(PY) -m pytest tests/unit

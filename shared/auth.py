@@ -29,6 +29,9 @@ from urllib.parse import urlparse
 
 import jwt
 from jwt import PyJWKClient
+from marshmallow import ValidationError
+
+from shared.errors import Forbidden
 
 log = logging.getLogger(__name__)
 
@@ -315,6 +318,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     print(token)
     return 0
+
+
+def acting_for(principal: Principal, student_id: str | None) -> str:
+    """The student a request acts for: a student acts for themselves (naming anyone else is 403);
+    an admin must name the student (422 otherwise)."""
+    if principal.has("admin"):
+        if not student_id:
+            raise ValidationError({"student_id": ["admins must name the student"]})
+        return student_id
+    if student_id and student_id != principal.subject:
+        raise Forbidden("students reach only their own records")
+    return principal.subject
 
 
 if __name__ == "__main__":

@@ -1,13 +1,24 @@
 """Load an aggregate from its stream, and save what it recorded as one atomic commit."""
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from dataclasses import dataclass
+from typing import Callable, Generic, TypeVar
 
 from shared.aggregate import Aggregate
+from shared.errors import ConcurrencyConflict, PreconditionFailed
 from shared.events import EventCatalog, Metadata
 from shared.eventstore import Commit, EventStore
 
 A = TypeVar("A", bound=Aggregate)
+RETRIES_ON_LOST_RACE = 3
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """What a command answers: the aggregate and the version its stream reached (the new ETag)."""
+
+    id: str
+    version: int
 
 
 class Repository(Generic[A]):
@@ -38,3 +49,26 @@ class Repository(Generic[A]):
         commit = self.store.append(aggregate.id, aggregate.stream_type, base, envelopes)
         aggregate.pending = []
         return commit
+
+    def update(self, aggregate_id: str, meta: Metadata, act: Callable[[A], None], *,
+               load: Callable[[str], A] | None = None, expected_version: int | None = None) -> tuple[A, Accepted]:
+        """Load → act → save, the shape of every command on an existing aggregate.
+
+        `load` is the service's own loader that also decides whether the caller may see the
+        aggregate (404 before 412, so existence never leaks). `expected_version` comes from
+        If-Match: a mismatch is 412, and a lost race is 409. Without it, a lost race is simply
+        decided again on fresh state: the command's rules run on what is current."""
+        load = load or self.load
+        for attempt in range(RETRIES_ON_LOST_RACE):
+            aggregate = load(aggregate_id)
+            if expected_version is not None and expected_version != aggregate.version:
+                raise PreconditionFailed(str(expected_version), aggregate.version)
+            act(aggregate)
+            try:
+                commit = self.save(aggregate, meta)
+            except ConcurrencyConflict:
+                if expected_version is not None or attempt == RETRIES_ON_LOST_RACE - 1:
+                    raise
+                continue
+            return aggregate, Accepted(aggregate_id, commit.last_version if commit else aggregate.version)
+        raise AssertionError("unreachable")

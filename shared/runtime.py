@@ -11,7 +11,7 @@ from shared.config import Settings
 from shared.consumer import ConsumerRunner
 from shared.contracts import CATALOGS
 from shared.projection import Projection
-from shared.readstore import ReadStore, open_read_store
+from shared.readstore import open_read_store
 from shared.web.logs import configure_logging
 
 log = logging.getLogger("careerloop.runtime")

@@ -9,13 +9,14 @@ from marshmallow import ValidationError
 from werkzeug.exceptions import UnsupportedMediaType
 
 from services.contacts import formats, schemas
-from services.contacts.application import Accepted, ContactsService, owner_of_request
+from services.contacts.application import ContactsService
 from services.contacts.domain import Contact, is_dormant
 from services.contacts.projections import query_directory
-from shared.auth import Principal
+from shared.auth import Principal, acting_for
 from shared.config import Settings
 from shared.events import Metadata, utcnow
 from shared.readstore import Collection, iterate
+from shared.repository import Accepted
 from shared.web import Api, if_match_version, json_response, wait_for_version
 
 api = Api("contacts", __name__)
@@ -57,7 +58,7 @@ def contact_view(contact: Contact) -> dict[str, Any]:
 @api.route("/contacts", "POST", summary="Add a contact", body=schemas.AddContact, response=schemas.Accepted,
            status=201, errors=(409,))
 def add_contact(principal: Principal, body: dict[str, Any]) -> Response:
-    student_id = owner_of_request(principal, body.pop("student_id", None))
+    student_id = acting_for(principal, body.pop("student_id", None))
     tags = body.pop("tags", [])
     return _accepted(_ctx().service.add_contact(student_id, body, _meta(principal), tags=tags), 201)
 
@@ -119,7 +120,7 @@ def merge_contacts(principal: Principal, contact_id: str, body: dict[str, Any]) 
            query=schemas.ImportQuery, status=201,
            consumes=("text/csv", "text/vcard", "application/octet-stream", "multipart/form-data"))
 def import_contacts(principal: Principal, query: dict[str, Any]) -> Response:
-    student_id = owner_of_request(principal, query.get("student_id"))
+    student_id = acting_for(principal, query.get("student_id"))
     filename = query.get("filename")
     if request.mimetype == "multipart/form-data":
         upload = request.files.get("file")
@@ -156,7 +157,7 @@ def list_touchpoints(principal: Principal, contact_id: str) -> Response:
            roles=READERS, query=schemas.DirectoryQuery, response=schemas.DirectoryPage, errors=(503,))
 def list_contacts(principal: Principal, query: dict[str, Any]) -> Response:
     ctx = _ctx()
-    student_id = owner_of_request(principal, query.get("student_id"))
+    student_id = acting_for(principal, query.get("student_id"))
     if "min_version" in query:
         wait_for_version(ctx.directory, query["min_version"])
     page = query_directory(ctx.directory, student_id, query, utcnow(), ctx.settings.int("DORMANT_AFTER_DAYS"))
@@ -185,7 +186,7 @@ def export_vcard(principal: Principal, query: dict[str, Any]) -> Response:
 
 
 def _export_rows(principal: Principal, query: dict[str, Any]) -> list[dict[str, Any]]:
-    student_id = owner_of_request(principal, query.get("student_id"))
+    student_id = acting_for(principal, query.get("student_id"))
     status = query["status"]
     filter: dict[str, Any] = {"student_id": student_id,
                               "status": {"$in": ["active", "archived"]} if status == "all" else status}

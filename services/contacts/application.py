@@ -8,7 +8,6 @@ same address cannot both win (a read model would be eventually consistent and co
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable, Iterable
 
@@ -20,30 +19,10 @@ from services.contacts.schemas import AddContact
 from shared.web.validators import check_time_zone
 from shared.auth import Principal
 from shared.contracts.contacts import CONTACT_IMPORTS, CONTACTS
-from shared.errors import ConcurrencyConflict, Conflict, Forbidden, NotFound, PreconditionFailed
+from shared.errors import Conflict, NotFound
 from shared.events import Metadata, utcnow
 from shared.eventstore import EventStore
-from shared.repository import Repository
-
-_RETRIES_ON_LOST_RACE = 3
-
-
-@dataclass(frozen=True)
-class Accepted:
-    id: str
-    version: int
-
-
-def owner_of_request(principal: Principal, student_id: str | None) -> str:
-    """Whose contacts a request is about: a student's own; an admin names the student."""
-    if principal.has("admin"):
-        if not student_id:
-            raise ValidationError({"student_id": ["admins must name the student"]})
-        return student_id
-    if student_id and student_id != principal.subject:
-        raise Forbidden("students reach only their own contacts")
-    return principal.subject
-
+from shared.repository import Accepted, Repository
 
 class ContactsService:
     def __init__(self, store: EventStore, *, clock: Callable[[], datetime] = utcnow) -> None:
@@ -114,20 +93,8 @@ class ContactsService:
     # -- changing ---------------------------------------------------------------------------
     def _execute(self, contact_id: str, principal: Principal, expected_version: int | None, meta: Metadata,
                  act: Callable[[Contact], None]) -> Accepted:
-        """Load, act, save; without If-Match a lost race is retried on fresh state."""
-        for attempt in range(_RETRIES_ON_LOST_RACE):
-            contact = self.get(contact_id, principal)  # 404 before 412: never leak existence
-            if expected_version is not None and expected_version != contact.version:
-                raise PreconditionFailed(str(expected_version), contact.version)
-            act(contact)
-            try:
-                commit = self.contacts.save(contact, meta)
-            except ConcurrencyConflict:
-                if expected_version is not None or attempt == _RETRIES_ON_LOST_RACE - 1:
-                    raise
-                continue
-            return Accepted(contact_id, commit.last_version if commit else contact.version)
-        raise AssertionError("unreachable")
+        return self.contacts.update(contact_id, meta, act, expected_version=expected_version,
+                                    load=lambda cid: self.get(cid, principal))[1]
 
     def change_details(self, contact_id: str, changes: dict[str, Any], principal: Principal, meta: Metadata,
                        expected_version: int | None = None) -> Accepted:

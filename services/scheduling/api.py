@@ -10,12 +10,13 @@ from flask import Response, current_app, g, url_for
 from werkzeug.exceptions import NotFound as HTTPNotFound
 
 from services.scheduling import ics, schemas
-from services.scheduling.application import Accepted, SchedulingService, owner_of_request
+from services.scheduling.application import SchedulingService
 from services.scheduling.domain import Interview, local_time
-from shared.auth import Principal
+from shared.auth import Principal, acting_for
 from shared.config import Settings
 from shared.events import Metadata, isoformat, utcnow
 from shared.readstore import Collection, iterate
+from shared.repository import Accepted
 from shared.web import Api, if_match_version, json_response, wait_for_version
 
 api = Api("scheduling", __name__)
@@ -59,7 +60,7 @@ def interview_view(interview: Interview) -> dict[str, Any]:
 @api.route("/interviews", "POST", summary="Request an informational interview with one of your contacts",
            body=schemas.RequestInterview, status=201)
 def request_interview(principal: Principal, body: dict[str, Any]) -> Response:
-    student_id = owner_of_request(principal, body.pop("student_id", None))
+    student_id = acting_for(principal, body.pop("student_id", None))
     return _accepted(_ctx().service.request(student_id, body, _meta(principal)), 201)
 
 
@@ -123,7 +124,7 @@ def get_invite(principal: Principal, interview_id: str) -> Response:
            roles=READERS, query=schemas.InterviewsQuery, errors=(503,))
 def list_interviews(principal: Principal, query: dict[str, Any]) -> Response:
     ctx = _ctx()
-    student_id = owner_of_request(principal, query.get("student_id"))
+    student_id = acting_for(principal, query.get("student_id"))
     if "min_version" in query:
         wait_for_version(ctx.interviews, query["min_version"])
     now = isoformat(utcnow())
@@ -152,7 +153,7 @@ def list_interviews(principal: Principal, query: dict[str, Any]) -> Response:
 @api.route("/calendar/feed", "GET", summary="The secret URL of your calendar feed, for calendar apps",
            roles=READERS, query=schemas.FeedQuery)
 def feed_url(principal: Principal, query: dict[str, Any]) -> Response:
-    student_id = owner_of_request(principal, query.get("student_id"))
+    student_id = acting_for(principal, query.get("student_id"))
     path = url_for("scheduling.calendar_feed", student_id=student_id, token=feed_token(student_id), _external=True)
     return json_response({"url": path, "webcal": path.replace("http://", "webcal://").replace("https://", "webcal://")})
 

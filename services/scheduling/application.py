@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable
 
@@ -18,31 +17,11 @@ from marshmallow import ValidationError
 from services.scheduling.domain import Interview, SlotChoice, StudentSchedule, to_utc
 from shared.auth import Principal
 from shared.contracts.scheduling import INTERVIEWS, STUDENT_SCHEDULES
-from shared.errors import ConcurrencyConflict, Forbidden, NotFound, PreconditionFailed, RuleViolated
+from shared.errors import ConcurrencyConflict, NotFound, PreconditionFailed, RuleViolated
 from shared.events import Metadata, utcnow
 from shared.eventstore import EventStore
 from shared.readstore import Collection
-from shared.repository import Repository
-
-_ATTEMPTS = 3
-
-
-@dataclass(frozen=True)
-class Accepted:
-    id: str
-    version: int
-
-
-def owner_of_request(principal: Principal, student_id: str | None) -> str:
-    """Whose interviews a request is about: a student's own; an admin names the student."""
-    if principal.has("admin"):
-        if not student_id:
-            raise ValidationError({"student_id": ["admins must name the student"]})
-        return student_id
-    if student_id and student_id != principal.subject:
-        raise Forbidden("students reach only their own interviews")
-    return principal.subject
-
+from shared.repository import RETRIES_ON_LOST_RACE, Accepted, Repository
 
 class SchedulingService:
     def __init__(self, store: EventStore, contacts: Collection, *, clock: Callable[[], datetime] = utcnow,
@@ -88,19 +67,8 @@ class SchedulingService:
 
     def _execute(self, interview_id: str, principal: Principal, expected_version: int | None, meta: Metadata,
                  act: Callable[[Interview], None]) -> tuple[Interview, Accepted]:
-        for attempt in range(_ATTEMPTS):
-            interview = self.get(interview_id, principal)
-            if expected_version is not None and expected_version != interview.version:
-                raise PreconditionFailed(str(expected_version), interview.version)
-            act(interview)
-            try:
-                commit = self.interviews.save(interview, meta)
-            except ConcurrencyConflict:
-                if expected_version is not None or attempt == _ATTEMPTS - 1:
-                    raise
-                continue
-            return interview, Accepted(interview_id, commit.last_version if commit else interview.version)
-        raise AssertionError("unreachable")
+        return self.interviews.update(interview_id, meta, act, expected_version=expected_version,
+                                      load=lambda iid: self.get(iid, principal))
 
     def propose(self, interview_id: str, slots: list[dict[str, Any]], principal: Principal, meta: Metadata,
                 expected_version: int | None = None) -> Accepted:
@@ -171,7 +139,7 @@ class SchedulingService:
                 schedule.release(str(other))
 
     def _update_schedule(self, student_id: str, meta: Metadata, act: Callable[[StudentSchedule], None]) -> None:
-        for attempt in range(_ATTEMPTS):
+        for attempt in range(RETRIES_ON_LOST_RACE):
             schedule = self.schedules.load(StudentSchedule.stream_for(student_id))
             schedule.owner_id = student_id
             act(schedule)
@@ -179,7 +147,7 @@ class SchedulingService:
                 self.schedules.save(schedule, meta)
                 return
             except ConcurrencyConflict:  # another booking for this student landed first: decide again
-                if attempt == _ATTEMPTS - 1:
+                if attempt == RETRIES_ON_LOST_RACE - 1:
                     raise
 
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-import pytest
 
 from tests.integration.conftest import InProcessPlatform
 
