@@ -65,3 +65,15 @@ def run_projection(make: Callable[..., Projection], settings: Settings | None = 
     finally:
         bus.close()
         read_store.close()
+
+
+def projection_main(projection: type[Projection], argv: list[str] | None = None) -> int:
+    """The command line of a projection worker process: run it, or replay its dead letters once."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=f"The {projection.name} projection worker.")
+    parser.add_argument("--replay-dead-letters", action="store_true",
+                        help="re-handle the dead letters of parked streams once, unpark what succeeds, and exit")
+    args = parser.parse_args(argv)
+    run_projection(projection, replay_dead_letters=args.replay_dead_letters)
+    return 0
