@@ -37,6 +37,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("HOST", "127.0.0.1", "Interface the `make run` APIs listen on."),
     Variable("CONTACTS_PORT", "8001", "Port of the contacts API under `make run`."),
     Variable("SCHEDULING_PORT", "8002", "Port of the scheduling API under `make run`."),
+    Variable("NOTES_PORT", "8003", "Port of the notes API under `make run`."),
     Variable("CALENDAR_FEED_SECRET", "dev-only-calendar-secret-change-me", "Key of the per-student calendar feed URLs; changing it revokes every feed URL."),
 )
 

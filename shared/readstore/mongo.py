@@ -18,9 +18,15 @@ Every write is one atomic single-document operation, idempotent by construction:
 
 Queries may only filter and sort on declared fields; each gets an ascending single-field index
 (multikey for array fields), created on first use in each process (or by `prepare()`).
-`$contains` is a case-insensitive regular expression of the escaped needle: it folds case letter by
-letter in every alphabet (SQLite's `casefold()` also folds "ß" to "ss", a regular expression does
-not), and it only ever matches string values.
+Null in a filter behaves as in the SQLite adapter (`$in [null]`, a range from null, an array field
+"containing" null match nothing; `{field: null}` matches null or missing).
+
+Differences from the SQLite adapter, all on fields whose type varies between documents (projections
+keep each field's type fixed): comparisons never cross types (MongoDB orders numbers and strings in
+separate brackets; SQLite puts every number below every string), `true` is not the number 1, and
+`$contains` (a case-insensitive regular expression of the escaped needle) only matches strings and
+folds case letter by letter (SQLite's `casefold()` also folds "ß" to "ss"). Field names may not
+contain "." or start with "$" (ValueError).
 """
 from __future__ import annotations
 
@@ -40,7 +46,8 @@ from shared.readstore import (APPLIED, DUPLICATE, Index, Page, Update, VersionGa
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
-_COMPARISONS = ("$gte", "$gt", "$lte", "$lt", "$ne")
+_RANGES = ("$gte", "$gt", "$lte", "$lt")
+_COMPARISONS = (*_RANGES, "$ne")
 _ATTEMPTS = 10
 
 
@@ -250,14 +257,25 @@ class MongoCollection:
             ops = condition if isinstance(condition, dict) else {"$eq": condition}
             for op, value in ops.items():
                 # for an array field MongoDB's own $eq and $in already mean "contains"
-                if self.indexes[name].array and op not in ("$eq", "$in"):
-                    raise ValueError(f"{self.name}: array field {name!r} supports only equality and $in")
-                if op in ("$eq", *_COMPARISONS):
+                if self.indexes[name].array and op not in ("$eq", "$in", "$all"):
+                    raise ValueError(f"{self.name}: array field {name!r} supports only equality, $in and $all")
+                if op == "$all" and self.indexes[name].array:
+                    if isinstance(value, (str, bytes, Mapping)):
+                        raise ValueError(f"$all of {name!r} needs a list of values")
+                    # one "contains" per value, so that an empty list asks for nothing (MongoDB's own
+                    # `$all: []` would match no document)
+                    clauses += [_contains(name, item) for item in value]
+                elif op == "$eq" and self.indexes[name].array:
+                    clauses.append(_contains(name, value))
+                elif op in _RANGES and value is None:
+                    clauses.append({name: {"$in": []}})  # as in SQL, no value is above or below null
+                elif op in ("$eq", *_COMPARISONS):
                     clauses.append({name: {op: value}})
                 elif op == "$in":
                     if isinstance(value, (str, bytes, Mapping)):
                         raise ValueError(f"$in of {name!r} needs a list of values")
-                    clauses.append({name: {"$in": list(value)}})
+                    # as in SQL, null in a list matches nothing (MongoDB's would match a missing field)
+                    clauses.append({name: {"$in": [v for v in value if v is not None]}})
                 elif op == "$contains":
                     clauses.append({name: {"$regex": re.escape(str(value)), "$options": "i"}})
                 else:
@@ -292,6 +310,11 @@ class MongoCollection:
     @transient_errors
     def count(self, filter: Mapping[str, Any]) -> int:
         return self._coll.count_documents(_all(self._clauses(filter)))
+
+
+def _contains(name: str, value: Any) -> dict[str, Any]:
+    """An array field holds `value`; as in SQL, never null (MongoDB's would match a missing field)."""
+    return {name: {"$in": []}} if value is None else {name: {"$eq": value}}
 
 
 def _all(clauses: list[dict[str, Any]]) -> dict[str, Any]:

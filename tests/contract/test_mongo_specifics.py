@@ -361,3 +361,30 @@ def test_updates_touching_a_field_several_times_still_match_the_reference(read_s
         expected = update.apply_to(expected, inserting=number == 0)
         stored = docs.get(doc_id)
         assert {k: v for k, v in stored.items() if k not in ("_id", "_version")} == expected
+
+
+def test_all_of_no_values_asks_for_nothing_as_in_sqlite(read_store):
+    # MongoDB's own {"$all": []} matches no document; the port's $all of nothing is no condition
+    people = read_store.collection("people", [Index("tags", array=True)])
+    people.insert_if_absent("p1", {"tags": ["a", "b"]})
+    people.insert_if_absent("p2", {"name": "no tags"})
+    assert people.count({"tags": {"$all": []}}) == 2
+    assert [d["_id"] for d in people.find({"tags": {"$all": ["b", "a"]}}).items] == ["p1"]
+    with pytest.raises(ValueError):
+        people.find({"tags": {"$all": "ab"}})
+
+
+def test_null_in_a_filter_behaves_as_in_sqlite(read_store):
+    # MongoDB alone would let $gte/$lte null and $in [null] match documents without the field
+    docs = read_store.collection("sparse", [Index("city"), Index("tags", array=True)])
+    docs.insert_if_absent("a", {"city": "London", "tags": ["x"]})
+    docs.insert_if_absent("b", {"city": None, "tags": [None]})
+    docs.insert_if_absent("c", {"name": "no city"})
+    for op in ("$gte", "$gt", "$lte", "$lt"):
+        assert docs.count({"city": {op: None}}) == 0
+    assert docs.count({"city": {"$in": [None]}}) == 0
+    assert docs.count({"city": {"$in": [None, "London"]}}) == 1
+    assert docs.count({"tags": {"$in": [None]}}) == 0
+    assert sorted(d["_id"] for d in docs.find({"city": None}).items) == ["b", "c"]
+    assert sorted(d["_id"] for d in docs.find({"city": {"$ne": None}}).items) == ["a"]
+    assert docs.count({"tags": None}) == 0 and docs.count({"tags": {"$all": [None]}}) == 0

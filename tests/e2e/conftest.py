@@ -71,7 +71,7 @@ class Platform:
             try:
                 if requests.get(f"{url}/readyz", timeout=2).status_code == 200:
                     return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # a worker still booting
                 pass
             time.sleep(0.1)
         raise AssertionError(f"{url} not ready in {timeout}s\n{self.dump_logs()}")

@@ -1,0 +1,35 @@
+"""The notes service's composition root: `create_app()` wires the ports once, per process."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from services.notes.api import NotesContext, api
+from services.notes.application import NotesService
+from services.notes.projections import (access_log, assignments, contact_references, interview_references,
+                                        note_search)
+from shared.config import Settings
+from shared.eventstore import EventStore, open_event_store
+from shared.readstore import ReadStore, open_read_store
+from shared.web import create_service_app
+
+SERVICE = "notes"
+
+
+def create_app(settings: Settings | None = None, *, event_store: EventStore | None = None,
+               read_store: ReadStore | None = None, **overrides: Any) -> Flask:
+    """Gunicorn calls this in each worker after fork, so every client is created per process."""
+    settings = settings or Settings.from_env(overrides.pop("env", None))
+    event_store = event_store or open_event_store(settings.event_store_url(SERVICE))
+    read_store = read_store or open_read_store(settings.get("READ_STORE_URL"))
+    app = create_service_app(
+        SERVICE, settings=settings, event_store=event_store, apis=[api],
+        readiness={"read_store": read_store.ping},
+        description="What each student learned from their conversations, kept so it can be found and acted on.",
+    )
+    service = NotesService(event_store, contact_references(read_store), interview_references(read_store),
+                           reference_wait_seconds=settings.int("READ_YOUR_WRITES_WAIT_SECONDS"), **overrides)
+    app.extensions[SERVICE] = NotesContext(service, note_search(read_store), access_log(read_store),
+                                           assignments(read_store), settings)
+    return app
