@@ -127,7 +127,7 @@ def list_interviews(principal: Principal, query: dict[str, Any]) -> Response:
     student_id = acting_for(principal, query.get("student_id"))
     if "min_version" in query:
         wait_for_version(ctx.interviews, query["min_version"])
-    now = isoformat(utcnow())
+    now = isoformat(ctx.service.clock())
     filter: dict[str, Any] = {"student_id": student_id}
     if "state" in query:
         filter["state"] = query["state"]

@@ -160,3 +160,23 @@ def test_the_calendar_feed_is_at_a_secret_url(services: Services, token: Callabl
     assert f"UID:{interview}@careerloop" in feed.data.decode()
     assert services.scheduling.client.get(path.replace("/student-1/", "/student-2/")).status_code == 404
     assert services.scheduling.client.get(path[:-10] + "0" * 6 + ".ics").status_code == 404
+
+
+def test_the_list_splits_upcoming_from_past_and_filters_by_date_range(services: Services, token: Callable) -> None:
+    auth = token("student-1")
+    contact = add_contact(services, auth)
+    times = {"early": "2026-03-02T09:00:00", "middle": "2026-03-09T09:00:00", "late": "2026-03-20T09:00:00"}
+    ids = {}
+    for label, start in times.items():
+        ids[label] = request(services, auth, contact).json["id"]
+        post(services, auth, f"/interviews/{ids[label]}/schedule", {"start": start, "time_zone": "Europe/London"})
+    services.scheduling.sync()
+    listed = lambda query: [i["id"] for i in services.scheduling.client.get(  # noqa: E731
+        f"/interviews?{query}", headers={"Authorization": auth}).json["items"]]
+    # "now" is 1 March: everything is upcoming, soonest first
+    assert listed("when=upcoming") == [ids["early"], ids["middle"], ids["late"]]
+    assert listed("when=past") == []
+    assert listed("from=2026-03-05T00:00:00Z&to=2026-03-10T00:00:00Z") == [ids["middle"]]
+    assert listed("from=2026-03-09T09:00:00Z") == [ids["middle"], ids["late"]]
+    bad = services.scheduling.client.get("/interviews?from=yesterday", headers={"Authorization": auth})
+    assert bad.status_code == 422 and "from" in bad.json["fields"]
