@@ -25,6 +25,7 @@ run: install ## Start the whole platform on embedded backends (data under var/);
 	@echo "  contacts API     http://$${HOST:-127.0.0.1}:$${CONTACTS_PORT:-8001}   (OpenAPI: /openapi.json)"
 	@echo "  scheduling API   http://$${HOST:-127.0.0.1}:$${SCHEDULING_PORT:-8002}   (OpenAPI: /openapi.json)"
 	@echo "  notes API        http://$${HOST:-127.0.0.1}:$${NOTES_PORT:-8003}   (OpenAPI: /openapi.json)"
+	@echo "  followups API    http://$${HOST:-127.0.0.1}:$${FOLLOWUPS_PORT:-8004}   (OpenAPI: /openapi.json)"
 	@echo "  get a token      make token SUB=student-1 ROLE=student"
 	@echo "  then             curl -H \"Authorization: Bearer \$$TOKEN\" http://$${HOST:-127.0.0.1}:$${CONTACTS_PORT:-8001}/contacts"
 	$(VENV)/bin/honcho --procfile Procfile start

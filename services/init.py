@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 from services.contacts.projections import ContactDirectory
+from services.followups.projections import FollowUpViews
 from services.notes.projections import NotesViews
 from services.scheduling.projections import SchedulingViews
 from shared.bus import open_bus
@@ -19,8 +20,8 @@ from shared.readstore import open_read_store
 from shared.runtime import ensure_all_topics
 from shared.web.logs import configure_logging
 
-SERVICES = ("contacts", "scheduling", "notes")
-PROJECTIONS: tuple[type[Projection], ...] = (ContactDirectory, SchedulingViews, NotesViews)
+SERVICES = ("contacts", "scheduling", "notes", "followups")
+PROJECTIONS: tuple[type[Projection], ...] = (ContactDirectory, SchedulingViews, NotesViews, FollowUpViews)
 
 log = logging.getLogger("careerloop.init")
 

@@ -38,6 +38,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("CONTACTS_PORT", "8001", "Port of the contacts API under `make run`."),
     Variable("SCHEDULING_PORT", "8002", "Port of the scheduling API under `make run`."),
     Variable("NOTES_PORT", "8003", "Port of the notes API under `make run`."),
+    Variable("FOLLOWUPS_PORT", "8004", "Port of the followups API (timelines and follow-up queues) under `make run`."),
     Variable("CALENDAR_FEED_SECRET", "dev-only-calendar-secret-change-me", "Key of the per-student calendar feed URLs; changing it revokes every feed URL."),
 )
 

@@ -5,7 +5,9 @@ instead of importing the service. `pii=True` in a field's metadata marks persona
 later per-subject encryption (crypto-shredding) can find it without a new contract.
 """
 from shared.contracts.contacts import CONTACT_IMPORTS, CONTACTS
+from shared.contracts.followups import FOLLOWUPS
 from shared.contracts.notes import ADVISING, NOTE_ACCESS_LOGS, NOTES
 from shared.contracts.scheduling import INTERVIEWS, STUDENT_SCHEDULES
 
-CATALOGS = (CONTACTS, CONTACT_IMPORTS, INTERVIEWS, STUDENT_SCHEDULES, NOTES, NOTE_ACCESS_LOGS, ADVISING)
+CATALOGS = (CONTACTS, CONTACT_IMPORTS, INTERVIEWS, STUDENT_SCHEDULES, NOTES, NOTE_ACCESS_LOGS, ADVISING,
+            FOLLOWUPS)

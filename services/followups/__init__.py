@@ -1,0 +1,1 @@
+"""followups: each student's timelines and follow-up queue (a read side, plus snooze and dismiss)."""

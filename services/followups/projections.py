@@ -1,0 +1,347 @@
+"""The followups read side: timelines and follow-up queues, from the contacts, scheduling and notes
+streams plus the student's own snooze/dismiss decisions.
+
+Three collections:
+
+- `followup_sources`: one *facts* document per source stream (a contact, an interview, a note, a
+  queue item's decisions), guarded by stream version, so redelivery within a stream changes nothing.
+- `followup_items`: the queue. After each batch, every student whose facts changed gets their whole
+  queue derived again from their facts by `domain.build_queue` (a pure function), items upserted by
+  their deterministic ids and vanished ones deleted. Facts of different streams meet only there, so
+  the order in which streams interleave cannot change the result; and a batch that failed halfway
+  (MongoDB has no transactions) is healed by its redelivery, which derives the queue again even when
+  every fact is a duplicate.
+- `followup_timeline`: one entry per event, keyed by event id (`insert_if_absent`), built from that
+  event and its own stream's facts only.
+- `followup_versions`: per source stream, the newest version whose effects on the queue and the
+  timeline are written (recorded after the queues are derived again): what read-your-writes waits for.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from services.followups.domain import RULES, build_queue, normal, parse, zone
+from shared.bus import Message
+from shared.contracts.contacts import CONTACTS
+from shared.contracts.followups import FOLLOWUPS
+from shared.contracts.notes import NOTES
+from shared.contracts.scheduling import INTERVIEWS
+from shared.events import Recorded
+from shared.projection import Projection, on
+from shared.readstore import Collection, Index, ReadStore, Update, iterate
+
+SOURCE_TYPES = {CONTACTS.aggregate, INTERVIEWS.aggregate, NOTES.aggregate, FOLLOWUPS.aggregate}
+ITEM_INDEXES = (Index("student_id"), Index("status"), Index("snoozed_until"), Index("overdue_at"), Index("due_at"),
+                Index("contact_id"), Index("rule"))
+TIMELINE_INDEXES = (Index("student_id"), Index("contact_id"), Index("kind"), Index("at"))
+TIMELINE_KINDS = ("contact_added", "contact_merged", "outreach", "reply", "conversation", "thank_you", "check_in",
+                  "update", "article", "intro", "interview_requested", "interview_scheduled",
+                  "interview_rescheduled", "interview_cancelled", "interview_completed", "interview_missed",
+                  "note_recorded", "note_revised", "note_deleted")
+TOUCH_SUMMARIES: dict[str, Callable[[str], str]] = {
+    "outreach": lambda n: f"Reached out to {n}",
+    "reply": lambda n: f"{n} replied",
+    "conversation": lambda n: f"Talked with {n}",
+    "thank_you": lambda n: f"Thanked {n}",
+    "check_in": lambda n: f"Checked in with {n}",
+    "update": lambda n: f"Sent {n} an update",
+    "article": lambda n: f"Shared an article with {n}",
+    "intro": lambda n: f"Introduction with {n}",
+}
+
+
+def sources(read_store: ReadStore) -> Collection:
+    return read_store.collection("followup_sources", (Index("student_id"),))
+
+
+def items(read_store: ReadStore) -> Collection:
+    return read_store.collection("followup_items", ITEM_INDEXES)
+
+
+def timeline(read_store: ReadStore) -> Collection:
+    return read_store.collection("followup_timeline", TIMELINE_INDEXES)
+
+
+def versions(read_store: ReadStore) -> Collection:
+    return read_store.collection("followup_versions")
+
+
+def _local(moment: str, time_zone: str | None) -> str:
+    local = parse(moment).astimezone(zone(time_zone))
+    return f"{local:%a %d %b %Y %H:%M} ({time_zone or 'UTC'})"
+
+
+class FollowUpViews(Projection):
+    name = f"followups-views-rules{RULES['version']}"  # a changed rule is a new group: a rebuild
+    version = 1
+    catalogs = (CONTACTS, INTERVIEWS, NOTES, FOLLOWUPS)
+
+    def __init__(self, read_store: ReadStore, **options: Any) -> None:
+        super().__init__(read_store, **options)
+        self.sources = sources(read_store)
+        self.items = items(read_store)
+        self.timeline = timeline(read_store)
+        self.versions = versions(read_store)
+        self._dirty: set[str] = set()
+        self._seen: dict[str, int] = {}
+
+    # -- plumbing ---------------------------------------------------------------------------
+    def handle(self, messages: list[Message]) -> None:
+        decoded = [self.decode(m) for m in messages]
+        self._dirty, self._seen = set(), {}
+        with self.read_store.batch():
+            for envelope, event in decoded:
+                if event is None:
+                    self.skip(envelope)
+                else:
+                    self._reactions[event.name](self, envelope, event)
+            for student_id in sorted(self._dirty):
+                self.rebuild(student_id)
+            for stream_id, version in sorted(self._seen.items()):  # last: the reads may now see it all
+                known = self.versions.get(stream_id)
+                if known is None or known["_version"] < version:
+                    self.versions.upsert(stream_id, Update(set={"_version": version}))
+
+    def skip(self, envelope: dict[str, Any]) -> None:
+        if envelope.get("streamtype") in SOURCE_TYPES and "streamversion" in envelope:
+            self._apply(envelope, Update())
+
+    def _apply(self, envelope: dict[str, Any], update: Update) -> dict[str, Any]:
+        """Apply the facts of one event to its stream's document; the document after it."""
+        update.set["type"] = envelope["streamtype"]
+        self.sources.apply(envelope["subject"], envelope["streamversion"], update)
+        subject = envelope["subject"]
+        self._seen[subject] = max(self._seen.get(subject, 0), envelope["streamversion"])
+        doc = self.sources.get(envelope["subject"]) or {}
+        student_id = doc.get("student_id") or envelope.get("ownerid")
+        if student_id:
+            self._dirty.add(student_id)
+        return doc
+
+    def _current(self, envelope: dict[str, Any]) -> dict[str, Any]:
+        return self.sources.get(envelope["subject"]) or {}
+
+    def _entry(self, envelope: dict[str, Any], student_id: str | None, *, kind: str, at: str, summary: str,
+               contact_id: str | None, link: str, source: dict[str, Any]) -> None:
+        if not student_id:
+            return
+        self.timeline.insert_if_absent(envelope["id"], {
+            "student_id": student_id, "contact_id": contact_id, "kind": kind, "at": normal(at),
+            "summary": summary, "link": link, "source": {**source, "event_id": envelope["id"]}})
+
+    def rebuild(self, student_id: str) -> None:
+        """Derive the student's whole queue from their facts; write only what changed."""
+        facts = list(iterate(self.sources, {"student_id": student_id}))
+        wanted = {item.pop("_id"): item for item in build_queue(student_id, facts)}
+        existing = {doc.pop("_id"): doc for doc in iterate(self.items, {"student_id": student_id})}
+        for item_id, item in wanted.items():
+            if existing.get(item_id) != item:
+                self.items.upsert(item_id, Update(set=item))
+        for item_id in existing.keys() - wanted.keys():
+            self.items.delete(item_id)
+
+    # -- contacts ---------------------------------------------------------------------------
+    @on("ContactAdded")
+    def contact_added(self, envelope: dict[str, Any], event: Recorded) -> None:
+        data = event.data
+        doc = self._apply(envelope, Update(set={
+            "student_id": data["student_id"], "name": data["name"], "organisation": data.get("organisation"),
+            "organisation_key": (data.get("organisation") or "").strip().lower() or None,
+            "time_zone": data.get("time_zone"), "tags": data.get("tags") or [], "status": "active",
+            "merged_into": None, "merged_from": [], "touchpoints": []}))
+        where = f" ({data['organisation']})" if data.get("organisation") else ""
+        self._entry(envelope, doc.get("student_id"), kind="contact_added", at=envelope["time"],
+                    summary=f"Added {data['name']}{where}", contact_id=envelope["subject"],
+                    link=f"/contacts/{envelope['subject']}",
+                    source={"service": "contacts", "type": "contact", "id": envelope["subject"]})
+
+    @on("ContactDetailsChanged")
+    def contact_changed(self, envelope: dict[str, Any], event: Recorded) -> None:
+        wanted = {k: v for k, v in event.data.items() if k in ("name", "organisation", "time_zone")}
+        if "organisation" in wanted:
+            wanted["organisation_key"] = (wanted["organisation"] or "").strip().lower() or None
+        self._apply(envelope, Update(set=wanted))
+
+    @on("ContactTagged")
+    def tagged(self, envelope: dict[str, Any], event: Recorded) -> None:
+        self._apply(envelope, Update(add_to_set={"tags": event.data["tags"]}))
+
+    @on("ContactUntagged")
+    def untagged(self, envelope: dict[str, Any], event: Recorded) -> None:
+        self._apply(envelope, Update(pull={"tags": event.data["tags"]}))
+
+    @on("ContactArchived")
+    def archived(self, envelope: dict[str, Any], event: Recorded) -> None:
+        self._apply(envelope, Update(set={"status": "archived"}))
+
+    @on("ContactRestored")
+    def restored(self, envelope: dict[str, Any], event: Recorded) -> None:
+        self._apply(envelope, Update(set={"status": "active"}))
+
+    @on("ContactAbsorbed")
+    def absorbed(self, envelope: dict[str, Any], event: Recorded) -> None:
+        self._apply(envelope, Update(set={"status": "merged", "merged_into": event.data["into_contact_id"]}))
+
+    @on("TouchpointLogged")
+    def touchpoint(self, envelope: dict[str, Any], event: Recorded) -> None:
+        data = event.data
+        doc = self._apply(envelope, Update(push={"touchpoints": [
+            {"id": data["touchpoint_id"], "kind": data["kind"], "at": normal(data["occurred_at"])}]}))
+        summary = TOUCH_SUMMARIES[data["kind"]](doc.get("name") or "a contact")
+        if data.get("channel"):
+            summary += f" ({data['channel']})"
+        self._entry(envelope, doc.get("student_id"), kind=data["kind"], at=data["occurred_at"], summary=summary,
+                    contact_id=envelope["subject"], link=data.get("url") or f"/contacts/{envelope['subject']}/touchpoints",
+                    source={"service": "contacts", "type": "touchpoint", "id": data["touchpoint_id"]})
+
+    @on("ContactsMerged")
+    def merged(self, envelope: dict[str, Any], event: Recorded) -> None:
+        data = event.data
+        current = self._current(envelope)
+        known = {t["id"] for t in current.get("touchpoints") or []}
+        moved = [{"id": t["touchpoint_id"], "kind": t["kind"], "at": normal(t["occurred_at"])}
+                 for t in data.get("touchpoints") or [] if t["touchpoint_id"] not in known]
+        filled = {k: v for k, v in (data.get("filled") or {}).items() if k in ("organisation", "time_zone")}
+        if "organisation" in filled:
+            filled["organisation_key"] = (filled["organisation"] or "").strip().lower() or None
+        doc = self._apply(envelope, Update(set=filled, push={"touchpoints": moved},
+                                           add_to_set={"merged_from": [data["merged_contact_id"]],
+                                                       "tags": data.get("tags") or []}))
+        self._entry(envelope, doc.get("student_id"), kind="contact_merged", at=envelope["time"],
+                    summary=f"Merged a duplicate into {doc.get('name') or 'this contact'}",
+                    contact_id=envelope["subject"], link=f"/contacts/{envelope['subject']}",
+                    source={"service": "contacts", "type": "contact", "id": envelope["subject"]})
+
+    # -- interviews -------------------------------------------------------------------------
+    def _interview_entry(self, envelope: dict[str, Any], data: dict[str, Any], kind: str, summary: str) -> None:
+        self._entry(envelope, data["student_id"], kind=kind, at=envelope["time"], summary=summary,
+                    contact_id=data["contact_id"], link=f"/interviews/{envelope['subject']}",
+                    source={"service": "scheduling", "type": "interview", "id": envelope["subject"]})
+
+    @on("InterviewRequested")
+    def requested(self, envelope: dict[str, Any], event: Recorded) -> None:
+        data = event.data
+        self._apply(envelope, Update(set={
+            "student_id": data["student_id"], "contact_id": data["contact_id"], "contact_name": data.get("contact_name"),
+            "state": "requested", "start": None, "end": None, "student_time_zone": data["student_time_zone"],
+            "zone_at": normal(envelope["time"])}))
+        self._interview_entry(envelope, data, "interview_requested",
+                              f"Requested an informational interview with {data.get('contact_name') or 'a contact'}")
+
+    def _times(self, envelope: dict[str, Any], data: dict[str, Any], state: str) -> dict[str, Any]:
+        doc = self._apply(envelope, Update(set={
+            "student_id": data["student_id"], "contact_id": data["contact_id"], "state": state,
+            "start": normal(data["start"]), "end": normal(data["end"]) if data.get("end") else None,
+            "student_time_zone": data["student_time_zone"], "zone_at": normal(envelope["time"])}))
+        return doc
+
+    @on("InterviewScheduled")
+    def scheduled(self, envelope: dict[str, Any], event: Recorded) -> None:
+        data = event.data
+        doc = self._times(envelope, data, "scheduled")
+        self._interview_entry(envelope, data, "interview_scheduled",
+                              f"Interview with {doc.get('contact_name') or 'a contact'} scheduled for "
+                              f"{_local(data['start'], data['student_time_zone'])}")
+
+    @on("InterviewRescheduled")
+    def rescheduled(self, envelope: dict[str, Any], event: Recorded) -> None:
+        data = event.data
+        doc = self._times(envelope, data, "scheduled")
+        self._interview_entry(envelope, data, "interview_rescheduled",
+                              f"Interview with {doc.get('contact_name') or 'a contact'} moved to "
+                              f"{_local(data['start'], data['student_time_zone'])}")
+
+    @on("InterviewCancelled")
+    def cancelled(self, envelope: dict[str, Any], event: Recorded) -> None:
+        data = event.data
+        doc = self._apply(envelope, Update(set={"state": "cancelled"}))
+        self._interview_entry(envelope, data, "interview_cancelled",
+                              f"Interview with {doc.get('contact_name') or 'a contact'} cancelled by the {data['by']}")
+
+    @on("InterviewCompleted")
+    def completed(self, envelope: dict[str, Any], event: Recorded) -> None:
+        data = event.data
+        doc = self._times(envelope, data, "completed")
+        self._interview_entry(envelope, data, "interview_completed",
+                              f"Had the informational interview with {doc.get('contact_name') or 'a contact'}")
+
+    @on("InterviewMissed")
+    def missed(self, envelope: dict[str, Any], event: Recorded) -> None:
+        data = event.data
+        doc = self._apply(envelope, Update(set={"state": "missed"}))
+        who = "You" if data["who"] == "student" else (doc.get("contact_name") or "The contact")
+        self._interview_entry(envelope, data, "interview_missed", f"Interview missed: {who} did not show up")
+
+    # -- notes ------------------------------------------------------------------------------
+    def _note_entry(self, envelope: dict[str, Any], doc: dict[str, Any], kind: str, summary: str) -> None:
+        self._entry(envelope, doc.get("student_id"), kind=kind, at=envelope["time"], summary=summary,
+                    contact_id=doc.get("contact_id"), link=f"/notes/{envelope['subject']}",
+                    source={"service": "notes", "type": "note", "id": envelope["subject"],
+                            "interview_id": doc.get("interview_id")})
+
+    @on("NoteRecorded")
+    def note_recorded(self, envelope: dict[str, Any], event: Recorded) -> None:
+        data = event.data
+        doc = self._apply(envelope, Update(set={
+            "student_id": data["student_id"], "contact_id": data.get("contact_id"),
+            "interview_id": data.get("interview_id"), "deleted": False, "action_items": []}))
+        self._note_entry(envelope, doc, "note_recorded", "Recorded a note" + (
+            " about the interview" if data.get("interview_id") else ""))
+
+    @on("NoteRevised")
+    def note_revised(self, envelope: dict[str, Any], event: Recorded) -> None:
+        doc = self._apply(envelope, Update())
+        self._note_entry(envelope, doc, "note_revised", f"Revised a note (revision {event.data['revision']})")
+
+    @on("NoteDeleted")
+    def note_deleted(self, envelope: dict[str, Any], event: Recorded) -> None:
+        doc = self._apply(envelope, Update(set={"deleted": True, "action_items": []}))
+        self._note_entry(envelope, doc, "note_deleted", "Deleted a note")
+
+    def _items_change(self, envelope: dict[str, Any], change: Callable[[list[dict[str, Any]]], list[dict[str, Any]]]) -> None:
+        """Action items are a list in the note's facts; the change is computed from the current
+        document, which is exactly the state before this event whenever the event is new."""
+        current = [dict(i) for i in self._current(envelope).get("action_items") or []]
+        self._apply(envelope, Update(set={"action_items": change(current)}))
+
+    @on("ActionItemAdded")
+    def item_added(self, envelope: dict[str, Any], event: Recorded) -> None:
+        data = event.data
+        added = {"item_id": data["item_id"], "text": data["text"], "due_on": data.get("due_on"),
+                 "time_zone": data.get("time_zone"), "contact_id": data.get("contact_id"), "completed": False,
+                 "completed_at": None, "added_at": normal(envelope["time"])}
+        self._items_change(envelope, lambda items: [i for i in items if i["item_id"] != data["item_id"]] + [added])
+
+    def _edit(self, envelope: dict[str, Any], item_id: str, **changes: Any) -> None:
+        self._items_change(envelope, lambda items: [{**i, **changes} if i["item_id"] == item_id else i for i in items])
+
+    @on("ActionItemChanged")
+    def item_changed(self, envelope: dict[str, Any], event: Recorded) -> None:
+        data = event.data
+        self._edit(envelope, data["item_id"], text=data["text"], due_on=data.get("due_on"), time_zone=data.get("time_zone"))
+
+    @on("ActionItemCompleted")
+    def item_completed(self, envelope: dict[str, Any], event: Recorded) -> None:
+        self._edit(envelope, event.data["item_id"], completed=True, completed_at=normal(envelope["time"]))
+
+    @on("ActionItemReopened")
+    def item_reopened(self, envelope: dict[str, Any], event: Recorded) -> None:
+        data = event.data
+        self._edit(envelope, data["item_id"], completed=False, completed_at=None, text=data["text"],
+                   due_on=data.get("due_on"), time_zone=data.get("time_zone"))
+
+    @on("ActionItemRemoved")
+    def item_removed(self, envelope: dict[str, Any], event: Recorded) -> None:
+        item_id = event.data["item_id"]
+        self._items_change(envelope, lambda items: [i for i in items if i["item_id"] != item_id])
+
+    # -- the student's decisions --------------------------------------------------------------
+    @on("FollowUpSnoozed")
+    def snoozed(self, envelope: dict[str, Any], event: Recorded) -> None:
+        self._apply(envelope, Update(set={"student_id": event.data["student_id"],
+                                          "snoozed_until": normal(event.data["until"])}))
+
+    @on("FollowUpDismissed")
+    def dismissed(self, envelope: dict[str, Any], event: Recorded) -> None:
+        self._apply(envelope, Update(set={"student_id": event.data["student_id"], "dismissed": True,
+                                          "dismissed_reason": event.data.get("reason")}))

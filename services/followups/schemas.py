@@ -1,0 +1,47 @@
+"""Shapes of the followups API's requests (marshmallow)."""
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields, validate, validates
+
+from services.followups.projections import TIMELINE_KINDS
+
+_CURSOR = validate.Regexp(r"^[A-Za-z0-9_\-]{1,1000}$", error="malformed cursor")
+# `<stream id>:<version>` from any command's answer: a contact, interview, note or follow-up item
+_MIN_VERSION = validate.Regexp(r"^[A-Za-z0-9_\-:]{1,300}:\d{1,9}$", error="give <id>:<version>")
+_STUDENT = {"validate": validate.Length(1, 128), "metadata": {"description": "admins only"}}
+STATES = ("open", "snoozed", "dismissed", "done")
+RULES = ("thank_you", "outreach_next_contact", "outreach_follow_up", "stay_in_touch", "action_item")
+
+
+class TimelineQuery(Schema):
+    kind = fields.String(metadata={"description": "comma-separated kinds: " + ", ".join(TIMELINE_KINDS)})
+    from_ = fields.AwareDateTime(data_key="from", metadata={"description": "on or after (RFC 3339)"})
+    to = fields.AwareDateTime(metadata={"description": "before (RFC 3339)"})
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
+    cursor = fields.String(validate=_CURSOR)
+    student_id = fields.String(**_STUDENT)
+    min_version = fields.String(validate=_MIN_VERSION)
+
+    @validates("kind")
+    def known_kinds(self, value: str, **kwargs: object) -> None:
+        unknown = [k for k in value.split(",") if k not in TIMELINE_KINDS]
+        if unknown:
+            raise ValidationError(f"unknown kinds: {', '.join(unknown)[:200]}")
+
+
+class FollowUpsQuery(Schema):
+    state = fields.String(load_default="open", validate=validate.OneOf(STATES))
+    rule = fields.String(validate=validate.OneOf(RULES))
+    contact_id = fields.String(validate=validate.Length(1, 128))
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
+    cursor = fields.String(validate=_CURSOR)
+    student_id = fields.String(**_STUDENT)
+    min_version = fields.String(validate=_MIN_VERSION)
+
+
+class Snooze(Schema):
+    until = fields.AwareDateTime(required=True, metadata={"description": "RFC 3339 with an offset"})
+
+
+class Dismiss(Schema):
+    reason = fields.String(allow_none=True, validate=validate.Length(max=1000))

@@ -1,0 +1,101 @@
+"""End to end: a student's follow-up queue and timeline across the contacts, scheduling, notes and
+followups services as processes, over HTTP — outreach suggestions, a thank-you after the interview,
+an action item from a note, snooze and dismiss as events, and read-your-writes."""
+from __future__ import annotations
+
+import time
+from datetime import date, datetime, timedelta, timezone
+from typing import Any, Callable
+
+import pytest
+import requests
+
+from tests.e2e.conftest import Platform, procfile
+from tests.e2e.test_contacts_journey import eventually
+
+pytestmark = pytest.mark.skipif("followups-api" not in procfile(),
+                                reason="the followups processes are not in the Procfile yet")
+
+
+def test_a_students_follow_ups_from_outreach_to_thanks(platform: Platform, token: Callable[..., str]) -> None:
+    platform.start()
+    contacts, scheduling = platform.url("contacts"), platform.url("scheduling")
+    notes, followups = platform.url("notes"), platform.url("followups")
+    student = requests.Session()
+    student.headers.update({"Authorization": token("student-7")})
+
+    # a contact, reached out to ten days ago without an answer
+    jane = student.post(f"{contacts}/contacts", timeout=10, json={
+        "name": "Jane Doe", "organisation": "Acme Corp", "time_zone": "Europe/Berlin"}).json()["id"]
+    sent = (datetime.now(timezone.utc) - timedelta(days=10)).isoformat()
+    assert student.post(f"{contacts}/contacts/{jane}/touchpoints", timeout=10,
+                        json={"kind": "outreach", "occurred_at": sent}).status_code == 201
+
+    def queue(query: str = "") -> list[dict[str, Any]]:
+        response = student.get(f"{followups}/followups?{query}", timeout=10)
+        assert response.status_code == 200, response.text
+        return response.json()["items"]
+
+    outreach = eventually(lambda: [i for i in queue() if i["rule"].startswith("outreach")])
+    assert {i["rule"] for i in outreach} == {"outreach_next_contact", "outreach_follow_up"}
+    assert all(i["overdue"] for i in outreach)  # ten days are more than seven business days
+
+    # she replies; an interview is requested, held a moment from now and completed
+    assert student.post(f"{contacts}/contacts/{jane}/touchpoints", timeout=10, json={
+        "kind": "reply", "occurred_at": datetime.now(timezone.utc).isoformat()}).status_code == 201
+
+    def requested() -> str | None:
+        response = student.post(f"{scheduling}/interviews", timeout=10, json={
+            "contact_id": jane, "objectives": ["What does a first year look like?"], "format": "phone",
+            "time_zone": "Europe/Berlin", "duration_minutes": 5})
+        return response.json()["id"] if response.status_code == 201 else None
+
+    interview = eventually(requested)
+    assert interview
+    start = datetime.now(timezone.utc) + timedelta(seconds=2)
+    scheduled = student.post(f"{scheduling}/interviews/{interview}/schedule", timeout=10, json={
+        "start": start.replace(tzinfo=None).isoformat(timespec="seconds"), "time_zone": "UTC"})
+    assert scheduled.status_code == 200, scheduled.text
+    time.sleep(max(0.0, (start - datetime.now(timezone.utc)).total_seconds()) + 1.5)
+    assert student.post(f"{scheduling}/interviews/{interview}/complete", timeout=10).status_code == 200
+
+    item_id = f"thank_you:{interview}"
+    thanks = eventually(lambda: [i for i in queue() if i["id"] == item_id])
+    assert thanks and thanks[0]["due"] is False and thanks[0]["link"] == f"/interviews/{interview}"
+    assert eventually(lambda: not [i for i in queue() if i["rule"].startswith("outreach")])  # the reply closed them
+
+    # an action item from the note about the interview
+    due = (date.today() + timedelta(days=3)).isoformat()
+
+    def recorded() -> dict[str, Any] | None:
+        response = student.post(f"{notes}/notes", timeout=10, json={
+            "interview_id": interview, "text": "Start with the internal tools team.", "insights": [], "tags": [],
+            "action_items": [{"text": "Apply to the tools internship", "due_on": due}]})
+        return response.json() if response.status_code == 201 else None
+
+    assert eventually(recorded)
+    assert eventually(lambda: [i for i in queue("rule=action_item") if i["reason"].endswith("tools internship")])
+
+    # snooze the thank-you (an event), and read our own write at once
+    snoozed = student.post(f"{followups}/followups/{item_id}/snooze", timeout=10, json={
+        "until": (datetime.now(timezone.utc) + timedelta(hours=3)).isoformat()})
+    assert snoozed.status_code == 200, snoozed.text
+    fresh = f"min_version={item_id}:{snoozed.json()['version']}"
+    assert [i["id"] for i in queue(f"state=snoozed&{fresh}")] == [item_id]
+    assert item_id not in [i["id"] for i in queue()]
+
+    # a thank-you touchpoint closes it for good
+    assert student.post(f"{contacts}/contacts/{jane}/touchpoints", timeout=10, json={
+        "kind": "thank_you", "occurred_at": datetime.now(timezone.utc).isoformat()}).status_code == 201
+    assert eventually(lambda: [i for i in queue("state=done") if i["id"] == item_id])
+    assert student.post(f"{followups}/followups/{item_id}/dismiss", timeout=10, json={}).status_code == 409
+
+    # the timeline: everything, newest first, each with a link to its source
+    timeline = eventually(lambda: student.get(f"{followups}/contacts/{jane}/timeline", timeout=10).json()["items"])
+    kinds = [e["kind"] for e in timeline]
+    assert kinds[0] == "thank_you" and kinds[-1] == "outreach"  # sent ten days before she was added
+    assert {"outreach", "reply", "interview_requested", "interview_scheduled", "interview_completed",
+            "note_recorded"} <= set(kinds)
+    assert all(e["link"] and e["summary"] for e in timeline)
+    other = {"Authorization": token("student-8")}
+    assert requests.get(f"{followups}/contacts/{jane}/timeline", headers=other, timeout=10).status_code == 404

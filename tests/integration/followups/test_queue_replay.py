@@ -1,0 +1,191 @@
+"""Property: duplicates, redeliveries and any per-key interleaving of the contacts, scheduling, notes
+and followups streams give the same follow-up queues and timelines as delivering every event once,
+stream after stream."""
+from __future__ import annotations
+
+import json
+import tempfile
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from services.followups.projections import FollowUpViews, items, sources, timeline, versions
+from shared.bus import Message
+from shared.contracts.contacts import CONTACTS
+from shared.contracts.followups import FOLLOWUPS
+from shared.contracts.notes import NOTES
+from shared.contracts.scheduling import INTERVIEWS
+from shared.events import EventCatalog, Metadata, Recorded, isoformat
+from shared.readstore import iterate, open_read_store
+from tests.backends import read_store_url
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+STUDENT = "student-1"
+TOUCH_KINDS = ("outreach", "reply", "conversation", "thank_you", "check_in", "article")
+ZONES = ("America/New_York", "Europe/Berlin", "Asia/Tokyo")
+
+
+def at(hours: float) -> str:
+    return isoformat(T0 + timedelta(hours=hours))
+
+
+def envelopes(catalog: EventCatalog, stream_id: str, events: list[tuple[str, dict[str, Any]]],
+              clock: int) -> list[Message]:
+    meta = Metadata(actor=STUDENT, correlation_id="c")
+    return [Message(catalog.topic, 0, n, stream_id, json.dumps(catalog.envelope(
+        Recorded(name, data), stream_id=stream_id, stream_version=n + 1, owner_id=STUDENT, meta=meta,
+        at=T0 + timedelta(minutes=clock * 100 + n))).encode()) for n, (name, data) in enumerate(events)]
+
+
+@st.composite
+def contact_stream(draw: st.DrawFn, contact_id: str, organisation: str, clock: int) -> list[Message]:
+    events: list[tuple[str, dict[str, Any]]] = [("ContactAdded", {
+        "student_id": STUDENT, "name": f"Name {contact_id}", "organisation": organisation,
+        "time_zone": draw(st.sampled_from(ZONES)), "tags": []})]
+    for i in range(draw(st.integers(0, 6))):
+        action = draw(st.sampled_from(["touch", "touch", "touch", "tag", "archive", "restore"]))
+        if action == "touch":
+            events.append(("TouchpointLogged", {"touchpoint_id": f"{contact_id}-t{i}", "kind": draw(st.sampled_from(TOUCH_KINDS)),
+                                                "occurred_at": at(draw(st.integers(-200, 200)))}))
+        elif action == "tag":
+            events.append(("ContactTagged", {"tags": ["checkin-4w"]}))
+        elif action == "archive":
+            events.append(("ContactArchived", {"reason": None}))
+        else:
+            events.append(("ContactRestored", {}))
+    return envelopes(CONTACTS, contact_id, events, clock)
+
+
+@st.composite
+def interview_stream(draw: st.DrawFn, interview_id: str, contact_id: str, clock: int) -> list[Message]:
+    zone = draw(st.sampled_from(ZONES))
+    start = draw(st.integers(-100, 100))
+    who = {"student_id": STUDENT, "contact_id": contact_id}
+    times = {**who, "start": at(start), "end": at(start + 0.5), "student_time_zone": zone}
+    events: list[tuple[str, dict[str, Any]]] = [("InterviewRequested", {
+        **who, "contact_name": "Jane", "objectives": ["x"], "questions": [], "format": "phone", "link": None,
+        "place": None, "duration_minutes": 30, "student_time_zone": zone, "contact_time_zone": zone})]
+    steps = draw(st.integers(0, 2))
+    if steps >= 1:
+        events.append(("InterviewScheduled", {**times, "time_zone": zone, "contact_time_zone": zone, "sequence": 0,
+                                              "slot_id": None}))
+    if steps >= 2:
+        outcome = draw(st.sampled_from(["completed", "cancelled", "missed"]))
+        events.append({"completed": ("InterviewCompleted", times),
+                       "cancelled": ("InterviewCancelled", {**who, "by": "contact", "reason": None, "sequence": 1}),
+                       "missed": ("InterviewMissed", {**who, "who": "contact", "start": times["start"]})}[outcome])
+    return envelopes(INTERVIEWS, interview_id, events, clock)
+
+
+@st.composite
+def note_stream(draw: st.DrawFn, note_id: str, contact_id: str, clock: int) -> list[Message]:
+    zone = draw(st.sampled_from(ZONES))
+    content = {"revision": 1, "text": "t", "insights": [], "action_items": [], "tags": [], "objectives_covered": [],
+               "time_zone": zone}
+    events: list[tuple[str, dict[str, Any]]] = [("NoteRecorded", {
+        **content, "student_id": STUDENT, "interview_id": None, "contact_id": contact_id, "visibility": "private"})]
+    for i in range(draw(st.integers(0, 3))):
+        item = {"item_id": f"{note_id}-a{i}", "student_id": STUDENT}
+        due = {"text": f"do {i}", "due_on": draw(st.sampled_from([None, "2026-03-04", "2026-03-09"])), "time_zone": zone}
+        events.append(("ActionItemAdded", {**item, **due, "contact_id": contact_id, "interview_id": None}))
+        follow = draw(st.sampled_from(["none", "complete", "reopen", "change", "remove"]))
+        if follow in ("complete", "reopen"):
+            events.append(("ActionItemCompleted", item))
+        if follow == "reopen":
+            events.append(("ActionItemReopened", {**item, **due}))
+        if follow == "change":
+            events.append(("ActionItemChanged", {**item, **due, "due_on": "2026-03-20"}))
+        if follow == "remove":
+            events.append(("ActionItemRemoved", {**item, "reason": "revised"}))
+    if draw(st.booleans()):
+        events.append(("NoteRevised", {**content, "revision": 2}))
+    if draw(st.integers(0, 4)) == 0:
+        events.append(("NoteDeleted", {"student_id": STUDENT}))
+    return envelopes(NOTES, note_id, events, clock)
+
+
+@st.composite
+def decision_stream(draw: st.DrawFn, item_id: str, clock: int) -> list[Message]:
+    events: list[tuple[str, dict[str, Any]]] = []
+    for _ in range(draw(st.integers(0, 2))):
+        events.append(("FollowUpSnoozed", {"student_id": STUDENT, "until": at(draw(st.integers(0, 300)))}))
+    if draw(st.booleans()):
+        events.append(("FollowUpDismissed", {"student_id": STUDENT, "reason": None}))
+    return envelopes(FOLLOWUPS, item_id, events, clock)
+
+
+@st.composite
+def deliveries(draw: st.DrawFn) -> tuple[list[Message], list[Message]]:
+    streams = [
+        draw(contact_stream("c1", "Acme", 1)), draw(contact_stream("c2", "acme", 2)),
+        draw(contact_stream("c3", "Beta", 3)),
+        draw(interview_stream("i1", "c1", 4)), draw(interview_stream("i2", "c3", 5)),
+        draw(note_stream("n1", "c1", 6)),
+        draw(decision_stream("thank_you:i1", 7)), draw(decision_stream("action_item:n1-a0", 8)),
+        draw(decision_stream("outreach_follow_up:c1-t0", 9)),
+    ]
+    streams = [s for s in streams if s]
+    in_order = [m for s in streams for m in s]
+    per_key = []
+    for messages in streams:  # at-least-once: a consumer may rewind to any earlier point and re-read
+        delivered, i = [], 0
+        while i < len(messages):
+            delivered.append(messages[i])
+            i += 1
+            if draw(st.integers(0, 4)) == 0:
+                i = draw(st.integers(0, i))
+        per_key.append(delivered)
+    mixed = []
+    while any(per_key):  # any interleaving across keys (and topics), order kept within a key
+        choices = [k for k, msgs in enumerate(per_key) if msgs]
+        mixed.append(per_key[draw(st.sampled_from(choices))].pop(0))
+    return in_order, mixed
+
+
+def build(backend: str, messages: list[Message], batch: int) -> dict[str, list[dict[str, Any]]]:
+    with tempfile.TemporaryDirectory() as tmp:
+        store = open_read_store(read_store_url(backend, Path(tmp)))
+        try:
+            projection = FollowUpViews(store)
+            for start in range(0, len(messages), batch):
+                projection.handle(messages[start:start + batch])
+            return {name: list(iterate(collection(store), {}, [("_id", 1)]))
+                    for name, collection in (("items", items), ("timeline", timeline), ("sources", sources),
+                                                       ("versions", versions))}
+        finally:
+            getattr(store, "drop_database", lambda: None)()
+            store.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "mongo"])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.large_base_example, HealthCheck.too_slow])
+@given(case=deliveries(), batch=st.integers(1, 7))
+def test_redelivery_and_interleaving_give_the_same_queues_and_timelines(backend: str, case: tuple, batch: int) -> None:
+    in_order, mixed = case
+    assert build(backend, mixed, batch) == build(backend, in_order, 1000)
+
+
+def test_the_generated_histories_reach_every_rule() -> None:
+    """A guard on the property above: a typical history yields items of every rule."""
+    touch = [("TouchpointLogged", {"touchpoint_id": f"c1-t{i}", "kind": k, "occurred_at": at(i)})
+             for i, k in enumerate(["outreach", "conversation"])]
+    messages = envelopes(CONTACTS, "c1", [("ContactAdded", {"student_id": STUDENT, "name": "Jane", "organisation": "Acme",
+                                                           "tags": []}), *touch], 1)
+    messages += envelopes(CONTACTS, "c2", [("ContactAdded", {"student_id": STUDENT, "name": "John", "organisation": "Beta",
+                                                            "tags": []}),
+                                           ("TouchpointLogged", {"touchpoint_id": "c2-t0", "kind": "outreach",
+                                                                 "occurred_at": at(3)})], 2)
+    who = {"student_id": STUDENT, "contact_id": "c1"}
+    messages += envelopes(INTERVIEWS, "i1", [("InterviewCompleted", {**who, "start": at(5), "end": at(5.5),
+                                                                    "student_time_zone": "Europe/Berlin"})], 3)
+    messages += envelopes(NOTES, "n1", [
+        ("NoteRecorded", {"revision": 1, "text": "t", "insights": [], "action_items": [], "tags": [],
+                          "objectives_covered": [], "time_zone": None, "student_id": STUDENT, "interview_id": None,
+                          "contact_id": "c1", "visibility": "private"}),
+        ("ActionItemAdded", {"item_id": "a1", "student_id": STUDENT, "text": "x", "due_on": None, "time_zone": None,
+                             "contact_id": "c1", "interview_id": None})], 4)
+    rules = {i["rule"] for i in build("sqlite", messages, 1000)["items"]}
+    assert rules == {"thank_you", "outreach_next_contact", "outreach_follow_up", "stay_in_touch", "action_item"}
