@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Response, current_app, g, request, url_for
+from flask import Response, current_app, request, url_for
 from marshmallow import ValidationError
 from werkzeug.exceptions import UnsupportedMediaType
 
@@ -14,10 +14,11 @@ from services.contacts.domain import Contact, is_dormant
 from services.contacts.projections import query_directory
 from shared.auth import Principal, acting_for
 from shared.config import Settings
-from shared.events import Metadata, utcnow
+from shared.events import utcnow
 from shared.readstore import Collection, iterate
 from shared.repository import Accepted
-from shared.web import Api, if_match_version, json_response, wait_for_version
+from shared.web import (Api, accepted_response, command_metadata, if_match_version, json_response,
+                        wait_for_version)
 
 api = Api("contacts", __name__)
 READERS = ("student", "admin")
@@ -34,14 +35,9 @@ def _ctx() -> ContactsContext:
     return current_app.extensions["contacts"]
 
 
-def _meta(principal: Principal) -> Metadata:
-    return Metadata(actor=principal.subject, correlation_id=g.correlation_id)
-
-
 def _accepted(accepted: Accepted, status: int = 200) -> Response:
-    headers = {"Location": url_for("contacts.get_contact", contact_id=accepted.id)} if status == 201 else {}
-    return json_response({"id": accepted.id, "version": accepted.version}, status, version=accepted.version,
-                         headers=headers)
+    location = url_for("contacts.get_contact", contact_id=accepted.id) if status == 201 else None
+    return accepted_response(accepted, status, location)
 
 
 def contact_view(contact: Contact) -> dict[str, Any]:
@@ -60,59 +56,59 @@ def contact_view(contact: Contact) -> dict[str, Any]:
 def add_contact(principal: Principal, body: dict[str, Any]) -> Response:
     student_id = acting_for(principal, body.pop("student_id", None))
     tags = body.pop("tags", [])
-    return _accepted(_ctx().service.add_contact(student_id, body, _meta(principal), tags=tags), 201)
+    return _accepted(_ctx().service.add_contact(student_id, body, command_metadata(principal), tags=tags), 201)
 
 
 @api.route("/contacts/<contact_id>", "PATCH", summary="Change a contact's details (null clears a field)",
            body=schemas.ChangeDetails, response=schemas.Accepted, errors=(404, 409, 412))
 def change_details(principal: Principal, contact_id: str, body: dict[str, Any]) -> Response:
-    return _accepted(_ctx().service.change_details(contact_id, body, principal, _meta(principal), if_match_version()))
+    return _accepted(_ctx().service.change_details(contact_id, body, principal, command_metadata(principal), if_match_version()))
 
 
 @api.route("/contacts/<contact_id>/tags", "POST", summary="Tag a contact", body=schemas.Tags,
            response=schemas.Accepted, errors=(404, 409, 412))
 def tag_contact(principal: Principal, contact_id: str, body: dict[str, Any]) -> Response:
-    return _accepted(_ctx().service.tag(contact_id, body["tags"], principal, _meta(principal), if_match_version()))
+    return _accepted(_ctx().service.tag(contact_id, body["tags"], principal, command_metadata(principal), if_match_version()))
 
 
 @api.route("/contacts/<contact_id>/tags/<tag>", "DELETE", summary="Remove a tag", response=schemas.Accepted,
            errors=(404, 409, 412))
 def untag_contact(principal: Principal, contact_id: str, tag: str) -> Response:
-    return _accepted(_ctx().service.untag(contact_id, [tag], principal, _meta(principal), if_match_version()))
+    return _accepted(_ctx().service.untag(contact_id, [tag], principal, command_metadata(principal), if_match_version()))
 
 
 @api.route("/contacts/<contact_id>/priority", "PUT", summary="Rate advocacy and motivation (1–3 each)",
            body=schemas.Priority, response=schemas.Accepted, errors=(404, 409, 412))
 def prioritise_contact(principal: Principal, contact_id: str, body: dict[str, Any]) -> Response:
     return _accepted(_ctx().service.prioritise(contact_id, body["advocacy"], body["motivation"], principal,
-                                               _meta(principal), if_match_version()))
+                                               command_metadata(principal), if_match_version()))
 
 
 @api.route("/contacts/<contact_id>/archive", "POST", summary="Archive a contact (history stays)",
            body=schemas.Archive, response=schemas.Accepted, errors=(404, 409, 412))
 def archive_contact(principal: Principal, contact_id: str, body: dict[str, Any]) -> Response:
-    return _accepted(_ctx().service.archive(contact_id, body.get("reason"), principal, _meta(principal),
+    return _accepted(_ctx().service.archive(contact_id, body.get("reason"), principal, command_metadata(principal),
                                             if_match_version()))
 
 
 @api.route("/contacts/<contact_id>/restore", "POST", summary="Restore an archived contact",
            response=schemas.Accepted, errors=(404, 409, 412))
 def restore_contact(principal: Principal, contact_id: str) -> Response:
-    return _accepted(_ctx().service.restore(contact_id, principal, _meta(principal), if_match_version()))
+    return _accepted(_ctx().service.restore(contact_id, principal, command_metadata(principal), if_match_version()))
 
 
 @api.route("/contacts/<contact_id>/touchpoints", "POST",
            summary="Log a touchpoint: outreach, reply, conversation, thank-you, check-in, update, article, intro",
            body=schemas.Touchpoint, response=schemas.Accepted, status=201, errors=(404, 409, 412))
 def log_touchpoint(principal: Principal, contact_id: str, body: dict[str, Any]) -> Response:
-    accepted = _ctx().service.log_touchpoint(contact_id, body, principal, _meta(principal), if_match_version())
+    accepted = _ctx().service.log_touchpoint(contact_id, body, principal, command_metadata(principal), if_match_version())
     return json_response({"id": accepted.id, "version": accepted.version}, 201, version=accepted.version)
 
 
 @api.route("/contacts/<contact_id>/merge", "POST", summary="Merge a duplicate into this contact (both histories kept)",
            body=schemas.Merge, response=schemas.Accepted, errors=(404, 409, 412))
 def merge_contacts(principal: Principal, contact_id: str, body: dict[str, Any]) -> Response:
-    return _accepted(_ctx().service.merge(contact_id, body["duplicate_id"], principal, _meta(principal),
+    return _accepted(_ctx().service.merge(contact_id, body["duplicate_id"], principal, command_metadata(principal),
                                           if_match_version()))
 
 
@@ -130,7 +126,7 @@ def import_contacts(principal: Principal, query: dict[str, Any]) -> Response:
     else:
         data, content_type = request.get_data(cache=True), request.mimetype
     try:
-        report = _ctx().service.import_file(student_id, data, _meta(principal), fmt=query.get("format"),
+        report = _ctx().service.import_file(student_id, data, command_metadata(principal), fmt=query.get("format"),
                                             filename=filename, content_type=content_type)
     except formats.FormatError as exc:
         raise ValidationError({"file": [str(exc)]}) from exc

@@ -5,16 +5,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable
 
-from flask import Response, current_app, g
+from flask import Response, current_app
 
 from services.followups import schemas
 from services.followups.domain import NEVER, FollowUp, view_state
 from shared.auth import Principal, acting_for
 from shared.errors import NotFound, RuleViolated
-from shared.events import Metadata, isoformat
+from shared.events import isoformat
 from shared.readstore import Collection, Page
 from shared.repository import Repository
-from shared.web import Api, if_match_version, json_response, wait_for_version
+from shared.web import Api, command_metadata, if_match_version, json_response, wait_for_version
 
 
 api = Api("followups", __name__)
@@ -33,10 +33,6 @@ class FollowUpsContext:
 
 def _ctx() -> FollowUpsContext:
     return current_app.extensions["followups"]
-
-
-def _meta(principal: Principal) -> Metadata:
-    return Metadata(actor=principal.subject, correlation_id=g.correlation_id)
 
 
 def _catch_up(query: dict[str, Any]) -> None:
@@ -143,7 +139,7 @@ def _decide(item_id: str, principal: Principal, act: Callable[[FollowUp, dict[st
             raise NotFound(f"follow-up {item_id} not found")
         return followup
 
-    _, accepted = _ctx().followups.update(item_id, _meta(principal), lambda f: act(f, item), load=load,
+    _, accepted = _ctx().followups.update(item_id, command_metadata(principal), lambda f: act(f, item), load=load,
                                           expected_version=if_match_version())
     return json_response({"id": accepted.id, "version": accepted.version}, version=accepted.version)
 

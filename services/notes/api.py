@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Response, current_app, g, url_for
+from flask import Response, current_app, url_for
 
 from services.notes import schemas
 from services.notes.application import LoadedNote, NotesService
@@ -12,10 +12,10 @@ from services.notes.projections import present, query_notes, summary
 from shared.auth import Principal, acting_for
 from shared.config import Settings
 from shared.errors import NotFound
-from shared.events import Metadata
 from shared.readstore import Collection
 from shared.repository import Accepted
-from shared.web import Api, if_match_version, json_response, wait_for_version
+from shared.web import (Api, accepted_response, command_metadata, if_match_version, json_response,
+                        wait_for_version)
 
 api = Api("notes", __name__)
 OWNERS = ("student", "admin")
@@ -36,14 +36,9 @@ def _ctx() -> NotesContext:
     return current_app.extensions["notes"]
 
 
-def _meta(principal: Principal) -> Metadata:
-    return Metadata(actor=principal.subject, correlation_id=g.correlation_id)
-
-
 def _accepted(accepted: Accepted, status: int = 200) -> Response:
-    headers = {"Location": url_for("notes.get_note", note_id=accepted.id)} if status == 201 else {}
-    return json_response({"id": accepted.id, "version": accepted.version}, status, version=accepted.version,
-                         headers=headers)
+    location = url_for("notes.get_note", note_id=accepted.id) if status == 201 else None
+    return accepted_response(accepted, status, location)
 
 
 def note_view(loaded: LoadedNote) -> dict[str, Any]:
@@ -63,45 +58,45 @@ def _page(items: list[dict[str, Any]], next_cursor: str | None) -> Response:
            response=schemas.Accepted, status=201, errors=(409,))
 def record_note(principal: Principal, body: dict[str, Any]) -> Response:
     student_id = acting_for(principal, body.pop("student_id", None))
-    return _accepted(_ctx().service.record(student_id, body, _meta(principal)), 201)
+    return _accepted(_ctx().service.record(student_id, body, command_metadata(principal)), 201)
 
 
 @api.route("/notes/<note_id>", "PUT", summary="Revise a note: the whole new content (earlier revisions stay)",
            body=schemas.ReviseNote, response=schemas.Accepted, errors=(404, 409, 412, 503))
 def revise_note(principal: Principal, note_id: str, body: dict[str, Any]) -> Response:
-    return _accepted(_ctx().service.revise(note_id, body, principal, _meta(principal), if_match_version()))
+    return _accepted(_ctx().service.revise(note_id, body, principal, command_metadata(principal), if_match_version()))
 
 
 @api.route("/notes/<note_id>/visibility", "POST", summary="Share a note with your advisors, or make it private",
            body=schemas.Visibility, response=schemas.Accepted, errors=(404, 409, 412))
 def set_visibility(principal: Principal, note_id: str, body: dict[str, Any]) -> Response:
-    return _accepted(_ctx().service.set_visibility(note_id, body["visibility"], principal, _meta(principal),
+    return _accepted(_ctx().service.set_visibility(note_id, body["visibility"], principal, command_metadata(principal),
                                                    if_match_version()))
 
 
 @api.route("/notes/<note_id>", "DELETE", summary="Delete a note: its content leaves every list and search",
            response=schemas.Accepted, errors=(404, 409, 412))
 def delete_note(principal: Principal, note_id: str) -> Response:
-    return _accepted(_ctx().service.delete(note_id, principal, _meta(principal), if_match_version()))
+    return _accepted(_ctx().service.delete(note_id, principal, command_metadata(principal), if_match_version()))
 
 
 @api.route("/notes/<note_id>/action-items/<item_id>/complete", "POST", summary="Mark an action item done",
            response=schemas.Accepted, errors=(404, 409, 412))
 def complete_item(principal: Principal, note_id: str, item_id: str) -> Response:
-    return _accepted(_ctx().service.complete_item(note_id, item_id, principal, _meta(principal), if_match_version()))
+    return _accepted(_ctx().service.complete_item(note_id, item_id, principal, command_metadata(principal), if_match_version()))
 
 
 @api.route("/notes/<note_id>/action-items/<item_id>/reopen", "POST", summary="Open a completed action item again",
            response=schemas.Accepted, errors=(404, 409, 412))
 def reopen_item(principal: Principal, note_id: str, item_id: str) -> Response:
-    return _accepted(_ctx().service.reopen_item(note_id, item_id, principal, _meta(principal), if_match_version()))
+    return _accepted(_ctx().service.reopen_item(note_id, item_id, principal, command_metadata(principal), if_match_version()))
 
 
 # -- notes: reads -------------------------------------------------------------------------------
 @api.route("/notes/<note_id>", "GET", summary="A note as of its newest revision (an advisor's read is logged)",
            roles=READERS, response=schemas.NoteView, errors=(404,))
 def get_note(principal: Principal, note_id: str) -> Response:
-    loaded = _ctx().service.read(note_id, principal, _meta(principal))
+    loaded = _ctx().service.read(note_id, principal, command_metadata(principal))
     return json_response(note_view(loaded), version=loaded.note.version)
 
 
@@ -137,14 +132,14 @@ def list_access_log(principal: Principal, query: dict[str, Any]) -> Response:
            roles=("admin",), response=schemas.Assignment, errors=(409, 422))
 def assign_advisor(principal: Principal, advisor_id: str, student_id: str) -> Response:
     return _assignment(_ctx().service.assign(_path_id("advisor_id", advisor_id), _path_id("student_id", student_id),
-                                             _meta(principal)), advisor_id, student_id, True)
+                                             command_metadata(principal)), advisor_id, student_id, True)
 
 
 @api.route("/advisors/<advisor_id>/students/<student_id>", "DELETE", summary="Unassign an advisor from a student",
            roles=("admin",), response=schemas.Assignment, errors=(422,))
 def unassign_advisor(principal: Principal, advisor_id: str, student_id: str) -> Response:
     return _assignment(_ctx().service.unassign(_path_id("advisor_id", advisor_id), _path_id("student_id", student_id),
-                                               _meta(principal)), advisor_id, student_id, False)
+                                               command_metadata(principal)), advisor_id, student_id, False)
 
 
 @api.route("/advisors/<advisor_id>/students", "GET", summary="The students an advisor advises", roles=ADVISORS,

@@ -6,7 +6,7 @@ import hmac
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Response, current_app, g, url_for
+from flask import Response, current_app, url_for
 from werkzeug.exceptions import NotFound as HTTPNotFound
 
 from services.scheduling import ics, schemas
@@ -14,10 +14,11 @@ from services.scheduling.application import SchedulingService
 from services.scheduling.domain import Interview, local_time
 from shared.auth import Principal, acting_for
 from shared.config import Settings
-from shared.events import Metadata, isoformat, utcnow
+from shared.events import isoformat, utcnow
 from shared.readstore import Collection, iterate
 from shared.repository import Accepted
-from shared.web import Api, if_match_version, json_response, wait_for_version
+from shared.web import (Api, accepted_response, command_metadata, if_match_version, json_response,
+                        wait_for_version)
 
 api = Api("scheduling", __name__)
 READERS = ("student", "admin")
@@ -34,14 +35,9 @@ def _ctx() -> SchedulingContext:
     return current_app.extensions["scheduling"]
 
 
-def _meta(principal: Principal) -> Metadata:
-    return Metadata(actor=principal.subject, correlation_id=g.correlation_id)
-
-
 def _accepted(accepted: Accepted, status: int = 200) -> Response:
-    headers = {"Location": url_for("scheduling.get_interview", interview_id=accepted.id)} if status == 201 else {}
-    return json_response({"id": accepted.id, "version": accepted.version}, status, version=accepted.version,
-                         headers=headers)
+    location = url_for("scheduling.get_interview", interview_id=accepted.id) if status == 201 else None
+    return accepted_response(accepted, status, location)
 
 
 def interview_view(interview: Interview) -> dict[str, Any]:
@@ -61,45 +57,45 @@ def interview_view(interview: Interview) -> dict[str, Any]:
            body=schemas.RequestInterview, status=201)
 def request_interview(principal: Principal, body: dict[str, Any]) -> Response:
     student_id = acting_for(principal, body.pop("student_id", None))
-    return _accepted(_ctx().service.request(student_id, body, _meta(principal)), 201)
+    return _accepted(_ctx().service.request(student_id, body, command_metadata(principal)), 201)
 
 
 @api.route("/interviews/<interview_id>/proposals", "POST", summary="Propose time slots (local time + IANA zone)",
            body=schemas.ProposeTimes, errors=(404, 409, 412))
 def propose_times(principal: Principal, interview_id: str, body: dict[str, Any]) -> Response:
-    return _accepted(_ctx().service.propose(interview_id, body["slots"], principal, _meta(principal),
+    return _accepted(_ctx().service.propose(interview_id, body["slots"], principal, command_metadata(principal),
                                             if_match_version()))
 
 
 @api.route("/interviews/<interview_id>/schedule", "POST", summary="Schedule: a proposed slot, or a start and zone",
            body=schemas.ScheduleInterview, errors=(404, 409, 412))
 def schedule_interview(principal: Principal, interview_id: str, body: dict[str, Any]) -> Response:
-    return _accepted(_ctx().service.schedule(interview_id, body, principal, _meta(principal), if_match_version()))
+    return _accepted(_ctx().service.schedule(interview_id, body, principal, command_metadata(principal), if_match_version()))
 
 
 @api.route("/interviews/<interview_id>/reschedule", "POST", summary="Move the agreed time (the old one stays in history)",
            body=schemas.LocalTime, errors=(404, 409, 412))
 def reschedule_interview(principal: Principal, interview_id: str, body: dict[str, Any]) -> Response:
-    return _accepted(_ctx().service.reschedule(interview_id, body, principal, _meta(principal), if_match_version()))
+    return _accepted(_ctx().service.reschedule(interview_id, body, principal, command_metadata(principal), if_match_version()))
 
 
 @api.route("/interviews/<interview_id>/cancel", "POST", summary="Cancel (the record stays, with who and why)",
            body=schemas.Cancel, errors=(404, 409, 412))
 def cancel_interview(principal: Principal, interview_id: str, body: dict[str, Any]) -> Response:
     return _accepted(_ctx().service.cancel(interview_id, body["by"], body.get("reason"), principal,
-                                           _meta(principal), if_match_version()))
+                                           command_metadata(principal), if_match_version()))
 
 
 @api.route("/interviews/<interview_id>/complete", "POST", summary="Mark the conversation as held",
            errors=(404, 409, 412))
 def complete_interview(principal: Principal, interview_id: str) -> Response:
-    return _accepted(_ctx().service.complete(interview_id, principal, _meta(principal), if_match_version()))
+    return _accepted(_ctx().service.complete(interview_id, principal, command_metadata(principal), if_match_version()))
 
 
 @api.route("/interviews/<interview_id>/missed", "POST", summary="Mark a no-show: the student's or the contact's",
            body=schemas.Missed, errors=(404, 409, 412))
 def miss_interview(principal: Principal, interview_id: str, body: dict[str, Any]) -> Response:
-    return _accepted(_ctx().service.miss(interview_id, body["who"], principal, _meta(principal), if_match_version()))
+    return _accepted(_ctx().service.miss(interview_id, body["who"], principal, command_metadata(principal), if_match_version()))
 
 
 # -- reads ----------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
 from shared.auth import Principal
 from shared.errors import Conflict, Forbidden, PreconditionFailed, TransientError
+from shared.events import Metadata
 from shared.web.errors import error_response
 
 _ETAG = re.compile(r'^\s*(?:W/)?"(\d+)"\s*$')
@@ -135,6 +136,17 @@ def json_response(data: Any, status: int = 200, *, version: int | None = None,
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response
+
+
+def command_metadata(principal: Principal) -> Metadata:
+    """Who issued this request's command, and the request's correlation id, for its events."""
+    return Metadata(actor=principal.subject, correlation_id=g.correlation_id)
+
+
+def accepted_response(accepted: Any, status: int = 200, location: str | None = None) -> Response:
+    """A command's answer: `{id, version}`, the new version as ETag, and Location when created."""
+    return json_response({"id": accepted.id, "version": accepted.version}, status, version=accepted.version,
+                         headers={"Location": location} if location else None)
 
 
 def if_match_version() -> int | None:
