@@ -58,7 +58,7 @@ class Platform:
             log = self.data_dir / f"{name}.log"
             self.logs[name] = log
             with log.open("ab") as out:  # the child keeps its own descriptor
-                self.processes[name] = subprocess.Popen(["sh", "-c", f"exec {command}"], cwd=ROOT, env=env,
+                self.processes[name] = subprocess.Popen(["sh", "-c", command], cwd=ROOT, env=env,
                                                         stdout=out, stderr=subprocess.STDOUT,
                                                         start_new_session=True)
         for name in self.processes:

@@ -58,7 +58,9 @@ def test_every_process_waits_for_the_init_step_and_the_api_has_a_healthcheck() -
 def test_every_procfile_command_exists_in_the_project() -> None:
     for line in (ROOT / "Procfile").read_text().splitlines():
         if line.strip() and not line.startswith("#"):
-            check_runs_something_of_ours(shlex.split(line.split(":", 1)[1]))
+            argv = shlex.split(line.split(":", 1)[1])
+            assert argv[0] == "exec", "without exec, Ctrl-C kills the shell, not the process"
+            check_runs_something_of_ours(argv[1:])
 
 
 def test_every_procfile_process_has_a_compose_service() -> None:
