@@ -3,9 +3,7 @@ same directory as delivering every event once, in order."""
 from __future__ import annotations
 
 import json
-import tempfile
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,8 +14,7 @@ from services.contacts.projections import ContactDirectory, directory
 from shared.bus import Message
 from shared.contracts.contacts import CONTACTS
 from shared.events import Metadata
-from shared.readstore import iterate, open_read_store
-from tests.backends import read_store_url
+from tests.integration.replay import at_least_once, project
 
 NOW = datetime(2026, 11, 25, tzinfo=timezone.utc)
 COMMANDS = st.sampled_from(["tag", "untag", "prioritise", "archive", "restore", "touch", "rename", "email"])
@@ -47,33 +44,11 @@ def stream(contact_id: str, commands: list[str]) -> list[Message]:
 def deliveries(draw: st.DrawFn) -> tuple[list[Message], list[Message]]:
     streams = [stream(f"c{k}", draw(st.lists(COMMANDS, max_size=12))) for k in range(draw(st.integers(1, 3)))]
     in_order = [m for s in streams for m in s]
-    per_key = []
-    for messages in streams:  # at-least-once: a consumer may rewind to any earlier point and re-read
-        delivered, i = [], 0
-        while i < len(messages):
-            delivered.append(messages[i])
-            i += 1
-            if draw(st.integers(0, 4)) == 0:
-                i = draw(st.integers(0, i))
-        per_key.append(delivered)
-    mixed = []
-    while any(per_key):  # any interleaving across keys, order kept within a key
-        choices = [k for k, msgs in enumerate(per_key) if msgs]
-        mixed.append(per_key[draw(st.sampled_from(choices))].pop(0))
-    return in_order, mixed
+    return in_order, at_least_once(draw, streams)
 
 
-def build(backend: str, messages: list[Message], batch: int) -> list[dict[str, Any]]:
-    with tempfile.TemporaryDirectory() as tmp:
-        store = open_read_store(read_store_url(backend, Path(tmp)))
-        try:
-            projection = ContactDirectory(store)
-            for start in range(0, len(messages), batch):
-                projection.handle(messages[start:start + batch])
-            return list(iterate(directory(store), {}, [("_id", 1)]))
-        finally:
-            getattr(store, "drop_database", lambda: None)()
-            store.close()
+def build(backend: str, messages: list[Message], batch: int) -> dict[str, list[dict[str, Any]]]:
+    return project(backend, ContactDirectory, messages, batch, {"directory": directory})
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "mongo"])

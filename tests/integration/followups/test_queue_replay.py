@@ -4,9 +4,7 @@ stream after stream."""
 from __future__ import annotations
 
 import json
-import tempfile
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,8 +17,7 @@ from shared.contracts.followups import FOLLOWUPS
 from shared.contracts.notes import NOTES
 from shared.contracts.scheduling import INTERVIEWS
 from shared.events import EventCatalog, Metadata, Recorded, isoformat
-from shared.readstore import iterate, open_read_store
-from tests.backends import read_store_url
+from tests.integration.replay import at_least_once, project
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
 STUDENT = "student-1"
@@ -129,35 +126,12 @@ def deliveries(draw: st.DrawFn) -> tuple[list[Message], list[Message]]:
     ]
     streams = [s for s in streams if s]
     in_order = [m for s in streams for m in s]
-    per_key = []
-    for messages in streams:  # at-least-once: a consumer may rewind to any earlier point and re-read
-        delivered, i = [], 0
-        while i < len(messages):
-            delivered.append(messages[i])
-            i += 1
-            if draw(st.integers(0, 4)) == 0:
-                i = draw(st.integers(0, i))
-        per_key.append(delivered)
-    mixed = []
-    while any(per_key):  # any interleaving across keys (and topics), order kept within a key
-        choices = [k for k, msgs in enumerate(per_key) if msgs]
-        mixed.append(per_key[draw(st.sampled_from(choices))].pop(0))
-    return in_order, mixed
+    return in_order, at_least_once(draw, streams)
 
 
 def build(backend: str, messages: list[Message], batch: int) -> dict[str, list[dict[str, Any]]]:
-    with tempfile.TemporaryDirectory() as tmp:
-        store = open_read_store(read_store_url(backend, Path(tmp)))
-        try:
-            projection = FollowUpViews(store)
-            for start in range(0, len(messages), batch):
-                projection.handle(messages[start:start + batch])
-            return {name: list(iterate(collection(store), {}, [("_id", 1)]))
-                    for name, collection in (("items", items), ("timeline", timeline), ("sources", sources),
-                                                       ("versions", versions))}
-        finally:
-            getattr(store, "drop_database", lambda: None)()
-            store.close()
+    return project(backend, FollowUpViews, messages, batch,
+                   {"items": items, "timeline": timeline, "sources": sources, "versions": versions})
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "mongo"])

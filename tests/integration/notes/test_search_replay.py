@@ -4,10 +4,8 @@ arrive before their contact, and deleted notes."""
 from __future__ import annotations
 
 import json
-import tempfile
 from datetime import datetime, timedelta, timezone
 from itertools import count
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,8 +18,7 @@ from shared.bus import Message
 from shared.contracts.contacts import CONTACTS
 from shared.contracts.notes import NOTES
 from shared.events import EventCatalog, Metadata
-from shared.readstore import iterate, open_read_store
-from tests.backends import read_store_url
+from tests.integration.replay import at_least_once, project
 
 NOW = datetime(2026, 3, 1, tzinfo=timezone.utc)
 NOTE_COMMANDS = st.sampled_from(["revise", "add_item", "complete", "reopen", "share", "private", "delete"])
@@ -75,33 +72,11 @@ def deliveries(draw: st.DrawFn) -> tuple[list[Message], list[Message]]:
     streams += [note_stream(f"n{k}", "c1", draw(st.lists(NOTE_COMMANDS, max_size=8)))
                 for k in range(draw(st.integers(1, 3)))]
     in_order = [m for s in streams for m in s]
-    per_key = []
-    for stream in streams:  # at-least-once: a consumer may rewind to any earlier point and re-read
-        delivered, i = [], 0
-        while i < len(stream):
-            delivered.append(stream[i])
-            i += 1
-            if draw(st.integers(0, 4)) == 0:
-                i = draw(st.integers(0, i))
-        per_key.append(delivered)
-    mixed = []
-    while any(per_key):  # any interleaving across streams (and topics), order kept within a stream
-        choices = [k for k, msgs in enumerate(per_key) if msgs]
-        mixed.append(per_key[draw(st.sampled_from(choices))].pop(0))
-    return in_order, mixed
+    return in_order, at_least_once(draw, streams)
 
 
-def build(backend: str, delivered: list[Message], batch: int) -> list[dict[str, Any]]:
-    with tempfile.TemporaryDirectory() as tmp:
-        store = open_read_store(read_store_url(backend, Path(tmp)))
-        try:
-            projection = NotesViews(store)
-            for start in range(0, len(delivered), batch):
-                projection.handle(delivered[start:start + batch])
-            return list(iterate(note_search(store), {}, [("_id", 1)]))
-        finally:
-            getattr(store, "drop_database", lambda: None)()
-            store.close()
+def build(backend: str, delivered: list[Message], batch: int) -> dict[str, list[dict[str, Any]]]:
+    return project(backend, NotesViews, delivered, batch, {"search": note_search})
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "mongo"])
