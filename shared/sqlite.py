@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -27,6 +28,21 @@ def _casefold(value: object) -> object:
     return value.casefold() if isinstance(value, str) else value
 
 
+def _switch_to_wal(conn: sqlite3.Connection, timeout: float = 30.0) -> None:
+    """Switching a new file to WAL needs an exclusive lock, and SQLite answers "database is locked"
+    at once (no busy handler) while another process holds one. Under `make run` a dozen processes
+    open the same new files at the same moment, so wait for the lock like any other writer."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 class SQLiteDatabase:
     def __init__(self, path: str, *, synchronous: str = "FULL") -> None:
         self.path = path
@@ -41,9 +57,9 @@ class SQLiteDatabase:
         if conn is None or self._local.pid != os.getpid():
             conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=True)
             conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute(f"PRAGMA synchronous={self.synchronous}")
             conn.execute("PRAGMA busy_timeout=30000")
+            _switch_to_wal(conn)
+            conn.execute(f"PRAGMA synchronous={self.synchronous}")
             # SQLite's LOWER() folds ASCII only; searches must find "Émile" from "émile" too.
             conn.create_function("casefold", 1, _casefold, deterministic=True)
             self._local.conn, self._local.pid = conn, os.getpid()
