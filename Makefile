@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help install run token test test-unit lint clean
+.PHONY: help install run token test test-unit lint bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -41,6 +41,9 @@ lint: install ## Check the code for real mistakes (ruff)
 
 test-unit: install ## Only the fast unit tests
 	$(PY) -m pytest tests/unit
+
+bench: install ## Measure the read side (rebuild, apply rate vs bulk-upsert ceiling, freshness, RSS) -> var/bench/results.json
+	infra/with-backends.sh $(PY) -m bench $(BENCH_ARGS)
 
 clean: ## Remove the virtual environment and test caches (never the data under var/)
 	rm -rf $(VENV) var/test-backends .pytest_cache .hypothesis

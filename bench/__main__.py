@@ -1,0 +1,157 @@
+"""`python -m bench` (what `make bench` runs): the read side's speed and memory, as JSON.
+
+For each backend profile — `embedded` (SQLite event log, bus and read models: `make run`) and `real`
+(Kafka + a MongoDB-wire server: docker compose) — and each history size:
+
+- **rebuild**: the followups projection (timelines and follow-up queues, the heaviest worker)
+  replays a synthetic history of that many events from the beginning into an empty read model, in
+  its own process: wall time, per-event cost, events per second and the worker's peak RSS;
+- **ceiling**: the same number of documents bulk-upserted straight through the driver into the same
+  store, in the same run; `apply_vs_ceiling` is the projection's rate as a share of it (the
+  baseline that makes the figures comparable across machines);
+
+and once per profile **freshness**: command accepted → visible in the timeline and the queue,
+p50/p99 under a steady load with the relay and worker as their own processes.
+
+Results go to `var/bench/results.json` (and stdout). Sizes per profile are options because a
+MongoDB-wire server on SQLite (FerretDB, what runs here) is two orders of magnitude slower than
+MongoDB itself; see README "Benchmarks" for what was measured.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from bench.ceiling import ceiling
+from bench.freshness import measure as measure_freshness
+from bench.workload import Workload, publish
+from services.followups.projections import FollowUpViews
+from shared.bus import open_bus
+from shared.config import Settings
+from shared.runtime import ensure_all_topics
+
+ROOT = Path(__file__).resolve().parents[1]
+EVENTS_PER_STUDENT = len(Workload(1))
+
+
+def _sizes(text: str) -> list[int]:
+    return [int(float(s)) for s in text.split(",") if s.strip()]
+
+
+def profile_urls(profile: str, data_dir: Path) -> dict[str, str]:
+    """Fresh stores for one measurement: SQLite files in `data_dir`, or new databases and a new topic
+    namespace on the configured servers."""
+    if profile == "embedded":
+        return {"EVENT_STORE_URL": f"sqlite:///{data_dir}/events-{{service}}.db", "BUS_URL": f"sqlite:///{data_dir}/bus.db",
+                "READ_STORE_URL": f"sqlite:///{data_dir}/read-models.db"}
+    kafka, mongo = os.environ.get("KAFKA_BOOTSTRAP_SERVERS"), os.environ.get("MONGODB_URI")
+    if not (kafka and mongo):
+        raise SystemExit("the real profile needs KAFKA_BOOTSTRAP_SERVERS and MONGODB_URI (make bench starts both)")
+    run = uuid.uuid4().hex[:8]
+    return {"EVENT_STORE_URL": f"{mongo.rstrip('/')}/bench_{run}_{{service}}", "BUS_URL": f"kafka://{kafka}",
+            "READ_STORE_URL": f"{mongo.rstrip('/')}/bench_{run}_read"}
+
+
+def drop_databases(urls: dict[str, str]) -> None:
+    if not urls["READ_STORE_URL"].startswith("mongodb"):
+        return
+    from pymongo import MongoClient
+    from pymongo.uri_parser import parse_uri
+
+    client: MongoClient = MongoClient(urls["READ_STORE_URL"])
+    try:
+        for name in client.list_database_names():
+            prefix = parse_uri(urls["READ_STORE_URL"])["database"].rsplit("_", 1)[0]
+            if name.startswith(prefix):
+                client.drop_database(name)
+    finally:
+        client.close()
+
+
+def rebuild(profile: str, events: int, work: Path) -> dict[str, Any]:
+    data_dir = Path(tempfile.mkdtemp(prefix=f"{events}-", dir=work))
+    urls = profile_urls(profile, data_dir)
+    namespace = f"bench{uuid.uuid4().hex[:8]}."
+    settings = Settings.from_env({**urls, "BUS_NAMESPACE": namespace})
+    bus = open_bus(urls["BUS_URL"])
+    try:
+        ensure_all_topics(bus, settings)
+        workload = Workload(max(1, round(events / EVENTS_PER_STUDENT)))
+        started = time.perf_counter()
+        published = publish(workload, bus, namespace)
+        publish_seconds = time.perf_counter() - started
+    finally:
+        bus.close()
+    print(f"[{profile}] published {published} events in {publish_seconds:.1f}s; replaying…", file=sys.stderr, flush=True)
+    output = subprocess.run(
+        [sys.executable, "-m", "bench.replay", "--projection", FollowUpViews.name, "--bus", urls["BUS_URL"],
+         "--read-store", urls["READ_STORE_URL"], "--namespace", namespace, "--events", str(published)],
+        cwd=ROOT, check=True, capture_output=True, text=True).stdout
+    result = json.loads(output.strip().splitlines()[-1])
+    print(f"[{profile}] rebuild {result}; measuring the ceiling…", file=sys.stderr, flush=True)
+    ceiling_rate = ceiling(urls["READ_STORE_URL"], published)
+    drop_databases(urls)
+    shutil.rmtree(data_dir, ignore_errors=True)
+    return {**result, "students": workload.students, "publish_seconds": round(publish_seconds, 1),
+            "ceiling_upserts_per_second": round(ceiling_rate, 1),
+            "apply_vs_ceiling": round(result["events_per_second"] / ceiling_rate, 4)}
+
+
+def freshness(profile: str, work: Path, rate: float, seconds: float) -> dict[str, Any]:
+    data_dir = Path(tempfile.mkdtemp(prefix="freshness-", dir=work))
+    urls = profile_urls(profile, data_dir)
+    env = {**urls, "BUS_NAMESPACE": f"bench{uuid.uuid4().hex[:8]}.", "CAREERLOOP_DATA_DIR": str(data_dir)}
+    bus = open_bus(urls["BUS_URL"])
+    try:
+        ensure_all_topics(bus, Settings.from_env(env))
+    finally:
+        bus.close()
+    try:
+        return measure_freshness(env, data_dir, rate=rate, seconds=seconds)
+    finally:
+        drop_databases(urls)
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--profiles", default="embedded,real")
+    parser.add_argument("--embedded-sizes", default="100000,1000000", help="history sizes (events) on SQLite")
+    parser.add_argument("--real-sizes", default="100000", help="history sizes (events) on Kafka + MongoDB-wire")
+    parser.add_argument("--rate", type=float, default=20.0, help="freshness: commands per second")
+    parser.add_argument("--seconds", type=float, default=30.0, help="freshness: how long the load lasts")
+    parser.add_argument("--out", default=str(ROOT / "var" / "bench" / "results.json"))
+    args = parser.parse_args(argv)
+    work = ROOT / "var" / "bench" / "work"
+    work.mkdir(parents=True, exist_ok=True)
+    results: dict[str, Any] = {
+        "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "projection": FollowUpViews.name, "events_per_student": EVENTS_PER_STUDENT, "profiles": {}}
+    for profile in [p.strip() for p in args.profiles.split(",") if p.strip()]:
+        sizes = _sizes(args.embedded_sizes if profile == "embedded" else args.real_sizes)
+        entry: dict[str, Any] = {"rebuild": {}}
+        for size in sizes:
+            entry["rebuild"][str(size)] = rebuild(profile, size, work)
+        print(f"[{profile}] freshness at {args.rate}/s for {args.seconds}s…", file=sys.stderr, flush=True)
+        entry["freshness"] = freshness(profile, work, args.rate, args.seconds)
+        results["profiles"][profile] = entry
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(results, indent=2) + "\n")  # after each profile: partial results survive
+    print(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,110 @@
+"""Freshness under a steady load: how long from a command being accepted (201) until its effect is
+visible in the student's timeline *and* follow-up queue.
+
+The deployment shape of `make run` / docker compose: the contacts relay and the followups worker run
+as their own processes (`python -m shared.relay contacts`, `python -m services.followups.worker`);
+commands go through the contacts API (in this process). A load thread logs an outreach touchpoint
+at a fixed rate; a watcher polls `followup_versions` — the marker the projection writes *after* a
+batch's timeline entries and queue items, the same one read-your-writes waits for — and records the
+delay of each command when its version shows up.
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from services.contacts.app import create_app as create_contacts_app
+from shared.auth import mint_token
+from shared.config import Settings
+from shared.readstore import open_read_store
+
+SECRET = "bench-secret-that-is-long-enough-for-hs256"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def measure(env: dict[str, str], data_dir: Path, *, rate: float, seconds: float, contacts: int = 50) -> dict[str, Any]:
+    settings = Settings.from_env({**env, "CAREERLOOP_JWT_SECRET": SECRET, "CAREERLOOP_JWKS_URL": ""})
+    child_env = {**os.environ, **settings.env, "LOG_LEVEL": "WARNING"}
+    logs = [open(data_dir / f"{name}.log", "ab") for name in ("relay", "worker")]
+    processes = [
+        subprocess.Popen([sys.executable, "-m", "shared.relay", "contacts"], env=child_env, cwd=ROOT,
+                         stdout=logs[0], stderr=subprocess.STDOUT),
+        subprocess.Popen([sys.executable, "-m", "services.followups.worker"], env=child_env, cwd=ROOT,
+                         stdout=logs[1], stderr=subprocess.STDOUT),
+    ]
+    app = create_contacts_app(settings)
+    client = app.test_client()
+    auth = {"Authorization": "Bearer " + mint_token(SECRET, "student-fresh", ["student"])}
+    read_store = open_read_store(settings.get("READ_STORE_URL"))
+    versions = read_store.collection("followup_versions")
+    pending: dict[tuple[str, int], float] = {}
+    delays: list[float] = []
+    lock = threading.Lock()
+    done = threading.Event()
+
+    def watch() -> None:
+        while not (done.is_set() and not pending):
+            with lock:
+                waiting = list(pending.items())
+            for (contact_id, version), accepted_at in waiting:
+                doc = versions.get(contact_id)
+                if doc and doc["_version"] >= version:
+                    with lock:
+                        pending.pop((contact_id, version), None)
+                        delays.append(time.perf_counter() - accepted_at)
+            time.sleep(0.005)
+
+    try:
+        ids = []
+        for n in range(contacts):
+            response = client.post("/contacts", json={"name": f"Fresh {n}", "organisation": "Acme Corp"}, headers=auth)
+            assert response.status_code == 201, response.json
+            ids.append(response.json["id"])
+        wait_until(lambda: all(versions.get(i) for i in ids), timeout=120)  # warm: processes up and caught up
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        interval, started, sent = 1.0 / rate, time.perf_counter(), 0
+        while time.perf_counter() - started < seconds:
+            contact_id = ids[sent % len(ids)]
+            response = client.post(f"/contacts/{contact_id}/touchpoints", headers=auth, json={
+                "kind": "outreach", "occurred_at": "2026-03-02T10:00:00Z"})
+            assert response.status_code == 201, response.json
+            with lock:
+                pending[(contact_id, int(response.headers["ETag"].strip('"')))] = time.perf_counter()
+            sent += 1
+            time.sleep(max(0.0, started + sent * interval - time.perf_counter()))
+        achieved = sent / (time.perf_counter() - started)
+        done.set()
+        watcher.join(timeout=60)
+        lost = len(pending)
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(timeout=30)
+        for log in logs:
+            log.close()
+        read_store.close()
+    return {"commands": sent, "target_rate_per_second": rate, "achieved_rate_per_second": round(achieved, 1),
+            "not_visible_within_60s": lost,
+            "p50_ms": round(percentile(delays, 0.50) * 1000, 1), "p99_ms": round(percentile(delays, 0.99) * 1000, 1),
+            "max_ms": round(max(delays) * 1000, 1), "mean_ms": round(statistics.fmean(delays) * 1000, 1)}
+
+
+def wait_until(condition: Any, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the platform did not catch up")
+        time.sleep(0.05)

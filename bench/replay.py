@@ -1,0 +1,56 @@
+"""`python -m bench.replay`: one projection worker replaying its topics from the beginning into an
+empty read model, as a separate process so that its peak memory is its own. Prints one JSON line.
+
+This is exactly what a rebuild does (a new consumer group reading from offset 0 into new
+collections); the worker's peak RSS is read from the kernel (`VmHWM`) when it is done.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import threading
+import time
+
+from shared.bus import open_bus
+from shared.consumer import ConsumerRunner
+from shared.readstore import open_read_store
+
+
+def peak_rss_bytes() -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from services.init import PROJECTIONS
+
+    parser = argparse.ArgumentParser(prog="python -m bench.replay")
+    parser.add_argument("--projection", required=True, choices=[p.name for p in PROJECTIONS])
+    parser.add_argument("--bus", required=True)
+    parser.add_argument("--read-store", required=True)
+    parser.add_argument("--namespace", required=True)
+    parser.add_argument("--events", type=int, required=True, help="how many events the topics hold")
+    args = parser.parse_args(argv)
+    projection_class = next(p for p in PROJECTIONS if p.name == args.projection)
+    bus = open_bus(args.bus)
+    read_store = open_read_store(args.read_store)
+    try:
+        runner = ConsumerRunner(bus, projection_class(read_store, namespace=args.namespace), read_store)
+        started = time.perf_counter()
+        runner.run(threading.Event(), until_idle=True)
+        seconds = time.perf_counter() - started
+    finally:
+        bus.close()
+        read_store.close()
+    print(json.dumps({"events": args.events, "seconds": round(seconds, 3),
+                      "events_per_second": round(args.events / seconds, 1),
+                      "microseconds_per_event": round(seconds / args.events * 1e6, 1),
+                      "peak_rss_mb": round(peak_rss_bytes() / 2**20, 1)}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

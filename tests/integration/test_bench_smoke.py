@@ -1,0 +1,40 @@
+"""`make bench` keeps working: a tiny run of every measurement on the embedded profile gives the JSON
+the README describes. (The figures themselves are never asserted: speed lives in benchmarks.)"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+from bench.workload import Workload
+from shared.contracts import CATALOGS
+from shared.events import parse_type
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_synthetic_history_honours_every_contract_and_numbers_each_stream_from_one() -> None:
+    catalogs = {(c.service, c.aggregate): c for c in CATALOGS}
+    versions: dict[str, list[int]] = defaultdict(list)
+    envelopes = list(Workload(3).envelopes())
+    assert len(envelopes) == len(Workload(3))
+    for envelope in envelopes:
+        service = parse_type(envelope["type"])[0]
+        catalogs[(service, envelope["streamtype"])].read(envelope)  # raises if the data breaks the contract
+        versions[envelope["subject"]].append(envelope["streamversion"])
+    assert all(v == list(range(1, len(v) + 1)) for v in versions.values())
+
+
+def test_a_tiny_bench_run_writes_every_figure(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    subprocess.run([sys.executable, "-m", "bench", "--profiles", "embedded", "--embedded-sizes", "400",
+                    "--rate", "10", "--seconds", "2", "--out", str(out)], cwd=ROOT, check=True, capture_output=True)
+    embedded = json.loads(out.read_text())["profiles"]["embedded"]
+    rebuild = embedded["rebuild"]["400"]
+    assert rebuild["events"] >= 400 and rebuild["peak_rss_mb"] > 0
+    assert 0 < rebuild["apply_vs_ceiling"] < 1
+    freshness = embedded["freshness"]
+    assert freshness["commands"] >= 15 and freshness["not_visible_within_60s"] == 0
+    assert 0 < freshness["p50_ms"] <= freshness["p99_ms"]
