@@ -46,7 +46,8 @@ def contact_view(contact: Contact) -> dict[str, Any]:
     if is_dormant(stage, contact.last_touch_at, utcnow(), settings.int("DORMANT_AFTER_DAYS")):
         stage = "dormant"
     return {"id": contact.id, "student_id": contact.owner_id, "version": contact.version, **contact.details,
-            "tags": contact.tags, "priority": contact.priority, "status": contact.status,
+            "tags": contact.tags, "priority": contact.priority,
+            "check_in_every_weeks": contact.check_in_every_weeks, "status": contact.status,
             "merged_into": contact.merged_into, "stage": stage, "last_touch_at": contact.last_touch_at}
 
 
@@ -82,6 +83,14 @@ def untag_contact(principal: Principal, contact_id: str, tag: str) -> Response:
 def prioritise_contact(principal: Principal, contact_id: str, body: dict[str, Any]) -> Response:
     return _accepted(_ctx().service.prioritise(contact_id, body["advocacy"], body["motivation"], principal,
                                                command_metadata(principal), if_match_version()))
+
+
+@api.route("/contacts/<contact_id>/check-in-cadence", "PUT",
+           summary="Check in every N weeks after the last touch (null: the default rule)",
+           body=schemas.CheckInCadence, response=schemas.Accepted, errors=(404, 409, 412))
+def set_check_in_cadence(principal: Principal, contact_id: str, body: dict[str, Any]) -> Response:
+    return _accepted(_ctx().service.set_check_in_cadence(contact_id, body["every_weeks"], principal,
+                                                         command_metadata(principal), if_match_version()))
 
 
 @api.route("/contacts/<contact_id>/archive", "POST", summary="Archive a contact (history stays)",

@@ -151,6 +151,11 @@ class ContactsService:
         return self._execute(contact_id, principal, expected_version, meta,
                              lambda c: c.prioritise(advocacy, motivation))
 
+    def set_check_in_cadence(self, contact_id: str, every_weeks: int | None, principal: Principal, meta: Metadata,
+                             expected_version: int | None = None) -> Accepted:
+        return self._execute(contact_id, principal, expected_version, meta,
+                             lambda c: c.set_check_in_cadence(every_weeks))
+
     def archive(self, contact_id: str, reason: str | None, principal: Principal, meta: Metadata,
                 expected_version: int | None = None) -> Accepted:
         return self._execute(contact_id, principal, expected_version, meta, lambda c: c.archive(reason))

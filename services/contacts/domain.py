@@ -76,6 +76,7 @@ class Contact(Aggregate):
         self.details: dict[str, Any] = {}
         self.tags: list[str] = []
         self.priority: dict[str, int] | None = None
+        self.check_in_every_weeks: int | None = None
         self.status = "active"          # active | archived | merged
         self.merged_into: str | None = None
         self.merged_from: list[str] = []
@@ -116,6 +117,11 @@ class Contact(Aggregate):
         self._require_editable()
         if self.priority != {"advocacy": advocacy, "motivation": motivation}:
             self.record("ContactPrioritised", advocacy=advocacy, motivation=motivation)
+
+    def set_check_in_cadence(self, every_weeks: int | None) -> None:
+        self._require_editable()
+        if self.check_in_every_weeks != every_weeks:
+            self.record("CheckInCadenceChanged", every_weeks=every_weeks)
 
     def archive(self, reason: str | None = None) -> None:
         self._require_not_merged()
@@ -200,6 +206,10 @@ class Contact(Aggregate):
     @applies("ContactPrioritised")
     def _prioritised(self, data: dict[str, Any]) -> None:
         self.priority = {"advocacy": data["advocacy"], "motivation": data["motivation"]}
+
+    @applies("CheckInCadenceChanged")
+    def _cadence_changed(self, data: dict[str, Any]) -> None:
+        self.check_in_every_weeks = data["every_weeks"]
 
     @applies("ContactArchived")
     def _archived(self, data: dict[str, Any]) -> None:

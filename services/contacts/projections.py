@@ -69,7 +69,7 @@ class ContactDirectory(Projection):
             **details, **_keys(details), "student_id": data["student_id"], "tags": data.get("tags") or [],
             "status": "active", "merged_into": None, "stage": "target", "touchpoints": [],
             "last_touch_at": None, "last_touch_key": "", "priority_score": 0, "advocacy": None,
-            "motivation": None, "added_at": envelope["time"], "import_id": data.get("import_id"),
+            "motivation": None, "check_in_every_weeks": None, "added_at": envelope["time"], "import_id": data.get("import_id"),
         }))
 
     @on("ContactDetailsChanged")
@@ -92,6 +92,10 @@ class ContactDirectory(Projection):
         advocacy, motivation = event.data["advocacy"], event.data["motivation"]
         self._apply(envelope, Update(set={"advocacy": advocacy, "motivation": motivation,
                                           "priority_score": advocacy + motivation}))
+
+    @on("CheckInCadenceChanged")
+    def cadence_changed(self, envelope: dict[str, Any], event: Recorded) -> None:
+        self._apply(envelope, Update(set={"check_in_every_weeks": event.data["every_weeks"]}))
 
     @on("ContactArchived")
     def archived(self, envelope: dict[str, Any], event: Recorded) -> None:

@@ -52,6 +52,11 @@ class Tags(Schema):
     tags = fields.List(fields.String(validate=_TAG), required=True, validate=validate.Length(1, 50))
 
 
+class CheckInCadence(Schema):
+    every_weeks = fields.Integer(required=True, strict=True, allow_none=True, validate=validate.Range(1, 52),
+                                 metadata={"description": "weeks between check-ins; null for the default rule"})
+
+
 class Priority(Schema):
     advocacy = fields.Integer(required=True, strict=True, validate=validate.Range(1, 3),
                               metadata={"description": "how likely they are to help (1 low – 3 high)"})

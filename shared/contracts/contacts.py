@@ -65,6 +65,14 @@ class ContactPrioritisedV1(Schema):
     motivation = fields.Integer(required=True, validate=validate.Range(1, 3))
 
 
+@CONTACTS.event("CheckInCadenceChanged", 1)
+class CheckInCadenceChangedV1(Schema):
+    """How often the student wants to check in with this contact once they talked (the stay-in-touch
+    rule); null returns the contact to the follow-up rules' default."""
+
+    every_weeks = fields.Integer(required=True, allow_none=True, validate=validate.Range(1, 52))
+
+
 @CONTACTS.event("ContactArchived", 1)
 class ContactArchivedV1(Schema):
     """The contact left the active list; its history stays."""

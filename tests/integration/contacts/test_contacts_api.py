@@ -235,3 +235,30 @@ def test_the_correlation_id_is_echoed_and_lands_in_event_metadata(
     assert response.headers["X-Correlation-ID"] == "req-123"
     [envelope] = contacts.store.load(response.json["id"])
     assert (envelope["correlationid"], envelope["actor"], envelope["ownerid"]) == ("req-123", "student-1", "student-1")
+
+
+def test_a_contact_can_have_its_own_check_in_cadence(contacts: InProcessPlatform, token: Callable) -> None:
+    auth = token("student-1")
+    contact_id = add(contacts, auth, JANE).json["id"]
+    # when the student wants to check in every 4 weeks with this contact
+    response = contacts.client.put(f"/contacts/{contact_id}/check-in-cadence", json={"every_weeks": 4},
+                                   headers={"Authorization": auth, "If-Match": '"1"'})
+    # then it is recorded (a new version), shown on the contact and in the directory
+    assert response.status_code == 200 and response.json["version"] == 2
+    assert contacts.client.get(f"/contacts/{contact_id}", headers={"Authorization": auth}).json["check_in_every_weeks"] == 4
+    assert directory(contacts, auth)[0]["check_in_every_weeks"] == 4
+    # the same cadence again changes nothing; null returns to the default rule
+    again = contacts.client.put(f"/contacts/{contact_id}/check-in-cadence", json={"every_weeks": 4},
+                                headers={"Authorization": auth})
+    assert again.json["version"] == 2
+    reset = contacts.client.put(f"/contacts/{contact_id}/check-in-cadence", json={"every_weeks": None},
+                                headers={"Authorization": auth})
+    assert reset.json["version"] == 3
+    # out of range, or not a number, names the field; someone else's contact is not found
+    for bad in (0, 53, "4"):
+        refused = contacts.client.put(f"/contacts/{contact_id}/check-in-cadence", json={"every_weeks": bad},
+                                      headers={"Authorization": auth})
+        assert refused.status_code == 422 and "every_weeks" in str(refused.json), refused.json
+    other = contacts.client.put(f"/contacts/{contact_id}/check-in-cadence", json={"every_weeks": 4},
+                                headers={"Authorization": token("student-2")})
+    assert other.status_code == 404
