@@ -39,6 +39,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("SCHEDULING_PORT", "8002", "Port of the scheduling API under `make run`."),
     Variable("NOTES_PORT", "8003", "Port of the notes API under `make run`."),
     Variable("FOLLOWUPS_PORT", "8004", "Port of the followups API (timelines and follow-up queues) under `make run`."),
+    Variable("FOLLOWUPS_ANNOUNCE_INTERVAL_SECONDS", "5", "How often the follow-ups announcer looks for items that fell due (one indexed query) and records `FollowUpBecameDue` for each."),
     Variable("CALENDAR_FEED_SECRET", "dev-only-calendar-secret-change-me", "Key of the per-student calendar feed URLs; changing it revokes every feed URL."),
 )
 

@@ -8,7 +8,7 @@ from flask import Flask
 
 from services.followups.api import FollowUpsContext, api
 from services.followups.domain import FollowUp
-from services.followups.projections import items, sources, timeline, versions
+from services.followups.projections import advisees, items, sources, timeline, versions
 from shared.config import Settings
 from shared.contracts.followups import FOLLOWUPS
 from shared.events import utcnow
@@ -31,9 +31,9 @@ def create_app(settings: Settings | None = None, *, event_store: EventStore | No
         SERVICE, settings=settings, event_store=event_store, apis=[api],
         readiness={"read_store": read_store.ping},
         description="Each student's timelines and follow-up queue: thank-yous, the 3B7 routine, "
-                    "stay-in-touch check-ins and action items from notes.",
+                    "stay-in-touch check-ins and action items from notes; and each advisor's view of their students.",
     )
     app.extensions[SERVICE] = FollowUpsContext(
         Repository(event_store, FOLLOWUPS, FollowUp), sources(read_store), versions(read_store), items(read_store),
-        timeline(read_store), clock)
+        timeline(read_store), advisees(read_store), clock)
     return app

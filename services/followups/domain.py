@@ -8,6 +8,16 @@ query time from the stored `overdue_at`, never stored.
 
 The rules are versioned data (`RULES`): a change of the numbers is a new `version`, which is part
 of the projection's consumer group, so a changed rule rebuilds the queues from the start.
+
+Each item also carries two flags derived from facts, never from the clock:
+- `due_announced`: the item's stream holds a `FollowUpBecameDue` for the item's *current* `due_at`.
+  It is indexed, so the announcer finds what is due with one query instead of loading every
+  aggregate; a rule that moves `due_at` clears it, so the new due time is announced again.
+- `private`: the item comes from a note that is not shared with the student's advisors; the advisor
+  view counts it but hides its text (see `services.followups.api`).
+
+`FollowUp` is the write side of one item: the student's snoozes and dismissal, and the announcer's
+`FollowUpBecameDue`, which it accepts once per `due_at` and never for a dismissed or snoozed item.
 """
 from __future__ import annotations
 
@@ -114,7 +124,7 @@ def _item(item_id: str, rule: str, student_id: str, *, reason: str, due_at: date
     overdue = overdue_at if isinstance(overdue_at, str) else isoformat(overdue_at)
     return {"_id": item_id, "rule": rule, "student_id": student_id, "contact_id": contact_id, "reason": reason,
             "due_at": due, "overdue_at": overdue, "source": source, "link": link,
-            "status": "done" if closed_by else "active", "closed_by": closed_by}
+            "status": "done" if closed_by else "active", "closed_by": closed_by, "private": False}
 
 
 def _name(contact: dict[str, Any] | None, fallback: str = "your contact") -> str:
@@ -152,6 +162,7 @@ def build_queue(student_id: str, facts: list[dict[str, Any]], rules: dict[str, A
         decision = decisions.get(item["_id"]) or {}
         item["snoozed_until"] = decision.get("snoozed_until") or ""
         item["dismissed_reason"] = decision.get("dismissed_reason")
+        item["due_announced"] = item["due_at"] in (decision.get("announced") or [])
         if decision.get("dismissed") and item["status"] == "active":
             item["status"] = "dismissed"
     return sorted(items, key=lambda i: i["_id"])
@@ -241,6 +252,8 @@ def _stay_in_touch(student_id: str, contacts: dict[str, dict[str, Any]], intervi
             match = CHECK_IN_TAG.match(tag)
             if match and int(match.group(1)) > 0:
                 weeks = int(match.group(1))
+        if contact.get("check_in_every_weeks"):  # the contact's own cadence, set explicitly, beats a tag
+            weeks = int(contact["check_in_every_weeks"])
         due = add_weeks(parse(at), weeks, home_zone or contact.get("time_zone"))
         items.append(_item(
             f"stay_in_touch:{contact['_id']}:{basis}", "stay_in_touch", student_id,
@@ -256,6 +269,9 @@ def _action_items(student_id: str, notes: list[dict[str, Any]], home_zone: str |
     for note in notes:
         if note.get("deleted"):
             continue
+        # private unless the note says shared: the notes service's default, and the safe reading of
+        # facts recorded before visibility was kept here
+        private = note.get("visibility") != "shared"
         for action in note.get("action_items") or []:
             time_zone = action.get("time_zone") or home_zone
             if action.get("due_on"):
@@ -264,12 +280,14 @@ def _action_items(student_id: str, notes: list[dict[str, Any]], home_zone: str |
             else:
                 due, overdue = action["added_at"], NEVER
             done = {"kind": "action_item_completed", "at": action.get("completed_at")} if action.get("completed") else None
-            items.append(_item(
+            item = _item(
                 f"action_item:{action['item_id']}", "action_item", student_id,
                 reason=f"Action item: {action.get('text') or ''}".strip(),
                 due_at=due, overdue_at=overdue, contact_id=action.get("contact_id") or note.get("contact_id"),
                 link=f"/notes/{note['_id']}", closed_by=done,
-                source={"service": "notes", "type": "note", "id": note["_id"], "item_id": action["item_id"]}))
+                source={"service": "notes", "type": "note", "id": note["_id"], "item_id": action["item_id"]})
+            item["private"] = private
+            items.append(item)
     return items
 
 
@@ -280,9 +298,29 @@ def view_state(item: dict[str, Any], now: str) -> str:
     return "snoozed" if (item.get("snoozed_until") or "") > now else "open"
 
 
+# -- falling due ------------------------------------------------------------------------------
+def due_filter(now: str) -> dict[str, Any]:
+    """The read-store query for items to announce as of `now`: index-backed (status, due_announced,
+    due_at, snoozed_until are indexed). `announceable` is the same rule for one item."""
+    return {"status": "active", "due_announced": False, "due_at": {"$lte": now}, "snoozed_until": {"$lte": now}}
+
+
+def announceable(item: dict[str, Any], now: str) -> bool:
+    """Open (not done, not dismissed, any snooze passed), due by `now`, and its due time not yet announced."""
+    return (view_state(item, now) == "open" and item["due_at"] <= now and not item.get("due_announced"))
+
+
+def announcement(item: dict[str, Any]) -> dict[str, Any]:
+    """The data of a `FollowUpBecameDue` for a queue item (an item without a deadline has none)."""
+    return {"student_id": item["student_id"], "rule": item["rule"], "reason": item["reason"],
+            "due_at": normal(item["due_at"]),
+            "overdue_at": None if item["overdue_at"] == NEVER else normal(item["overdue_at"]),
+            "contact_id": item.get("contact_id"), "link": item["link"], "source": dict(item["source"])}
+
+
 # -- the student's decisions about one item -------------------------------------------------
 class FollowUp(Aggregate):
-    """One queue item's snoozes and dismissal (stream id = the item id)."""
+    """One queue item's snoozes, dismissal and announcements (stream id = the item id)."""
 
     stream_type = "followup"
 
@@ -290,6 +328,22 @@ class FollowUp(Aggregate):
         super().__init__(aggregate_id)
         self.snoozed_until: str | None = None
         self.dismissed = False
+        self.announced: set[str] = set()  # the due times already announced
+
+    def become_due(self, announced: dict[str, Any], now: datetime) -> None:
+        """Announce that the item reached its due time (`announced`: see `announcement`).
+
+        The stream is the authority on the student's decisions, so a dismissal or snooze the read
+        model has not caught up with still prevents the announcement; the same due time is
+        announced once, ever (a rule that moves the item to a new due time may announce again)."""
+        due_at, at = normal(announced["due_at"]), isoformat(now)
+        self.require(not self.dismissed, "a dismissed item is never announced")
+        self.require(due_at <= at, "the item is not due yet", due_at=due_at)
+        self.require(not self.snoozed_until or self.snoozed_until <= at, "the item is snoozed",
+                     snoozed_until=self.snoozed_until)
+        self.require(due_at not in self.announced, "the item was already announced as due at this time",
+                     due_at=due_at)
+        self.record("FollowUpBecameDue", **{**announced, "due_at": due_at})
 
     def snooze(self, student_id: str, until: datetime, now: datetime) -> None:
         self.require(not self.dismissed, "a dismissed item cannot be snoozed")
@@ -309,3 +363,8 @@ class FollowUp(Aggregate):
     def _dismissed(self, data: dict[str, Any]) -> None:
         self.owner_id = data["student_id"]
         self.dismissed = True
+
+    @applies("FollowUpBecameDue")
+    def _became_due(self, data: dict[str, Any]) -> None:
+        self.owner_id = data["student_id"]
+        self.announced.add(normal(data["due_at"]))

@@ -1,10 +1,11 @@
 """The followups read side: timelines and follow-up queues, from the contacts, scheduling and notes
-streams plus the student's own snooze/dismiss decisions.
+streams plus each item's own stream (snoozes, dismissals, announcements), and who advises whom.
 
-Three collections:
+The collections:
 
-- `followup_sources`: one *facts* document per source stream (a contact, an interview, a note, a
-  queue item's decisions), guarded by stream version, so redelivery within a stream changes nothing.
+- `followup_sources`: one *facts* document per source stream (a contact, an interview, a note with
+  its visibility, a queue item's decisions and announced due times), guarded by stream version, so
+  redelivery within a stream changes nothing.
 - `followup_items`: the queue. After each batch, every student whose facts changed gets their whole
   queue derived again from their facts by `domain.build_queue` (a pure function), items upserted by
   their deterministic ids and vanished ones deleted. Facts of different streams meet only there, so
@@ -13,6 +14,10 @@ Three collections:
   every fact is a duplicate.
 - `followup_timeline`: one entry per event, keyed by event id (`insert_if_absent`), built from that
   event and its own stream's facts only.
+- `followup_advisees`: one document per student's `advising` stream (careerloop.notes.advising.v1),
+  guarded by stream version: the student and their advisors (an indexed array), for the advisor view
+  and for letting an assigned advisor read a student's queue and timeline. Assignments change no
+  queue, so they never derive one again.
 - `followup_versions`: per source stream, the newest version whose effects on the queue and the
   timeline are written (recorded after the queues are derived again): what read-your-writes waits for.
 """
@@ -24,7 +29,7 @@ from services.followups.domain import RULES, build_queue, normal, parse, zone
 from shared.bus import Message
 from shared.contracts.contacts import CONTACTS
 from shared.contracts.followups import FOLLOWUPS
-from shared.contracts.notes import NOTES
+from shared.contracts.notes import ADVISING, NOTES
 from shared.contracts.scheduling import INTERVIEWS
 from shared.events import Recorded
 from shared.projection import Projection, on
@@ -32,7 +37,7 @@ from shared.readstore import Collection, Index, ReadStore, Update, iterate
 
 SOURCE_TYPES = {CONTACTS.aggregate, INTERVIEWS.aggregate, NOTES.aggregate, FOLLOWUPS.aggregate}
 ITEM_INDEXES = (Index("student_id"), Index("status"), Index("snoozed_until"), Index("overdue_at"), Index("due_at"),
-                Index("contact_id"), Index("rule"))
+                Index("contact_id"), Index("rule"), Index("due_announced"))
 TIMELINE_INDEXES = (Index("student_id"), Index("contact_id"), Index("kind"), Index("at"))
 TIMELINE_KINDS = ("contact_added", "contact_merged", "outreach", "reply", "conversation", "thank_you", "check_in",
                   "update", "article", "intro", "interview_requested", "interview_scheduled",
@@ -66,6 +71,10 @@ def versions(read_store: ReadStore) -> Collection:
     return read_store.collection("followup_versions")
 
 
+def advisees(read_store: ReadStore) -> Collection:
+    return read_store.collection("followup_advisees", (Index("student_id"), Index("advisors", array=True)))
+
+
 def _local(moment: str, time_zone: str | None) -> str:
     local = parse(moment).astimezone(zone(time_zone))
     return f"{local:%a %d %b %Y %H:%M} ({time_zone or 'UTC'})"
@@ -73,8 +82,8 @@ def _local(moment: str, time_zone: str | None) -> str:
 
 class FollowUpViews(Projection):
     name = f"followups-views-rules{RULES['version']}"  # a changed rule is a new group: a rebuild
-    version = 1
-    catalogs = (CONTACTS, INTERVIEWS, NOTES, FOLLOWUPS)
+    version = 2  # 2: advisors, note visibility and announced due times
+    catalogs = (CONTACTS, INTERVIEWS, NOTES, FOLLOWUPS, ADVISING)
 
     def __init__(self, read_store: ReadStore, **options: Any) -> None:
         super().__init__(read_store, **options)
@@ -82,6 +91,7 @@ class FollowUpViews(Projection):
         self.items = items(read_store)
         self.timeline = timeline(read_store)
         self.versions = versions(read_store)
+        self.advisees = advisees(read_store)
         self._dirty: set[str] = set()
         self._seen: dict[str, int] = {}
 
@@ -103,7 +113,11 @@ class FollowUpViews(Projection):
                     self.versions.upsert(stream_id, Update(set={"_version": version}))
 
     def skip(self, envelope: dict[str, Any]) -> None:
-        if envelope.get("streamtype") in SOURCE_TYPES and "streamversion" in envelope:
+        if "streamversion" not in envelope:
+            return
+        if envelope.get("streamtype") == ADVISING.aggregate:
+            self._advising(envelope, Update())
+        elif envelope.get("streamtype") in SOURCE_TYPES:
             self._apply(envelope, Update())
 
     def _apply(self, envelope: dict[str, Any], update: Update) -> dict[str, Any]:
@@ -117,6 +131,12 @@ class FollowUpViews(Projection):
         if student_id:
             self._dirty.add(student_id)
         return doc
+
+    def _advising(self, envelope: dict[str, Any], update: Update) -> None:
+        """Facts of a student's advising stream; versioned like every other fact."""
+        self.advisees.apply(envelope["subject"], envelope["streamversion"], update)
+        subject = envelope["subject"]
+        self._seen[subject] = max(self._seen.get(subject, 0), envelope["streamversion"])
 
     def _current(self, envelope: dict[str, Any]) -> dict[str, Any]:
         return self.sources.get(envelope["subject"]) or {}
@@ -169,6 +189,10 @@ class FollowUpViews(Projection):
     @on("ContactUntagged")
     def untagged(self, envelope: dict[str, Any], event: Recorded) -> None:
         self._apply(envelope, Update(pull={"tags": event.data["tags"]}))
+
+    @on("CheckInCadenceChanged")
+    def cadence_changed(self, envelope: dict[str, Any], event: Recorded) -> None:
+        self._apply(envelope, Update(set={"check_in_every_weeks": event.data["every_weeks"]}))
 
     @on("ContactArchived")
     def archived(self, envelope: dict[str, Any], event: Recorded) -> None:
@@ -284,7 +308,8 @@ class FollowUpViews(Projection):
         data = event.data
         doc = self._apply(envelope, Update(set={
             "student_id": data["student_id"], "contact_id": data.get("contact_id"),
-            "interview_id": data.get("interview_id"), "deleted": False, "action_items": []}))
+            "interview_id": data.get("interview_id"), "visibility": data["visibility"], "deleted": False,
+            "action_items": []}))
         self._note_entry(envelope, doc, "note_recorded", "Recorded a note" + (
             " about the interview" if data.get("interview_id") else ""))
 
@@ -292,6 +317,10 @@ class FollowUpViews(Projection):
     def note_revised(self, envelope: dict[str, Any], event: Recorded) -> None:
         doc = self._apply(envelope, Update())
         self._note_entry(envelope, doc, "note_revised", f"Revised a note (revision {event.data['revision']})")
+
+    @on("NoteVisibilityChanged")
+    def note_visibility(self, envelope: dict[str, Any], event: Recorded) -> None:
+        self._apply(envelope, Update(set={"visibility": event.data["visibility"]}))
 
     @on("NoteDeleted")
     def note_deleted(self, envelope: dict[str, Any], event: Recorded) -> None:
@@ -345,3 +374,19 @@ class FollowUpViews(Projection):
     def dismissed(self, envelope: dict[str, Any], event: Recorded) -> None:
         self._apply(envelope, Update(set={"student_id": event.data["student_id"], "dismissed": True,
                                           "dismissed_reason": event.data.get("reason")}))
+
+    @on("FollowUpBecameDue")
+    def became_due(self, envelope: dict[str, Any], event: Recorded) -> None:
+        self._apply(envelope, Update(set={"student_id": event.data["student_id"]},
+                                     add_to_set={"announced": [normal(event.data["due_at"])]}))
+
+    # -- who advises whom -----------------------------------------------------------------------
+    @on("AdvisorAssigned")
+    def advisor_assigned(self, envelope: dict[str, Any], event: Recorded) -> None:
+        self._advising(envelope, Update(set={"student_id": event.data["student_id"]},
+                                        add_to_set={"advisors": [event.data["advisor_id"]]}))
+
+    @on("AdvisorUnassigned")
+    def advisor_unassigned(self, envelope: dict[str, Any], event: Recorded) -> None:
+        self._advising(envelope, Update(set={"student_id": event.data["student_id"]},
+                                        pull={"advisors": [event.data["advisor_id"]]}))

@@ -8,7 +8,8 @@ from services.followups.projections import TIMELINE_KINDS
 _CURSOR = validate.Regexp(r"^[A-Za-z0-9_\-]{1,1000}$", error="malformed cursor")
 # `<stream id>:<version>` from any command's answer: a contact, interview, note or follow-up item
 _MIN_VERSION = validate.Regexp(r"^[A-Za-z0-9_\-:]{1,300}:\d{1,9}$", error="give <id>:<version>")
-_STUDENT = {"validate": validate.Length(1, 128), "metadata": {"description": "admins only"}}
+_STUDENT = {"validate": validate.Length(1, 128),
+            "metadata": {"description": "admins: any student; advisors: a student assigned to them (read-only)"}}
 STATES = ("open", "snoozed", "dismissed", "done")
 RULES = ("thank_you", "outreach_next_contact", "outreach_follow_up", "stay_in_touch", "action_item")
 
@@ -45,3 +46,12 @@ class Snooze(Schema):
 
 class Dismiss(Schema):
     reason = fields.String(allow_none=True, validate=validate.Length(max=1000))
+
+
+class AdviseesQuery(Schema):
+    limit = fields.Integer(load_default=20, validate=validate.Range(1, 50),
+                           metadata={"description": "students per page"})
+    items = fields.Integer(load_default=10, validate=validate.Range(0, 50),
+                           metadata={"description": "open items shown per student, overdue first"})
+    cursor = fields.String(validate=_CURSOR)
+    min_version = fields.String(validate=_MIN_VERSION)

@@ -4,15 +4,27 @@ One stream per queue item (aggregate `followup`, topic careerloop.followups.foll
 id is the item's deterministic id (`<rule>:<source id>`, e.g. `thank_you:<interview id>`), so a
 decision names exactly the item it is about and replays never duplicate it. The queue itself is
 derived by the followups projection from the contacts, scheduling and notes streams; these events
-only overlay the student's decisions on it.
+overlay the student's decisions on it, and record when an item fell due.
+
+`FollowUpBecameDue` is written by the announcer process (`python -m services.followups.announcer`),
+not by a student: once an open item's `due_at` has passed (and any snooze has ended) it is announced
+exactly once per (item, due_at) -- the aggregate refuses a second announcement of the same `due_at`,
+and the stream's optimistic concurrency turns a race between two announcers into one event. A rule
+that later moves the item to a new `due_at` (a new thank-you deadline, a changed action-item due
+date) may announce it again. Dismissed and done items are never announced. It is the input of the
+notifications service (thank-you due, follow-up due, check-in due): the event carries everything a
+reminder needs, so a consumer never has to ask the followups service.
 """
 from __future__ import annotations
 
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 from shared.events import EventCatalog, pii
 
 FOLLOWUPS = EventCatalog("followups", "followup")
+
+# the queue's rules, as named in `FollowUpBecameDue.rule` (and in each item's id prefix)
+RULES = ("thank_you", "outreach_next_contact", "outreach_follow_up", "stay_in_touch", "action_item")
 
 
 @FOLLOWUPS.event("FollowUpSnoozed", 1)
@@ -29,3 +41,20 @@ class FollowUpDismissedV1(Schema):
 
     student_id = fields.String(required=True)
     reason = pii(fields.String(allow_none=True))
+
+
+@FOLLOWUPS.event("FollowUpBecameDue", 1)
+class FollowUpBecameDueV1(Schema):
+    """An open queue item reached its due time: announced once per (item, due_at), for reminders."""
+
+    student_id = fields.String(required=True)
+    rule = fields.String(required=True, validate=validate.OneOf(RULES),
+                         metadata={"description": "thank_you | outreach_next_contact | outreach_follow_up | "
+                                                  "stay_in_touch (check-in) | action_item"})
+    reason = pii(fields.String(required=True, metadata={"description": "the one-line text of the item"}))
+    due_at = fields.String(required=True, metadata={"description": "RFC 3339 UTC; the due time announced"})
+    overdue_at = fields.String(allow_none=True, required=True,
+                               metadata={"description": "RFC 3339 UTC, or null when the item never becomes overdue"})
+    contact_id = fields.String(allow_none=True, required=True)
+    link = fields.String(required=True, metadata={"description": "path of the source, e.g. /interviews/<id>"})
+    source = fields.Dict(required=True, metadata={"description": "the source: {service, type, id, ...}"})

@@ -1,6 +1,7 @@
 """End to end: a student's follow-up queue and timeline across the contacts, scheduling, notes and
 followups services as processes, over HTTP — outreach suggestions, a thank-you after the interview,
-an action item from a note, snooze and dismiss as events, and read-your-writes."""
+an action item from a note, snooze and dismiss as events, read-your-writes, and the announcer
+recording that an item fell due."""
 from __future__ import annotations
 
 import time
@@ -70,7 +71,8 @@ def test_a_students_follow_ups_from_outreach_to_thanks(platform: Platform, token
     def recorded() -> dict[str, Any] | None:
         response = student.post(f"{notes}/notes", timeout=10, json={
             "interview_id": interview, "text": "Start with the internal tools team.", "insights": [], "tags": [],
-            "action_items": [{"text": "Apply to the tools internship", "due_on": due}]})
+            "action_items": [{"text": "Apply to the tools internship", "due_on": due},
+                             {"text": "Connect on LinkedIn"}]})  # no due date: due from the start
         return response.json() if response.status_code == 201 else None
 
     assert eventually(recorded)
@@ -99,3 +101,9 @@ def test_a_students_follow_ups_from_outreach_to_thanks(platform: Platform, token
     assert all(e["link"] and e["summary"] for e in timeline)
     other = {"Authorization": token("student-8")}
     assert requests.get(f"{followups}/contacts/{jane}/timeline", headers=other, timeout=10).status_code == 404
+
+    # the announcer process recorded that the undated action item fell due (FollowUpBecameDue)
+    linkedin = eventually(lambda: [i for i in queue("rule=action_item") if i["reason"].endswith("LinkedIn")
+                                   and i["announced"]])
+    assert linkedin and linkedin[0]["overdue_at"] is None
+    assert not [i for i in queue("rule=action_item") if i["reason"].endswith("internship") and i["announced"]]

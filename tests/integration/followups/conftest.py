@@ -1,16 +1,21 @@
 """Contacts, scheduling, notes and followups wired in-process on one backend profile, sharing the bus
-and the read store, with one injectable clock for scheduling and the follow-up queries."""
+and the read store, with one injectable clock for scheduling, the follow-up queries and the announcer.
+
+`sync()` keeps one consumer per projection open for the whole test instead of starting new ones on
+each call (as `InProcessPlatform.sync` does): on Kafka every new consumer joins its group again and
+waits for the group to settle, which made these tests the slowest of the suite."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import pytest
 
 from services.contacts.app import create_app as create_contacts_app
 from services.contacts.projections import ContactDirectory
+from services.followups.announcer import Announcer
 from services.followups.app import create_app as create_followups_app
 from services.followups.projections import FollowUpViews
 from services.notes.app import create_app as create_notes_app
@@ -18,6 +23,7 @@ from services.notes.projections import NotesViews
 from services.scheduling.app import create_app as create_scheduling_app
 from services.scheduling.projections import SchedulingViews
 from shared.config import Settings
+from shared.consumer import ConsumerRunner
 from tests.backends import TEST_SECRET
 from tests.integration.conftest import InProcessPlatform
 
@@ -42,6 +48,40 @@ def settings(tmp_path: Path) -> Settings:
                               "CAREERLOOP_JWKS_URL": "", "READ_YOUR_WRITES_WAIT_SECONDS": "1"})
 
 
+class Catcher:
+    """Catch-up runs of every relay and projection built so far, over consumers that stay open: the
+    loop of `ConsumerRunner.run(until_idle=True)` without leaving and rejoining the group each time."""
+
+    def __init__(self, platform: InProcessPlatform) -> None:
+        self.platform = platform
+        self.opened: list[ConsumerRunner] = []
+
+    def sync(self) -> None:
+        for relay in self.platform.relays:
+            while relay.publish_pending():
+                pass
+        for runner in self.platform.runners:
+            if runner not in self.opened:
+                runner.bus.ensure_topics({runner.dead_letters: 1})
+                runner.consumer = runner.bus.consumer(runner.handler.group_id, runner.handler.topics)
+                runner.producer = runner.bus.producer()
+                self.opened.append(runner)
+            assert runner.consumer is not None
+            while True:
+                messages = runner.consumer.poll(runner.batch_size, timeout=0.1)
+                if messages:
+                    runner.process(messages)
+                elif runner.caught_up():
+                    break
+
+    def close(self) -> None:
+        for runner in self.opened:
+            for client in (runner.consumer, runner.producer):
+                if client is not None:
+                    client.close()
+        self.opened.clear()
+
+
 @dataclass
 class Services:
     contacts: InProcessPlatform
@@ -49,9 +89,14 @@ class Services:
     notes: InProcessPlatform
     followups: InProcessPlatform
     clock: Clock
+    catcher: Catcher
 
     def sync(self) -> None:
-        self.followups.sync()  # every relay and projection built so far
+        self.catcher.sync()  # every relay and projection built so far
+
+    def announcer(self, **options: Any) -> Announcer:
+        """An announcer on the followups event store and the shared read store, on the test's clock."""
+        return Announcer(self.followups.store, self.followups.read_store, clock=self.clock, **options)
 
     def _client(self, service: str) -> Any:
         return getattr(self, service).client
@@ -99,11 +144,13 @@ class Services:
 
 
 @pytest.fixture
-def services(in_process: Callable[..., InProcessPlatform]) -> Services:
+def services(in_process: Callable[..., InProcessPlatform]) -> Iterator[Services]:
     clock = Clock(NOW)
     contacts = in_process(create_contacts_app, "contacts", [ContactDirectory])
     scheduling = in_process(create_scheduling_app, "scheduling", [SchedulingViews], clock=clock)
     notes = in_process(create_notes_app, "notes", [NotesViews])
     notes.client.application.extensions["notes"].service.reference_wait_seconds = 0
     followups = in_process(create_followups_app, "followups", [FollowUpViews], clock=clock)
-    return Services(contacts, scheduling, notes, followups, clock)
+    catcher = Catcher(followups)
+    yield Services(contacts, scheduling, notes, followups, clock, catcher)
+    catcher.close()

@@ -40,22 +40,27 @@ def test_any_json_body_to_any_endpoint_is_answered_without_a_server_error(
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(path=st.sampled_from(["/timeline", "/followups", "/contacts/some-id/timeline"]),
+@given(path=st.sampled_from(["/timeline", "/followups", "/contacts/some-id/timeline", "/advisors/adv-1/students"]),
        query=st.dictionaries(st.sampled_from(["kind", "from", "to", "state", "rule", "contact_id", "limit", "cursor",
-                                              "min_version", "student_id"]), QUERY_VALUES, max_size=4))
+                                              "min_version", "student_id", "items"]), QUERY_VALUES, max_size=4),
+       role=st.sampled_from(["student", "advisor", "admin"]))
 def test_any_query_string_is_answered_without_a_server_error(
-        services: Services, token: Callable, path: str, query: dict[str, str]) -> None:
-    response = services.followups.client.get(path, query_string=query, headers={"Authorization": token("student-1")})
+        services: Services, token: Callable, path: str, query: dict[str, str], role: str) -> None:
+    auth = token({"student": "student-1", "advisor": "adv-1", "admin": "admin-1"}[role], role)
+    response = services.followups.client.get(path, query_string=query, headers={"Authorization": auth})
     assert response.status_code in (200, 403, 404, 422, 503), response.json
 
 
-@pytest.mark.parametrize(("body", "fields"), [
+MALFORMED_SNOOZES = [
     ({}, {"until"}),
     ({"until": "2026-03-05T09:00:00"}, {"until"}),  # a time without its offset is ambiguous
     ({"until": "soon"}, {"until"}),
     ({"until": "2026-03-05T09:00:00Z", "extra": 1}, {"extra"}),
-])
-def test_malformed_snoozes_are_422_naming_the_field(services: Services, token: Callable, item: str, body: dict,
-                                                    fields: set) -> None:
-    response = services.post("followups", f"/followups/{item}/snooze", token("student-1"), body)
-    assert response.status_code == 422 and set(response.json["fields"]) == fields, response.json
+]
+
+
+def test_malformed_snoozes_are_422_naming_the_field(services: Services, token: Callable, item: str) -> None:
+    # one test for all of them: each test on the real profile pays for a new bus namespace
+    for body, fields in MALFORMED_SNOOZES:
+        response = services.post("followups", f"/followups/{item}/snooze", token("student-1"), body)
+        assert response.status_code == 422 and set(response.json["fields"]) == fields, (body, response.json)

@@ -1,6 +1,6 @@
-"""Property: duplicates, redeliveries and any per-key interleaving of the contacts, scheduling, notes
-and followups streams give the same follow-up queues and timelines as delivering every event once,
-stream after stream."""
+"""Property: duplicates, redeliveries and any per-key interleaving of the contacts, scheduling, notes,
+advising and followups streams give the same follow-up queues, timelines and advisees as delivering
+every event once, stream after stream."""
 from __future__ import annotations
 
 import json
@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from services.followups.projections import FollowUpViews, items, sources, timeline, versions
+from services.followups.projections import FollowUpViews, advisees, items, sources, timeline, versions
 from shared.bus import Message
 from shared.contracts.contacts import CONTACTS
 from shared.contracts.followups import FOLLOWUPS
-from shared.contracts.notes import NOTES
+from shared.contracts.notes import ADVISING, NOTES
 from shared.contracts.scheduling import INTERVIEWS
 from shared.events import EventCatalog, Metadata, Recorded, isoformat
 from tests.integration.replay import at_least_once, project
@@ -43,12 +43,14 @@ def contact_stream(draw: st.DrawFn, contact_id: str, organisation: str, clock: i
         "student_id": STUDENT, "name": f"Name {contact_id}", "organisation": organisation,
         "time_zone": draw(st.sampled_from(ZONES)), "tags": []})]
     for i in range(draw(st.integers(0, 6))):
-        action = draw(st.sampled_from(["touch", "touch", "touch", "tag", "archive", "restore"]))
+        action = draw(st.sampled_from(["touch", "touch", "touch", "tag", "cadence", "archive", "restore"]))
         if action == "touch":
             events.append(("TouchpointLogged", {"touchpoint_id": f"{contact_id}-t{i}", "kind": draw(st.sampled_from(TOUCH_KINDS)),
                                                 "occurred_at": at(draw(st.integers(-200, 200)))}))
         elif action == "tag":
             events.append(("ContactTagged", {"tags": ["checkin-4w"]}))
+        elif action == "cadence":
+            events.append(("CheckInCadenceChanged", {"every_weeks": draw(st.sampled_from([None, 2, 6]))}))
         elif action == "archive":
             events.append(("ContactArchived", {"reason": None}))
         else:
@@ -98,6 +100,8 @@ def note_stream(draw: st.DrawFn, note_id: str, contact_id: str, clock: int) -> l
         if follow == "remove":
             events.append(("ActionItemRemoved", {**item, "reason": "revised"}))
     if draw(st.booleans()):
+        events.append(("NoteVisibilityChanged", {"student_id": STUDENT, "visibility": draw(st.sampled_from(["shared", "private"]))}))
+    if draw(st.booleans()):
         events.append(("NoteRevised", {**content, "revision": 2}))
     if draw(st.integers(0, 4)) == 0:
         events.append(("NoteDeleted", {"student_id": STUDENT}))
@@ -109,9 +113,25 @@ def decision_stream(draw: st.DrawFn, item_id: str, clock: int) -> list[Message]:
     events: list[tuple[str, dict[str, Any]]] = []
     for _ in range(draw(st.integers(0, 2))):
         events.append(("FollowUpSnoozed", {"student_id": STUDENT, "until": at(draw(st.integers(0, 300)))}))
+    for due in draw(st.lists(st.sampled_from([24, 29.5, 100]), max_size=2, unique=True)):
+        # announced due times: some are the item's current due time, some are not
+        events.append(("FollowUpBecameDue", {"student_id": STUDENT, "rule": item_id.split(":")[0], "reason": "r",
+                                             "due_at": at(due), "overdue_at": None, "contact_id": None, "link": "/x",
+                                             "source": {}}))
     if draw(st.booleans()):
         events.append(("FollowUpDismissed", {"student_id": STUDENT, "reason": None}))
     return envelopes(FOLLOWUPS, item_id, events, clock)
+
+
+@st.composite
+def advising_stream(draw: st.DrawFn, clock: int) -> list[Message]:
+    events: list[tuple[str, dict[str, Any]]] = []
+    current: set[str] = set()
+    for advisor in draw(st.lists(st.sampled_from(["a1", "a2"]), max_size=4)):  # each toggles assigned/unassigned
+        events.append(("AdvisorUnassigned" if advisor in current else "AdvisorAssigned",
+                       {"student_id": STUDENT, "advisor_id": advisor}))
+        current ^= {advisor}
+    return envelopes(ADVISING, f"advising-{STUDENT}", events, clock)
 
 
 @st.composite
@@ -122,7 +142,7 @@ def deliveries(draw: st.DrawFn) -> tuple[list[Message], list[Message]]:
         draw(interview_stream("i1", "c1", 4)), draw(interview_stream("i2", "c3", 5)),
         draw(note_stream("n1", "c1", 6)),
         draw(decision_stream("thank_you:i1", 7)), draw(decision_stream("action_item:n1-a0", 8)),
-        draw(decision_stream("outreach_follow_up:c1-t0", 9)),
+        draw(decision_stream("outreach_follow_up:c1-t0", 9)), draw(advising_stream(10)),
     ]
     streams = [s for s in streams if s]
     in_order = [m for s in streams for m in s]
@@ -131,7 +151,8 @@ def deliveries(draw: st.DrawFn) -> tuple[list[Message], list[Message]]:
 
 def build(backend: str, messages: list[Message], batch: int) -> dict[str, list[dict[str, Any]]]:
     return project(backend, FollowUpViews, messages, batch,
-                   {"items": items, "timeline": timeline, "sources": sources, "versions": versions})
+                   {"items": items, "timeline": timeline, "sources": sources, "versions": versions,
+                    "advisees": advisees})
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "mongo"])

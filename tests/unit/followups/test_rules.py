@@ -97,6 +97,8 @@ def test_stay_in_touch_needs_a_conversation_and_follows_the_per_contact_rhythm()
     assert key == "stay_in_touch:jane:jane-1" and item["due_at"] == "2026-03-17T10:00:00.000000Z"
     talked["tags"] = ["checkin-2w"]
     assert queue(talked)[key]["due_at"] == "2026-02-03T10:00:00.000000Z"
+    talked["check_in_every_weeks"] = 3  # the contact's own cadence (CheckInCadenceChanged) beats a tag
+    assert queue(talked)[key]["due_at"] == "2026-02-10T10:00:00.000000Z"
     talked["status"] = "archived"
     assert queue(talked) == {}
 

@@ -1,0 +1,157 @@
+"""`python -m services.followups.announcer`: records `FollowUpBecameDue` when an open item falls due.
+
+Each round asks the read model for open items whose due time has passed and was not announced yet
+(`domain.due_filter`: status, `due_announced`, `due_at` and `snoozed_until` are indexed, so this is
+one index-backed query, never a scan of every aggregate), and records the announcement on the item's
+own stream through the Repository. Exactly once per (item, due_at) holds without trusting the read
+model or the lease:
+
+- the `FollowUp` aggregate refuses a due time its stream already announced, and refuses a dismissed
+  item or one snoozed past now, whatever the (possibly stale) read model said;
+- the append names the version the aggregate was loaded at, so of two announcers that raced, one
+  appends and the other reloads, finds the announcement and stops. A refused or lost announcement is
+  a no-op, not an error.
+
+The lease (`announcer:followups`, in the followups event store, like the relay's) keeps one active
+announcer so that standbys do not repeat the query; it is an economy, not the guarantee. An item the
+projection has not caught up with (announced, or snoozed on the write side) may come back in the
+next round: this process remembers what it already settled, so it is not reloaded every round.
+
+Dismissed and done items are never selected; a snoozed one only once its snooze has passed. A snooze
+*after* an announcement does not announce the same due time again. An item closed (e.g. by a
+thank-you touchpoint) in the moment between the query and the append can still be announced once;
+consumers that remind the student check the item's source for themselves if that matters.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from datetime import datetime
+from typing import Any, Callable
+
+from services.followups.domain import FollowUp, announceable, announcement, due_filter
+from services.followups.projections import items
+from shared.contracts.followups import FOLLOWUPS
+from shared.errors import ConcurrencyConflict, RuleViolated
+from shared.events import Metadata, isoformat, utcnow
+from shared.eventstore import EventStore
+from shared.readstore import ReadStore, iterate
+from shared.repository import Repository
+
+log = logging.getLogger("careerloop.followups.announcer")
+
+ACTOR = "system:followups-announcer"
+LEASE = "announcer:followups"
+
+
+class Announcer:
+    def __init__(self, store: EventStore, read_store: ReadStore, *, clock: Callable[[], datetime] = utcnow,
+                 lease_ttl: float = 30.0, page_size: int = 200) -> None:
+        self.store = store
+        self.followups: Repository[FollowUp] = Repository(store, FOLLOWUPS, FollowUp)
+        self.items = items(read_store)
+        self.clock, self.lease_ttl, self.page_size = clock, lease_ttl, page_size
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self._settled: set[tuple[str, str]] = set()  # (item, due_at) announced or refused by this process
+
+    # -- one round --------------------------------------------------------------------------
+    def due(self, now: str) -> list[dict[str, Any]]:
+        """The items to announce as of `now`, earliest due first."""
+        return [item for item in iterate(self.items, due_filter(now), [("due_at", 1)], self.page_size)
+                if announceable(item, now)]
+
+    def announce(self, item: dict[str, Any], now: datetime) -> str:
+        """Record the item's FollowUpBecameDue: "announced"; "refused" when its stream says no (already
+        announced, by us or an announcer that won a race; dismissed; snoozed); "busy" when the stream
+        kept moving under us (the student deciding at that moment): the next round decides again."""
+        data = announcement(item)
+        try:
+            self.followups.update(item["_id"], Metadata(actor=ACTOR), lambda f: f.become_due(data, now),
+                                  load=self._load(item))
+        except RuleViolated as refused:
+            log.debug("not announcing %s due at %s: %s", item["_id"], data["due_at"], refused)
+            return "refused"
+        except ConcurrencyConflict:
+            return "busy"
+        return "announced"
+
+    def _load(self, item: dict[str, Any]) -> Callable[[str], FollowUp]:
+        def load(stream_id: str) -> FollowUp:
+            followup = self.followups.load(stream_id)
+            if followup.exists and followup.owner_id != item["student_id"]:
+                raise RuleViolated("the item's stream belongs to another student")  # never written over
+            return followup
+        return load
+
+    def announce_due(self) -> int:
+        """One round: announce every item that is due now; how many were announced."""
+        moment = self.clock()
+        now = isoformat(moment)
+        selected = self.due(now)
+        keys = {(item["_id"], item["due_at"]) for item in selected}
+        self._settled &= keys  # forget what the read model has caught up with: the set stays small
+        announced = 0
+        for item in selected:
+            key = (item["_id"], item["due_at"])
+            if key in self._settled:
+                continue
+            outcome = self.announce(item, moment)
+            if outcome == "announced":
+                announced += 1
+            if outcome != "busy":
+                self._settled.add(key)
+        return announced
+
+    # -- the process --------------------------------------------------------------------------
+    def round(self) -> int | None:
+        """One round if this announcer holds (or now takes) the lease; None while another is active."""
+        if not self.store.acquire_lease(LEASE, self.holder, self.lease_ttl):
+            return None
+        return self.announce_due()
+
+    def run(self, stop: threading.Event, interval: float) -> None:
+        """A round every `interval` seconds; a standby checks the lease as often."""
+        log.info("announcer started as %s, every %.1fs", self.holder, interval)
+        try:
+            while not stop.is_set():
+                try:
+                    announced = self.round()
+                    if announced:
+                        log.info("announced %d follow-ups as due", announced)
+                except Exception:  # a store away: nothing is lost, the next round finds the same items
+                    log.exception("announcing failed; trying again in %.1fs", interval)
+                stop.wait(interval)
+        finally:
+            try:
+                self.store.release_lease(LEASE, self.holder)
+            except Exception:  # a lease that cannot be released simply expires
+                log.warning("could not release the announcer lease", exc_info=True)
+            log.info("announcer stopped")
+
+
+def main(settings: Any = None, stop: threading.Event | None = None) -> int:
+    from shared.config import Settings
+    from shared.eventstore import open_event_store
+    from shared.readstore import open_read_store
+    from shared.runtime import stop_on_signals
+    from shared.web.logs import configure_logging
+
+    settings = settings or Settings.from_env()
+    configure_logging(settings.get("LOG_LEVEL"))
+    stop = stop or stop_on_signals()
+    interval = float(settings.get("FOLLOWUPS_ANNOUNCE_INTERVAL_SECONDS"))
+    store = open_event_store(settings.event_store_url("followups"))
+    read_store = open_read_store(settings.get("READ_STORE_URL"))
+    try:
+        # the lease outlives a few rounds, so a standby takes over within about three intervals
+        Announcer(store, read_store, lease_ttl=max(3 * interval, 5.0)).run(stop, interval)
+    finally:
+        store.close()
+        read_store.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
