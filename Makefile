@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help install run token test test-unit lint bench clean
+.PHONY: help install run token rebuild test test-unit lint bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -26,12 +26,16 @@ run: install ## Start the whole platform on embedded backends (data under var/);
 	@echo "  scheduling API   http://$${HOST:-127.0.0.1}:$${SCHEDULING_PORT:-8002}   (OpenAPI: /openapi.json)"
 	@echo "  notes API        http://$${HOST:-127.0.0.1}:$${NOTES_PORT:-8003}   (OpenAPI: /openapi.json)"
 	@echo "  followups API    http://$${HOST:-127.0.0.1}:$${FOLLOWUPS_PORT:-8004}   (OpenAPI: /openapi.json)"
+	@echo "  notifications    http://$${HOST:-127.0.0.1}:$${NOTIFICATIONS_PORT:-8005}   (OpenAPI: /openapi.json; e-mail needs SMTP_URL)"
 	@echo "  get a token      make token SUB=student-1 ROLE=student"
 	@echo "  then             curl -H \"Authorization: Bearer \$$TOKEN\" http://$${HOST:-127.0.0.1}:$${CONTACTS_PORT:-8001}/contacts"
 	$(VENV)/bin/honcho --procfile Procfile start
 
 token: install ## Print a local bearer token: make token SUB=student-1 ROLE=student
 	@$(PY) -m shared.auth mint --sub "$${SUB:-student-1}" --role "$${ROLE:-student}"
+
+rebuild: install ## Rebuild a projection beside the live one, then switch over: make rebuild SERVICE=contacts [REBUILD_ARGS=--keep-old]
+	$(PY) -m services.$${SERVICE:?name the service whose projection to rebuild, e.g. SERVICE=contacts}.worker --rebuild $(REBUILD_ARGS)
 
 test: install lint ## Run every test, on the embedded backends and on real Kafka and MongoDB-wire servers
 	infra/with-backends.sh $(PY) -m pytest

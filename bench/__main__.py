@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--profiles", default="embedded,real")
     parser.add_argument("--embedded-sizes", default="100000,1000000", help="history sizes (events) on SQLite")
-    parser.add_argument("--real-sizes", default="100000", help="history sizes (events) on Kafka + MongoDB-wire")
+    parser.add_argument("--real-sizes", default="10000", help="history sizes (events) on Kafka + MongoDB-wire")
     parser.add_argument("--rate", type=float, default=20.0, help="freshness: commands per second")
     parser.add_argument("--seconds", type=float, default=30.0, help="freshness: how long the load lasts")
     parser.add_argument("--out", default=str(ROOT / "var" / "bench" / "results.json"))

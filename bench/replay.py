@@ -1,19 +1,18 @@
-"""`python -m bench.replay`: one projection worker replaying its topics from the beginning into an
-empty read model, as a separate process so that its peak memory is its own. Prints one JSON line.
-
-This is exactly what a rebuild does (a new consumer group reading from offset 0 into new
-collections); the worker's peak RSS is read from the kernel (`VmHWM`) when it is done.
+"""`python -m bench.replay`: one projection rebuilt from the beginning of its topics by the real
+rebuild path (`shared.rebuild.Rebuild`: a new generation of collections beside the live one, its own
+consumer group, then the switch-over), in a separate process so that its peak memory is its own.
+Prints one JSON line; the peak RSS is the kernel's `VmHWM` of this process when it is done.
 """
 from __future__ import annotations
 
 import argparse
+import io
 import json
-import threading
 import time
 
 from shared.bus import open_bus
-from shared.consumer import ConsumerRunner
 from shared.readstore import open_read_store
+from shared.rebuild import Rebuild
 
 
 def peak_rss_bytes() -> int:
@@ -38,9 +37,12 @@ def main(argv: list[str] | None = None) -> int:
     bus = open_bus(args.bus)
     read_store = open_read_store(args.read_store)
     try:
-        runner = ConsumerRunner(bus, projection_class(read_store, namespace=args.namespace), read_store)
+        progress = io.StringIO()  # the rebuild's own progress lines; kept quiet here
+        rebuild = Rebuild(projection_class, bus, read_store, namespace=args.namespace, out=progress,
+                          progress_seconds=3600)
         started = time.perf_counter()
-        runner.run(threading.Event(), until_idle=True)
+        if rebuild.run(keep_old=True) != 0:
+            raise SystemExit(f"the rebuild did not complete:\n{progress.getvalue()}")
         seconds = time.perf_counter() - started
     finally:
         bus.close()

@@ -11,6 +11,8 @@ import logging
 from services.contacts.projections import ContactDirectory
 from services.followups.projections import FollowUpViews
 from services.notes.projections import NotesViews
+from services.notifications.policy_worker import NotificationPolicies
+from services.notifications.projections import NotificationViews
 from services.scheduling.projections import SchedulingViews
 from shared.bus import open_bus
 from shared.config import Settings
@@ -20,8 +22,9 @@ from shared.readstore import open_read_store
 from shared.runtime import ensure_all_topics
 from shared.web.logs import configure_logging
 
-SERVICES = ("contacts", "scheduling", "notes", "followups")
-PROJECTIONS: tuple[type[Projection], ...] = (ContactDirectory, SchedulingViews, NotesViews, FollowUpViews)
+SERVICES = ("contacts", "scheduling", "notes", "followups", "notifications")
+PROJECTIONS: tuple[type[Projection], ...] = (ContactDirectory, SchedulingViews, NotesViews, FollowUpViews,
+                                             NotificationViews, NotificationPolicies)
 
 log = logging.getLogger("careerloop.init")
 

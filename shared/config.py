@@ -40,7 +40,19 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("NOTES_PORT", "8003", "Port of the notes API under `make run`."),
     Variable("FOLLOWUPS_PORT", "8004", "Port of the followups API (timelines and follow-up queues) under `make run`."),
     Variable("FOLLOWUPS_ANNOUNCE_INTERVAL_SECONDS", "5", "How often the follow-ups announcer looks for items that fell due (one indexed query) and records `FollowUpBecameDue` for each."),
+    Variable("NOTIFICATIONS_PORT", "8005", "Port of the notifications API (preferences, inbox, webhooks, templates) under `make run`."),
     Variable("CALENDAR_FEED_SECRET", "dev-only-calendar-secret-change-me", "Key of the per-student calendar feed URLs; changing it revokes every feed URL."),
+    Variable("SMTP_URL", "", "Mail server of the e-mail notifications: `smtp://[user:password@]host:port[?starttls=true]` (STARTTLS before login) or `smtps://[user:password@]host:465` (TLS from the start); user and password percent-encoded. Empty: e-mail is not configured, e-mail notifications are suppressed and in-app ones still work."),
+    Variable("EMAIL_FROM", "careerloop@localhost", "Sender (`From` and envelope) of the e-mail notifications, e.g. `Career Office <careers@university.example>`."),
+    Variable("WEBHOOK_SECRET_KEY", "dev-only-webhook-secret-change-me", "Key from which each webhook endpoint's signing secret is derived (never stored); changing it changes every endpoint's secret."),
+    Variable("NOTIFICATIONS_LATE_GRACE_SECONDS", "300", "A notification sent more than this after it was due (the dispatcher was down or behind) is marked late and says so."),
+    Variable("NOTIFICATIONS_RETRY_BASE_SECONDS", "30", "First wait before retrying a failed e-mail or webhook delivery; each further failure doubles it."),
+    Variable("NOTIFICATIONS_RETRY_CAP_SECONDS", "3600", "Longest wait between two delivery attempts."),
+    Variable("NOTIFICATIONS_MAX_ATTEMPTS", "8", "Delivery attempts per notification and target before it is given up (final failure)."),
+    Variable("WEBHOOK_DISABLE_AFTER_FAILURES", "5", "Consecutive failed deliveries after which a webhook endpoint is disabled (with an event) until its owner enables it."),
+    Variable("NOTIFICATIONS_DIGEST_HOUR", "8", "Local hour (0-23, the recipient's zone) of the daily digest that collects follow-up notifications when the digest is on."),
+    Variable("NOTIFICATIONS_DISPATCHER_LEASE_SECONDS", "30", "Lease that keeps one dispatcher sending at a time; a standby takes over this long after the active one died. Channel timeouts are at most a third of it."),
+    Variable("NOTIFICATIONS_DISPATCHER_POLL_SECONDS", "1", "How often an idle dispatcher looks for notifications that fell due."),
 )
 
 _BY_NAME = {v.name: v for v in VARIABLES}

@@ -16,7 +16,8 @@ import sqlite3
 import threading
 import time
 import traceback
-from typing import Callable, Mapping, Protocol
+from dataclasses import dataclass
+from typing import Callable, Mapping, Protocol, Sequence
 
 from shared.bus import Consumer, EventBus, Message, TopicPartition, dead_letter_topic
 from shared.errors import TransientError
@@ -51,6 +52,31 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, (ConnectionError, TimeoutError))
 
 
+@dataclass(frozen=True)
+class Position:
+    """Where a consumer group is on one partition: `committed` is the next offset it will read
+    (everything below is applied), `end` the next offset the partition will be written at."""
+
+    topic: str
+    partition: int
+    committed: int
+    end: int
+
+    @property
+    def lag(self) -> int:
+        return max(0, self.end - self.committed)
+
+
+def positions(bus: EventBus, group_id: str, topics: Sequence[str]) -> list[Position]:
+    """The group's position on every partition of `topics` (a partition never committed is at 0)."""
+    found = []
+    for topic in topics:
+        committed = bus.committed(group_id, topic)
+        for partition, end in sorted(bus.end_offsets(topic).items()):
+            found.append(Position(topic, partition, committed.get(partition, 0), end))
+    return found
+
+
 class ConsumerRunner:
     def __init__(self, bus: EventBus, handler: Handler, read_store: ReadStore, *, max_attempts: int = 5,
                  backoff_base: float = 0.1, backoff_cap: float = 30.0, batch_size: int = 500,
@@ -67,20 +93,30 @@ class ConsumerRunner:
         self.producer = None
 
     # -- the loop ---------------------------------------------------------------------------
-    def run(self, stop: threading.Event | None = None, *, until_idle: bool = False) -> None:
+    def run(self, stop: threading.Event | None = None, *, until_idle: bool = False,
+            leave_when: Callable[[int], bool] | None = None, poll_seconds: float | None = None) -> None:
         """Consume until `stop` is set, or with `until_idle` until a poll finds nothing new
-        (catch-up runs: rebuilds, tests)."""
+        (catch-up runs: tests).
+
+        `leave_when(polled)` is asked after every poll and its batch (`polled`: how many messages the
+        poll brought, 0 when it found nothing);
+        when it answers True the runner leaves the group and returns with everything it handled
+        committed, so the next member of its group (or a later run) goes on exactly from there:
+        how a live worker follows a switch-over to a new generation, and how a rebuild stops."""
         self._stop = stop or self._stop
         self.bus.ensure_topics({self.dead_letters: 1})
         self.consumer = self.bus.consumer(self.handler.group_id, self.handler.topics)
         self.producer = self.bus.producer()
         log.info("consumer %s started on %s", self.handler.group_id, ", ".join(self.handler.topics))
+        timeout = poll_seconds if poll_seconds is not None else (0.1 if until_idle else 0.5)
         try:
             while not self._stop.is_set():
-                messages = self.consumer.poll(self.batch_size, timeout=0.1 if until_idle else 0.5)
+                messages = self.consumer.poll(self.batch_size, timeout=timeout)
                 if messages:
                     self.process(messages)
                 elif until_idle and self.caught_up():
+                    return
+                if leave_when is not None and not self._stop.is_set() and leave_when(len(messages)):
                     return
         finally:
             self.consumer.close()
@@ -129,11 +165,7 @@ class ConsumerRunner:
 
     def caught_up(self) -> bool:
         """True when the group has committed everything its topics hold."""
-        for topic in self.handler.topics:
-            committed = self.bus.committed(self.handler.group_id, topic)
-            if any(committed.get(p, 0) < end for p, end in self.bus.end_offsets(topic).items()):
-                return False
-        return True
+        return all(p.lag == 0 for p in positions(self.bus, self.handler.group_id, self.handler.topics))
 
     def process(self, messages: list[Message]) -> None:
         """Handle one polled batch completely, then checkpoint and commit it."""

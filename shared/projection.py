@@ -13,7 +13,8 @@ from typing import Any, Callable, ClassVar
 
 from shared.bus import Message
 from shared.events import EventCatalog, Recorded, UnknownEvent, parse_type
-from shared.readstore import ReadStore
+from shared.readstore import Index, ReadStore
+from shared.readstore.generations import GenerationView, generation_of
 
 log = logging.getLogger("careerloop.projection")
 
@@ -47,11 +48,13 @@ class Projection:
     def __init__(self, read_store: ReadStore, *, namespace: str = "") -> None:
         self.read_store = read_store
         self.namespace = namespace  # BUS_NAMESPACE: prefixes topics and the consumer group
+        # the generation this instance writes: a GenerationView's, else 0 (tests, replays)
+        self.generation: int = getattr(read_store, "pinned_generation", 0)
         self._catalog_of = {(c.service, t.name): c for c in self.catalogs for t in c.types()}
 
     @property
     def group_id(self) -> str:
-        return f"{self.namespace}projection.{self.name}.v{self.version}"
+        return group_id(self.namespace, self.name, self.version, self.generation)
 
     @property
     def topics(self) -> list[str]:
@@ -83,3 +86,45 @@ class Projection:
     def skip(self, envelope: dict[str, Any]) -> None:
         """An event this projection does not react to. Projections that guard documents by stream
         version override this to advance the version, so a new event type is not taken for a gap."""
+
+
+def group_id(namespace: str, name: str, version: int, generation: int) -> str:
+    """The consumer group of one projection version in one generation."""
+    return f"{namespace}projection.{name}.v{version}" + (f".g{generation}" if generation else "")
+
+
+class _Recorder:
+    """A read store that only records which collections are declared (no I/O at all)."""
+
+    pinned_generation = 0
+
+    def __init__(self) -> None:
+        self.names: dict[str, tuple[Index, ...]] = {}
+
+    def collection(self, name: str, indexes: Any = (), **_: Any) -> "_Recorder":
+        self.names[name] = tuple(indexes)
+        return self
+
+    def __getattr__(self, name: str) -> Any:
+        raise RuntimeError(f"a projection's __init__ may only declare collections, not call {name}()")
+
+
+def blueprint(make: Callable[..., Projection], namespace: str = "") -> tuple[Projection, list[str]]:
+    """An instance that has touched nothing (for its name, version and topics), and the logical
+    collections it declares, in declaration order."""
+    recorder = _Recorder()
+    projection = make(recorder, namespace=namespace)  # type: ignore[arg-type]
+    return projection, list(recorder.names)
+
+
+def collection_names(make: Callable[..., Projection]) -> list[str]:
+    """The logical collections a projection writes, in declaration order."""
+    return blueprint(make)[1]
+
+
+def open_projection(make: Callable[..., Projection], read_store: ReadStore, *, namespace: str = "",
+                    generation: int | None = None) -> Projection:
+    """The projection pinned to `generation`, by default the one its collections are in now."""
+    if generation is None:
+        generation = generation_of(read_store.load_generations(), collection_names(make))
+    return make(GenerationView(read_store, generation), namespace=namespace)

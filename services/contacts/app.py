@@ -7,7 +7,7 @@ from flask import Flask
 
 from services.contacts.api import ContactsContext, api
 from services.contacts.application import ContactsService
-from services.contacts.projections import directory
+from services.contacts.projections import ContactDirectory, directory
 from shared.config import Settings
 from shared.eventstore import EventStore, open_event_store
 from shared.readstore import ReadStore, open_read_store
@@ -24,7 +24,7 @@ def create_app(settings: Settings | None = None, *, event_store: EventStore | No
     read_store = read_store or open_read_store(settings.get("READ_STORE_URL"))
     app = create_service_app(
         SERVICE, settings=settings, event_store=event_store, apis=[api],
-        readiness={"read_store": read_store.ping},
+        readiness={"read_store": read_store.ping}, read_store=read_store, projections=[ContactDirectory],
         description="Each student's professionals and the history of the relationship with each.",
     )
     app.extensions[SERVICE] = ContactsContext(ContactsService(event_store, **overrides), directory(read_store),

@@ -8,7 +8,7 @@ from flask import Flask
 
 from services.followups.api import FollowUpsContext, api
 from services.followups.domain import FollowUp
-from services.followups.projections import advisees, items, sources, timeline, versions
+from services.followups.projections import FollowUpViews, advisees, items, sources, timeline, versions
 from shared.config import Settings
 from shared.contracts.followups import FOLLOWUPS
 from shared.events import utcnow
@@ -29,7 +29,7 @@ def create_app(settings: Settings | None = None, *, event_store: EventStore | No
     read_store = read_store or open_read_store(settings.get("READ_STORE_URL"))
     app = create_service_app(
         SERVICE, settings=settings, event_store=event_store, apis=[api],
-        readiness={"read_store": read_store.ping},
+        readiness={"read_store": read_store.ping}, read_store=read_store, projections=[FollowUpViews],
         description="Each student's timelines and follow-up queue: thank-yous, the 3B7 routine, "
                     "stay-in-touch check-ins and action items from notes; and each advisor's view of their students.",
     )

@@ -24,10 +24,10 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shared.aggregate import Aggregate, applies
 from shared.events import isoformat
+from shared.times import normal, parse, zone
 
 RULES: dict[str, Any] = {
     "version": 1,
@@ -55,24 +55,6 @@ CHECK_IN_TAG = re.compile(r"^check-?in[ _-]?(\d{1,2})w$", re.IGNORECASE)
 
 
 # -- time -------------------------------------------------------------------------------------
-def zone(name: str | None) -> ZoneInfo:
-    """The IANA zone, or UTC for none or an unknown name (a fact must never break the queue)."""
-    try:
-        return ZoneInfo(name) if name else ZoneInfo("UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
-
-
-def parse(moment: str) -> datetime:
-    value = datetime.fromisoformat(moment.replace("Z", "+00:00"))
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-
-
-def normal(moment: str) -> str:
-    """One spelling of every timestamp (RFC 3339 UTC, microseconds, Z), so strings sort as times."""
-    return isoformat(parse(moment))
-
-
 def add_business_days(start: datetime, days: int, time_zone: str | None) -> datetime:
     """`days` weekdays after `start`, counted in the student's zone (Saturday and Sunday skipped),
     at the same wall-clock time."""

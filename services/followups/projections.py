@@ -18,6 +18,8 @@ The collections:
   guarded by stream version: the student and their advisors (an indexed array), for the advisor view
   and for letting an assigned advisor read a student's queue and timeline. Assignments change no
   queue, so they never derive one again.
+- `followup_notifications`: what the timeline needs to know about each notification the student was
+  sent (kind, channel, contact), from its NotificationScheduled; its outcome events become entries.
 - `followup_versions`: per source stream, the newest version whose effects on the queue and the
   timeline are written (recorded after the queues are derived again): what read-your-writes waits for.
 """
@@ -30,6 +32,7 @@ from shared.bus import Message
 from shared.contracts.contacts import CONTACTS
 from shared.contracts.followups import FOLLOWUPS
 from shared.contracts.notes import ADVISING, NOTES
+from shared.contracts.notifications import NOTIFICATIONS
 from shared.contracts.scheduling import INTERVIEWS
 from shared.events import Recorded
 from shared.projection import Projection, on
@@ -42,7 +45,13 @@ TIMELINE_INDEXES = (Index("student_id"), Index("contact_id"), Index("kind"), Ind
 TIMELINE_KINDS = ("contact_added", "contact_merged", "outreach", "reply", "conversation", "thank_you", "check_in",
                   "update", "article", "intro", "interview_requested", "interview_scheduled",
                   "interview_rescheduled", "interview_cancelled", "interview_completed", "interview_missed",
-                  "note_recorded", "note_revised", "note_deleted")
+                  "note_recorded", "note_revised", "note_deleted", "notification_sent", "notification_failed",
+                  "notification_suppressed")
+NOTIFICATION_LABELS = {
+    "interview_reminder_24h": "Interview reminder (a day ahead)", "interview_reminder_1h": "Interview reminder (an hour ahead)",
+    "thank_you_due": "Thank-you reminder", "follow_up_due": "Follow-up reminder", "check_in_due": "Check-in reminder",
+    "digest": "Daily digest"}
+CHANNEL_LABELS = {"email": "by e-mail", "webhook": "by webhook", "in_app": "in the app"}
 TOUCH_SUMMARIES: dict[str, Callable[[str], str]] = {
     "outreach": lambda n: f"Reached out to {n}",
     "reply": lambda n: f"{n} replied",
@@ -71,6 +80,10 @@ def versions(read_store: ReadStore) -> Collection:
     return read_store.collection("followup_versions")
 
 
+def notifications(read_store: ReadStore) -> Collection:
+    return read_store.collection("followup_notifications")
+
+
 def advisees(read_store: ReadStore) -> Collection:
     return read_store.collection("followup_advisees", (Index("student_id"), Index("advisors", array=True)))
 
@@ -83,7 +96,7 @@ def _local(moment: str, time_zone: str | None) -> str:
 class FollowUpViews(Projection):
     name = f"followups-views-rules{RULES['version']}"  # a changed rule is a new group: a rebuild
     version = 2  # 2: advisors, note visibility and announced due times
-    catalogs = (CONTACTS, INTERVIEWS, NOTES, FOLLOWUPS, ADVISING)
+    catalogs = (CONTACTS, INTERVIEWS, NOTES, FOLLOWUPS, ADVISING, NOTIFICATIONS)
 
     def __init__(self, read_store: ReadStore, **options: Any) -> None:
         super().__init__(read_store, **options)
@@ -92,6 +105,7 @@ class FollowUpViews(Projection):
         self.timeline = timeline(read_store)
         self.versions = versions(read_store)
         self.advisees = advisees(read_store)
+        self.notifications = notifications(read_store)
         self._dirty: set[str] = set()
         self._seen: dict[str, int] = {}
 
@@ -390,3 +404,40 @@ class FollowUpViews(Projection):
     def advisor_unassigned(self, envelope: dict[str, Any], event: Recorded) -> None:
         self._advising(envelope, Update(set={"student_id": event.data["student_id"]},
                                         pull={"advisors": [event.data["advisor_id"]]}))
+
+    # -- notifications the student got (or did not get, and why) --------------------------------
+    # Only the timeline needs them, never the queue: a notification's kind, channel and contact come
+    # from its first event (Scheduled) into `followup_notifications`, and its outcome events become
+    # entries keyed by event id. A stream's events share a partition, so Scheduled is always there
+    # first; both writes are idempotent, so redelivery changes nothing.
+    @on("NotificationScheduled")
+    def notification_scheduled(self, envelope: dict[str, Any], event: Recorded) -> None:
+        data = event.data
+        self.notifications.upsert(envelope["subject"], Update(set={
+            "student_id": data["recipient_id"], "kind": data["kind"], "channel": data["channel"],
+            "contact_id": (data.get("context") or {}).get("contact_id")}))
+
+    def _notification_entry(self, envelope: dict[str, Any], event: Recorded, kind: str, outcome: str) -> None:
+        facts = self.notifications.get(envelope["subject"]) or {}
+        label = NOTIFICATION_LABELS.get(facts.get("kind", ""), "Notification")
+        channel = CHANNEL_LABELS.get(event.data.get("channel") or facts.get("channel", ""), "")
+        self._entry(envelope, event.data["recipient_id"], kind=kind, at=envelope["time"],
+                    summary=" ".join(part for part in (label, outcome.format(channel=channel)) if part),
+                    contact_id=facts.get("contact_id"), link=f"/notifications/{envelope['subject']}",
+                    source={"service": "notifications", "type": "notification", "id": envelope["subject"]})
+
+    @on("NotificationSent")
+    def notification_sent(self, envelope: dict[str, Any], event: Recorded) -> None:
+        late = " (late)" if event.data.get("late") else ""
+        self._notification_entry(envelope, event, "notification_sent",
+                                 "sent {channel}" + late + f": {event.data['subject']}")
+
+    @on("NotificationFailed")
+    def notification_failed(self, envelope: dict[str, Any], event: Recorded) -> None:
+        if event.data["final"]:  # attempts that will be retried are not news to the student
+            self._notification_entry(envelope, event, "notification_failed",
+                                     "could not be delivered {channel}: " + event.data["reason"])
+
+    @on("NotificationSuppressed")
+    def notification_suppressed(self, envelope: dict[str, Any], event: Recorded) -> None:
+        self._notification_entry(envelope, event, "notification_suppressed", "not sent: " + event.data["reason"])

@@ -7,8 +7,8 @@ from flask import Flask
 
 from services.notes.api import NotesContext, api
 from services.notes.application import NotesService
-from services.notes.projections import (access_log, assignments, contact_references, interview_references,
-                                        note_search)
+from services.notes.projections import (NotesViews, access_log, assignments, contact_references,
+                                        interview_references, note_search)
 from shared.config import Settings
 from shared.eventstore import EventStore, open_event_store
 from shared.readstore import ReadStore, open_read_store
@@ -25,7 +25,7 @@ def create_app(settings: Settings | None = None, *, event_store: EventStore | No
     read_store = read_store or open_read_store(settings.get("READ_STORE_URL"))
     app = create_service_app(
         SERVICE, settings=settings, event_store=event_store, apis=[api],
-        readiness={"read_store": read_store.ping},
+        readiness={"read_store": read_store.ping}, read_store=read_store, projections=[NotesViews],
         description="What each student learned from their conversations, kept so it can be found and acted on.",
     )
     service = NotesService(event_store, contact_references(read_store), interview_references(read_store),

@@ -9,9 +9,10 @@ from typing import Any
 from flask import Response, current_app, url_for
 from werkzeug.exceptions import NotFound as HTTPNotFound
 
-from services.scheduling import ics, schemas
+from services.scheduling import schemas
 from services.scheduling.application import SchedulingService
 from services.scheduling.domain import Interview, local_time
+from shared import ics
 from shared.auth import Principal, acting_for
 from shared.config import Settings
 from shared.events import isoformat, utcnow

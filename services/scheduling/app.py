@@ -7,7 +7,7 @@ from flask import Flask
 
 from services.scheduling.api import SchedulingContext, api
 from services.scheduling.application import SchedulingService
-from services.scheduling.projections import contact_references, interviews
+from services.scheduling.projections import SchedulingViews, contact_references, interviews
 from shared.config import Settings
 from shared.eventstore import EventStore, open_event_store
 from shared.readstore import ReadStore, open_read_store
@@ -24,7 +24,7 @@ def create_app(settings: Settings | None = None, *, event_store: EventStore | No
     read_store = read_store or open_read_store(settings.get("READ_STORE_URL"))
     app = create_service_app(
         SERVICE, settings=settings, event_store=event_store, apis=[api],
-        readiness={"read_store": read_store.ping},
+        readiness={"read_store": read_store.ping}, read_store=read_store, projections=[SchedulingViews],
         description="Informational interviews from the first request to the finished conversation.",
     )
     service = SchedulingService(event_store, contact_references(read_store),

@@ -7,7 +7,9 @@ later per-subject encryption (crypto-shredding) can find it without a new contra
 from shared.contracts.contacts import CONTACT_IMPORTS, CONTACTS
 from shared.contracts.followups import FOLLOWUPS
 from shared.contracts.notes import ADVISING, NOTE_ACCESS_LOGS, NOTES
+from shared.contracts.notifications import (NOTIFICATION_PREFERENCES, NOTIFICATION_TEMPLATES, NOTIFICATIONS,
+                                            WEBHOOK_ENDPOINTS)
 from shared.contracts.scheduling import INTERVIEWS, STUDENT_SCHEDULES
 
 CATALOGS = (CONTACTS, CONTACT_IMPORTS, INTERVIEWS, STUDENT_SCHEDULES, NOTES, NOTE_ACCESS_LOGS, ADVISING,
-            FOLLOWUPS)
+            FOLLOWUPS, NOTIFICATIONS, NOTIFICATION_PREFERENCES, WEBHOOK_ENDPOINTS, NOTIFICATION_TEMPLATES)

@@ -11,15 +11,35 @@ index-backed on MongoDB too. Filters use a small Mongo-like language:
 `{"field": value}` (for an array field: contains value), and per field `$gte $gt $lte $lt $ne $in`
 and `$contains` (case-insensitive substring); array fields take only equality, `$in` (contains any)
 and `$all` (contains every one). Sort fields must never be null.
+
+Generations (rebuilds without downtime, see `shared.readstore.generations` and `shared.rebuild`): a
+collection's *logical* name resolves to a *physical* one, `name` in generation 0 (today's names, so
+existing data keeps working) and `name__g<N>` in generation N. The current generation of every
+logical name is kept in one document of the store itself (`Generations`), so a switch-over of all of
+a projection's collections is one atomic single-document write on SQLite and MongoDB/FerretDB alike
+(FerretDB v1 has no transactions, and renameCollection could not swap several collections at once).
+`collection(name)` gives a *following* handle, resolved on every operation through a cache of at
+most `ALIAS_CACHE_SECONDS`, so query APIs that create their handles once per process follow a
+switch-over without a restart; `collection(name, generation=N)` gives a *pinned* handle, which a
+projection writes through, so its writes never move to another generation in the middle of a batch.
 """
 from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping, Protocol, Sequence
+import re
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable, Iterator, Mapping, Protocol, Sequence
 
 APPLIED, DUPLICATE = "applied", "duplicate"
+# How stale a following handle's idea of the current generation may be. Short, because after a
+# switch-over the old generation stops receiving events; one read of one document per process per
+# period, so cheap. A switch-over is only ever to a complete generation, so any cached answer names
+# a complete one (the old generation is dropped only after a grace period far longer than this).
+ALIAS_CACHE_SECONDS = 1.0
+LOGICAL_NAME = re.compile(r"^[a-z](?:[a-z0-9]|_(?!_)){0,52}$")  # no "__": that separates the generation
 
 
 class BadCursor(ValueError):
@@ -89,12 +109,129 @@ class Collection(Protocol):
 
 
 class ReadStore(Protocol):
-    def collection(self, name: str, indexes: Sequence[Index] = ()) -> Collection: ...
+    # generation None: follow the current generation (queries); a number: pinned (projections)
+    def collection(self, name: str, indexes: Sequence[Index] = (), *,
+                   generation: int | None = None) -> Collection: ...
     def batch(self) -> Any: ...  # context manager grouping a poll's writes
-    def drop(self, name: str) -> None: ...
+    def drop(self, name: str, *, generation: int | None = None) -> None: ...  # the current one by default
+    def generations(self, max_age: float = ALIAS_CACHE_SECONDS) -> "Generations": ...  # cached
+    def load_generations(self) -> "Generations": ...  # fresh from the store
+    # compare-and-set: write `new` (as revision expected_revision + 1) only if the stored revision is
+    # still `expected_revision`; False when another writer got there first
+    def save_generations(self, new: "Generations", expected_revision: int) -> bool: ...
     def prepare(self) -> None: ...  # create the declared collections' indexes now (idempotent; the init step)
     def ping(self) -> None: ...
     def close(self) -> None: ...
+
+
+# -- generations ------------------------------------------------------------------------------------------
+
+def check_logical_name(name: str) -> None:
+    if not isinstance(name, str) or not LOGICAL_NAME.match(name):
+        raise ValueError(f"bad collection name {name!r}: lower-case letters, digits and single underscores")
+
+
+def physical_name(name: str, generation: int) -> str:
+    """Where generation `generation` of logical collection `name` lives."""
+    if generation < 0:
+        raise ValueError(f"bad generation {generation}")
+    return name if generation == 0 else f"{name}__g{generation}"
+
+
+@dataclass(frozen=True)
+class Build:
+    """A generation being built beside the live one (by `shared.rebuild`)."""
+
+    generation: int
+    collections: tuple[str, ...]
+    projection: str
+    started_at: str
+
+
+@dataclass(frozen=True)
+class Retired:
+    """A generation queries no longer read, kept until it is dropped (a grace period, or --keep-old)."""
+
+    generation: int
+    collections: tuple[str, ...]
+    projection: str
+    group_id: str
+    retired_at: str
+
+
+@dataclass(frozen=True)
+class Generations:
+    """The one alias document: the current generation of every logical collection (absent = 0), the
+    generations being built and those retired. `last` only grows, so a generation number (and the
+    consumer group named after it) is never reused."""
+
+    revision: int = 0
+    last: int = 0
+    current: Mapping[str, int] = field(default_factory=dict)
+    building: tuple[Build, ...] = ()
+    retired: tuple[Retired, ...] = ()
+
+    def of(self, name: str) -> int:
+        return self.current.get(name, 0)
+
+    def to_doc(self) -> dict[str, Any]:
+        return {"revision": self.revision, "last": self.last, "current": dict(self.current),
+                "building": [{"generation": b.generation, "collections": list(b.collections),
+                              "projection": b.projection, "started_at": b.started_at} for b in self.building],
+                "retired": [{"generation": r.generation, "collections": list(r.collections),
+                             "projection": r.projection, "group_id": r.group_id, "retired_at": r.retired_at}
+                            for r in self.retired]}
+
+    @classmethod
+    def from_doc(cls, doc: Mapping[str, Any] | None) -> "Generations":
+        if not doc:
+            return cls()
+        return cls(
+            revision=int(doc.get("revision", 0)), last=int(doc.get("last", 0)),
+            current={str(k): int(v) for k, v in (doc.get("current") or {}).items() if int(v)},
+            building=tuple(Build(int(b["generation"]), tuple(b["collections"]), b["projection"], b["started_at"])
+                           for b in doc.get("building") or []),
+            retired=tuple(Retired(int(r["generation"]), tuple(r["collections"]), r["projection"], r["group_id"],
+                                  r["retired_at"]) for r in doc.get("retired") or []))
+
+
+class AliasCache:
+    """The current generations as one process last read them, at most `ttl` seconds old.
+
+    Every adapter resolves following handles through one of these. A process's own switch-over
+    (`remember`) is visible to it at once; other processes see it within `ttl`."""
+
+    def __init__(self, load: Callable[[], Generations], ttl: float = ALIAS_CACHE_SECONDS) -> None:
+        self._load, self.ttl = load, ttl
+        self._lock = threading.Lock()
+        self._value: Generations | None = None
+        self._read_at = 0.0
+
+    def get(self, max_age: float | None = None) -> Generations:
+        max_age = self.ttl if max_age is None else max_age
+        value = self._value
+        if value is not None and time.monotonic() - self._read_at <= max_age:
+            return value
+        with self._lock:  # one reader refreshes; the others take its answer
+            if self._value is not None and time.monotonic() - self._read_at <= max_age:
+                return self._value
+            started = time.monotonic()
+            self._value, self._read_at = self._load(), started
+            return self._value
+
+    def remember(self, value: Generations) -> None:
+        with self._lock:
+            if self._value is None or value.revision >= self._value.revision:
+                self._value, self._read_at = value, time.monotonic()
+
+    def forget(self) -> None:
+        with self._lock:
+            self._value = None
+
+
+def saved(value: Generations, expected_revision: int) -> Generations:
+    """`value` as it is stored by a successful `save_generations`."""
+    return replace(value, revision=expected_revision + 1)
 
 
 def encode_cursor(values: list[Any]) -> str:

@@ -1,4 +1,10 @@
-"""MongoDB read-model store: one collection per read model (`rm_<name>`), in the URL's database.
+"""MongoDB read-model store: one collection per read model (`rm_<physical name>`), in the URL's database.
+
+Generations (see `shared.readstore`): the alias document is `{_id: "generations"}` in the
+`read_model_generations` collection, changed by compare-and-set on its `revision` (an insert for the
+first one, then `replace_one` guarded by the revision): single-document atomicity, which FerretDB v1
+has, so every collection of a projection switches at once. (FerretDB 1.24 does support
+renameCollection, but not `dropTarget`, and no rename can swap several collections atomically.)
 
 Works on MongoDB and on FerretDB v1 (no transactions, no update pipelines, no `$pull` conditions).
 Every write is one atomic single-document operation, idempotent by construction:
@@ -41,10 +47,12 @@ from pymongo.errors import DuplicateKeyError
 
 from shared.errors import TransientError
 from shared.eventstore.mongo import MongoHandle, create_indexes, transient_errors
-from shared.readstore import (APPLIED, DUPLICATE, Index, Page, Update, VersionGap, decode_cursor,
-                              encode_cursor, sort_key)
+from shared.readstore import (ALIAS_CACHE_SECONDS, APPLIED, DUPLICATE, AliasCache, Generations, Index, Page, Update,
+                              VersionGap, check_logical_name, decode_cursor, encode_cursor, physical_name, saved,
+                              sort_key)
 
-_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+_ALIASES = "read_model_generations"
+_ALIAS_ID = "generations"
 _FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _RANGES = ("$gte", "$gt", "$lte", "$lt")
 _COMPARISONS = (*_RANGES, "$ne")
@@ -54,18 +62,22 @@ _ATTEMPTS = 10
 class MongoReadStore:
     def __init__(self, url: str) -> None:
         self.handle = MongoHandle(url)
-        self._declared: dict[str, dict[str, Index]] = {}
+        self.aliases = AliasCache(self.load_generations)
+        self._declared: dict[tuple[str, int | None], dict[str, Index]] = {}
 
-    def collection(self, name: str, indexes: Sequence[Index] = ()) -> "MongoCollection":
-        collection = MongoCollection(self, name, indexes)
-        self._declared.setdefault(name, {}).update(collection.indexes)
+    def collection(self, name: str, indexes: Sequence[Index] = (), *,
+                   generation: int | None = None) -> "MongoCollection":
+        collection = MongoCollection(self, name, indexes, generation)
+        self._declared.setdefault((name, generation), {}).update(collection.indexes)
         return collection
 
-    def _collection(self, name: str, indexes: Mapping[str, Index]) -> PyMongoCollection:
-        """The pymongo collection, its declared indexes created once per process."""
+    def _collection(self, name: str, generation: int | None, indexes: Mapping[str, Index]) -> PyMongoCollection:
+        """The pymongo collection of `name` in `generation` (None: the current one), its declared
+        indexes created once per process."""
+        physical = physical_name(name, self.aliases.get().of(name) if generation is None else generation)
         fields = sorted(f for f in indexes if f != "_id")
-        db = self.handle.prepared(f"{name}:{','.join(fields)}", lambda db: _create_indexes(db, name, fields))
-        return db[f"rm_{name}"]
+        db = self.handle.prepared(f"{physical}:{','.join(fields)}", lambda db: _create_indexes(db, physical, fields))
+        return db[f"rm_{physical}"]
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -75,15 +87,38 @@ class MongoReadStore:
     @transient_errors
     def prepare(self) -> None:
         """Create the indexes of every collection declared so far (idempotent)."""
-        for name, indexes in list(self._declared.items()):
-            self._collection(name, indexes)
+        for (name, generation), indexes in list(self._declared.items()):
+            self._collection(name, generation, indexes)
 
     @transient_errors
-    def drop(self, name: str) -> None:
-        if not _NAME.match(name):
-            raise ValueError(f"bad collection name {name!r}")
-        self.handle.db.drop_collection(f"rm_{name}")
-        self.handle.forget(prefix=f"{name}:")  # its indexes are created again on next use
+    def drop(self, name: str, *, generation: int | None = None) -> None:
+        check_logical_name(name)
+        physical = physical_name(name, self.load_generations().of(name) if generation is None else generation)
+        self.handle.db.drop_collection(f"rm_{physical}")
+        self.handle.forget(prefix=f"{physical}:")  # its indexes are created again on next use
+
+    # -- generations ------------------------------------------------------------------------
+    def generations(self, max_age: float = ALIAS_CACHE_SECONDS) -> Generations:
+        return self.aliases.get(max_age)
+
+    @transient_errors
+    def load_generations(self) -> Generations:
+        return Generations.from_doc(self.handle.db[_ALIASES].find_one({"_id": _ALIAS_ID}))
+
+    @transient_errors
+    def save_generations(self, new: Generations, expected_revision: int) -> bool:
+        stored = saved(new, expected_revision)
+        doc = {"_id": _ALIAS_ID, **stored.to_doc()}
+        aliases = self.handle.db[_ALIASES]
+        if expected_revision == 0:
+            try:
+                aliases.insert_one(doc)
+            except DuplicateKeyError:
+                return False
+        elif not aliases.replace_one({"_id": _ALIAS_ID, "revision": expected_revision}, doc).matched_count:
+            return False
+        self.aliases.remember(stored)
+        return True
 
     @transient_errors
     def ping(self) -> None:
@@ -93,6 +128,7 @@ class MongoReadStore:
     def drop_database(self) -> None:
         """Delete the whole database (tests and tear-down tools)."""
         self.handle.drop_database()
+        self.aliases.forget()
 
     def close(self) -> None:
         self.handle.close()
@@ -103,18 +139,18 @@ def _create_indexes(db: Database, name: str, fields: Sequence[str]) -> None:
 
 
 class MongoCollection:
-    def __init__(self, store: MongoReadStore, name: str, indexes: Sequence[Index]) -> None:
-        if not _NAME.match(name):
-            raise ValueError(f"bad collection name {name!r}")
+    def __init__(self, store: MongoReadStore, name: str, indexes: Sequence[Index], generation: int | None) -> None:
+        check_logical_name(name)
         for ix in indexes:
             if not _FIELD.match(ix.field):
                 raise ValueError(f"bad field name {ix.field!r}")
-        self.store, self.name = store, name
+        self.store, self.name, self.generation = store, name, generation
         self.indexes = {"_id": Index("_id"), **{ix.field: ix for ix in indexes}}
 
     @property
     def _coll(self) -> PyMongoCollection:
-        return self.store._collection(self.name, self.indexes)
+        """The collection this operation uses: read once per operation, never in the middle of one."""
+        return self.store._collection(self.name, self.generation, self.indexes)
 
     # -- writes -----------------------------------------------------------------------------
     @transient_errors
@@ -138,7 +174,7 @@ class MongoCollection:
         else:
             operators = translate(update, ignore=("_id", "_version"))
             if operators is None:
-                return self._apply_by_replacing(doc_id, version, update)
+                return self._apply_by_replacing(coll, doc_id, version, update)
             operators.setdefault("$set", {})["_version"] = version
             if coll.update_one({"_id": doc_id, "_version": version - 1}, operators).matched_count:
                 return APPLIED
@@ -147,7 +183,7 @@ class MongoCollection:
             return outcome
         # The document is at version-1 after all: it changed meanwhile, or it was written without a
         # version (by upsert or insert_if_absent), so it is not new and set_on_insert must not apply.
-        return self._apply_by_replacing(doc_id, version, update)
+        return self._apply_by_replacing(coll, doc_id, version, update)
 
     def _classify(self, doc_id: str, current: dict[str, Any] | None, version: int) -> str | None:
         """DUPLICATE, or VersionGap raised, or None when `version` is the next one."""
@@ -158,8 +194,7 @@ class MongoCollection:
             raise VersionGap(self.name, doc_id, last, version)
         return None
 
-    def _apply_by_replacing(self, doc_id: str, version: int, update: Update) -> str:
-        coll = self._coll
+    def _apply_by_replacing(self, coll: PyMongoCollection, doc_id: str, version: int, update: Update) -> str:
         for _ in range(_ATTEMPTS):
             current = coll.find_one({"_id": doc_id})
             outcome = self._classify(doc_id, current, version)
@@ -183,10 +218,10 @@ class MongoCollection:
     def upsert(self, doc_id: str, update: Update) -> None:
         _check_keys(update)
         operators = translate(update, ignore=("_id",))
-        if operators is None:
-            self._upsert_by_compare_and_set(doc_id, update)
-            return
         coll = self._coll
+        if operators is None:
+            self._upsert_by_compare_and_set(coll, doc_id, update)
+            return
         for _ in range(_ATTEMPTS):
             try:
                 if not operators:  # nothing to change: only make sure the document exists
@@ -207,8 +242,7 @@ class MongoCollection:
             return
         raise TransientError(f"{self.name}/{doc_id} is changing too fast to upsert")
 
-    def _upsert_by_compare_and_set(self, doc_id: str, update: Update) -> None:
-        coll = self._coll
+    def _upsert_by_compare_and_set(self, coll: PyMongoCollection, doc_id: str, update: Update) -> None:
         touched = [f for f in _fields(update) if f != "_id"]
         for _ in range(_ATTEMPTS):
             current = coll.find_one({"_id": doc_id})

@@ -1,27 +1,59 @@
-"""SQLite read-model store: one table of JSON documents per collection, expression indexes on the
-declared fields. synchronous=NORMAL: a read model can always be rebuilt from the event streams."""
+"""SQLite read-model store: one table of JSON documents per physical collection (`rm_<physical>`),
+expression indexes on the declared fields. synchronous=NORMAL: a read model can always be rebuilt from
+the event streams.
+
+Generations (see `shared.readstore`): the alias document is one row of `read_model_generations`,
+changed by compare-and-set on its revision inside one write transaction. A following handle resolves
+its table on each operation and creates it (with its indexes) the first time this process meets it.
+"""
 from __future__ import annotations
 
 import json
+import os
 import re
+import sqlite3
 from contextlib import contextmanager
 from typing import Any, Iterator, Mapping, Sequence
 
-from shared.readstore import (APPLIED, DUPLICATE, Index, Page, Update, VersionGap, decode_cursor,
-                              encode_cursor, sort_key)
+from shared.readstore import (ALIAS_CACHE_SECONDS, APPLIED, DUPLICATE, AliasCache, Generations, Index, Page, Update,
+                              VersionGap, check_logical_name, decode_cursor, encode_cursor, physical_name, saved,
+                              sort_key)
 from shared.sqlite import SQLiteDatabase, path_from_url
 
-_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _COMPARISONS = {"$gte": ">=", "$gt": ">", "$lte": "<=", "$lt": "<", "$ne": "IS NOT"}
+_ALIASES = "read_model_generations"
+_ALIAS_ID = "generations"
 
 
 class SQLiteReadStore:
     def __init__(self, url: str) -> None:
         self.db = SQLiteDatabase(path_from_url(url), synchronous="NORMAL")
+        self.aliases = AliasCache(self.load_generations)
+        self._ensured: set[tuple[str, tuple[tuple[str, bool], ...]]] = set()
+        self._ensured_pid = os.getpid()
 
-    def collection(self, name: str, indexes: Sequence[Index] = ()) -> "SQLiteCollection":
-        return SQLiteCollection(self.db, name, indexes)
+    def collection(self, name: str, indexes: Sequence[Index] = (), *,
+                   generation: int | None = None) -> "SQLiteCollection":
+        return SQLiteCollection(self, name, indexes, generation)
+
+    def table(self, name: str, generation: int | None, indexes: Sequence[Index]) -> str:
+        """The table of `name` in `generation` (None: the current one), created if this process has
+        not met it yet."""
+        physical = physical_name(name, self.aliases.get().of(name) if generation is None else generation)
+        key = (physical, tuple(sorted((ix.field, ix.array) for ix in indexes)))
+        if self._ensured_pid != os.getpid():  # a forked child checks for itself
+            self._ensured, self._ensured_pid = set(), os.getpid()
+        if key not in self._ensured:
+            table = f"rm_{physical}"
+            with self.db.write() as conn:
+                conn.execute(f"CREATE TABLE IF NOT EXISTS {table} (id TEXT PRIMARY KEY, doc TEXT NOT NULL)")
+                for ix in indexes:
+                    if not ix.array:
+                        conn.execute(f"CREATE INDEX IF NOT EXISTS {table}_{ix.field}"
+                                     f" ON {table} (json_extract(doc, '$.{ix.field}'))")
+            self._ensured.add(key)
+        return f"rm_{physical}"
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -29,11 +61,37 @@ class SQLiteReadStore:
         with self.db.write():
             yield
 
-    def drop(self, name: str) -> None:
-        if not _NAME.match(name):
-            raise ValueError(f"bad collection name {name!r}")
+    def drop(self, name: str, *, generation: int | None = None) -> None:
+        check_logical_name(name)
+        physical = physical_name(name, self.load_generations().of(name) if generation is None else generation)
         with self.db.write() as conn:
-            conn.execute(f"DROP TABLE IF EXISTS rm_{name}")
+            conn.execute(f"DROP TABLE IF EXISTS rm_{physical}")
+        self._ensured = {key for key in self._ensured if key[0] != physical}
+
+    # -- generations ------------------------------------------------------------------------
+    def generations(self, max_age: float = ALIAS_CACHE_SECONDS) -> Generations:
+        return self.aliases.get(max_age)
+
+    def load_generations(self) -> Generations:
+        try:
+            row = self.db.execute(f"SELECT doc FROM {_ALIASES} WHERE id = ?", (_ALIAS_ID,)).fetchone()
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):  # nothing was ever rebuilt: everything is generation 0
+                return Generations()
+            raise
+        return Generations.from_doc(None if row is None else json.loads(row[0]))
+
+    def save_generations(self, new: Generations, expected_revision: int) -> bool:
+        stored = saved(new, expected_revision)
+        with self.db.write() as conn:
+            conn.execute(f"CREATE TABLE IF NOT EXISTS {_ALIASES} (id TEXT PRIMARY KEY, doc TEXT NOT NULL)")
+            row = conn.execute(f"SELECT doc FROM {_ALIASES} WHERE id = ?", (_ALIAS_ID,)).fetchone()
+            if Generations.from_doc(None if row is None else json.loads(row[0])).revision != expected_revision:
+                return False
+            conn.execute(f"INSERT INTO {_ALIASES} (id, doc) VALUES (?, ?)"
+                         " ON CONFLICT (id) DO UPDATE SET doc = excluded.doc", (_ALIAS_ID, json.dumps(stored.to_doc())))
+        self.aliases.remember(stored)
+        return True
 
     def prepare(self) -> None:
         """Nothing to do: a collection's table and indexes are created when it is declared."""
@@ -46,29 +104,32 @@ class SQLiteReadStore:
 
 
 class SQLiteCollection:
-    def __init__(self, db: SQLiteDatabase, name: str, indexes: Sequence[Index]) -> None:
-        if not _NAME.match(name):
-            raise ValueError(f"bad collection name {name!r}")
-        self.db, self.name = db, name
-        self.table = f"rm_{name}"
+    def __init__(self, store: SQLiteReadStore, name: str, indexes: Sequence[Index], generation: int | None) -> None:
+        check_logical_name(name)
+        for ix in indexes:
+            if not _FIELD.match(ix.field):
+                raise ValueError(f"bad field name {ix.field!r}")
+        self.store, self.db, self.name, self.generation = store, store.db, name, generation
+        self.declared = tuple(indexes)
         self.indexes = {"_id": Index("_id"), **{ix.field: ix for ix in indexes}}
-        with db.write() as conn:
-            conn.execute(f"CREATE TABLE IF NOT EXISTS {self.table} (id TEXT PRIMARY KEY, doc TEXT NOT NULL)")
-            for ix in indexes:
-                if not _FIELD.match(ix.field):
-                    raise ValueError(f"bad field name {ix.field!r}")
-                if not ix.array:
-                    conn.execute(f"CREATE INDEX IF NOT EXISTS {self.table}_{ix.field}"
-                                 f" ON {self.table} (json_extract(doc, '$.{ix.field}'))")
+        self._table()  # declaring a collection creates its table and indexes, as it always did
+
+    def _table(self) -> str:
+        """The table this operation uses: resolved once per operation, never in the middle of one."""
+        return self.store.table(self.name, self.generation, self.declared)
 
     # -- writes -----------------------------------------------------------------------------
     def get(self, doc_id: str) -> dict[str, Any] | None:
-        row = self.db.execute(f"SELECT doc FROM {self.table} WHERE id = ?", (doc_id,)).fetchone()
+        return self._get(self._table(), doc_id)
+
+    def _get(self, table: str, doc_id: str) -> dict[str, Any] | None:
+        row = self.db.execute(f"SELECT doc FROM {table} WHERE id = ?", (doc_id,)).fetchone()
         return None if row is None else {"_id": doc_id, **json.loads(row[0])}
 
     def apply(self, doc_id: str, version: int, update: Update) -> str:
+        table = self._table()
         with self.db.write():
-            current = self.get(doc_id)
+            current = self._get(table, doc_id)
             last = current.get("_version", 0) if current else 0
             if version <= last:
                 return DUPLICATE
@@ -76,28 +137,31 @@ class SQLiteCollection:
                 raise VersionGap(self.name, doc_id, last, version)
             doc = update.apply_to(current or {}, inserting=current is None)
             doc["_version"] = version
-            self._write(doc_id, doc)
+            self._write(table, doc_id, doc)
             return APPLIED
 
     def upsert(self, doc_id: str, update: Update) -> None:
+        table = self._table()
         with self.db.write():
-            current = self.get(doc_id)
-            self._write(doc_id, update.apply_to(current or {}, inserting=current is None))
+            current = self._get(table, doc_id)
+            self._write(table, doc_id, update.apply_to(current or {}, inserting=current is None))
 
     def insert_if_absent(self, doc_id: str, doc: Mapping[str, Any]) -> bool:
+        table = self._table()
         body = json.dumps({k: v for k, v in doc.items() if k != "_id"})
         with self.db.write() as conn:
-            cursor = conn.execute(f"INSERT OR IGNORE INTO {self.table} (id, doc) VALUES (?, ?)", (doc_id, body))
+            cursor = conn.execute(f"INSERT OR IGNORE INTO {table} (id, doc) VALUES (?, ?)", (doc_id, body))
             return cursor.rowcount == 1
 
     def delete(self, doc_id: str) -> None:
+        table = self._table()
         with self.db.write() as conn:
-            conn.execute(f"DELETE FROM {self.table} WHERE id = ?", (doc_id,))
+            conn.execute(f"DELETE FROM {table} WHERE id = ?", (doc_id,))
 
-    def _write(self, doc_id: str, doc: dict[str, Any]) -> None:
+    def _write(self, table: str, doc_id: str, doc: dict[str, Any]) -> None:
         body = json.dumps({k: v for k, v in doc.items() if k != "_id"})
         self.db.conn.execute(
-            f"INSERT INTO {self.table} (id, doc) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
+            f"INSERT INTO {table} (id, doc) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
             (doc_id, body),
         )
 
@@ -158,7 +222,7 @@ class SQLiteCollection:
         order = ", ".join(f"{self._column(n)} {'ASC' if d > 0 else 'DESC'}" for n, d in keys)
         where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
         rows = self.db.execute(
-            f"SELECT id, doc FROM {self.table} {where} ORDER BY {order} LIMIT ?", (*params, limit + 1)
+            f"SELECT id, doc FROM {self._table()} {where} ORDER BY {order} LIMIT ?", (*params, limit + 1)
         ).fetchall()
         items = [{"_id": row[0], **json.loads(row[1])} for row in rows[:limit]]
         next_cursor = None
@@ -169,4 +233,4 @@ class SQLiteCollection:
     def count(self, filter: Mapping[str, Any]) -> int:
         clauses, params = self._where(filter)
         where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
-        return self.db.execute(f"SELECT COUNT(*) FROM {self.table} {where}", params).fetchone()[0]
+        return self.db.execute(f"SELECT COUNT(*) FROM {self._table()} {where}", params).fetchone()[0]

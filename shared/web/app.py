@@ -1,17 +1,26 @@
-"""The Flask app factory every service's `create_app()` builds on."""
+"""The Flask app factory every service's `create_app()` builds on.
+
+Every service API answers `/healthz` (liveness), `/readyz` (its backends answer), `/openapi.json` and
+`/metrics` (Prometheus, see `shared.metrics`), all without authentication: they are for the
+platform's own probes and scrapers on the internal network.
+"""
 from __future__ import annotations
 
 import logging
 import re
 import uuid
+import weakref
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from flask import Flask, Response, g, jsonify, request
 
 from shared.auth import AuthSettings, Authenticator
 from shared.config import Settings
 from shared.eventstore import EventStore
+from shared.metrics import CONTENT_TYPE, BusProbe, collect, render
+from shared.projection import Projection
+from shared.readstore import ReadStore
 from shared.web.api import Api
 from shared.web.errors import register_error_handlers
 from shared.web.logs import configure_logging
@@ -30,6 +39,14 @@ class Runtime:
     authenticator: Authenticator
     event_store: EventStore
     readiness: dict[str, Callable[[], Any]] = field(default_factory=dict)
+    read_store: ReadStore | None = None
+    projections: Sequence[Callable[..., Projection]] = ()  # the service's own, for /metrics
+    bus: BusProbe | None = None  # opened on the first scrape, in this process
+
+    def close(self) -> None:
+        """Close what the app opened itself (the metrics bus); the stores belong to the caller."""
+        if self.bus is not None:
+            self.bus.close()
 
 
 def auth_settings(settings: Settings) -> AuthSettings:
@@ -42,15 +59,23 @@ def auth_settings(settings: Settings) -> AuthSettings:
 
 
 def create_service_app(service: str, *, settings: Settings, event_store: EventStore, apis: list[Api],
-                       readiness: dict[str, Callable[[], Any]] | None = None, description: str = "") -> Flask:
+                       readiness: dict[str, Callable[[], Any]] | None = None, description: str = "",
+                       read_store: ReadStore | None = None,
+                       projections: Sequence[Callable[..., Projection]] = ()) -> Flask:
     configure_logging(settings.get("LOG_LEVEL"))
     app = Flask(f"careerloop.{service}")
     app.config["MAX_CONTENT_LENGTH"] = settings.int("MAX_BODY_BYTES")
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.extensions["careerloop"] = Runtime(
+    runtime = Runtime(
         service, settings, Authenticator(auth_settings(settings)), event_store,
-        {"event_store": event_store.ping, **(readiness or {})},
+        {"event_store": event_store.ping, **(readiness or {})}, read_store, tuple(projections),
+        BusProbe(settings.get("BUS_URL")) if projections else None,
     )
+    app.extensions["careerloop"] = runtime
+    if runtime.bus is not None:
+        # at garbage collection or interpreter exit (a gunicorn worker exiting): the bus's thread
+        # closes the bus; the probe, not the app, is referenced, so the app can still be collected
+        weakref.finalize(app, runtime.bus.close)
     register_error_handlers(app)
 
     @app.before_request
@@ -80,6 +105,14 @@ def create_service_app(service: str, *, settings: Settings, event_store: EventSt
         body = {"status": "ready" if not failures else "unavailable", "failures": failures}
         return Response(jsonify(body).get_data(), status=200 if not failures else 503,
                         mimetype="application/json")
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        """Prometheus metrics, read from the backends at scrape time (see `shared.metrics`)."""
+        state = app.extensions["careerloop"]
+        families = collect(state.service, state.projections, event_store=state.event_store,
+                           read_store=state.read_store, bus=state.bus, namespace=state.settings.get("BUS_NAMESPACE"))
+        return Response(render(families), mimetype=None, content_type=CONTENT_TYPE)
 
     @app.get("/openapi.json")
     def openapi() -> Response:

@@ -59,7 +59,9 @@ def in_process(profile: str, tmp_path: Path, settings: Settings) -> Iterator[Cal
     event store; `sync()` of any of them runs every relay and projection built so far."""
     store_backend, bus_backend = PROFILES[profile]
     namespace = f"t{uuid.uuid4().hex[:10]}."  # tests share one Kafka broker
-    test_settings = Settings.from_env({**settings.env, "TOPIC_PARTITIONS": "3", "BUS_NAMESPACE": namespace})
+    # BUS_URL names the bus the fixture opens, for what the apps open themselves (/metrics)
+    test_settings = Settings.from_env({**settings.env, "TOPIC_PARTITIONS": "3", "BUS_NAMESPACE": namespace,
+                                       "BUS_URL": bus_url(bus_backend, tmp_path)})
     shared: dict[str, Any] = {}
     relays: list[Relay] = []
     runners: list[ConsumerRunner] = []

@@ -7,7 +7,7 @@ waits for the group to settle, which made these tests the slowest of the suite."
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -24,21 +24,11 @@ from services.scheduling.app import create_app as create_scheduling_app
 from services.scheduling.projections import SchedulingViews
 from shared.config import Settings
 from shared.consumer import ConsumerRunner
+from tests.clock import Clock
 from tests.backends import TEST_SECRET
 from tests.integration.conftest import InProcessPlatform
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)  # a Sunday
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 @pytest.fixture

@@ -1,4 +1,11 @@
-"""iCalendar (RFC 5545) invites and the per-student feed.
+"""iCalendar (RFC 5545) invites and the per-student feed: one implementation for every service.
+
+The scheduling service serves them over HTTP (`invite.ics`, the calendar feed); the notifications
+service attaches the same invite to interview e-mails. Both hand in an interview as a plain dict,
+so this module depends on no service:
+
+    id, state ("cancelled" makes METHOD:CANCEL), start and end (RFC 3339 strings, or aware
+    datetimes), sequence, contact_name, objectives [str], questions [{"text": str}], place, link
 
 Times are written in UTC (`DTSTART:20260309T140000Z`): exact, valid without VTIMEZONE blocks, and
 every calendar app shows them in the viewer's own zone. The UID is the interview's id, stable
@@ -7,14 +14,20 @@ cancellation is METHOD:CANCEL with STATUS:CANCELLED.
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Iterable
 
-from services.scheduling.domain import parse_utc
 from shared.contentlines import escape, fold
 
 PRODID = "-//careerloop//informational interviews//EN"
 UID_DOMAIN = "careerloop"
+
+
+def _utc(value: str | datetime) -> datetime:
+    """An RFC 3339 time (or an aware datetime) in UTC. Stored times are UTC already; converting
+    anyway keeps an offset such as +02:00 from being written with a `Z` it does not have."""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return moment.astimezone(timezone.utc)
 
 
 def _stamp(moment: datetime) -> str:
@@ -30,9 +43,9 @@ def _event_lines(interview: dict[str, Any], now: datetime) -> list[str]:
     lines = [
         "BEGIN:VEVENT",
         f"UID:{interview['id']}@{UID_DOMAIN}",
-        f"DTSTAMP:{_stamp(now)}",
-        f"DTSTART:{_stamp(parse_utc(interview['start']))}",
-        f"DTEND:{_stamp(parse_utc(interview['end']))}",
+        f"DTSTAMP:{_stamp(_utc(now))}",
+        f"DTSTART:{_stamp(_utc(interview['start']))}",
+        f"DTEND:{_stamp(_utc(interview['end']))}",
         f"SEQUENCE:{max(interview.get('sequence', 0), 0)}",
         f"SUMMARY:{escape(f'Informational interview with {name}')}",
         f"DESCRIPTION:{escape(description)}",
@@ -56,10 +69,15 @@ def _calendar(events: list[str], method: str | None, name: str | None = None) ->
     return "\r\n".join(fold(line) for line in head + events + ["END:VCALENDAR"]) + "\r\n"
 
 
+def method_of(interview: dict[str, Any]) -> str:
+    """REQUEST for a scheduled interview, CANCEL once it is cancelled (the iTIP method, RFC 5546):
+    also the `method` parameter of the invite's `text/calendar` content type in e-mails."""
+    return "CANCEL" if interview["state"] == "cancelled" else "REQUEST"
+
+
 def invite(interview: dict[str, Any], now: datetime) -> str:
     """The invite for one scheduled (or cancelled) interview."""
-    method = "CANCEL" if interview["state"] == "cancelled" else "REQUEST"
-    return _calendar(_event_lines(interview, now), method)
+    return _calendar(_event_lines(interview, now), method_of(interview))
 
 
 def feed(interviews: Iterable[dict[str, Any]], now: datetime) -> str:

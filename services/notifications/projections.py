@@ -1,0 +1,135 @@
+"""The notifications read side.
+
+`NotificationViews` (the notifications-views worker) projects the service's own streams:
+
+- `notifications`: one document per notification, guarded by stream version. It is the delivery
+  queue (`status`, `due_at`: what the dispatcher polls), each user's history (scheduled, bundled,
+  sent, failed, suppressed; late) and the in-app inbox (`channel` in_app, `status` sent, `read`).
+  The document's state is derived with the aggregate's own appliers (`Notification.restore` +
+  the event), so the queue and the dispatcher's authoritative load cannot disagree about rules.
+- `notification_webhook_endpoints`: each endpoint's status and consecutive failures, for the list
+  endpoint and for the dispatcher to find a user's enabled endpoints.
+
+The policy worker keeps the facts it plans from in three more collections, declared here so the
+dispatcher (freshest contact names) and the init step can name them too: `notification_contacts`,
+`notification_interviews`, `notification_followups`.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from services.notifications.domain import Notification
+from shared.contracts.notifications import NOTIFICATIONS, WEBHOOK_ENDPOINTS
+from shared.events import Recorded
+from shared.projection import Projection, on
+from shared.readstore import Collection, Index, ReadStore, Update
+
+NOTIFICATION_INDEXES = (Index("recipient_id"), Index("status"), Index("due_at"), Index("channel"), Index("kind"),
+                        Index("read"), Index("sent_key"), Index("send_at"))
+
+
+def notifications(read_store: ReadStore) -> Collection:
+    return read_store.collection("notifications", NOTIFICATION_INDEXES)
+
+
+def endpoints(read_store: ReadStore) -> Collection:
+    return read_store.collection("notification_webhook_endpoints", (Index("user_id"), Index("status"),
+                                                                     Index("registered_at")))
+
+
+def contact_facts(read_store: ReadStore) -> Collection:
+    return read_store.collection("notification_contacts", (Index("student_id"),))
+
+
+def interview_facts(read_store: ReadStore) -> Collection:
+    return read_store.collection("notification_interviews", (Index("student_id"),))
+
+
+def followup_facts(read_store: ReadStore) -> Collection:
+    return read_store.collection("notification_followups", (Index("student_id"),))
+
+
+def _to_notification() -> Any:
+    """A reaction of its own (one per event name) that hands the event to `notification`."""
+
+    def react(projection: "NotificationViews", envelope: dict[str, Any], event: Recorded) -> None:
+        projection.notification(envelope, event)
+
+    return react
+
+
+class NotificationViews(Projection):
+    name = "notifications-views"
+    version = 1
+    catalogs = (NOTIFICATIONS, WEBHOOK_ENDPOINTS)
+
+    def __init__(self, read_store: ReadStore, **options: Any) -> None:
+        super().__init__(read_store, **options)
+        self.docs = notifications(read_store)
+        self.endpoints = endpoints(read_store)
+        self._collections = {NOTIFICATIONS.aggregate: self.docs, WEBHOOK_ENDPOINTS.aggregate: self.endpoints}
+
+    def skip(self, envelope: dict[str, Any]) -> None:
+        if envelope.get("streamtype") in self._collections and "streamversion" in envelope:
+            self._collections[envelope["streamtype"]].apply(envelope["subject"], envelope["streamversion"], Update())
+
+    # -- notifications ------------------------------------------------------------------------
+    def notification(self, envelope: dict[str, Any], event: Recorded) -> None:
+        doc_id, version = envelope["subject"], envelope["streamversion"]
+        current = self.docs.get(doc_id)
+        last = current.get("_version", 0) if current else 0
+        if version != last + 1:  # a redelivery changes nothing; a gap raises (stop, never guess)
+            self.docs.apply(doc_id, version, Update())
+            return
+        state = Notification.restore(doc_id, last, current) if current else Notification(doc_id)
+        state._apply(event)
+        doc = state.snapshot()
+        doc.update(read=state.read_at is not None, sent_key=state.sent_at or "", updated_at=envelope["time"])
+        if event.name == "NotificationScheduled":
+            doc["scheduled_at"] = envelope["time"]
+        self.docs.apply(doc_id, version, Update(set=doc))
+
+    scheduled = on("NotificationScheduled")(_to_notification())
+    deferred = on("NotificationDeferred")(_to_notification())
+    bundled = on("NotificationBundled")(_to_notification())
+    item_added = on("DigestItemAdded")(_to_notification())
+    sent = on("NotificationSent")(_to_notification())
+    failed = on("NotificationFailed")(_to_notification())
+    suppressed = on("NotificationSuppressed")(_to_notification())
+    acknowledged = on("NotificationAcknowledged")(_to_notification())
+
+    # -- webhook endpoints ----------------------------------------------------------------------
+    def _endpoint(self, envelope: dict[str, Any], update: Update) -> None:
+        update.set["updated_at"] = envelope["time"]
+        self.endpoints.apply(envelope["subject"], envelope["streamversion"], update)
+
+    @on("WebhookEndpointRegistered")
+    def registered(self, envelope: dict[str, Any], event: Recorded) -> None:
+        data = event.data
+        self._endpoint(envelope, Update(set={
+            "user_id": data["user_id"], "url": data["url"], "description": data.get("description"),
+            "status": "enabled", "consecutive_failures": 0, "disabled_reason": None, "last_failure": None,
+            "registered_at": envelope["time"]}))
+
+    @on("WebhookDeliveryFailed")
+    def delivery_failed(self, envelope: dict[str, Any], event: Recorded) -> None:
+        data = event.data
+        self._endpoint(envelope, Update(set={"consecutive_failures": data["consecutive_failures"], "last_failure": {
+            "at": envelope["time"], "reason": data["reason"], "notification_id": data["notification_id"]}}))
+
+    @on("WebhookEndpointRecovered")
+    def recovered(self, envelope: dict[str, Any], event: Recorded) -> None:
+        self._endpoint(envelope, Update(set={"consecutive_failures": 0}))
+
+    @on("WebhookEndpointDisabled")
+    def disabled(self, envelope: dict[str, Any], event: Recorded) -> None:
+        self._endpoint(envelope, Update(set={"status": "disabled", "disabled_reason": event.data["reason"],
+                                             "disabled_at": envelope["time"]}))
+
+    @on("WebhookEndpointEnabled")
+    def enabled(self, envelope: dict[str, Any], event: Recorded) -> None:
+        self._endpoint(envelope, Update(set={"status": "enabled", "disabled_reason": None, "consecutive_failures": 0}))
+
+    @on("WebhookEndpointRemoved")
+    def removed(self, envelope: dict[str, Any], event: Recorded) -> None:
+        self._endpoint(envelope, Update(set={"status": "removed"}))
