@@ -178,6 +178,11 @@ def _outreach(student_id: str, contacts: dict[str, dict[str, Any]], home_zone: s
     """The 3B7 routine, for each active contact's newest outreach."""
     items = []
     closing = set(rule["closed_by"])
+    outreach_by_organisation: dict[str, list[tuple[str, dict[str, Any]]]] = {}  # (contact id, touch)
+    for contact in contacts.values():
+        if contact.get("organisation_key"):
+            outreach_by_organisation.setdefault(contact["organisation_key"], []).extend(
+                (contact["_id"], t) for t in _touches(contact) if t["kind"] == "outreach")
     for contact in contacts.values():
         if contact.get("status") != "active":
             continue
@@ -196,8 +201,8 @@ def _outreach(student_id: str, contacts: dict[str, dict[str, Any]], home_zone: s
         link = f"/contacts/{contact['_id']}/touchpoints"
         organisation = contact.get("organisation_key")
         if organisation:
-            others = [t for c in contacts.values() if c["_id"] != contact["_id"] and c.get("organisation_key") == organisation
-                      for t in _touches(c) if t["kind"] == "outreach" and t["at"] >= latest["at"]]
+            others = [t for other_id, t in outreach_by_organisation[organisation]
+                      if other_id != contact["_id"] and t["at"] >= latest["at"]]
             other = min(others, key=lambda t: _key(t["at"], t["id"])) if others else None
             due = add_business_days(sent, rule["next_contact_after_business_days"], time_zone)
             items.append(_item(
