@@ -38,6 +38,7 @@ rebuild: install ## Rebuild a projection beside the live one, then switch over: 
 	$(PY) -m services.$${SERVICE:?name the service whose projection to rebuild, e.g. SERVICE=contacts}.worker --rebuild $(REBUILD_ARGS)
 
 test: install lint ## Run every test, on the embedded backends and on real Kafka and MongoDB-wire servers
+	infra/tools.sh
 	infra/with-backends.sh $(PY) -m pytest
 
 lint: install ## Check the code for real mistakes (ruff)

@@ -13,13 +13,13 @@ key (alg confusion) and `none` is never accepted. Any input, however malformed, 
 `Principal` or in an `AuthError` with a short reason that is safe to show to the client.
 
 CLI for local use: `python -m shared.auth mint --sub s-123 --role student [--role advisor] [--ttl 3600]`
-prints a token signed with `CAREERLOOP_JWT_SECRET` (default "dev-secret-change-me").
+prints a token signed with `CAREERLOOP_JWT_SECRET` (under `make run`, the published development default
+from `shared.config`; every other deployment must set its own, see `shared.config.check_secrets`).
 """
 from __future__ import annotations
 
 import argparse
 import logging
-import os
 import re
 import sys
 import time
@@ -31,6 +31,7 @@ import jwt
 from jwt import PyJWKClient
 from marshmallow import ValidationError
 
+from shared.config import Settings
 from shared.errors import Forbidden
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,6 @@ ROLES = ("student", "advisor", "admin", "analyst")
 _KNOWN_ROLES = frozenset(ROLES)
 
 SECRET_ENV = "CAREERLOOP_JWT_SECRET"
-DEFAULT_DEV_SECRET = "dev-only-secret-change-me-in-production"  # the make-run default in shared.config
 
 _HS_ALGORITHMS = ("HS256",)             # only with the shared secret
 _JWKS_ALGORITHMS = ("RS256", "ES256")   # only with keys from the JWKS
@@ -294,7 +294,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m shared.auth", description="Local token tools.")
     commands = parser.add_subparsers(dest="command", required=True)
     mint = commands.add_parser(
-        "mint", help=f"print an HS256 token signed with ${SECRET_ENV} (default {DEFAULT_DEV_SECRET!r})"
+        "mint", help=f"print an HS256 token signed with ${SECRET_ENV} (the make-run default when unset)"
     )
     mint.add_argument("--sub", required=True, help="the subject: a student's, advisor's, admin's or analyst's id")
     mint.add_argument("--role", action="append", required=True, choices=ROLES, help="repeat for several roles")
@@ -305,7 +305,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse's usage errors and --help
         return exc.code if isinstance(exc.code, int) else 2
-    secret = os.environ.get(SECRET_ENV, DEFAULT_DEV_SECRET)
+    secret = Settings.from_env().get(SECRET_ENV)
     if not secret:
         print(f"{SECRET_ENV} is empty: local tokens are disabled, so there is nothing to sign with", file=sys.stderr)
         return 2

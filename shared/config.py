@@ -5,6 +5,7 @@ the docker-compose check are both derived from it, so it is the one place to add
 """
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from typing import Mapping
@@ -15,6 +16,7 @@ class Variable:
     name: str
     default: str
     meaning: str
+    secret: bool = False  # checked at start-up outside the embedded profile (see `check_secrets`)
 
 
 VARIABLES: tuple[Variable, ...] = (
@@ -25,7 +27,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("READ_STORE_URL", "sqlite:///{data_dir}/read-models.db", "Read models: `sqlite:///path` or `mongodb://host:27017/careerloop_read`."),
     Variable("TOPIC_PARTITIONS", "6", "Partitions of each topic, fixed when the topic is created."),
     Variable("BUS_NAMESPACE", "", "Prefix of every topic and consumer group, so that several deployments (or test runs) can share one Kafka cluster."),
-    Variable("CAREERLOOP_JWT_SECRET", "dev-only-secret-change-me-in-production", "HS256 secret for locally minted tokens; set it to an empty string to accept only the identity provider's tokens."),
+    Variable("CAREERLOOP_JWT_SECRET", "dev-only-secret-change-me-in-production", "HS256 secret for locally minted tokens (at least 32 bytes outside `make run`); set it to an empty string to accept only the identity provider's tokens (`CAREERLOOP_JWKS_URL`).", secret=True),
     Variable("CAREERLOOP_JWKS_URL", "", "JWKS URL of the university identity provider (RS256/ES256 tokens)."),
     Variable("CAREERLOOP_JWT_ISSUER", "", "Required `iss` of tokens, when set."),
     Variable("CAREERLOOP_JWT_AUDIENCE", "", "Required `aud` of tokens, when set."),
@@ -41,10 +43,10 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("FOLLOWUPS_PORT", "8004", "Port of the followups API (timelines and follow-up queues) under `make run`."),
     Variable("FOLLOWUPS_ANNOUNCE_INTERVAL_SECONDS", "5", "How often the follow-ups announcer looks for items that fell due (one indexed query) and records `FollowUpBecameDue` for each."),
     Variable("NOTIFICATIONS_PORT", "8005", "Port of the notifications API (preferences, inbox, webhooks, templates) under `make run`."),
-    Variable("CALENDAR_FEED_SECRET", "dev-only-calendar-secret-change-me", "Key of the per-student calendar feed URLs; changing it revokes every feed URL."),
+    Variable("CALENDAR_FEED_SECRET", "dev-only-calendar-secret-change-me", "Key of the per-student calendar feed URLs (at least 32 bytes outside `make run`); changing it revokes every feed URL.", secret=True),
     Variable("SMTP_URL", "", "Mail server of the e-mail notifications: `smtp://[user:password@]host:port[?starttls=true]` (STARTTLS before login) or `smtps://[user:password@]host:465` (TLS from the start); user and password percent-encoded. Empty: e-mail is not configured, e-mail notifications are suppressed and in-app ones still work."),
     Variable("EMAIL_FROM", "careerloop@localhost", "Sender (`From` and envelope) of the e-mail notifications, e.g. `Career Office <careers@university.example>`."),
-    Variable("WEBHOOK_SECRET_KEY", "dev-only-webhook-secret-change-me", "Key from which each webhook endpoint's signing secret is derived (never stored); changing it changes every endpoint's secret."),
+    Variable("WEBHOOK_SECRET_KEY", "dev-only-webhook-secret-change-me", "Key from which each webhook endpoint's signing secret is derived (never stored; at least 32 bytes outside `make run`); changing it changes every endpoint's secret.", secret=True),
     Variable("NOTIFICATIONS_LATE_GRACE_SECONDS", "300", "A notification sent more than this after it was due (the dispatcher was down or behind) is marked late and says so."),
     Variable("NOTIFICATIONS_RETRY_BASE_SECONDS", "30", "First wait before retrying a failed e-mail or webhook delivery; each further failure doubles it."),
     Variable("NOTIFICATIONS_RETRY_CAP_SECONDS", "3600", "Longest wait between two delivery attempts."),
@@ -56,6 +58,7 @@ VARIABLES: tuple[Variable, ...] = (
 )
 
 _BY_NAME = {v.name: v for v in VARIABLES}
+log = logging.getLogger("careerloop.config")
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,60 @@ class Settings:
         return self.get("EVENT_STORE_URL").replace("{service}", service)
 
 
+# Where the backends are all embedded (SQLite files on one machine), the deployment is `make run`: the
+# published development secrets are tolerated there, and only there.
+BACKEND_URLS = ("EVENT_STORE_URL", "BUS_URL", "READ_STORE_URL")
+MIN_SECRET_BYTES = 32
+PUBLISHED_SECRET_PREFIX = "dev-only-"
+
+
+class InsecureConfiguration(SystemExit):
+    """A process outside the embedded profile was started with a missing, short or published secret.
+
+    A `SystemExit` so that a process entry point ends with the message and a non-zero status, not a
+    traceback; the message names every offending variable at once so one restart fixes them all."""
+
+
+def is_embedded(settings: Settings) -> bool:
+    """True when every backend is an embedded SQLite file (the single-machine `make run` profile)."""
+    return all(settings.get(name).startswith("sqlite:") for name in BACKEND_URLS)
+
+
+def secret_problems(settings: Settings) -> dict[str, str]:
+    """Each secret variable that must not be used outside the embedded profile, with why."""
+    problems = {}
+    for variable in VARIABLES:
+        if not variable.secret:
+            continue
+        value = settings.env.get(variable.name)
+        if variable.name == "CAREERLOOP_JWT_SECRET" and value == "" and settings.get("CAREERLOOP_JWKS_URL"):
+            continue  # identity-provider tokens only: no shared secret at all is the safest setting
+        if value is None or value == "":
+            problems[variable.name] = "is not set"
+        elif value.startswith(PUBLISHED_SECRET_PREFIX):
+            problems[variable.name] = "is a published development value"
+        elif len(value.encode()) < MIN_SECRET_BYTES:
+            problems[variable.name] = f"is shorter than {MIN_SECRET_BYTES} bytes"
+    return problems
+
+
+def check_secrets(settings: Settings, process: str) -> None:
+    """Refuse to start outside the embedded profile while any secret is unsafe; say so inside it.
+
+    Every process entry point calls this once, before it opens a backend."""
+    problems = secret_problems(settings)
+    if not problems:
+        return
+    if is_embedded(settings):
+        log.warning("%s: embedded profile (make run) with the published development secrets for %s; "
+                    "never expose this deployment beyond this machine", process, ", ".join(sorted(problems)))
+        return
+    lines = "\n".join(f"  {name} {why}" for name, why in sorted(problems.items()))
+    raise InsecureConfiguration(
+        f"{process}: refusing to start outside the embedded profile with unsafe secrets:\n{lines}\n"
+        f"Generate each with: python -c 'import secrets; print(secrets.token_urlsafe(48))'")
+
+
 def markdown_table() -> str:
     """The README's configuration table (a test keeps the README equal to this)."""
     rows = ["| variable | default | meaning |", "| --- | --- | --- |"]
@@ -90,5 +147,22 @@ def markdown_table() -> str:
     return "\n".join(rows)
 
 
+def rewrite_readme_table(readme: str) -> str:
+    """`readme` with its configuration table replaced by `markdown_table()` (the table ends at a blank line)."""
+    start = readme.index("| variable | default | meaning |")
+    end = readme.find("\n\n", start)
+    return readme[:start] + markdown_table() + (readme[end:] if end != -1 else "\n")
+
+
 if __name__ == "__main__":
-    print(markdown_table())
+    # `python -m shared.config` prints the table; `python -m shared.config --readme README.md` rewrites it there.
+    import sys
+
+    if sys.argv[1:2] == ["--readme"]:
+        path = sys.argv[2]
+        with open(path, encoding="utf-8") as file:
+            text = rewrite_readme_table(file.read())
+        with open(path, "w", encoding="utf-8") as file:
+            file.write(text)
+    else:
+        print(markdown_table())

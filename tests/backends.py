@@ -18,6 +18,13 @@ from shared.auth import mint_token
 from shared.config import Settings
 
 TEST_SECRET = "test-secret-that-is-long-enough-for-hs256"
+# Outside the embedded profile every process refuses published or short secrets (shared.config):
+# the tests' real-backend apps and processes get these, which only the tests know.
+TEST_SECRETS = {
+    "CAREERLOOP_JWT_SECRET": TEST_SECRET,
+    "CALENDAR_FEED_SECRET": "test-calendar-feed-secret-long-enough-for-hmac",
+    "WEBHOOK_SECRET_KEY": "test-webhook-secret-key-long-enough-for-hmac",
+}
 EVENT_STORE_BACKENDS = ("sqlite", "mongo")
 BUS_BACKENDS = ("sqlite", "kafka")
 READ_STORE_BACKENDS = ("sqlite", "mongo")

@@ -16,7 +16,7 @@ from typing import Any, Callable, Sequence
 from flask import Flask, Response, g, jsonify, request
 
 from shared.auth import AuthSettings, Authenticator
-from shared.config import Settings
+from shared.config import Settings, check_secrets
 from shared.eventstore import EventStore
 from shared.metrics import CONTENT_TYPE, BusProbe, collect, render
 from shared.projection import Projection
@@ -63,6 +63,7 @@ def create_service_app(service: str, *, settings: Settings, event_store: EventSt
                        read_store: ReadStore | None = None,
                        projections: Sequence[Callable[..., Projection]] = ()) -> Flask:
     configure_logging(settings.get("LOG_LEVEL"))
+    check_secrets(settings, f"{service}-api")
     app = Flask(f"careerloop.{service}")
     app.config["MAX_CONTENT_LENGTH"] = settings.int("MAX_BODY_BYTES")
     app.json.sort_keys = False  # type: ignore[attr-defined]

@@ -27,7 +27,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shared.auth import (
-    DEFAULT_DEV_SECRET,
     ROLES,
     SECRET_ENV,
     AuthError,
@@ -38,6 +37,7 @@ from shared.auth import (
     main,
     mint_token,
 )
+from shared.config import Settings
 
 SECRET = "unit-test-secret-that-is-at-least-32-bytes-long"
 OTHER_SECRET = "another-secret-that-is-also-at-least-32-bytes"
@@ -679,7 +679,7 @@ def test_python_dash_m_shared_auth_mints_with_the_documented_dev_secret_by_defau
     )
     # then it prints a token signed with the make-run default secret
     assert result.returncode == 0, result.stderr
-    authenticator = Authenticator(AuthSettings(hs256_secret=DEFAULT_DEV_SECRET))
+    authenticator = Authenticator(AuthSettings(hs256_secret=Settings({}).get(SECRET_ENV)))
     principal = authenticator.authenticate(bearer(result.stdout.strip()))
     assert principal == Principal("s-123", frozenset({"student"}))
 

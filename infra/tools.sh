@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Install the Debian tools the tests drive as independent clients, when they are missing:
+#   docker-compose  `docker-compose config` checks the compose file's interpolation offline
+#                   (no Docker engine needed): it must refuse to start without the secrets.
+# Idempotent and quiet when everything is there; needs root (or sudo) only when something is missing.
+set -euo pipefail
+
+wanted=(docker-compose)
+missing=()
+for tool in "${wanted[@]}"; do
+  command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+sudo=()
+if [[ $(id -u) -ne 0 ]]; then
+  command -v sudo >/dev/null 2>&1 || { echo "tools.sh: install ${missing[*]} (needs root)" >&2; exit 1; }
+  sudo=(sudo)
+fi
+echo "tools.sh: installing ${missing[*]} from Debian's packages" >&2
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq >/dev/null
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

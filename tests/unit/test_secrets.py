@@ -1,0 +1,157 @@
+"""Secure by default: outside the embedded profile no process starts with a missing, short or published
+secret, and docker compose refuses to interpolate the file without them."""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from shared.config import (
+    VARIABLES,
+    InsecureConfiguration,
+    Settings,
+    check_secrets,
+    is_embedded,
+    secret_problems,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRETS = sorted(v.name for v in VARIABLES if v.secret)
+GOOD = {name: f"{name.lower()}-generated-value-0123456789abcdef" for name in SECRETS}
+DISTRIBUTED = {"EVENT_STORE_URL": "mongodb://db:27017/careerloop_{service}", "READ_STORE_URL": "mongodb://db:27017/read",
+               "BUS_URL": "kafka://kafka:9092"}
+
+
+def settings_of(env: dict[str, str]) -> Settings:
+    return Settings(env)  # exactly this environment: nothing leaks in from the test runner's
+
+
+def test_the_secrets_are_the_jwt_calendar_feed_and_webhook_keys() -> None:
+    assert SECRETS == ["CALENDAR_FEED_SECRET", "CAREERLOOP_JWT_SECRET", "WEBHOOK_SECRET_KEY"]
+
+
+def test_the_embedded_profile_is_only_when_every_backend_is_an_sqlite_file() -> None:
+    assert is_embedded(settings_of({}))
+    for name, url in DISTRIBUTED.items():
+        assert not is_embedded(settings_of({name: url})), name
+
+
+def test_the_embedded_profile_keeps_its_published_defaults_and_says_so(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="careerloop.config"):
+        check_secrets(settings_of({}), "contacts-api")
+    assert "published development secrets" in caplog.text
+    for name in SECRETS:
+        assert name in caplog.text
+
+
+def test_a_distributed_profile_with_generated_secrets_starts_silently(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="careerloop.config"):
+        check_secrets(settings_of({**DISTRIBUTED, **GOOD}), "contacts-api")
+    assert caplog.text == ""
+
+
+@pytest.mark.parametrize("value, why", [
+    (None, "is not set"),
+    ("", "is not set"),
+    ("short-but-not-empty", "is shorter than 32 bytes"),
+    ("x" * 31, "is shorter than 32 bytes"),
+    ("dev-only-secret-change-me-in-production", "is a published development value"),
+    ("dev-only-calendar-secret-change-me-but-now-much-longer", "is a published development value"),
+])
+@pytest.mark.parametrize("name", SECRETS)
+def test_each_unsafe_secret_stops_a_distributed_process_naming_it(name: str, value: str | None, why: str) -> None:
+    env = {**DISTRIBUTED, **GOOD}
+    if value is None:
+        del env[name]
+    else:
+        env[name] = value
+    with pytest.raises(InsecureConfiguration) as refused:
+        check_secrets(settings_of(env), "notes-api")
+    assert f"{name} {why}" in str(refused.value)
+    assert str(refused.value).startswith("notes-api: refusing to start")
+    assert [line for line in str(refused.value).splitlines() if line.startswith("  ")] == [f"  {name} {why}"]
+
+
+def test_every_offending_variable_is_named_in_one_message() -> None:
+    with pytest.raises(InsecureConfiguration) as refused:
+        check_secrets(settings_of(DISTRIBUTED), "relay")
+    assert secret_problems(settings_of(DISTRIBUTED)) == {name: "is not set" for name in SECRETS}
+    for name in SECRETS:
+        assert f"  {name} is not set" in str(refused.value)
+    assert refused.value.code == str(refused.value)  # SystemExit: the message, and a non-zero exit status
+
+
+def test_exactly_32_bytes_is_long_enough_and_bytes_not_characters_count() -> None:
+    env = {**DISTRIBUTED, **GOOD, "WEBHOOK_SECRET_KEY": "k" * 32, "CALENDAR_FEED_SECRET": "é" * 16}
+    assert secret_problems(settings_of(env)) == {}
+
+
+def test_an_empty_jwt_secret_is_allowed_only_with_an_identity_provider() -> None:
+    env = {**DISTRIBUTED, **GOOD, "CAREERLOOP_JWT_SECRET": ""}
+    assert secret_problems(settings_of(env)) == {"CAREERLOOP_JWT_SECRET": "is not set"}
+    env["CAREERLOOP_JWKS_URL"] = "https://idp.university.example/realms/campus/protocol/openid-connect/certs"
+    assert secret_problems(settings_of(env)) == {}
+
+
+def test_an_api_process_refuses_to_start_and_exits_non_zero_naming_the_variables() -> None:
+    env = {k: v for k, v in os.environ.items() if k not in SECRETS}
+    env.update(DISTRIBUTED)
+    env["WEBHOOK_SECRET_KEY"] = "dev-only-webhook-secret-change-me"
+    result = subprocess.run([sys.executable, "-c", "from services.contacts.app import create_app; create_app()"],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "contacts-api: refusing to start" in result.stderr
+    assert "CAREERLOOP_JWT_SECRET is not set" in result.stderr
+    assert "CALENDAR_FEED_SECRET is not set" in result.stderr
+    assert "WEBHOOK_SECRET_KEY is a published development value" in result.stderr
+
+
+def docker_compose() -> list[str]:
+    """The compose implementation installed by infra/tools.sh (Debian's docker-compose)."""
+    found = shutil.which("docker-compose")
+    if found is None:
+        message = "docker-compose is not installed; infra/tools.sh installs it"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    return [found]
+
+
+def compose_config(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if k not in SECRETS and not k.startswith("CAREERLOOP_")}
+    return subprocess.run([*docker_compose(), "--project-directory", str(ROOT), "-f", str(ROOT / "docker-compose.yml"),
+                           "config"], env={**base, **env}, capture_output=True, text=True, timeout=120, check=False)
+
+
+@pytest.mark.parametrize("missing", SECRETS)
+def test_docker_compose_config_fails_without_each_secret_naming_it(missing: str) -> None:
+    env = {name: value for name, value in GOOD.items() if name != missing}
+    result = compose_config(env)
+    assert result.returncode != 0
+    assert f"set {missing}" in result.stderr
+
+
+@pytest.mark.parametrize("empty", ["CALENDAR_FEED_SECRET", "WEBHOOK_SECRET_KEY"])
+def test_docker_compose_config_refuses_an_empty_key(empty: str) -> None:
+    result = compose_config({**GOOD, empty: ""})
+    assert result.returncode != 0
+    assert f"set {empty}" in result.stderr
+
+
+def test_docker_compose_config_passes_the_secrets_through_to_every_process() -> None:
+    import yaml
+
+    result = compose_config(GOOD)
+    assert result.returncode == 0, result.stderr
+    services = yaml.safe_load(result.stdout)["services"]
+    ours = {name: svc for name, svc in services.items() if svc.get("image", "").startswith("careerloop")}
+    assert ours
+    for name, service in ours.items():
+        for secret in SECRETS:
+            assert service["environment"][secret] == GOOD[secret], (name, secret)
