@@ -11,6 +11,7 @@ delay of each command when its version shows up.
 from __future__ import annotations
 
 import os
+import secrets
 import statistics
 import subprocess
 import sys
@@ -21,7 +22,7 @@ from typing import Any
 
 from services.contacts.app import create_app as create_contacts_app
 from shared.auth import mint_token
-from shared.config import Settings
+from shared.config import VARIABLES, Settings
 from shared.readstore import open_read_store
 
 SECRET = "bench-secret-that-is-long-enough-for-hs256"
@@ -34,7 +35,9 @@ def percentile(values: list[float], share: float) -> float:
 
 
 def measure(env: dict[str, str], data_dir: Path, *, rate: float, seconds: float, contacts: int = 50) -> dict[str, Any]:
-    settings = Settings.from_env({**env, "CAREERLOOP_JWT_SECRET": SECRET, "CAREERLOOP_JWKS_URL": ""})
+    # fresh secrets per run: the real profile refuses published ones (shared.config.check_secrets)
+    run_secrets = {v.name: secrets.token_urlsafe(48) for v in VARIABLES if v.secret}
+    settings = Settings.from_env({**env, **run_secrets, "CAREERLOOP_JWT_SECRET": SECRET, "CAREERLOOP_JWKS_URL": ""})
     child_env = {**os.environ, **settings.env, "LOG_LEVEL": "WARNING"}
     logs = [open(data_dir / f"{name}.log", "ab") for name in ("relay", "worker")]
     processes = [
