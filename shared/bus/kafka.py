@@ -49,7 +49,7 @@ with warnings.catch_warnings():
     from kafka.net.compat import KafkaNetClient
     from kafka.structs import MemberState, OffsetAndMetadata
 
-from shared.bus import Message, TopicPartition
+from shared.bus.port import Message, TopicPartition
 from shared.errors import TransientError, UnknownTopic
 
 log = logging.getLogger("careerloop.bus.kafka")

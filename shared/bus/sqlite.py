@@ -13,7 +13,7 @@ import uuid
 import zlib
 from typing import Mapping
 
-from shared.bus import Message, TopicPartition
+from shared.bus.port import Message, TopicPartition
 from shared.errors import UnknownTopic
 from shared.sqlite import SQLiteDatabase, path_from_url
 

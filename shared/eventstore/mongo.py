@@ -58,7 +58,7 @@ from pymongo.errors import (AutoReconnect, ConnectionFailure, DuplicateKeyError,
                             ServerSelectionTimeoutError)
 
 from shared.errors import ConcurrencyConflict, TransientError
-from shared.eventstore import Commit, StoredResponse
+from shared.eventstore.port import Commit, StoredResponse
 from shared.events import isoformat, utcnow
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -7,7 +7,7 @@ import time
 from typing import Any, Sequence
 
 from shared.errors import ConcurrencyConflict
-from shared.eventstore import Commit, StoredResponse
+from shared.eventstore.port import Commit, StoredResponse
 from shared.events import isoformat, utcnow
 from shared.sqlite import SQLiteDatabase, path_from_url
 

@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 from shared.errors import TransientError
 from shared.events import isoformat, utcnow
-from shared.readstore import (Build, Collection, Generations, Index, ReadStore, Retired, check_logical_name,
+from shared.readstore.port import (Build, Collection, Generations, Index, ReadStore, Retired, check_logical_name,
                               iterate, saved)
 
 _ATTEMPTS = 20

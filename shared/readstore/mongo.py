@@ -47,7 +47,7 @@ from pymongo.errors import DuplicateKeyError
 
 from shared.errors import TransientError
 from shared.eventstore.mongo import MongoHandle, create_indexes, transient_errors
-from shared.readstore import (ALIAS_CACHE_SECONDS, APPLIED, DUPLICATE, AliasCache, Generations, Index, Page, Update,
+from shared.readstore.port import (ALIAS_CACHE_SECONDS, APPLIED, DUPLICATE, AliasCache, Generations, Index, Page, Update,
                               VersionGap, check_logical_name, decode_cursor, encode_cursor, physical_name, saved,
                               sort_key)
 

@@ -15,7 +15,7 @@ import sqlite3
 from contextlib import contextmanager
 from typing import Any, Iterator, Mapping, Sequence
 
-from shared.readstore import (ALIAS_CACHE_SECONDS, APPLIED, DUPLICATE, AliasCache, Generations, Index, Page, Update,
+from shared.readstore.port import (ALIAS_CACHE_SECONDS, APPLIED, DUPLICATE, AliasCache, Generations, Index, Page, Update,
                               VersionGap, check_logical_name, decode_cursor, encode_cursor, physical_name, saved,
                               sort_key)
 from shared.sqlite import SQLiteDatabase, path_from_url
