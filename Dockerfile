@@ -5,10 +5,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_
 RUN useradd --create-home --uid 10001 careerloop
 WORKDIR /app
 
-COPY pyproject.toml README.md ./
+COPY pyproject.toml requirements.lock README.md ./
 COPY shared ./shared
 COPY services ./services
-RUN pip install . && mkdir -p /app/var && chown careerloop /app/var
+RUN pip install -c requirements.lock . && mkdir -p /app/var && chown careerloop /app/var
 
 USER careerloop
 ENV CAREERLOOP_DATA_DIR=/app/var HOST=0.0.0.0

@@ -6,18 +6,24 @@ PY := $(VENV)/bin/python
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help install run token rebuild test test-unit lint bench clean
+.PHONY: help install lock run token rebuild test test-unit lint bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 install: $(VENV)/.installed ## Create the virtual environment with the project and its dev tools
 
-$(VENV)/.installed: pyproject.toml
+# requirements.lock pins every package (runtime and dev) to the versions CI tested: a fresh clone installs
+# exactly those. pyproject.toml keeps the ranges; `make lock` re-pins within them (see README, Upgrading).
+$(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -c requirements.lock -e '.[dev]'
 	touch $@
+
+lock: install ## Re-pin requirements.lock from pyproject.toml's ranges (UPGRADE=1 takes the newest allowed versions)
+	$(PY) -m piptools compile --quiet --extra dev --strip-extras --no-emit-find-links --no-emit-index-url \
+		$(if $(UPGRADE),--upgrade) --output-file requirements.lock pyproject.toml
 
 run: install ## Start the whole platform on embedded backends (data under var/); Ctrl-C stops it
 	@mkdir -p var
