@@ -8,6 +8,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY shared ./shared
 COPY services ./services
+COPY gunicorn.conf.py ./
 RUN pip install . && mkdir -p /app/var && chown careerloop /app/var
 
 USER careerloop
