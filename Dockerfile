@@ -8,11 +8,12 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY shared ./shared
 COPY services ./services
-COPY gunicorn.conf.py ./
 RUN pip install . && mkdir -p /app/var && chown careerloop /app/var
 
 USER careerloop
 ENV CAREERLOOP_DATA_DIR=/app/var HOST=0.0.0.0
+# gunicorn reads ./gunicorn.conf.py: the access log's redaction of secrets (shared/web/logs.py)
+COPY gunicorn.conf.py ./
 EXPOSE 8001
 # Gunicorn calls create_app() in each worker after fork (no --preload): clients are per process.
 CMD ["gunicorn", "--workers", "2", "--bind", "0.0.0.0:8001", "services.contacts.app:create_app()"]
