@@ -12,6 +12,8 @@ RUN pip install -c requirements.lock . && mkdir -p /app/var && chown careerloop 
 
 USER careerloop
 ENV CAREERLOOP_DATA_DIR=/app/var HOST=0.0.0.0
+# gunicorn reads ./gunicorn.conf.py: the access log's redaction of secrets (shared/web/logs.py)
+COPY gunicorn.conf.py ./
 EXPOSE 8001
 # Gunicorn calls create_app() in each worker after fork (no --preload): clients are per process.
 CMD ["gunicorn", "--workers", "2", "--bind", "0.0.0.0:8001", "services.contacts.app:create_app()"]

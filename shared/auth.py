@@ -53,10 +53,13 @@ _MINTED_CLAIMS = frozenset({"sub", "roles", "iat", "exp", "iss", "aud"})
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: the token's `sub` and the known roles it grants (never empty)."""
+    """Who is calling: the token's `sub` and the known roles it grants (never empty); the OpenID
+    `email` (unless `email_verified` is false) and `name` claims when the token carries them."""
 
     subject: str
     roles: frozenset[str]
+    email: str | None = None
+    name: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.roles, frozenset):
@@ -202,7 +205,14 @@ class Authenticator:
         roles = _known_roles(claims.get(self.settings.roles_claim))
         if not roles:
             raise AuthError("token has no known role")
-        return Principal(subject=subject, roles=roles)
+        email = claims.get("email") if claims.get("email_verified") is not False else None
+        name = claims.get("name")
+        return Principal(subject=subject, roles=roles, email=_short_text(email), name=_short_text(name))
+
+
+def _short_text(value: object) -> str | None:
+    """A claim's text, or None when it is missing, empty, not text or absurdly long."""
+    return value.strip() if isinstance(value, str) and 0 < len(value.strip()) <= 320 else None
 
 
 def _bearer_token(authorization_header: object) -> str:

@@ -39,6 +39,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("HOST", "127.0.0.1", "Interface the `make run` APIs listen on."),
     Variable("CONTACTS_PORT", "8001", "Port of the contacts API under `make run`."),
     Variable("SCHEDULING_PORT", "8002", "Port of the scheduling API under `make run`."),
+    Variable("CALENDAR_ORGANIZER_EMAIL", "Career Office <career-office@localhost>", "ORGANIZER of interview invites whose student's e-mail is unknown (no `email` claim in their token): `Name <address>` or a bare address."),
     Variable("NOTES_PORT", "8003", "Port of the notes API under `make run`."),
     Variable("FOLLOWUPS_PORT", "8004", "Port of the followups API (timelines and follow-up queues) under `make run`."),
     Variable("FOLLOWUPS_ANNOUNCE_INTERVAL_SECONDS", "5", "How often the follow-ups announcer looks for items that fell due (one indexed query) and records `FollowUpBecameDue` for each."),

@@ -5,19 +5,28 @@ service attaches the same invite to interview e-mails. Both hand in an interview
 so this module depends on no service:
 
     id, state ("cancelled" makes METHOD:CANCEL), start and end (RFC 3339 strings, or aware
-    datetimes), sequence, contact_name, objectives [str], questions [{"text": str}], place, link
+    datetimes), sequence, contact_name, objectives [str], questions [{"text": str}], place, link,
+    and optionally student_email, student_name, contact_email, reason (of a cancellation)
 
 Times are written in UTC (`DTSTART:20260309T140000Z`): exact, valid without VTIMEZONE blocks, and
 every calendar app shows them in the viewer's own zone. The UID is the interview's id, stable
 across reschedules; SEQUENCE grows with each change so apps replace the old version, and a
 cancellation is METHOD:CANCEL with STATUS:CANCELLED.
+
+The parties, as RFC 5546 (iTIP) wants them in a REQUEST and a CANCEL: the ORGANIZER is the student
+when their e-mail address is known, else `organizer` (the career office, `Name <address>` or a bare
+address); ATTENDEEs are the student (PARTSTAT=ACCEPTED: they asked for the meeting, RSVP=FALSE)
+and the contact (PARTSTAT=NEEDS-ACTION, RSVP=TRUE), each with ROLE=REQ-PARTICIPANT and CN. A party
+whose address is unknown is left out: an attendee without a calendar address cannot be invited.
+A CANCEL names the same attendees, so every calendar that got the invite drops it.
 """
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from email.utils import parseaddr
 from typing import Any, Iterable
 
-from shared.contentlines import escape, fold
+from shared.contentlines import escape, fold, mailto, param_value, uri
 
 PRODID = "-//careerloop//informational interviews//EN"
 UID_DOMAIN = "careerloop"
@@ -34,28 +43,58 @@ def _stamp(moment: datetime) -> str:
     return moment.strftime("%Y%m%dT%H%M%SZ")
 
 
-def _event_lines(interview: dict[str, Any], now: datetime) -> list[str]:
+def _party(name: str, address: str, display: str | None, **params: str) -> str:
+    parameters = "".join(f";{key.replace('_', '-')}={value}" for key, value in params.items())
+    return f"{name}{parameters};CN={param_value(display or address)}:{mailto(address)}"
+
+
+def _parties(interview: dict[str, Any], organizer: str | None) -> list[str]:
+    student, student_name = interview.get("student_email"), interview.get("student_name")
+    contact = interview.get("contact_email")
+    lines = []
+    if student:
+        lines.append(_party("ORGANIZER", student, student_name))
+    elif organizer and parseaddr(organizer)[1]:
+        office_name, office = parseaddr(organizer)
+        lines.append(_party("ORGANIZER", office, office_name or None))
+    attendee = {"CUTYPE": "INDIVIDUAL", "ROLE": "REQ-PARTICIPANT"}
+    if student:
+        lines.append(_party("ATTENDEE", student, student_name, **attendee, PARTSTAT="ACCEPTED", RSVP="FALSE"))
+    if contact:
+        lines.append(_party("ATTENDEE", contact, interview.get("contact_name"), **attendee,
+                            PARTSTAT="NEEDS-ACTION", RSVP="TRUE"))
+    return lines
+
+
+def _description(interview: dict[str, Any], cancelled: bool) -> str:
+    lines = (["Objectives:"] + [f"- {o}" for o in interview.get("objectives", [])]
+             + ["", "Questions:"] + [f"- {q['text']}" for q in interview.get("questions", [])])
+    reason = interview.get("reason") or (interview.get("outcome") or {}).get("reason")
+    if cancelled and reason:
+        lines = [f"Cancelled: {reason}", ""] + lines
+    return "\n".join(lines)
+
+
+def _event_lines(interview: dict[str, Any], now: datetime, organizer: str | None) -> list[str]:
     cancelled = interview["state"] == "cancelled"
     name = interview.get("contact_name") or "a contact"
-    description = "\n".join(
-        ["Objectives:"] + [f"- {o}" for o in interview.get("objectives", [])]
-        + ["", "Questions:"] + [f"- {q['text']}" for q in interview.get("questions", [])])
     lines = [
         "BEGIN:VEVENT",
-        f"UID:{interview['id']}@{UID_DOMAIN}",
+        f"UID:{escape(str(interview['id']))}@{UID_DOMAIN}",
         f"DTSTAMP:{_stamp(_utc(now))}",
         f"DTSTART:{_stamp(_utc(interview['start']))}",
         f"DTEND:{_stamp(_utc(interview['end']))}",
         f"SEQUENCE:{max(interview.get('sequence', 0), 0)}",
         f"SUMMARY:{escape(f'Informational interview with {name}')}",
-        f"DESCRIPTION:{escape(description)}",
+        f"DESCRIPTION:{escape(_description(interview, cancelled))}",
         f"STATUS:{'CANCELLED' if cancelled else 'CONFIRMED'}",
+        *_parties(interview, organizer),
     ]
     where = interview.get("place") or interview.get("link")
     if where:
         lines.append(f"LOCATION:{escape(where)}")
     if interview.get("link"):
-        lines.append(f"URL:{interview['link']}")
+        lines.append(f"URL:{uri(interview['link'])}")
     lines.append("END:VEVENT")
     return lines
 
@@ -75,12 +114,13 @@ def method_of(interview: dict[str, Any]) -> str:
     return "CANCEL" if interview["state"] == "cancelled" else "REQUEST"
 
 
-def invite(interview: dict[str, Any], now: datetime) -> str:
-    """The invite for one scheduled (or cancelled) interview."""
-    return _calendar(_event_lines(interview, now), method_of(interview))
+def invite(interview: dict[str, Any], now: datetime, *, organizer: str | None = None) -> str:
+    """The invite for one scheduled (or cancelled) interview; `organizer` when the student's
+    address is unknown (CALENDAR_ORGANIZER_EMAIL)."""
+    return _calendar(_event_lines(interview, now, organizer), method_of(interview))
 
 
-def feed(interviews: Iterable[dict[str, Any]], now: datetime) -> str:
+def feed(interviews: Iterable[dict[str, Any]], now: datetime, *, organizer: str | None = None) -> str:
     """A subscribable calendar of a student's interviews that have (or had) a time."""
-    events = [line for i in interviews if i.get("start") for line in _event_lines(i, now)]
+    events = [line for i in interviews if i.get("start") for line in _event_lines(i, now, organizer)]
     return _calendar(events, None, "Informational interviews")

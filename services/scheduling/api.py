@@ -58,7 +58,7 @@ def interview_view(interview: Interview) -> dict[str, Any]:
            body=schemas.RequestInterview, status=201)
 def request_interview(principal: Principal, body: dict[str, Any]) -> Response:
     student_id = acting_for(principal, body.pop("student_id", None))
-    return _accepted(_ctx().service.request(student_id, body, command_metadata(principal)), 201)
+    return _accepted(_ctx().service.request(student_id, body, principal, command_metadata(principal)), 201)
 
 
 @api.route("/interviews/<interview_id>/proposals", "POST", summary="Propose time slots (local time + IANA zone)",
@@ -112,7 +112,7 @@ def get_interview(principal: Principal, interview_id: str) -> Response:
 def get_invite(principal: Principal, interview_id: str) -> Response:
     interview = _ctx().service.get(interview_id, principal)
     interview.require(interview.start is not None, "the interview has no agreed time yet")
-    body = ics.invite(interview_view(interview), utcnow())
+    body = ics.invite(interview_view(interview), utcnow(), organizer=_ctx().settings.get("CALENDAR_ORGANIZER_EMAIL"))
     return Response(body, mimetype="text/calendar", headers={
         "Content-Disposition": f'attachment; filename="interview-{interview_id}.ics"'})
 
@@ -151,22 +151,42 @@ def list_interviews(principal: Principal, query: dict[str, Any]) -> Response:
            roles=READERS, query=schemas.FeedQuery)
 def feed_url(principal: Principal, query: dict[str, Any]) -> Response:
     student_id = acting_for(principal, query.get("student_id"))
-    path = url_for("scheduling.calendar_feed", student_id=student_id, token=feed_token(student_id), _external=True)
-    return json_response({"url": path, "webcal": path.replace("http://", "webcal://").replace("https://", "webcal://")})
+    return json_response(_feed_urls(student_id, _ctx().service.feed_generation(student_id)))
 
 
-@api.route("/calendar/<student_id>/<token>.ics", "GET", roles=None, produces=("text/calendar",),
+@api.route("/calendar/feed/rotate", "POST", summary="A new secret feed URL; the previous one stops working",
+           roles=READERS, query=schemas.FeedQuery)
+def rotate_feed(principal: Principal, query: dict[str, Any]) -> Response:
+    student_id = acting_for(principal, query.get("student_id"))
+    generation = _ctx().service.rotate_feed(student_id, command_metadata(principal))
+    return json_response(_feed_urls(student_id, generation))
+
+
+@api.route("/calendar/<student_id>/<token>.ics", "GET", roles=None, produces=("text/calendar",), errors=(404,),
            summary="A student's interviews as a subscribable calendar (the secret token is the credential)")
 def calendar_feed(student_id: str, token: str) -> Response:
-    if not hmac.compare_digest(token, feed_token(student_id)):
+    ctx = _ctx()
+    expected = feed_token(student_id, ctx.service.feed_generation(student_id))
+    if not hmac.compare_digest(token.encode(), expected.encode()):
         raise HTTPNotFound("no such calendar")
-    docs = iterate(_ctx().interviews, {"student_id": student_id}, [("start_key", 1)])
+    docs = iterate(ctx.interviews, {"student_id": student_id}, [("start_key", 1)])
     items = [{"id": d["_id"], **d} for d in docs]
-    return Response(ics.feed(items, utcnow()), mimetype="text/calendar")
+    return Response(ics.feed(items, utcnow(), organizer=ctx.settings.get("CALENDAR_ORGANIZER_EMAIL")),
+                    mimetype="text/calendar")
 
 
-def feed_token(student_id: str) -> str:
-    """An unguessable token per student: an HMAC of the id under the feed secret. Rotating
-    CALENDAR_FEED_SECRET revokes every feed URL at once."""
+def _feed_urls(student_id: str, generation: int) -> dict[str, Any]:
+    url = url_for("scheduling.calendar_feed", student_id=student_id, token=feed_token(student_id, generation),
+                  _external=True)
+    return {"url": url, "webcal": url.replace("http://", "webcal://").replace("https://", "webcal://"),
+            "generation": generation}
+
+
+def feed_token(student_id: str, generation: int = 0) -> str:
+    """An unguessable token per student and feed generation: an HMAC under the feed secret.
+    Rotating a student's feed (a new generation) revokes that student's old URL; changing
+    CALENDAR_FEED_SECRET revokes every feed URL at once. Generation 0 keeps the form URLs had
+    before rotation existed, so those stay valid until their student rotates."""
     secret = _ctx().settings.get("CALENDAR_FEED_SECRET").encode()
-    return hmac.new(secret, f"calendar-feed:{student_id}".encode(), hashlib.sha256).hexdigest()[:40]
+    scope = f"calendar-feed:{student_id}" + (f":{generation}" if generation else "")
+    return hmac.new(secret, scope.encode(), hashlib.sha256).hexdigest()[:40]

@@ -23,6 +23,7 @@ from shared.eventstore import EventStore
 from shared.readstore import Collection
 from shared.repository import RETRIES_ON_LOST_RACE, Accepted, Repository
 
+
 class SchedulingService:
     def __init__(self, store: EventStore, contacts: Collection, *, clock: Callable[[], datetime] = utcnow,
                  reference_wait_seconds: float = 3.0) -> None:
@@ -53,15 +54,20 @@ class SchedulingService:
             time.sleep(0.05)
 
     # -- commands ---------------------------------------------------------------------------
-    def request(self, student_id: str, body: dict[str, Any], meta: Metadata) -> Accepted:
+    def request(self, student_id: str, body: dict[str, Any], principal: Principal, meta: Metadata) -> Accepted:
         contact = self._contact(student_id, body["contact_id"])
+        # The caller's token speaks for the student only when the caller is the student (not an admin
+        # acting for them): its address becomes the invite's ORGANIZER for every later SEQUENCE.
+        own = principal.subject == student_id
         interview = Interview.request_with(
             str(uuid.uuid4()), student_id, body["contact_id"], objectives=body["objectives"],
             questions=body.get("questions", []), starter_categories=body.get("starter_questions", []),
             format=body["format"], link=body.get("link"), place=body.get("place"),
             duration_minutes=body.get("duration_minutes", 30), student_time_zone=body["time_zone"],
             contact_time_zone=body.get("contact_time_zone") or contact.get("time_zone") or body["time_zone"],
-            contact_name=contact.get("name"))
+            contact_name=contact.get("name"), contact_email=next(iter(contact.get("emails") or []), None),
+            student_email=principal.email if own and "@" in (principal.email or "") else None,
+            student_name=principal.name if own else None)
         commit = self.interviews.save(interview, meta)
         return Accepted(interview.id, commit.last_version if commit else interview.version)
 
@@ -103,6 +109,15 @@ class SchedulingService:
     def miss(self, interview_id: str, who: str, principal: Principal, meta: Metadata,
              expected_version: int | None = None) -> Accepted:
         return self._execute(interview_id, principal, expected_version, meta, lambda i: i.miss(who, self.clock()))[1]
+
+    # -- the calendar feed ----------------------------------------------------------------------
+    def feed_generation(self, student_id: str) -> int:
+        return self.schedules.load(StudentSchedule.stream_for(student_id)).feed_generation
+
+    def rotate_feed(self, student_id: str, meta: Metadata) -> int:
+        """Give the student's feed a new secret URL; the previous URL stops working at once."""
+        self._update_schedule(student_id, meta, lambda s: s.rotate_feed(student_id))
+        return self.feed_generation(student_id)
 
     # -- the no-overlap ledger ------------------------------------------------------------------
     def _with_booking(self, interview_id: str, principal: Principal, expected_version: int | None,

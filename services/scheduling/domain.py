@@ -81,12 +81,14 @@ class Interview(Aggregate):
                      questions: list[dict[str, str]], starter_categories: Iterable[str] = (), format: str,
                      link: str | None = None, place: str | None = None, duration_minutes: int = 30,
                      student_time_zone: str, contact_time_zone: str | None = None,
-                     contact_name: str | None = None) -> "Interview":
+                     contact_name: str | None = None, contact_email: str | None = None,
+                     student_email: str | None = None, student_name: str | None = None) -> "Interview":
         interview = cls(interview_id)
         starters = [{"text": q, "category": c} for c in starter_categories for q in STARTER_QUESTIONS[c]]
         interview.require(5 <= duration_minutes <= 240, "an interview lasts 5 to 240 minutes")
         interview.record("InterviewRequested", student_id=student_id, contact_id=contact_id,
-                         contact_name=contact_name, objectives=objectives, questions=list(questions) + starters,
+                         contact_name=contact_name, contact_email=contact_email, student_email=student_email,
+                         student_name=student_name, objectives=objectives, questions=list(questions) + starters,
                          format=format, link=link, place=place, duration_minutes=duration_minutes,
                          student_time_zone=student_time_zone,
                          contact_time_zone=contact_time_zone or student_time_zone)
@@ -194,7 +196,8 @@ class Interview(Aggregate):
 
 
 class StudentSchedule(Aggregate):
-    """The times a student has booked: the ledger that keeps interviews from overlapping.
+    """A student's calendar: the times booked (the ledger that keeps interviews from overlapping)
+    and the generation of the secret URL that publishes it as a feed.
 
     A separate stream per student, so two concurrent bookings of overlapping times cannot both
     win: the second append loses the race on this stream and is re-decided on fresh state."""
@@ -204,6 +207,7 @@ class StudentSchedule(Aggregate):
     def __init__(self, aggregate_id: str) -> None:
         super().__init__(aggregate_id)
         self.bookings: dict[str, tuple[str, str]] = {}
+        self.feed_generation = 0  # 0 until the first rotation: the URL handed out before rotation existed
 
     @staticmethod
     def stream_for(student_id: str) -> str:
@@ -221,6 +225,9 @@ class StudentSchedule(Aggregate):
         if interview_id in self.bookings:
             self.record("InterviewSlotReleased", interview_id=interview_id)
 
+    def rotate_feed(self, student_id: str) -> None:
+        self.record("CalendarFeedRotated", student_id=student_id, generation=self.feed_generation + 1)
+
     @applies("InterviewSlotBooked")
     def _booked(self, data: dict[str, Any]) -> None:
         self.bookings[data["interview_id"]] = (data["start"], data["end"])
@@ -228,3 +235,7 @@ class StudentSchedule(Aggregate):
     @applies("InterviewSlotReleased")
     def _released(self, data: dict[str, Any]) -> None:
         self.bookings.pop(data["interview_id"], None)
+
+    @applies("CalendarFeedRotated")
+    def _feed_rotated(self, data: dict[str, Any]) -> None:
+        self.feed_generation = data["generation"]

@@ -49,11 +49,12 @@ class SchedulingViews(Projection):
     @on("ContactAdded")
     def contact_added(self, envelope: dict[str, Any], event: Recorded) -> None:
         self._apply(envelope, Update(set={"student_id": event.data["student_id"], "name": event.data["name"],
-                                          "time_zone": event.data.get("time_zone"), "merged_into": None}))
+                                          "time_zone": event.data.get("time_zone"), "merged_into": None,
+                                          "emails": event.data.get("emails") or []}))
 
     @on("ContactDetailsChanged")
     def contact_changed(self, envelope: dict[str, Any], event: Recorded) -> None:
-        wanted = {k: v for k, v in event.data.items() if k in ("name", "time_zone")}
+        wanted = {k: v for k, v in event.data.items() if k in ("name", "time_zone", "emails")}
         self._apply(envelope, Update(set=wanted))
 
     @on("ContactAbsorbed")
@@ -67,7 +68,7 @@ class SchedulingViews(Projection):
         self._apply(envelope, Update(set={
             **{k: data.get(k) for k in ("student_id", "contact_id", "contact_name", "objectives", "questions",
                                         "format", "link", "place", "duration_minutes", "student_time_zone",
-                                        "contact_time_zone")},
+                                        "contact_time_zone", "student_email", "student_name", "contact_email")},
             "state": "requested", "slots": [], "start": None, "end": None, "start_key": "", "time_zone": None,
             "sequence": -1, "previous_times": [], "outcome": {}, "requested_at": envelope["time"]}))
 

@@ -45,6 +45,23 @@ class InterviewRequestedV1(Schema):
     contact_time_zone = fields.String(required=True)
 
 
+@INTERVIEWS.event("InterviewRequested", 2)
+class InterviewRequestedV2(InterviewRequestedV1):
+    """A student asked a contact for an informational interview (with both parties' addresses)."""
+
+    student_email = pii(fields.String(allow_none=True, metadata={
+        "description": "the student's address from their token's `email` claim: the invite's ORGANIZER"}))
+    student_name = pii(fields.String(allow_none=True, metadata={"description": "from the token's `name` claim"}))
+    contact_email = pii(fields.String(allow_none=True, metadata={
+        "description": "the contact's first address, as the contacts stream told: the invited ATTENDEE"}))
+
+
+@INTERVIEWS.upcaster("InterviewRequested", 1)
+def _addresses_unknown(data: dict) -> dict:
+    """Requests recorded before v2 knew no addresses: their invites fall back to the career office."""
+    return {"student_email": None, "student_name": None, "contact_email": None, **data}
+
+
 @INTERVIEWS.event("TimesProposed", 1)
 class TimesProposedV1(Schema):
     """Candidate time slots were proposed."""
@@ -124,3 +141,12 @@ class InterviewSlotReleasedV1(Schema):
     """A booked time became free again (rescheduled, cancelled or never confirmed)."""
 
     interview_id = fields.String(required=True)
+
+
+@STUDENT_SCHEDULES.event("CalendarFeedRotated", 1)
+class CalendarFeedRotatedV1(Schema):
+    """The student's calendar feed got a new secret URL; the previous one stopped working."""
+
+    student_id = fields.String(required=True)
+    generation = fields.Integer(required=True, metadata={
+        "description": "counts rotations from 1; the feed token is derived from it, so older URLs fail"})

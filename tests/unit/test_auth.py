@@ -785,3 +785,13 @@ def test_structured_garbage_against_both_sources_only_ever_raises_auth_error(
     authenticator = Authenticator(AuthSettings(hs256_secret=SECRET, jwks_url=jwks_server.url))
     with pytest.raises(AuthError):
         authenticator.authenticate(bearer(structured_garbage(header, payload, signature)))
+
+
+def test_the_openid_email_and_name_claims_reach_the_principal_unless_the_email_is_unverified() -> None:
+    authenticator = local_authenticator()
+    principal = authenticator.authenticate(bearer(hs256(claims(email=" ann@uni.example ", name="Ann Lee"))))
+    assert (principal.email, principal.name) == ("ann@uni.example", "Ann Lee")
+    unverified = authenticator.authenticate(bearer(hs256(claims(email="ann@uni.example", email_verified=False))))
+    assert unverified.email is None
+    odd = authenticator.authenticate(bearer(hs256(claims(email=["a@b.example"], name="x" * 1000))))
+    assert (odd.email, odd.name) == (None, None)

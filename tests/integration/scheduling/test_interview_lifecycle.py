@@ -128,40 +128,6 @@ def test_only_your_own_contacts_and_interviews(services: Services, token: Callab
     assert post(services, other, f"/interviews/{interview}/cancel", {"by": "student"}).status_code == 404
 
 
-def test_the_invite_keeps_its_uid_bumps_sequence_and_cancels(services: Services, token: Callable) -> None:
-    auth = token("student-1")
-    interview = request(services, auth, add_contact(services, auth)).json["id"]
-    ics = lambda: services.scheduling.client.get(f"/interviews/{interview}/invite.ics",  # noqa: E731
-                                                 headers={"Authorization": auth}).data.decode()
-    assert services.scheduling.client.get(f"/interviews/{interview}/invite.ics",
-                                          headers={"Authorization": auth}).status_code == 409
-    post(services, auth, f"/interviews/{interview}/schedule", {"start": "2026-03-09T10:00:00", "time_zone": "America/New_York"})
-    first = ics()
-    assert "METHOD:REQUEST" in first and f"UID:{interview}@careerloop" in first
-    assert "DTSTART:20260309T140000Z" in first and "SEQUENCE:0" in first and first.endswith("END:VCALENDAR\r\n")
-    assert all(len(line.encode()) <= 75 for line in first.split("\r\n"))
-    post(services, auth, f"/interviews/{interview}/reschedule", {"start": "2026-03-10T10:00:00", "time_zone": "America/New_York"})
-    second = ics()
-    assert f"UID:{interview}@careerloop" in second and "SEQUENCE:1" in second and "DTSTART:20260310T140000Z" in second
-    post(services, auth, f"/interviews/{interview}/cancel", {"by": "student"})
-    third = ics()
-    assert "METHOD:CANCEL" in third and "STATUS:CANCELLED" in third and "SEQUENCE:2" in third
-
-
-def test_the_calendar_feed_is_at_a_secret_url(services: Services, token: Callable) -> None:
-    auth = token("student-1")
-    interview = request(services, auth, add_contact(services, auth)).json["id"]
-    post(services, auth, f"/interviews/{interview}/schedule", {"start": "2026-03-09T10:00:00", "time_zone": "America/New_York"})
-    services.scheduling.sync()
-    url = services.scheduling.client.get("/calendar/feed", headers={"Authorization": auth}).json["url"]
-    path = url.split("localhost", 1)[1]
-    feed = services.scheduling.client.get(path)  # no token needed: the URL is the secret
-    assert feed.status_code == 200 and feed.mimetype == "text/calendar"
-    assert f"UID:{interview}@careerloop" in feed.data.decode()
-    assert services.scheduling.client.get(path.replace("/student-1/", "/student-2/")).status_code == 404
-    assert services.scheduling.client.get(path[:-10] + "0" * 6 + ".ics").status_code == 404
-
-
 def test_the_list_splits_upcoming_from_past_and_filters_by_date_range(services: Services, token: Callable) -> None:
     auth = token("student-1")
     contact = add_contact(services, auth)

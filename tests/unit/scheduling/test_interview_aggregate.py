@@ -6,8 +6,9 @@ from datetime import datetime, timezone
 import pytest
 
 from services.scheduling.domain import Interview, SlotChoice, StudentSchedule, TimeError, local_time, to_utc
+from shared.contracts.scheduling import INTERVIEWS
 from shared.errors import RuleViolated
-from shared.events import Recorded
+from shared.events import Metadata, Recorded
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -116,3 +117,33 @@ def test_overlapping_bookings_are_refused_naming_the_clash() -> None:
     schedule.book("i-2", "2026-03-09T14:30:00Z", "2026-03-09T15:00:00Z")  # back to back is fine
     schedule.book("i-1", "2026-03-09T13:00:00Z", "2026-03-09T13:30:00Z")  # moving itself is fine
     assert [e.name for e in schedule.pending] == ["InterviewSlotBooked"] * 3
+
+
+# -- the parties' addresses and the feed ----------------------------------------------------------
+def test_a_request_records_both_parties_addresses_for_the_invite() -> None:
+    interview = Interview.request_with("i-1", "s-1", "c-1", objectives=["x"], questions=[], format="phone",
+                                       student_time_zone="UTC", contact_name="Jane", contact_email="jane@acme.example",
+                                       student_email="ann@uni.example", student_name="Ann")
+    [event] = interview.pending
+    assert {k: event.data[k] for k in ("student_email", "student_name", "contact_email")} == {
+        "student_email": "ann@uni.example", "student_name": "Ann", "contact_email": "jane@acme.example"}
+    envelope = INTERVIEWS.envelope(event, stream_id="i-1", stream_version=1, owner_id="s-1", meta=Metadata("s-1"))
+    assert envelope["type"] == "careerloop.scheduling.InterviewRequested.v2"
+
+
+def test_a_v1_request_is_upcast_with_unknown_addresses() -> None:
+    v1 = {"type": "careerloop.scheduling.InterviewRequested.v1", "data": requested().data}
+    recorded = INTERVIEWS.read(v1)
+    assert (recorded.data["student_email"], recorded.data["student_name"], recorded.data["contact_email"]) == (None, None, None)
+    assert recorded.data["contact_name"] == "Jane" and given(recorded).request["student_email"] is None
+    assert all(INTERVIEWS.latest("InterviewRequested").schema().fields[f].metadata["pii"]
+               for f in ("student_email", "student_name", "contact_email"))
+
+
+def test_rotating_the_feed_counts_generations_from_one() -> None:
+    schedule = StudentSchedule("schedule-s-1")
+    assert schedule.feed_generation == 0
+    schedule.rotate_feed("s-1")
+    schedule.rotate_feed("s-1")
+    assert [(e.name, e.data["generation"]) for e in schedule.pending] == [("CalendarFeedRotated", 1), ("CalendarFeedRotated", 2)]
+    assert StudentSchedule.from_history("schedule-s-1", schedule.pending).feed_generation == 2
