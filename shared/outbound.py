@@ -67,6 +67,10 @@ class AddressNotAllowed(UnsafeUrl):
     """The host is, or resolves to, an address requests may not reach."""
 
 
+class NameNotFound(UnsafeUrl):
+    """The host name does not exist (the resolver said so, rather than failing to answer)."""
+
+
 class Unreachable(Exception):
     """The request could not be made or was not answered (transient); `reason` is a fixed text."""
 
@@ -222,14 +226,19 @@ class OutboundGuard:
     def _resolve(self, url: Url) -> list[IPAddress]:
         try:
             found = [ipaddress.ip_address(a) for a in self.resolver(url.host, url.port)]
+        except socket.gaierror as error:
+            if error.errno in (socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)):
+                raise NameNotFound("the host name does not resolve") from None
+            raise Unreachable("the host name could not be resolved just now") from None
         except (OSError, UnicodeError, ValueError):
-            found = []
+            raise Unreachable("the host name could not be resolved just now") from None
         if not found:
-            raise UnsafeUrl("the host name does not resolve")
+            raise NameNotFound("the host name does not resolve")
         return found
 
     def check(self, url: str) -> Url:
-        """Parse and check a URL now (at registration): UnsafeUrl unless it may be requested."""
+        """Parse and check a URL now (at registration): UnsafeUrl unless it may be requested,
+        Unreachable when the resolver could not answer."""
         parsed = parse_url(url)
         self.addresses(parsed)
         return parsed
@@ -238,7 +247,8 @@ class OutboundGuard:
              ssl_context: ssl.SSLContext | None = None) -> tuple[int, dict[str, str]]:
         """POST to the URL through an address checked just now; (status, lower-case headers).
 
-        The answer's body is never read. Raises UnsafeUrl (refused, permanent) or Unreachable."""
+        The answer's body is never read. Raises UnsafeUrl (refused), NameNotFound (one of those,
+        though a name may come back) or Unreachable."""
         parsed = parse_url(url)
         addresses = self.addresses(parsed)
         failure = Unreachable("could not connect to the endpoint")

@@ -30,10 +30,10 @@ from services.notifications.rendering import DEFAULT_TEMPLATES
 from shared.auth import Principal
 from shared.contracts.notifications import (NOTIFICATION_PREFERENCES, NOTIFICATION_TEMPLATES, NOTIFICATIONS,
                                             WEBHOOK_ENDPOINTS)
-from shared.errors import ConcurrencyConflict, NotFound
+from shared.errors import ConcurrencyConflict, NotFound, TransientError
 from shared.events import Metadata, utcnow
 from shared.eventstore import EventStore
-from shared.outbound import OutboundGuard, UnsafeUrl
+from shared.outbound import OutboundGuard, Unreachable, UnsafeUrl
 from shared.repository import Accepted, Repository
 
 
@@ -96,6 +96,8 @@ class NotificationsService:
             self.outbound.check(url)
         except UnsafeUrl as unsafe:
             raise ValidationError({"url": [f"{unsafe.reason}; webhooks reach only public addresses"]}) from None
+        except Unreachable as failure:  # the resolver did not answer: 503, try again
+            raise TransientError(f"webhook URL: {failure.reason}") from None
         endpoint_id = "whe_" + uuid.uuid4().hex
         salt = secrets.token_urlsafe(16)
         endpoint = WebhookEndpoint.register(endpoint_id, user_id, url, description, salt)

@@ -51,7 +51,7 @@ from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Mapping
 
 from services.notifications.channels.message import DeliveryFailed, Outgoing
-from shared.outbound import OutboundGuard, Unreachable, UnsafeUrl
+from shared.outbound import NameNotFound, OutboundGuard, Unreachable, UnsafeUrl
 
 if TYPE_CHECKING:
     from shared.config import Settings
@@ -191,6 +191,8 @@ class WebhookChannel:
         try:
             status, answered = self.guard.post(url, body, headers, timeout=self.timeout,
                                                ssl_context=self.ssl_context)
+        except NameNotFound as missing:  # DNS trouble may pass: retried, and disabled if it lasts
+            raise DeliveryFailed(missing.reason, permanent=False) from None
         except UnsafeUrl as refused:
             raise DeliveryFailed(refused.reason, permanent=True) from None
         except Unreachable as failure:

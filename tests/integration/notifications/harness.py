@@ -45,12 +45,16 @@ LOOPBACK_ALLOWED = "127.0.0.0/8"
 
 @dataclass
 class Names:
-    """A resolver the test controls: host name -> addresses; any other name does not resolve."""
+    """A resolver the test controls: host name -> addresses; any other name does not resolve, and
+    a name in `silent` gets no answer (a DNS server that is down)."""
 
     table: dict[str, list[str]] = field(default_factory=lambda: {
         "localhost": ["127.0.0.1", "::1"], "hooks.example.org": [PUBLIC_ADDRESS]})
+    silent: set[str] = field(default_factory=set)
 
     def __call__(self, host: str, port: int) -> list[str]:
+        if host in self.silent:
+            raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
         if host not in self.table:
             raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
         return list(self.table[host])

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
 
 import pytest
 
-from shared.outbound import (AddressNotAllowed, OutboundGuard, UnsafeUrl, kind_of, parse_networks, parse_url,
-                             system_resolver)
+from shared.outbound import (AddressNotAllowed, NameNotFound, OutboundGuard, Unreachable, UnsafeUrl, kind_of,
+                             parse_networks, parse_url, system_resolver)
 
 
 @pytest.mark.parametrize(("address", "kind"), [
@@ -52,6 +53,20 @@ def test_a_name_with_one_inside_address_among_public_ones_is_refused() -> None:
     guard = OutboundGuard(resolver=lambda host, port: ["93.184.215.14", "10.0.0.5"])
     with pytest.raises(AddressNotAllowed, match="address not allowed: private"):
         guard.check("https://mixed.example.org/hook")
+
+
+def test_a_missing_name_is_refused_and_a_silent_resolver_is_not_taken_for_an_answer() -> None:
+    def resolver(error: int):
+        def resolve(host: str, port: int) -> list[str]:
+            raise socket.gaierror(error, "resolver says no")
+        return resolve
+
+    with pytest.raises(NameNotFound, match="the host name does not resolve"):
+        OutboundGuard(resolver=resolver(socket.EAI_NONAME)).check("https://gone.example.org/")
+    with pytest.raises(Unreachable, match="could not be resolved just now"):
+        OutboundGuard(resolver=resolver(socket.EAI_AGAIN)).check("https://slow.example.org/")
+    with pytest.raises(NameNotFound):
+        OutboundGuard(resolver=lambda host, port: []).check("https://empty.example.org/")
 
 
 def test_the_system_resolver_takes_localhost_for_loopback() -> None:
