@@ -252,7 +252,9 @@ class OutboundGuard:
         parsed = parse_url(url)
         addresses = self.addresses(parsed)
         failure = Unreachable("could not connect to the endpoint")
-        for address in addresses:  # in the resolver's order; only a failed connect moves on
+        # In the resolver's order; only a connection failing at once (refused, no route) moves on,
+        # so `timeout` still bounds the connecting.
+        for address in addresses:
             try:
                 return self._post_to(address, parsed, body, headers, timeout, ssl_context)
             except _NotConnected as error:
@@ -284,7 +286,7 @@ class OutboundGuard:
 
 
 class _NotConnected(Unreachable):
-    """No connection was made to this address: the next one may be tried."""
+    """This address refused the connection at once: the next one may be tried."""
 
 
 def _translate(error: BaseException, timeout: float) -> Unreachable:
@@ -292,7 +294,7 @@ def _translate(error: BaseException, timeout: float) -> Unreachable:
         refused = isinstance(error.__context__, ConnectionRefusedError) or "refused" in str(error)
         return _NotConnected("connection refused" if refused else "could not connect to the endpoint")
     if isinstance(error, ConnectTimeoutError):
-        return _NotConnected(f"could not connect to the endpoint within {timeout:g} s")
+        return Unreachable(f"could not connect to the endpoint within {timeout:g} s")  # no time left for more
     if isinstance(error, SSLError):
         return Unreachable("TLS failed: the endpoint's certificate is not trusted or not for its host name")
     if isinstance(error, ReadTimeoutError):

@@ -33,15 +33,16 @@ class WebhookEndpoint(Aggregate):
         return self.state == "enabled"
 
     def record_failure(self, notification_id: str, reason: str, *, disable_after: int, permanent: bool = False) -> None:
-        """A delivery failed. After `disable_after` in a row, or at once when the receiver said it
-        wants nothing more (HTTP 410), the endpoint is disabled, in the same commit."""
+        """A delivery failed. After `disable_after` in a row, or at once when sending again cannot
+        help (the receiver answered 410 Gone, or its address is one webhooks may not reach), the
+        endpoint is disabled, in the same commit."""
         if self.state == "removed":
             return
         count = self.consecutive_failures + 1
         self.record("WebhookDeliveryFailed", user_id=self.user_id, notification_id=notification_id,
                     reason=reason[:1000], consecutive_failures=count)
         if self.enabled and (permanent or count >= disable_after):
-            why = (f"the receiver refused for good: {reason}" if permanent
+            why = (f"a delivery failed for good: {reason}" if permanent
                    else f"{count} deliveries failed in a row; the last: {reason}")
             self.record("WebhookEndpointDisabled", user_id=self.user_id, reason=why[:1000], consecutive_failures=count)
 

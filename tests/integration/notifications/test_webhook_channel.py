@@ -175,3 +175,15 @@ def test_https_is_pinned_to_the_address_and_verified_for_the_name(tmp_path: Path
         assert len(receiver.requests) == 1
     finally:
         receiver.stop()
+
+
+def test_an_address_that_refuses_at_once_makes_way_for_the_next_checked_one(webhook_receiver: WebhookReceiver) -> None:
+    # nothing listens on 127.0.0.3 at the receiver's port: refused at once, then 127.0.0.1 takes it
+    guard = resolving({"hooks.twice.test": ["127.0.0.3", "127.0.0.1"]}, "127.0.0.0/8")
+    assert WebhookChannel(guard=guard).send(follow_up(), webhook_receiver.url_for("/h", "hooks.twice.test"),
+                                            webhook_receiver.secret) == 200
+    assert len(webhook_receiver.requests) == 1
+    with pytest.raises(DeliveryFailed) as refused:  # every address refused: the last reason, transient
+        WebhookChannel(guard=resolving({"hooks.down.test": ["127.0.0.3", "127.0.0.4"]}, "127.0.0.0/8")).send(
+            follow_up(), webhook_receiver.url_for("/h", "hooks.down.test"), webhook_receiver.secret)
+    assert refused.value.reason == "connection refused" and not refused.value.permanent
