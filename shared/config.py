@@ -53,6 +53,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("NOTIFICATIONS_RETRY_CAP_SECONDS", "3600", "Longest wait between two delivery attempts."),
     Variable("NOTIFICATIONS_MAX_ATTEMPTS", "8", "Delivery attempts per notification and target before it is given up (final failure)."),
     Variable("WEBHOOK_DISABLE_AFTER_FAILURES", "5", "Consecutive failed deliveries after which a webhook endpoint is disabled (with an event) until its owner enables it."),
+    Variable("WEBHOOK_ALLOWED_NETWORKS", "", "Comma-separated CIDR networks webhooks may reach although they are not public (e.g. `10.20.0.0/16` for a campus-internal receiver). Empty: webhooks reach only public addresses; loopback, private, link-local, CGNAT, multicast, reserved, unique-local and cloud metadata addresses are refused at registration and at every delivery (metadata addresses even when listed here)."),
     Variable("NOTIFICATIONS_DIGEST_HOUR", "8", "Local hour (0-23, the recipient's zone) of the daily digest that collects follow-up notifications when the digest is on."),
     Variable("NOTIFICATIONS_DISPATCHER_LEASE_SECONDS", "30", "Lease that keeps one dispatcher sending at a time; a standby takes over this long after the active one died. Channel timeouts are at most a third of it."),
     Variable("NOTIFICATIONS_DISPATCHER_POLL_SECONDS", "1", "How often an idle dispatcher looks for notifications that fell due."),

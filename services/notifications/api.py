@@ -124,7 +124,7 @@ def get_notification(principal: Principal, notification_id: str) -> Response:
 
 # -- webhook endpoints ----------------------------------------------------------------------
 @api.route("/webhooks", "POST", summary="Register a webhook endpoint; the answer holds its signing secret, once",
-           body=schemas.RegisterWebhook, status=201)
+           body=schemas.RegisterWebhook, status=201, errors=(503,))
 def register_webhook(principal: Principal, body: dict[str, Any]) -> Response:
     user_id = acting_for(principal, body.get("student_id"))
     accepted, secret = _ctx().service.register_endpoint(user_id, body["url"], body.get("description"),

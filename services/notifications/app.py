@@ -12,6 +12,7 @@ from services.notifications.projections import NotificationViews, endpoints, not
 from shared.config import Settings
 from shared.events import utcnow
 from shared.eventstore import EventStore, open_event_store
+from shared.outbound import OutboundGuard
 from shared.readstore import ReadStore, open_read_store
 from shared.web import create_service_app
 
@@ -20,7 +21,7 @@ SERVICE = "notifications"
 
 def create_app(settings: Settings | None = None, *, event_store: EventStore | None = None,
                read_store: ReadStore | None = None, clock: Callable[[], datetime] = utcnow,
-               env: dict[str, str] | None = None) -> Flask:
+               env: dict[str, str] | None = None, outbound: OutboundGuard | None = None) -> Flask:
     """Gunicorn calls this in each worker after fork, so every client is created per process."""
     settings = settings or Settings.from_env(env)
     event_store = event_store or open_event_store(settings.event_store_url(SERVICE))
@@ -31,6 +32,7 @@ def create_app(settings: Settings | None = None, *, event_store: EventStore | No
         description="Reminders and follow-up notices by e-mail, signed webhooks and an in-app inbox: "
                     "preferences, quiet hours, a daily digest, templates, and each notification's history.",
     )
-    service = NotificationsService(event_store, webhook_key=settings.get("WEBHOOK_SECRET_KEY"), clock=clock)
+    service = NotificationsService(event_store, webhook_key=settings.get("WEBHOOK_SECRET_KEY"), clock=clock,
+                                   outbound=outbound or OutboundGuard.from_settings(settings))
     app.extensions[SERVICE] = NotificationsContext(service, notifications(read_store), endpoints(read_store))
     return app

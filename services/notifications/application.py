@@ -23,15 +23,17 @@ from typing import Any, Callable, Iterable
 
 from marshmallow import ValidationError
 
-from services.notifications.domain import (DomainError, Notification, Preferences, Template, WebhookEndpoint)
+from services.notifications.domain import (PLACEHOLDERS, DomainError, Notification, Preferences, Template,
+                                           WebhookEndpoint)
 from services.notifications.policies import Decision, Plan
-from services.notifications.rendering import DEFAULT_TEMPLATES, PLACEHOLDERS
+from services.notifications.rendering import DEFAULT_TEMPLATES
 from shared.auth import Principal
 from shared.contracts.notifications import (NOTIFICATION_PREFERENCES, NOTIFICATION_TEMPLATES, NOTIFICATIONS,
                                             WEBHOOK_ENDPOINTS)
-from shared.errors import ConcurrencyConflict, NotFound
+from shared.errors import ConcurrencyConflict, NotFound, TransientError
 from shared.events import Metadata, utcnow
 from shared.eventstore import EventStore
+from shared.outbound import OutboundGuard, Unreachable, UnsafeUrl
 from shared.repository import Accepted, Repository
 
 
@@ -50,7 +52,8 @@ def _domain(work: Callable[[], Any]) -> Any:
 
 
 class NotificationsService:
-    def __init__(self, store: EventStore, *, webhook_key: str, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(self, store: EventStore, *, webhook_key: str, clock: Callable[[], datetime] = utcnow,
+                 outbound: OutboundGuard | None = None) -> None:
         self.store = store
         self.notifications: Repository[Notification] = Repository(store, NOTIFICATIONS, Notification)
         self.preferences: Repository[Preferences] = Repository(store, NOTIFICATION_PREFERENCES, Preferences)
@@ -58,6 +61,7 @@ class NotificationsService:
         self.templates: Repository[Template] = Repository(store, NOTIFICATION_TEMPLATES, Template)
         self.webhook_key = webhook_key
         self.clock = clock
+        self.outbound = outbound or OutboundGuard()
 
     # -- preferences --------------------------------------------------------------------------------
     def get_preferences(self, user_id: str) -> Preferences:
@@ -86,6 +90,14 @@ class NotificationsService:
 
     # -- webhook endpoints ------------------------------------------------------------------------
     def register_endpoint(self, user_id: str, url: str, description: str | None, meta: Metadata) -> tuple[Accepted, str]:
+        """Register a URL whose host resolves, now, to addresses webhooks may reach (422 naming
+        `url` otherwise); the dispatcher checks again at every delivery."""
+        try:
+            self.outbound.check(url)
+        except UnsafeUrl as unsafe:
+            raise ValidationError({"url": [f"{unsafe.reason}; webhooks reach only public addresses"]}) from None
+        except Unreachable as failure:  # the resolver did not answer: 503, try again
+            raise TransientError(f"webhook URL: {failure.reason}") from None
         endpoint_id = "whe_" + uuid.uuid4().hex
         salt = secrets.token_urlsafe(16)
         endpoint = WebhookEndpoint.register(endpoint_id, user_id, url, description, salt)

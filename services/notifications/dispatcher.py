@@ -110,7 +110,7 @@ class Dispatcher:
         channel_timeout = max(1.0, self.rules.lease_seconds / 3)
         self.email = (EmailChannel.from_settings(settings, timeout=min(30.0, channel_timeout))
                       if email == "from settings" else email)
-        self.webhook = webhook or WebhookChannel(timeout=min(10.0, channel_timeout))
+        self.webhook = webhook or WebhookChannel.from_settings(settings, timeout=min(10.0, channel_timeout))
         self.notifications: Repository[Notification] = Repository(store, NOTIFICATIONS, Notification)
         self.preferences: Repository[Preferences] = Repository(store, NOTIFICATION_PREFERENCES, Preferences)
         self.endpoints: Repository[WebhookEndpoint] = Repository(store, WEBHOOK_ENDPOINTS, WebhookEndpoint)

@@ -1,11 +1,11 @@
 """Templates per kind (pure): the placeholders each kind offers, the defaults, checking an admin's
 template, and rendering a notification into subject, text, HTML and a webhook payload.
 
-A template is text with `{placeholder}` fields (`{{` and `}}` are literal braces). Only plain names
-are allowed: no attribute or index access, conversions or format specs, so a template can never
-reach into Python objects nor fail at send time; an unknown name is refused when the admin saves
-it. In the HTML template every value is escaped; the digest's `{items}` is the one pre-built
-fragment (a list whose entries are escaped).
+The template grammar and each kind's placeholders live in `domain.template` (an admin's template
+is checked there when saved). Rendering substitutes values by plain name itself and never calls
+`str.format`, so even a field that slipped past the check (`{contact.__class__}`) is only ever
+looked up as a name, and left empty. In the HTML template every value is escaped; the digest's
+`{items}` is the one pre-built fragment (a list whose entries are escaped).
 
 Values come from the notification's context (recorded when it was scheduled), the freshest contact
 details the dispatcher knows, and the recipient's time zone: times are shown as the recipient's
@@ -15,26 +15,11 @@ from __future__ import annotations
 
 import html
 from datetime import datetime
-from string import Formatter
 from typing import Any, Mapping
 
-from services.notifications.domain import parse, zone
+from services.notifications.domain.template import PLACEHOLDERS, fields_of
 from shared.contracts.notifications import FOLLOW_UP_KINDS, KINDS, REMINDER_KINDS
-
-_CONTACT = {"contact": "the contact's name, with the organisation in brackets when known",
-            "contact_name": "the contact's name", "contact_organisation": "the contact's organisation (may be empty)",
-            "link": "path of the page in careerloop, e.g. /interviews/<id>"}
-PLACEHOLDERS: dict[str, dict[str, str]] = {
-    **{kind: {**_CONTACT, "start_local": "start, in the recipient's zone", "end_local": "end, in the recipient's zone",
-              "time_zone": "the recipient's zone", "format": "video call, phone call or in person",
-              "where": "the place, the call's link, or 'by phone'", "hours_before": "24 or 1"}
-       for kind in REMINDER_KINDS},
-    **{kind: {**_CONTACT, "reason": "what is due, in one sentence", "due_local": "when it fell due",
-              "overdue_local": "when it becomes overdue (may be empty)", "time_zone": "the recipient's zone"}
-       for kind in FOLLOW_UP_KINDS},
-    "digest": {"count": "how many items", "items": "the list of items", "date_local": "the digest's day",
-               "time_zone": "the recipient's zone"},
-}
+from shared.times import parse, zone
 
 _REMINDER = {
     "subject": "Reminder: informational interview with {contact_name} at {start_local}",
@@ -67,28 +52,9 @@ class Safe(str):
     """A value already fit for HTML (the digest's list)."""
 
 
-def check_template(kind: str, template: str) -> list[str]:
-    """What is wrong with a template of `kind` (empty when it is fine)."""
-    known = PLACEHOLDERS[kind]
-    try:
-        parsed = list(Formatter().parse(template))
-    except ValueError as exc:
-        return [f"malformed template: {exc} (write {{{{ and }}}} for literal braces)"]
-    problems = []
-    for _, name, spec, conversion in parsed:
-        if name is None:
-            continue
-        if name not in known:
-            problems.append(f"unknown placeholder {{{name}}}; {kind} offers: "
-                            + ", ".join(f"{{{k}}}" for k in known))
-        elif spec or conversion:
-            problems.append(f"{{{name}}} takes no format spec or conversion")
-    return problems
-
-
 def render(template: str, values: Mapping[str, str], *, as_html: bool = False) -> str:
     out = []
-    for literal, name, _, _ in Formatter().parse(template):
+    for literal, name in fields_of(template):
         out.append(literal)
         if name is not None:
             value = values.get(name, "")

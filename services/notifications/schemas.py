@@ -1,10 +1,11 @@
 """Shapes of the notifications API's requests (marshmallow)."""
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 
 from services.notifications.domain import STATUSES, USER_KINDS
 from shared.contracts.notifications import CHANNELS, KINDS
+from shared.outbound import UnsafeUrl, parse_url
 from shared.web.validators import check_time_zone
 
 _CURSOR = validate.Regexp(r"^[A-Za-z0-9_\-]{1,1000}$", error="malformed cursor")
@@ -59,9 +60,18 @@ class HistoryQuery(Schema):
     min_version = fields.String(validate=_MIN_VERSION)
 
 
+def _webhook_url(value: str) -> None:
+    """The URL's shape (where its host resolves to is checked by the service)."""
+    try:
+        parse_url(value)
+    except UnsafeUrl as unsafe:
+        raise ValidationError(unsafe.reason) from None
+
+
 class RegisterWebhook(Schema):
-    url = fields.Url(required=True, schemes={"http", "https"}, validate=validate.Length(max=2000),
-                     metadata={"description": "where notifications are POSTed (https in production)"})
+    url = fields.String(required=True, validate=[validate.Length(max=2000), _webhook_url],
+                        metadata={"description": "where notifications are POSTed: http(s), no user:password@, "
+                                                 "a host with a public address (https in production)"})
     description = fields.String(allow_none=True, validate=validate.Length(max=300))
     student_id = fields.String(**_STUDENT)
 

@@ -18,7 +18,8 @@ Four streams, four topics:
 - `preferences` (careerloop.notifications.preferences.v1), one stream per user:
   `NotificationPreferencesChanged` carries the *full* preferences (channels per kind, e-mail address,
   time zone, quiet hours, digest), so one event is enough to know them.
-- `webhook_endpoint` (careerloop.notifications.webhook_endpoint.v1), one stream per endpoint: registered,
+- `webhook_endpoint` (careerloop.notifications.webhook_endpoint.v1), one stream per endpoint: registered
+  (its URL was checked to reach only public addresses, or WEBHOOK_ALLOWED_NETWORKS),
   each failed delivery (`WebhookDeliveryFailed` with the consecutive count), recovered, disabled (by the
   dispatcher after too many consecutive failures, with the reason), enabled again, removed. The signing
   secret is never in an event: it is derived from a server key and the endpoint's `secret_salt`.
@@ -43,6 +44,8 @@ FOLLOW_UP_KINDS = ("thank_you_due", "follow_up_due", "check_in_due")
 KINDS = REMINDER_KINDS + FOLLOW_UP_KINDS + ("digest",)
 CHANNELS = ("email", "webhook", "in_app")
 _UTC = {"description": "RFC 3339 UTC"}
+_REASON = ("why, in our words: for a webhook the HTTP status and a fixed text (`HTTP 503 from the endpoint`, "
+           "`connection refused`, `address not allowed: loopback`), never what the receiver answered")
 
 
 class Source(Schema):
@@ -143,7 +146,7 @@ class NotificationFailedV1(Schema):
     recipient_id = fields.String(required=True)
     channel = fields.String(required=True, validate=validate.OneOf(CHANNELS))
     attempt = fields.Integer(required=True)
-    reason = fields.String(required=True)
+    reason = fields.String(required=True, metadata={"description": _REASON})
     retry_at = fields.String(allow_none=True, metadata=_UTC)
     final = fields.Boolean(required=True)
     endpoint_id = fields.String(allow_none=True)
@@ -200,7 +203,7 @@ class WebhookDeliveryFailedV1(Schema):
 
     user_id = fields.String(required=True)
     notification_id = fields.String(required=True)
-    reason = fields.String(required=True)
+    reason = fields.String(required=True, metadata={"description": _REASON})
     consecutive_failures = fields.Integer(required=True)
 
 

@@ -37,6 +37,7 @@ def receiver() -> Iterator[WebhookReceiver]:
 def test_a_reminder_and_a_follow_up_reach_the_student_through_every_channel(
         platform: Platform, smtp: SmtpServer, receiver: WebhookReceiver, token: Callable[..., str]) -> None:
     platform.env.update({"SMTP_URL": smtp.url, "EMAIL_FROM": "careers@uni.example",
+                         "WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",  # the receiver listens on loopback
                          "NOTIFICATIONS_DISPATCHER_POLL_SECONDS": "0.2", "FOLLOWUPS_ANNOUNCE_INTERVAL_SECONDS": "1"})
     platform.start()
     contacts, scheduling, api = platform.url("contacts"), platform.url("scheduling"), platform.url("notifications")

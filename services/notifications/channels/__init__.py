@@ -1,7 +1,8 @@
 """The notification channels: transports that take a rendered `Outgoing` to a peer.
 
     EmailChannel(smtp_url, sender, timeout=30).send(outgoing, to_address)
-    WebhookChannel(timeout=10).send(outgoing, url, secret, now=...)
+    WebhookChannel(timeout=10, guard=OutboundGuard(...)).send(outgoing, url, secret, now=...)
+        (only to addresses the guard allows: see shared.outbound)
     new_webhook_secret(), sign(secret, msg_id, timestamp, body), verify(secret, headers, body, ...)
 
 Both raise DeliveryFailed(reason, permanent=...) when the peer did not take the message, and put

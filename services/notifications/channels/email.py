@@ -97,13 +97,21 @@ def parse_smtp_url(url: str) -> SmtpTarget:
     return SmtpTarget(parts.hostname, port, implicit_tls, starttls, username, password)
 
 
+def one_line(text: str) -> str:
+    """User text fit for a header: every line break, control character and run of white space
+    becomes one space (a contact's name or a template may hold any of them)."""
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())
+
+
 def message_id(notification_id: str) -> str:
     return f"<{notification_id}@{MESSAGE_ID_DOMAIN}>"
 
 
 def _address(value: str) -> str | None:
-    """The addr-spec of an address ("Name <a@b>" or "a@b"), or None if it is not one."""
-    if not value or any(c in value for c in "\r\n"):
+    """The addr-spec of an address ("Name <a@b>" or "a@b"), or None if it is not one. Line breaks
+    of any kind (CR, LF, U+2028, ...) and control characters are refused: in a header they would
+    start a new one."""
+    if not value or not value.isprintable():
         return None
     _, addr = parseaddr(value)
     local, at, domain = addr.rpartition("@")
@@ -118,10 +126,11 @@ def _reply(code: int, text: bytes | str) -> str:
 
 
 class _Budgeted(smtplib.SMTP):
-    """An smtplib client on one overall deadline: each connect, write and reply wait gets only the
-    time that is left. smtplib's own timeout applies to every socket operation afresh, so a server
-    answering each of a dozen commands just in time could stretch one send far past the timeout;
-    the dispatcher's lease reasoning needs `timeout` to bound the whole send."""
+    """An smtplib client on one overall deadline: each write and reply wait gets only the time that
+    is left. smtplib's own timeout applies to every socket operation afresh, so a server answering
+    each of a dozen commands just in time could stretch one send far past the timeout; the
+    dispatcher's lease reasoning needs `timeout` to bound the whole send. Connecting needs no
+    override: the constructor connects at once with `timeout`, which is all the budget there is."""
 
     def __init__(self, *args: object, deadline: float, **kwargs: object) -> None:
         self._deadline = deadline
@@ -134,9 +143,6 @@ class _Budgeted(smtplib.SMTP):
         if self.sock is not None:
             self.sock.settimeout(left)
         return left
-
-    def _get_socket(self, host: str, port: int, timeout: float) -> object:  # type: ignore[override]
-        return super()._get_socket(host, port, min(timeout, self._left()))  # type: ignore[misc]
 
     def send(self, s: bytes | str) -> None:  # type: ignore[override]
         self._left()
@@ -165,7 +171,7 @@ class EmailChannel:
         self.target = parse_smtp_url(smtp_url)
         envelope_sender = _address(sender)
         if envelope_sender is None:
-            raise ValueError("EMAIL_FROM is not an e-mail address")
+            raise ValueError("EMAIL_FROM is not an e-mail address (one line: Name <address> or address)")
         self.sender = sender
         self.envelope_sender = envelope_sender
         self.timeout = timeout
@@ -184,9 +190,10 @@ class EmailChannel:
     # -- the message ---------------------------------------------------------------------------
     def compose(self, outgoing: Outgoing, to_address: str, *, now: datetime | None = None) -> EmailMessage:
         """The MIME message `send` would transmit (also handy for previews)."""
+        # The policy's header handling is the injection guard: it folds and RFC 2047-encodes what we
+        # set, and refuses (ValueError) any value holding a line break rather than emit it.
         message = EmailMessage(policy=SMTP_POLICY)  # CRLF line ends, as SMTP wants
-        # A header must be one line: templates may have put a line break into the subject.
-        message["Subject"] = " ".join(outgoing.subject.split())
+        message["Subject"] = one_line(outgoing.subject)
         message["From"] = self.sender
         message["To"] = to_address
         message["Date"] = format_datetime((now or datetime.now(timezone.utc)).astimezone(timezone.utc))
@@ -214,7 +221,11 @@ class EmailChannel:
         recipient = _address(to_address)
         if recipient is None:
             raise DeliveryFailed(f"{to_address!r} is not an e-mail address", permanent=True)
-        message = self.compose(outgoing, to_address, now=now)
+        try:
+            message = self.compose(outgoing, to_address, now=now)
+        except ValueError:  # the policy refused a header value: never sent, and sending again cannot help
+            raise DeliveryFailed("the message could not be composed: a header value was refused",
+                                 permanent=True) from None
         target = self.target
         client: smtplib.SMTP | None = None
         stage = "connecting to"

@@ -12,19 +12,30 @@ timestamp outside the tolerance (default 5 minutes, either way) is refused again
 The body is serialised once (compact JSON, keys sorted, UTF-8) and those exact bytes are both
 signed and sent: re-serialising after signing is the classic way to break signatures.
 
+Where it goes: `shared.outbound.OutboundGuard` resolves the URL's host once, refuses loopback,
+private, link-local, metadata and other non-public addresses (unless WEBHOOK_ALLOWED_NETWORKS lets
+them through), and connects to exactly the address it checked, keeping the name for the Host
+header, TLS SNI and certificate verification. The same check ran at registration; running it again
+here is what stops a name that pointed somewhere public then and points inside now.
+
 Outcome, following the specification's status-code etiquette:
 - 2xx: delivered.
 - 410 Gone: the receiver wants no more webhooks: permanent (the dispatcher disables the endpoint).
 - 3xx: *not followed*. The specification counts redirects as failures (update the URL instead),
-  and following one would let an endpoint bounce our signed, personal payload to any address, or
-  turn a POST into a GET. Transient, with the Location in the reason, so a moved endpoint shows
-  up in the failure events and is eventually disabled if nobody updates it.
+  and following one would let an endpoint bounce our signed, personal payload to any address
+  (an internal one included), or turn a POST into a GET. Transient, so a moved endpoint shows up
+  in the failure events and is eventually disabled if nobody updates it.
 - any other status (4xx, 5xx, 429), timeouts, refused or reset connections: transient; a
   Retry-After (seconds or an HTTP date) is passed on as DeliveryFailed.retry_after.
-- a URL that is not http(s) or cannot be parsed: permanent.
+- a URL that is not http(s), holds a user name, or whose host is (now) a refused address:
+  permanent.
 
-`timeout` bounds connecting and each wait for the receiver (requests has no overall deadline); the
-response body is never read, so an answer's headers are all a receiver can drag out.
+Every reason is the status plus a fixed text ("HTTP 500 from the endpoint", "connection refused",
+"address not allowed: loopback"): the receiver's answer (its body, reason phrase or headers such as
+Location) never reaches the events or the history, where it would be somebody else's words.
+
+`timeout` bounds connecting and each wait for the receiver; the response body is never read, so
+an answer's headers are all a receiver can drag out.
 """
 from __future__ import annotations
 
@@ -34,14 +45,16 @@ import hashlib
 import hmac
 import json
 import secrets
+import ssl
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
-from typing import Mapping
-from urllib.parse import urlsplit
-
-import requests
+from typing import TYPE_CHECKING, Mapping
 
 from services.notifications.channels.message import DeliveryFailed, Outgoing
+from shared.outbound import NameNotFound, OutboundGuard, Unreachable, UnsafeUrl
+
+if TYPE_CHECKING:
+    from shared.config import Settings
 
 SECRET_PREFIX = "whsec_"
 SIGNATURE_VERSION = "v1"
@@ -145,10 +158,21 @@ def _retry_after(value: str | None, now: datetime | None) -> float | None:
 
 
 class WebhookChannel:
-    """WebhookChannel(timeout=10).send(outgoing, url, secret, now=...)."""
+    """WebhookChannel(timeout=10, guard=OutboundGuard()).send(outgoing, url, secret, now=...).
 
-    def __init__(self, timeout: float = 10) -> None:
+    `guard` decides which addresses may be reached (by default only public ones); `ssl_context`
+    is the trust for https receivers (by default the system's, with verification on)."""
+
+    def __init__(self, timeout: float = 10, *, guard: OutboundGuard | None = None,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
         self.timeout = timeout
+        self.guard = guard or OutboundGuard()
+        self.ssl_context = ssl_context
+
+    @classmethod
+    def from_settings(cls, settings: "Settings", **kwargs: object) -> "WebhookChannel":
+        """The channel with WEBHOOK_ALLOWED_NETWORKS applied."""
+        return cls(guard=OutboundGuard.from_settings(settings), **kwargs)  # type: ignore[arg-type]
 
     def headers(self, outgoing: Outgoing, secret: str, body: bytes, now: datetime | None = None) -> dict[str, str]:
         timestamp = _unix(now)
@@ -162,32 +186,25 @@ class WebhookChannel:
 
     def send(self, outgoing: Outgoing, url: str, secret: str, *, now: datetime | None = None) -> int:
         """POST the signed payload; return the 2xx status, or raise DeliveryFailed."""
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise DeliveryFailed(f"{url!r} is not an http(s) URL", permanent=True)
         body = body_of(outgoing)
         headers = self.headers(outgoing, secret, body, now)
         try:
-            # stream=True: the status and headers are all we need; a receiver's large (or
-            # endless) body is never downloaded.
-            response = requests.post(url, data=body, headers=headers, timeout=self.timeout,
-                                     allow_redirects=False, stream=True)
-        except requests.Timeout:
-            raise DeliveryFailed(f"no answer from {parts.hostname} within {self.timeout:g} s", permanent=False) from None
-        except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema, requests.exceptions.InvalidSchema):
-            raise DeliveryFailed(f"{url!r} is not a usable URL", permanent=True) from None
-        except requests.RequestException as error:  # refused, reset, DNS, TLS
-            raise DeliveryFailed(f"could not reach {parts.hostname}: {type(error).__name__}", permanent=False) from None
-        with response:
-            status = response.status_code
-            retry_after = _retry_after(response.headers.get("retry-after"), now)
-            location = response.headers.get("location")
+            status, answered = self.guard.post(url, body, headers, timeout=self.timeout,
+                                               ssl_context=self.ssl_context)
+        except NameNotFound as missing:  # DNS trouble may pass: retried, and disabled if it lasts
+            raise DeliveryFailed(missing.reason, permanent=False) from None
+        except UnsafeUrl as refused:
+            raise DeliveryFailed(refused.reason, permanent=True) from None
+        except Unreachable as failure:
+            raise DeliveryFailed(failure.reason, permanent=False) from None
         if 200 <= status < 300:
             return status
         if status == 410:
-            raise DeliveryFailed("410 Gone: the endpoint asked for no more webhooks", permanent=True, code=status)
+            raise DeliveryFailed("HTTP 410 from the endpoint: it asked for no more webhooks", permanent=True,
+                                 code=status)
+        retry_after = _retry_after(answered.get("retry-after"), now)
         if 300 <= status < 400:
-            raise DeliveryFailed(f"{status} redirect to {location!r} not followed: update the endpoint URL",
+            raise DeliveryFailed(f"HTTP {status} from the endpoint: redirects are not followed, update the URL",
                                  permanent=False, code=status, retry_after=retry_after)
-        raise DeliveryFailed(f"HTTP {status} {response.reason or ''}".rstrip(), permanent=False, code=status,
+        raise DeliveryFailed(f"HTTP {status} from the endpoint", permanent=False, code=status,
                              retry_after=retry_after)

@@ -25,7 +25,9 @@ the test. Neither needs the real backends, so they serve both profiles alike.
 
 `webhook_receiver` -> WebhookReceiver (http.server.ThreadingHTTPServer)
     .url                      "http://127.0.0.1:<port>/hooks/careerloop" (any path is accepted)
-    .url_for(path)            another path on the same receiver
+    .url_for(path, host="127.0.0.1")   another path (or host name) on the same receiver
+    WebhookReceiver(tls=server_context) speaks https (see tls_pair); .server_names: the SNI of each
+                              TLS handshake
     .secret                   "whsec_..." the receiver verifies with (assignable); a request that
                               fails `verify` is answered 401 and recorded with verified=False
     .requests                 [ReceivedWebhook] every POST in arrival order: .method, .path,

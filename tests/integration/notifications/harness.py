@@ -5,10 +5,15 @@ references); the followups service is represented by its event store and relay a
 records `FollowUpBecameDue` there the way the announcer does. The notifications API, its views and
 its policy worker share the bus and the read store; the dispatcher runs in the test's thread, one
 `tick()` at a time, under the test's clock. `sync()` runs every relay and worker until nothing moves.
+
+Host names resolve through `world.names` (a table the test controls, no network): the API's check
+at registration and the dispatcher's at delivery both ask it. WEBHOOK_ALLOWED_NETWORKS is
+127.0.0.0/8 unless a test says otherwise, because the webhook receivers listen on loopback.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import socket
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterator
 
@@ -17,6 +22,7 @@ import pytest
 from services.contacts.app import create_app as create_contacts_app
 from services.followups.app import create_app as create_followups_app
 from services.notifications.app import create_app as create_notifications_app
+from services.notifications.channels import WebhookChannel
 from services.notifications.dispatcher import Dispatcher
 from services.notifications.policy_worker import NotificationPolicies
 from services.notifications.projections import NotificationViews
@@ -26,12 +32,32 @@ from shared.config import Settings
 from shared.consumer import ConsumerRunner
 from shared.contracts.followups import FOLLOWUPS
 from shared.events import Metadata, Recorded, isoformat
+from shared.outbound import OutboundGuard
 from tests.integration.conftest import InProcessPlatform
 from tests.clock import Clock
 
 # A Monday after the real date: the scheduling service stamps its events with the real time, and a
 # reminder is "too late" only when its time had passed when the interview was booked.
 NOW = datetime(2031, 3, 3, 9, 0, tzinfo=timezone.utc)
+PUBLIC_ADDRESS = "93.184.215.14"  # a globally routable address (example.org's); nothing connects to it
+LOOPBACK_ALLOWED = "127.0.0.0/8"
+
+
+@dataclass
+class Names:
+    """A resolver the test controls: host name -> addresses; any other name does not resolve, and
+    a name in `silent` gets no answer (a DNS server that is down)."""
+
+    table: dict[str, list[str]] = field(default_factory=lambda: {
+        "localhost": ["127.0.0.1", "::1"], "hooks.example.org": [PUBLIC_ADDRESS]})
+    silent: set[str] = field(default_factory=set)
+
+    def __call__(self, host: str, port: int) -> list[str]:
+        if host in self.silent:
+            raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+        if host not in self.table:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return list(self.table[host])
 
 
 class LiveRunner:
@@ -67,6 +93,7 @@ class Notifications:
     clock: Clock
     settings: Settings
     live: list[LiveRunner]
+    names: Names
 
     @property
     def namespace(self) -> str:
@@ -185,17 +212,25 @@ def notifications(in_process: Callable[..., InProcessPlatform]) -> Iterator[Call
 
     def build(**overrides: str) -> Notifications:
         clock = Clock(NOW)
+        names = Names()
+        overrides = {"WEBHOOK_ALLOWED_NETWORKS": LOOPBACK_ALLOWED, **overrides}
         contacts = in_process(create_contacts_app, "contacts", [])
         scheduling = in_process(create_scheduling_app, "scheduling", [SchedulingViews], clock=clock)
         followups = in_process(create_followups_app, "followups", [])
-        api = in_process(create_notifications_app, "notifications", [NotificationViews], clock=clock)
+        outbound = OutboundGuard.from_settings(Settings.from_env(overrides), resolver=names)
+        api = in_process(create_notifications_app, "notifications", [NotificationViews], clock=clock,
+                         outbound=outbound)
         settings = api.client.application.extensions["careerloop"].settings
         settings = Settings.from_env({**settings.env, "NOTIFICATIONS_DISPATCHER_LEASE_SECONDS": "30",
                                       "NOTIFICATIONS_RETRY_BASE_SECONDS": "60", **overrides})
-        world = Notifications(contacts, scheduling, followups, api, None, clock, settings, live)  # type: ignore[arg-type]
+        world = Notifications(contacts, scheduling, followups, api, None, clock, settings, live,  # type: ignore[arg-type]
+                              names)
         api.runners.append(ConsumerRunner(api.bus, world.policies(), api.read_store))
         live.extend(LiveRunner(runner) for runner in api.runners)
-        world.dispatcher = Dispatcher(api.store, api.read_store, settings, clock=clock)
+        # the dispatcher's own channel (10 s: a third of the 30 s lease), resolving through `names`
+        world.dispatcher = Dispatcher(api.store, api.read_store, settings, clock=clock,
+                                      webhook=WebhookChannel(timeout=10, guard=OutboundGuard.from_settings(
+                                          settings, resolver=names)))
         return world
 
     yield build

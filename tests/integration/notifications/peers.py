@@ -293,8 +293,11 @@ class _Scripted:
 class WebhookReceiver:
     """Verifies each POST with `secret` (401 when it fails), then answers 200 unless scripted."""
 
-    def __init__(self, secret: str | None = None, tolerance_seconds: float = 300) -> None:
+    def __init__(self, secret: str | None = None, tolerance_seconds: float = 300,
+                 tls: ssl.SSLContext | None = None) -> None:
         self.secret = secret or new_webhook_secret()
+        self.tls = tls  # a server context: the receiver speaks https; .server_names records each SNI
+        self.server_names: list[str | None] = []
         self.tolerance_seconds = tolerance_seconds
         self.requests: list[ReceivedWebhook] = []
         self._changed = threading.Condition()
@@ -315,6 +318,9 @@ class WebhookReceiver:
 
         self._server = ThreadingHTTPServer((HOST, 0), Handler)
         self._server.daemon_threads = True
+        if self.tls is not None:
+            self.tls.sni_callback = lambda sock, name, context: self.server_names.append(name)  # type: ignore[assignment]
+            self._server.socket = self.tls.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="webhook-receiver", daemon=True)
         self._thread.start()
         return self
@@ -337,8 +343,8 @@ class WebhookReceiver:
     def url(self) -> str:
         return self.url_for("/hooks/careerloop")
 
-    def url_for(self, path: str) -> str:
-        return f"http://{HOST}:{self.port}{path}"
+    def url_for(self, path: str, host: str = HOST) -> str:
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}{path}"
 
     # scripting
     def respond_next(self, status: int, times: int = 1, headers: dict[str, str] | None = None) -> None:

@@ -68,6 +68,12 @@ def test_templates_refuse_unknown_placeholders_and_kinds(world: Notifications, t
         response = world.put("/templates/thank_you_due", admin, {**good, field: value})
         assert response.status_code == 422 and list(response.json["fields"]) == [field], response.json
     assert world.put("/templates/thank_you_due", admin, {**good, "subject": ""}).status_code == 422
+    # a template reaches no attribute or item of what it is rendered with
+    for field, value in (("subject", "{contact.__class__}"), ("text", "{reason[0]}"),
+                         ("html", "{contact.__init__.__globals__}"), ("text", "{0}")):
+        response = world.put("/templates/thank_you_due", admin, {**good, field: value})
+        assert response.status_code == 422 and list(response.json["fields"]) == [field], response.json
+        assert "only plain placeholder names are allowed" in response.json["fields"][field][0]
     current = world.ok(world.get("/templates/thank_you_due", admin))
     assert current["default"] is True and "reason" in current["placeholders"]
     changed = world.ok(world.put("/templates/thank_you_due", admin, good, **{"If-Match": '"0"'}))
@@ -83,7 +89,8 @@ def test_conflicts_and_what_is_not_yours(world: Notifications, token: Callable) 
     assert world.put("/preferences", ada, {"time_zone": "UTC"}, **{"If-Match": '"7"'}).status_code == 412
     assert world.put("/preferences", ada, {"time_zone": "UTC"}, **{"If-Match": f'"{first["version"]}"'}).status_code == 200
     endpoint = world.ok(world.post("/webhooks", ada, {"url": "https://hooks.example.org/ada"}), 201)
-    assert world.post("/webhooks", ada, {"url": "ftp://hooks.example.org"}).json["fields"] == {"url": ["Not a valid URL."]}
+    assert world.post("/webhooks", ada, {"url": "ftp://hooks.example.org"}).json["fields"] == {
+        "url": ["only http and https URLs are allowed"]}
     assert world.post(f"/webhooks/{endpoint['id']}/enable", bob).status_code == 404
     assert world.call("api", "DELETE", f"/webhooks/{endpoint['id']}", bob).status_code == 404
     assert world.post(f"/webhooks/{endpoint['id']}/enable", ada, **{"If-Match": '"5"'}).status_code == 412

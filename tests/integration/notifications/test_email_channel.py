@@ -56,6 +56,18 @@ def test_a_reminder_arrives_with_text_html_and_a_parseable_invite(smtp_server: S
             "SUMMARY:Informational interview with Zoë Ng"} <= unfolded(invite.get_content())
 
 
+def test_a_contact_name_with_line_breaks_arrives_as_one_subject_and_adds_no_header(smtp_server: SmtpServer) -> None:
+    injected = reminder()
+    injected = Outgoing(injected.notification_id, injected.kind,
+                        "Tomorrow: Zoë\r\nBcc: everyone@uni.example\r\n\r\nforged body", injected.text, injected.html,
+                        payload={})
+    channel(smtp_server).send(injected, "ada@students.example")
+    [mail] = smtp_server.wait_for(1)
+    assert mail.rcpt_tos == ["ada@students.example"] and mail["Bcc"] is None
+    assert mail["Subject"] == "Tomorrow: Zoë Bcc: everyone@uni.example forged body"
+    assert mail.body("text/plain").strip() == injected.text
+
+
 def test_a_cancellation_carries_a_cancel_invite(smtp_server: SmtpServer) -> None:
     channel(smtp_server).send(reminder(interview={**INTERVIEW, "state": "cancelled", "sequence": 2}), "ada@students.example")
     [invite] = smtp_server.wait_for(1)[0].attachments

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from email import policy
+from email.parser import BytesParser
 
 import pytest
 
@@ -76,14 +78,35 @@ def test_without_attachments_the_message_is_just_the_alternatives() -> None:
     assert message.get_content_type() == "multipart/alternative"
 
 
-def test_a_line_break_in_a_subject_cannot_inject_headers() -> None:
+@pytest.mark.parametrize("brk", ["\r\n", "\n", "\r", "\u2028", "\u2029", "\x85", "\x0b", "\x0c", "\x1c", "\x00",
+                                 "\r\n\r\n"])
+def test_a_line_break_in_a_subject_cannot_inject_headers(brk: str) -> None:
     message = EmailChannel("smtp://mail", "c@u.example").compose(
-        outgoing(subject="Hello\r\nBcc: everyone@uni.example"), "a@b.example")
-    assert message["Subject"] == "Hello Bcc: everyone@uni.example" and message["Bcc"] is None
+        outgoing(subject=f"Thank Zoë{brk}Bcc: everyone@uni.example{brk}X-Evil: 1"), "a@b.example")
+    wire = message.as_bytes()
+    assert not any(line.lower().startswith((b"bcc:", b"x-evil:")) for line in wire.split(b"\r\n"))
+    received = BytesParser(policy=policy.default).parsebytes(wire)  # the standard library reads it back
+    assert received["Subject"] == "Thank Zoë Bcc: everyone@uni.example X-Evil: 1"
+    assert received["Bcc"] is None and received["X-Evil"] is None and received.get_all("Subject") == [received["Subject"]]
+    assert wire.startswith(b"Subject: Thank =?utf-8?q?Zo=C3=AB?= Bcc:")  # non-ASCII RFC 2047-encoded, one line
+
+
+def test_a_sender_with_a_line_break_is_refused_at_start_up() -> None:
+    for sender in ("Careers\r\nBcc: x@y.example <c@u.example>", "Careers\u2028Bcc: x@y.example <c@u.example>"):
+        with pytest.raises(ValueError, match="EMAIL_FROM"):
+            EmailChannel("smtp://mail", sender)
+
+
+def test_a_display_name_is_quoted_by_the_policy() -> None:
+    message = EmailChannel("smtp://mail", '"Career Office, Uni" <c@u.example>').compose(outgoing(), "a@b.example")
+    received = BytesParser(policy=policy.default).parsebytes(message.as_bytes())
+    [sender] = received["From"].addresses
+    assert (sender.display_name, sender.addr_spec) == ("Career Office, Uni", "c@u.example")
 
 
 @pytest.mark.parametrize("address", ["", "ada", "ada@", "@uni.example", "ada@uni.example\r\nBcc: x@y.example",
-                                     "ada lovelace@uni.example"])
+                                     "ada lovelace@uni.example", "ada@uni.example\u2028Bcc: x@y.example",
+                                     "Ada\x85Bcc: x@y.example <ada@uni.example>", "ada@uni.example\x00"])
 def test_an_address_that_is_not_one_fails_permanently_before_any_connection(address: str) -> None:
     # port 9 (discard) on a documentation address: were a connection attempted, the error would differ
     with pytest.raises(DeliveryFailed) as failed:

@@ -6,9 +6,8 @@ from datetime import datetime, timezone
 import pytest
 
 from services.notifications import policies
-from services.notifications.domain import notification_ids
-from services.notifications.rendering import (DEFAULT_TEMPLATES, PLACEHOLDERS, check_template, compose, render,
-                                              values_for)
+from services.notifications.domain import PLACEHOLDERS, check_template, notification_ids
+from services.notifications.rendering import DEFAULT_TEMPLATES, compose, render, values_for
 
 CHANNELS = {"interview_reminder_24h": ["email", "in_app"], "interview_reminder_1h": ["in_app"],
             "thank_you_due": ["webhook"], "follow_up_due": [], "check_in_due": ["in_app"]}
@@ -84,7 +83,14 @@ def test_every_default_template_uses_only_its_own_placeholders() -> None:
 
 @pytest.mark.parametrize(("template", "problem"), [
     ("Hello {name}", "unknown placeholder {name}"),
-    ("Hello {contact_name.upper}", "unknown placeholder"),
+    ("Hello {contact_name.upper}", "only plain placeholder names are allowed"),
+    ("Hello {contact.__class__}", "{contact.__class__}: only plain placeholder names are allowed (no attribute"),
+    ("Hello {contact.__class__.__mro__[1].__subclasses__}", "only plain placeholder names are allowed"),
+    ("Hello {items[0]}", "{items[0]}: only plain placeholder names are allowed (no attribute or index access"),
+    ("Hello {reason[0]}", "only plain placeholder names are allowed"),
+    ("Hello {0}", "no positional fields"),
+    ("Hello {}", "no positional fields"),
+    ("Hello {reason:{contact.__class__}}", "no format spec or conversion"),
     ("Hello {contact_name!r}", "no format spec or conversion"),
     ("Hello {contact_name:>30}", "no format spec or conversion"),
     ("Hello {contact_name", "malformed template"),
@@ -92,6 +98,13 @@ def test_every_default_template_uses_only_its_own_placeholders() -> None:
 def test_templates_may_name_placeholders_only(template: str, problem: str) -> None:
     [found] = check_template("thank_you_due", template)
     assert problem in found
+
+
+def test_rendering_never_evaluates_a_field_it_would_not_accept() -> None:
+    """Even a template stored before the check (or written around it) only ever looks names up."""
+    values = {"reason": "Thank Jane", "contact": "Jane"}
+    assert render("{contact.__class__}|{reason[0]}|{reason}|{0}", values) == "||Thank Jane|"
+    assert render("{contact.__init__.__globals__}", values, as_html=True) == ""
 
 
 def test_rendering_escapes_values_in_html_and_says_when_a_message_is_late() -> None:
