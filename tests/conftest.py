@@ -1,4 +1,17 @@
 """Root fixtures: see `tests/backends.py` for how backends are chosen."""
+import pytest
+
 from tests.backends import (  # noqa: F401  (fixtures are found by name)
     bus, bus_backend, event_store, event_store_backend, read_store, read_store_backend, settings, token,
 )
+
+# Fixtures that reach a real server directly (the adapter-specific suites): a test using one carries
+# the server's marker. Parametrised backends carry theirs on the parameter (`tests.backends.marked`).
+SERVER_FIXTURES = {"mongo_uri": "mongo", "kafka_url": "kafka"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for fixture, marker in SERVER_FIXTURES.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(getattr(pytest.mark, marker))

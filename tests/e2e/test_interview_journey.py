@@ -5,10 +5,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
+import pytest
 import requests
 
 from tests.e2e.conftest import Platform
-from tests.e2e.test_contacts_journey import eventually
+from tests.support import wait_until
+
+pytestmark = pytest.mark.e2e
 
 
 def test_from_contact_to_a_rescheduled_then_cancelled_interview(platform: Platform, token: Callable[..., str]) -> None:
@@ -31,8 +34,7 @@ def test_from_contact_to_a_rescheduled_then_cancelled_interview(platform: Platfo
             "time_zone": "America/Chicago", "starter_questions": ["advice"]})
         return response.json()["id"] if response.status_code == 201 else None
 
-    interview = eventually(requested)
-    assert interview
+    interview = wait_until(requested, what="the scheduling service knows the contact and accepts the request")
 
     # proposes two times tomorrow, schedules the second, moves it by an hour
     day = (datetime.now(timezone.utc) + timedelta(days=2)).date().isoformat()
@@ -58,4 +60,5 @@ def test_from_contact_to_a_rescheduled_then_cancelled_interview(platform: Platfo
     cancel = session.post(f"{scheduling}/interviews/{interview}/cancel", timeout=10, json={"by": "contact", "reason": "ill"})
     assert cancel.status_code == 200
     assert session.post(f"{scheduling}/interviews/{interview}/complete", timeout=10).status_code == 409
-    assert eventually(lambda: session.get(f"{scheduling}/interviews?state=cancelled", timeout=10).json()["items"])
+    wait_until(lambda: session.get(f"{scheduling}/interviews?state=cancelled", timeout=10).json()["items"],
+               what="the cancelled interview is listed")
