@@ -1,7 +1,8 @@
 """Aggregate base: commands check rules and *record* events; state changes only when an event is applied.
 
-Loading from history and handling a live command run the same `@applies` methods, so replay and live
-behaviour cannot drift. Pure Python: no Flask, storage or marshmallow here.
+Loading from history (`from_history`), handling a live command (`record`) and a read model deriving
+state from one more event (`apply`) run the same `@applies` methods, so replay and live behaviour
+cannot drift. Pure Python: no Flask, storage or marshmallow here.
 """
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ class Aggregate:
     def from_history(cls, aggregate_id: str, history: Iterable[Recorded]) -> "Aggregate":
         aggregate = cls(aggregate_id)
         for event in history:
-            aggregate._apply(event)
+            aggregate.apply(event)
         return aggregate
 
     @property
@@ -55,7 +56,7 @@ class Aggregate:
     def record(self, event_name: str, /, **data: Any) -> None:
         """Record a new event: apply it now and keep it until the repository saves it."""
         event = Recorded(event_name, data)
-        self._apply(event)
+        self.apply(event)
         self.pending.append(event)
 
     def require(self, condition: bool, message: str, **details: Any) -> None:
@@ -63,7 +64,8 @@ class Aggregate:
         if not condition:
             raise RuleViolated(message, **details)
 
-    def _apply(self, event: Recorded) -> None:
+    def apply(self, event: Recorded) -> None:
+        """Change state by one event that already happened (replay): no rule is checked, nothing recorded."""
         applier = self._appliers.get(event.name)
         if applier is None:
             raise LookupError(f"{type(self).__name__} has no applier for {event.name}")

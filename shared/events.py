@@ -126,6 +126,17 @@ class EventCatalog:
     def type_string(self, name: str, version: int) -> str:
         return f"careerloop.{self.service}.{name}.v{version}"
 
+    def upcasts(self, name: str, from_version: int) -> bool:
+        """Whether data of (name, from_version) has an upcaster to the next version."""
+        return (name, from_version) in self._upcasters
+
+    def describe(self) -> dict[str, dict[str, Any]]:
+        """Each published (type, version) as the golden contract records it, by type string: its topic,
+        and its fields with their types, required/nullable and `pii` (see `describe_fields`)."""
+        return {self.type_string(t.name, t.version): {"topic": self.topic, "aggregate": self.aggregate,
+                                                       "fields": describe_fields(t.schema())}
+                for t in self.types()}
+
     # -- writing ----------------------------------------------------------------------------
     def envelope(self, recorded: Recorded, *, stream_id: str, stream_version: int, owner_id: str,
                  meta: Metadata, at: datetime | None = None) -> dict[str, Any]:
@@ -180,6 +191,27 @@ class EventCatalog:
         if reader is None:
             reader = self._readers[(name, version)] = self._types[(name, version)].schema(unknown=EXCLUDE)
         return reader
+
+
+def describe_fields(schema: Schema) -> dict[str, dict[str, Any]]:
+    """A schema's wire fields: what a consumer may rely on, and nothing it may not (no descriptions)."""
+    return {field.data_key or name: describe_field(field) for name, field in sorted(schema.fields.items())}
+
+
+def describe_field(field: fields.Field) -> dict[str, Any]:
+    described: dict[str, Any] = {"type": type(field).__name__, "required": field.required,
+                                 "nullable": field.allow_none, "pii": bool(field.metadata.get("pii"))}
+    if isinstance(field, fields.List):
+        described["items"] = describe_field(field.inner)
+    elif isinstance(field, fields.Nested):
+        described["fields"] = describe_fields(field.schema)
+        described["many"] = bool(field.many)
+    elif isinstance(field, fields.Dict):
+        if field.key_field is not None:
+            described["keys"] = describe_field(field.key_field)
+        if field.value_field is not None:
+            described["values"] = describe_field(field.value_field)
+    return described
 
 
 def parse_type(type_string: str) -> tuple[str, str, int] | None:

@@ -4,6 +4,15 @@ A projection reads only what it needs: unknown event types and unknown fields ar
 polled batch's writes go into one read-store batch, and each write is idempotent (version-guarded or
 keyed by event id), so redelivery and replay give the same read model. A projection's consumer group
 carries its version: a new version is a rebuild from the start of the topics.
+
+The base owns the plumbing, so a projection is its collections and its handlers (`@on`):
+- `versioned`: the collections holding one document per stream, by stream type. `write` applies an
+  event's change to its stream's document only at the next version (a redelivery changes nothing, a
+  gap raises), stamped with `updated_at`; events a projection has no handler for still advance the
+  document's version (`skip`), so a new event type is never taken for a gap.
+- `unapplied` gives a stream's document before an event, or None for a redelivery: for changes
+  computed from the current document.
+- `before_batch` / `after_batch` run around each polled batch, inside its read-store batch.
 """
 from __future__ import annotations
 
@@ -13,7 +22,7 @@ from typing import Any, Callable, ClassVar
 
 from shared.bus import Message
 from shared.events import EventCatalog, Recorded, UnknownEvent, parse_type
-from shared.readstore import Index, ReadStore
+from shared.readstore import Collection, Index, ReadStore, Update, VersionGap
 from shared.readstore.generations import GenerationView, generation_of
 
 log = logging.getLogger("careerloop.projection")
@@ -35,6 +44,8 @@ class Projection:
     name: ClassVar[str]
     version: ClassVar[int] = 1
     catalogs: ClassVar[tuple[EventCatalog, ...]]
+    # `write` stamps each document with its latest event's time; False for documents that are facts only
+    stamps_updated_at: ClassVar[bool] = True
     _reactions: ClassVar[dict[str, Reaction]]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -51,6 +62,8 @@ class Projection:
         # the generation this instance writes: a GenerationView's, else 0 (tests, replays)
         self.generation: int = getattr(read_store, "pinned_generation", 0)
         self._catalog_of = {(c.service, t.name): c for c in self.catalogs for t in c.types()}
+        # stream type -> the collection of one version-guarded document per stream (see `write`)
+        self.versioned: dict[str, Collection] = {}
 
     @property
     def group_id(self) -> str:
@@ -76,16 +89,50 @@ class Projection:
 
     def handle(self, messages: list[Message]) -> None:
         decoded = [self.decode(m) for m in messages]
+        self.before_batch()
         with self.read_store.batch():
             for envelope, event in decoded:
                 if event is None:
                     self.skip(envelope)
                 else:
                     self._reactions[event.name](self, envelope, event)
+            self.after_batch()
+
+    def before_batch(self) -> None:
+        """Called before a polled batch's events are handled (per-batch state starts here)."""
+
+    def after_batch(self) -> None:
+        """Called after a polled batch's events, in the same read-store batch (work per batch, not per event)."""
+
+    def write(self, envelope: dict[str, Any], update: Update) -> None:
+        """Apply one event's change to its stream's document, exactly once (see `advance`)."""
+        if self.stamps_updated_at:
+            update.set["updated_at"] = envelope["time"]
+        self.advance(envelope, update)
+
+    def advance(self, envelope: dict[str, Any], update: Update) -> None:
+        """The version guard: the document takes the event's version only from the one before it; an
+        older or equal version is a redelivery and changes nothing; a jump ahead raises `VersionGap`."""
+        self.versioned[envelope["streamtype"]].apply(envelope["subject"], envelope["streamversion"], update)
 
     def skip(self, envelope: dict[str, Any]) -> None:
-        """An event this projection does not react to. Projections that guard documents by stream
-        version override this to advance the version, so a new event type is not taken for a gap."""
+        """An event this projection does not react to still advances its stream's document, so that
+        stream's next event is not taken for a gap."""
+        if envelope.get("streamtype") in self.versioned and "streamversion" in envelope:
+            self.advance(envelope, Update())
+
+    def unapplied(self, envelope: dict[str, Any]) -> dict[str, Any] | None:
+        """The event's stream document as it is before this event ({} for a new stream), or None when
+        the event is a redelivery (already applied): for changes computed from the current document.
+        A gap raises `VersionGap` before anything is computed from a document that misses events."""
+        collection = self.versioned[envelope["streamtype"]]
+        doc = collection.get(envelope["subject"]) or {}
+        last, version = doc.get("_version", 0), envelope["streamversion"]
+        if version <= last:
+            return None
+        if version != last + 1:
+            raise VersionGap(collection.name, envelope["subject"], last, version)
+        return doc
 
 
 def group_id(namespace: str, name: str, version: int, generation: int) -> str:

@@ -3,7 +3,9 @@
 Each port's fixture is parametrised over its adapters (`sqlite` always; `mongo` / `kafka` when
 MONGODB_URI / KAFKA_BOOTSTRAP_SERVERS are set, which `make test` always does by starting real
 servers). Without them a real-backend test is skipped with the reason shown — except under CI=true,
-where an unreachable backend is a failure, never a skip.
+where an unreachable backend is a failure, never a skip. Every parameter that reaches a real backend
+carries its marker (`mongo`, `kafka`; see `marked`), so `-m "not mongo and not kafka"` selects the
+embedded runs.
 """
 from __future__ import annotations
 
@@ -28,6 +30,16 @@ TEST_SECRETS = {
 EVENT_STORE_BACKENDS = ("sqlite", "mongo")
 BUS_BACKENDS = ("sqlite", "kafka")
 READ_STORE_BACKENDS = ("sqlite", "mongo")
+
+
+def marked(value: str, *backends: str) -> Any:
+    """A parameter `value` that reaches the named backends, carrying their markers (sqlite needs none)."""
+    return pytest.param(value, marks=[getattr(pytest.mark, b) for b in backends if b != "sqlite"])
+
+
+EVENT_STORE_PARAMS = [marked(b, b) for b in EVENT_STORE_BACKENDS]
+BUS_PARAMS = [marked(b, b) for b in BUS_BACKENDS]
+READ_STORE_PARAMS = [marked(b, b) for b in READ_STORE_BACKENDS]
 
 
 def require_env(name: str, what: str) -> str:
@@ -63,17 +75,17 @@ def bus_url(backend: str, tmp_path: Path) -> str:
     return "kafka://" + require_env("KAFKA_BOOTSTRAP_SERVERS", "a Kafka broker")
 
 
-@pytest.fixture(params=EVENT_STORE_BACKENDS)
+@pytest.fixture(params=EVENT_STORE_PARAMS)
 def event_store_backend(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
-@pytest.fixture(params=BUS_BACKENDS)
+@pytest.fixture(params=BUS_PARAMS)
 def bus_backend(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
-@pytest.fixture(params=READ_STORE_BACKENDS)
+@pytest.fixture(params=READ_STORE_PARAMS)
 def read_store_backend(request: pytest.FixtureRequest) -> str:
     return request.param
 

@@ -1,6 +1,8 @@
 """Root fixtures: see `tests/backends.py` for how backends are chosen."""
 import os
 
+import pytest
+
 from tests.backends import TEST_SECRETS
 
 # Every app, worker and subprocess a test starts reads its secrets from the environment.
@@ -10,3 +12,14 @@ for _name, _value in TEST_SECRETS.items():
 from tests.backends import (  # noqa: F401  (fixtures are found by name)
     bus, bus_backend, event_store, event_store_backend, read_store, read_store_backend, settings, token,
 )
+
+# Fixtures that reach a real server directly (the adapter-specific suites): a test using one carries
+# the server's marker. Parametrised backends carry theirs on the parameter (`tests.backends.marked`).
+SERVER_FIXTURES = {"mongo_uri": "mongo", "kafka_url": "kafka"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for fixture, marker in SERVER_FIXTURES.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                item.add_marker(getattr(pytest.mark, marker))

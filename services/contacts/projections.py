@@ -51,21 +51,14 @@ class ContactDirectory(Projection):
     def __init__(self, read_store: ReadStore, **options: Any) -> None:
         super().__init__(read_store, **options)
         self.docs = directory(read_store)
-
-    def _apply(self, envelope: dict[str, Any], update: Update) -> None:
-        update.set["updated_at"] = envelope["time"]
-        self.docs.apply(envelope["subject"], envelope["streamversion"], update)
-
-    def skip(self, envelope: dict[str, Any]) -> None:
-        if envelope.get("streamtype") == CONTACTS.aggregate and "streamversion" in envelope:
-            self.docs.apply(envelope["subject"], envelope["streamversion"], Update())
+        self.versioned = {CONTACTS.aggregate: self.docs}
 
     @on("ContactAdded")
     def added(self, envelope: dict[str, Any], event: Recorded) -> None:
         data = event.data
         details = {k: data.get(k) for k in DETAIL_FIELDS}
         details["emails"] = data.get("emails") or []
-        self._apply(envelope, Update(set={
+        self.write(envelope, Update(set={
             **details, **_keys(details), "student_id": data["student_id"], "tags": data.get("tags") or [],
             "status": "active", "merged_into": None, "stage": "target", "touchpoints": [],
             "last_touch_at": None, "last_touch_key": "", "priority_score": 0, "advocacy": None,
@@ -77,33 +70,33 @@ class ContactDirectory(Projection):
         changes = dict(event.data)
         if "emails" in changes and changes["emails"] is None:
             changes["emails"] = []
-        self._apply(envelope, Update(set={**changes, **_keys(changes)}))
+        self.write(envelope, Update(set={**changes, **_keys(changes)}))
 
     @on("ContactTagged")
     def tagged(self, envelope: dict[str, Any], event: Recorded) -> None:
-        self._apply(envelope, Update(add_to_set={"tags": event.data["tags"]}))
+        self.write(envelope, Update(add_to_set={"tags": event.data["tags"]}))
 
     @on("ContactUntagged")
     def untagged(self, envelope: dict[str, Any], event: Recorded) -> None:
-        self._apply(envelope, Update(pull={"tags": event.data["tags"]}))
+        self.write(envelope, Update(pull={"tags": event.data["tags"]}))
 
     @on("ContactPrioritised")
     def prioritised(self, envelope: dict[str, Any], event: Recorded) -> None:
         advocacy, motivation = event.data["advocacy"], event.data["motivation"]
-        self._apply(envelope, Update(set={"advocacy": advocacy, "motivation": motivation,
+        self.write(envelope, Update(set={"advocacy": advocacy, "motivation": motivation,
                                           "priority_score": advocacy + motivation}))
 
     @on("CheckInCadenceChanged")
     def cadence_changed(self, envelope: dict[str, Any], event: Recorded) -> None:
-        self._apply(envelope, Update(set={"check_in_every_weeks": event.data["every_weeks"]}))
+        self.write(envelope, Update(set={"check_in_every_weeks": event.data["every_weeks"]}))
 
     @on("ContactArchived")
     def archived(self, envelope: dict[str, Any], event: Recorded) -> None:
-        self._apply(envelope, Update(set={"status": "archived"}))
+        self.write(envelope, Update(set={"status": "archived"}))
 
     @on("ContactRestored")
     def restored(self, envelope: dict[str, Any], event: Recorded) -> None:
-        self._apply(envelope, Update(set={"status": "active"}))
+        self.write(envelope, Update(set={"status": "active"}))
 
     @on("TouchpointLogged")
     def touchpoint_logged(self, envelope: dict[str, Any], event: Recorded) -> None:
@@ -118,12 +111,12 @@ class ContactDirectory(Projection):
 
     @on("ContactAbsorbed")
     def absorbed(self, envelope: dict[str, Any], event: Recorded) -> None:
-        self._apply(envelope, Update(set={"status": "merged", "merged_into": event.data["into_contact_id"]}))
+        self.write(envelope, Update(set={"status": "merged", "merged_into": event.data["into_contact_id"]}))
 
     def _with_touchpoints(self, envelope: dict[str, Any], new: list[dict[str, Any]], update: Update) -> None:
         """Keep a compact touchpoint list and derive the stage from it with the domain's rule."""
-        doc = self.docs.get(envelope["subject"]) or {}
-        if doc.get("_version", 0) >= envelope["streamversion"]:
+        doc = self.unapplied(envelope)
+        if doc is None:
             return  # redelivered: nothing to recompute
         compact = [{"touchpoint_id": t["touchpoint_id"], "kind": t["kind"], "occurred_at": t["occurred_at"]}
                    for t in new]
@@ -131,7 +124,7 @@ class ContactDirectory(Projection):
         last = max((t["occurred_at"] for t in touchpoints), default=None)
         update.set.update({"stage": derive_stage(touchpoints), "last_touch_at": last, "last_touch_key": last or ""})
         update.push["touchpoints"] = compact
-        self._apply(envelope, update)
+        self.write(envelope, update)
 
 
 def query_directory(docs: Collection, student_id: str, query: dict[str, Any], now: datetime,

@@ -1,5 +1,5 @@
-"""HTTP endpoints of the followups service: timelines, the follow-up queue, snooze and dismiss, and
-the advisor view.
+"""HTTP endpoints of the followups service: timelines, the follow-up queue, snooze and dismiss (thin
+views over `application`), and the advisor view.
 
 Who reads what:
 - a student reads their own queue and timelines and decides about their items; an admin names the
@@ -28,13 +28,13 @@ from flask import Response, current_app
 from marshmallow import ValidationError
 
 from services.followups import schemas
-from services.followups.domain import NEVER, FollowUp, view_state
+from services.followups.application import FollowUpsService
+from services.followups.domain import NEVER, view_state
 from shared.auth import Principal, acting_for
-from shared.errors import NotFound, RuleViolated
+from shared.errors import NotFound
 from shared.events import isoformat
 from shared.readstore import Collection, Page
-from shared.repository import Repository
-from shared.web import Api, command_metadata, if_match_version, json_response, wait_for_version
+from shared.web import Api, accepted_response, command_metadata, if_match_version, json_response, wait_for_version
 
 
 api = Api("followups", __name__)
@@ -46,7 +46,7 @@ PRIVATE_REASON = "Action item from a private note"
 
 @dataclass
 class FollowUpsContext:
-    followups: Repository[FollowUp]
+    service: FollowUpsService
     sources: Collection
     versions: Collection
     items: Collection
@@ -193,39 +193,18 @@ def list_followups(principal: Principal, query: dict[str, Any]) -> Response:
                           "next_cursor": page.next_cursor, "now": now})
 
 
-def _owned_item(item_id: str, principal: Principal) -> dict[str, Any]:
-    item = _ctx().items.get(item_id)
-    if item is None or not (principal.has("admin") or item.get("student_id") == principal.subject):
-        raise NotFound(f"follow-up {item_id} not found")
-    return item
-
-
-def _decide(item_id: str, principal: Principal, act: Callable[[FollowUp, dict[str, Any]], None]) -> Response:
-    item = _owned_item(item_id, principal)
-    if item["status"] == "done":
-        raise RuleViolated("the item is already done", item_id=item_id)
-
-    def load(stream_id: str) -> FollowUp:
-        followup = _ctx().followups.load(stream_id)
-        if followup.exists and followup.owner_id != item["student_id"]:
-            raise NotFound(f"follow-up {item_id} not found")
-        return followup
-
-    _, accepted = _ctx().followups.update(item_id, command_metadata(principal), lambda f: act(f, item), load=load,
-                                          expected_version=if_match_version())
-    return json_response({"id": accepted.id, "version": accepted.version}, version=accepted.version)
-
-
 @api.route("/followups/<item_id>/snooze", "POST", summary="Put an item aside until a time",
            roles=OWNERS, body=schemas.Snooze, errors=(404, 409, 412))
 def snooze(principal: Principal, item_id: str, body: dict[str, Any]) -> Response:
-    return _decide(item_id, principal, lambda f, item: f.snooze(item["student_id"], body["until"], _ctx().clock()))
+    return accepted_response(_ctx().service.snooze(item_id, body["until"], principal, command_metadata(principal),
+                                                   if_match_version()))
 
 
 @api.route("/followups/<item_id>/dismiss", "POST", summary="Dismiss an item: it needs no action",
            roles=OWNERS, body=schemas.Dismiss, errors=(404, 409, 412))
 def dismiss(principal: Principal, item_id: str, body: dict[str, Any]) -> Response:
-    return _decide(item_id, principal, lambda f, item: f.dismiss(item["student_id"], body.get("reason")))
+    return accepted_response(_ctx().service.dismiss(item_id, body.get("reason"), principal,
+                                                    command_metadata(principal), if_match_version()))
 
 
 # -- the advisor view ---------------------------------------------------------------------------

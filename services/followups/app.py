@@ -7,14 +7,12 @@ from typing import Callable
 from flask import Flask
 
 from services.followups.api import FollowUpsContext, api
-from services.followups.domain import FollowUp
+from services.followups.application import FollowUpsService
 from services.followups.projections import FollowUpViews, advisees, items, sources, timeline, versions
 from shared.config import Settings
-from shared.contracts.followups import FOLLOWUPS
 from shared.events import utcnow
 from shared.eventstore import EventStore, open_event_store
 from shared.readstore import ReadStore, open_read_store
-from shared.repository import Repository
 from shared.web import create_service_app
 
 SERVICE = "followups"
@@ -34,6 +32,6 @@ def create_app(settings: Settings | None = None, *, event_store: EventStore | No
                     "stay-in-touch check-ins and action items from notes; and each advisor's view of their students.",
     )
     app.extensions[SERVICE] = FollowUpsContext(
-        Repository(event_store, FOLLOWUPS, FollowUp), sources(read_store), versions(read_store), items(read_store),
-        timeline(read_store), advisees(read_store), clock)
+        FollowUpsService(event_store, items(read_store), clock=clock), sources(read_store), versions(read_store),
+        items(read_store), timeline(read_store), advisees(read_store), clock)
     return app

@@ -28,7 +28,6 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from services.followups.domain import RULES, build_queue, normal, parse, zone
-from shared.bus import Message
 from shared.contracts.contacts import CONTACTS
 from shared.contracts.followups import FOLLOWUPS
 from shared.contracts.notes import ADVISING, NOTES
@@ -96,6 +95,7 @@ def _local(moment: str, time_zone: str | None) -> str:
 class FollowUpViews(Projection):
     name = f"followups-views-rules{RULES['version']}"  # a changed rule is a new group: a rebuild
     version = 2  # 2: advisors, note visibility and announced due times
+    stamps_updated_at = False  # facts: the queue is derived from them, the timeline keeps the times
     catalogs = (CONTACTS, INTERVIEWS, NOTES, FOLLOWUPS, ADVISING, NOTIFICATIONS)
 
     def __init__(self, read_store: ReadStore, **options: Any) -> None:
@@ -106,51 +106,43 @@ class FollowUpViews(Projection):
         self.versions = versions(read_store)
         self.advisees = advisees(read_store)
         self.notifications = notifications(read_store)
-        self._dirty: set[str] = set()
-        self._seen: dict[str, int] = {}
+        self.versioned = {**{stream_type: self.sources for stream_type in SOURCE_TYPES},
+                          ADVISING.aggregate: self.advisees}
+        self._dirty: set[str] = set()  # the students whose queue this batch derives again
+        self._seen: dict[str, int] = {}  # per stream, the newest version this batch wrote
+        self._facts: dict[str, dict[str, Any]] = {}  # per stream, its facts as this batch last wrote them
 
     # -- plumbing ---------------------------------------------------------------------------
-    def handle(self, messages: list[Message]) -> None:
-        decoded = [self.decode(m) for m in messages]
-        self._dirty, self._seen = set(), {}
-        with self.read_store.batch():
-            for envelope, event in decoded:
-                if event is None:
-                    self.skip(envelope)
-                else:
-                    self._reactions[event.name](self, envelope, event)
-            for student_id in sorted(self._dirty):
-                self.rebuild(student_id)
-            for stream_id, version in sorted(self._seen.items()):  # last: the reads may now see it all
-                known = self.versions.get(stream_id)
-                if known is None or known["_version"] < version:
-                    self.versions.upsert(stream_id, Update(set={"_version": version}))
+    def before_batch(self) -> None:
+        self._dirty, self._seen, self._facts = set(), {}, {}
 
-    def skip(self, envelope: dict[str, Any]) -> None:
-        if "streamversion" not in envelope:
-            return
-        if envelope.get("streamtype") == ADVISING.aggregate:
-            self._advising(envelope, Update())
-        elif envelope.get("streamtype") in SOURCE_TYPES:
-            self._apply(envelope, Update())
+    def after_batch(self) -> None:
+        for student_id in sorted(self._dirty):
+            self.rebuild(student_id)
+        for stream_id, version in sorted(self._seen.items()):  # last: the reads may now see it all
+            known = self.versions.get(stream_id)
+            if known is None or known["_version"] < version:
+                self.versions.upsert(stream_id, Update(set={"_version": version}))
 
-    def _apply(self, envelope: dict[str, Any], update: Update) -> dict[str, Any]:
-        """Apply the facts of one event to its stream's document; the document after it."""
-        update.set["type"] = envelope["streamtype"]
-        self.sources.apply(envelope["subject"], envelope["streamversion"], update)
-        subject = envelope["subject"]
+    def advance(self, envelope: dict[str, Any], update: Update) -> None:
+        """Every version-guarded write, a skipped event's too (a redelivery heals a batch that failed
+        halfway), notes its stream's version for read-your-writes and marks the student's queue to be
+        derived again after the batch."""
+        stream_type, subject = envelope["streamtype"], envelope["subject"]
+        if stream_type in SOURCE_TYPES:
+            update.set["type"] = stream_type
+        super().advance(envelope, update)
         self._seen[subject] = max(self._seen.get(subject, 0), envelope["streamversion"])
-        doc = self.sources.get(envelope["subject"]) or {}
-        student_id = doc.get("student_id") or envelope.get("ownerid")
-        if student_id:
-            self._dirty.add(student_id)
-        return doc
+        if stream_type in SOURCE_TYPES:  # assignments change no queue
+            doc = self._facts[subject] = self.sources.get(subject) or {}
+            student_id = doc.get("student_id") or envelope.get("ownerid")
+            if student_id:
+                self._dirty.add(student_id)
 
-    def _advising(self, envelope: dict[str, Any], update: Update) -> None:
-        """Facts of a student's advising stream; versioned like every other fact."""
-        self.advisees.apply(envelope["subject"], envelope["streamversion"], update)
-        subject = envelope["subject"]
-        self._seen[subject] = max(self._seen.get(subject, 0), envelope["streamversion"])
+    def _fact(self, envelope: dict[str, Any], update: Update) -> dict[str, Any]:
+        """Write one event's facts to its stream's document; the document after it."""
+        self.write(envelope, update)
+        return self._facts[envelope["subject"]]
 
     def _current(self, envelope: dict[str, Any]) -> dict[str, Any]:
         return self.sources.get(envelope["subject"]) or {}
@@ -178,7 +170,7 @@ class FollowUpViews(Projection):
     @on("ContactAdded")
     def contact_added(self, envelope: dict[str, Any], event: Recorded) -> None:
         data = event.data
-        doc = self._apply(envelope, Update(set={
+        doc = self._fact(envelope, Update(set={
             "student_id": data["student_id"], "name": data["name"], "organisation": data.get("organisation"),
             "organisation_key": (data.get("organisation") or "").strip().lower() or None,
             "time_zone": data.get("time_zone"), "tags": data.get("tags") or [], "status": "active",
@@ -194,36 +186,36 @@ class FollowUpViews(Projection):
         wanted = {k: v for k, v in event.data.items() if k in ("name", "organisation", "time_zone")}
         if "organisation" in wanted:
             wanted["organisation_key"] = (wanted["organisation"] or "").strip().lower() or None
-        self._apply(envelope, Update(set=wanted))
+        self.write(envelope, Update(set=wanted))
 
     @on("ContactTagged")
     def tagged(self, envelope: dict[str, Any], event: Recorded) -> None:
-        self._apply(envelope, Update(add_to_set={"tags": event.data["tags"]}))
+        self.write(envelope, Update(add_to_set={"tags": event.data["tags"]}))
 
     @on("ContactUntagged")
     def untagged(self, envelope: dict[str, Any], event: Recorded) -> None:
-        self._apply(envelope, Update(pull={"tags": event.data["tags"]}))
+        self.write(envelope, Update(pull={"tags": event.data["tags"]}))
 
     @on("CheckInCadenceChanged")
     def cadence_changed(self, envelope: dict[str, Any], event: Recorded) -> None:
-        self._apply(envelope, Update(set={"check_in_every_weeks": event.data["every_weeks"]}))
+        self.write(envelope, Update(set={"check_in_every_weeks": event.data["every_weeks"]}))
 
     @on("ContactArchived")
     def archived(self, envelope: dict[str, Any], event: Recorded) -> None:
-        self._apply(envelope, Update(set={"status": "archived"}))
+        self.write(envelope, Update(set={"status": "archived"}))
 
     @on("ContactRestored")
     def restored(self, envelope: dict[str, Any], event: Recorded) -> None:
-        self._apply(envelope, Update(set={"status": "active"}))
+        self.write(envelope, Update(set={"status": "active"}))
 
     @on("ContactAbsorbed")
     def absorbed(self, envelope: dict[str, Any], event: Recorded) -> None:
-        self._apply(envelope, Update(set={"status": "merged", "merged_into": event.data["into_contact_id"]}))
+        self.write(envelope, Update(set={"status": "merged", "merged_into": event.data["into_contact_id"]}))
 
     @on("TouchpointLogged")
     def touchpoint(self, envelope: dict[str, Any], event: Recorded) -> None:
         data = event.data
-        doc = self._apply(envelope, Update(push={"touchpoints": [
+        doc = self._fact(envelope, Update(push={"touchpoints": [
             {"id": data["touchpoint_id"], "kind": data["kind"], "at": normal(data["occurred_at"])}]}))
         summary = TOUCH_SUMMARIES[data["kind"]](doc.get("name") or "a contact")
         if data.get("channel"):
@@ -242,7 +234,7 @@ class FollowUpViews(Projection):
         filled = {k: v for k, v in (data.get("filled") or {}).items() if k in ("organisation", "time_zone")}
         if "organisation" in filled:
             filled["organisation_key"] = (filled["organisation"] or "").strip().lower() or None
-        doc = self._apply(envelope, Update(set=filled, push={"touchpoints": moved},
+        doc = self._fact(envelope, Update(set=filled, push={"touchpoints": moved},
                                            add_to_set={"merged_from": [data["merged_contact_id"]],
                                                        "tags": data.get("tags") or []}))
         self._entry(envelope, doc.get("student_id"), kind="contact_merged", at=envelope["time"],
@@ -259,7 +251,7 @@ class FollowUpViews(Projection):
     @on("InterviewRequested")
     def requested(self, envelope: dict[str, Any], event: Recorded) -> None:
         data = event.data
-        self._apply(envelope, Update(set={
+        self.write(envelope, Update(set={
             "student_id": data["student_id"], "contact_id": data["contact_id"], "contact_name": data.get("contact_name"),
             "state": "requested", "start": None, "end": None, "student_time_zone": data["student_time_zone"],
             "zone_at": normal(envelope["time"])}))
@@ -267,7 +259,7 @@ class FollowUpViews(Projection):
                               f"Requested an informational interview with {data.get('contact_name') or 'a contact'}")
 
     def _times(self, envelope: dict[str, Any], data: dict[str, Any], state: str) -> dict[str, Any]:
-        doc = self._apply(envelope, Update(set={
+        doc = self._fact(envelope, Update(set={
             "student_id": data["student_id"], "contact_id": data["contact_id"], "state": state,
             "start": normal(data["start"]), "end": normal(data["end"]) if data.get("end") else None,
             "student_time_zone": data["student_time_zone"], "zone_at": normal(envelope["time"])}))
@@ -292,7 +284,7 @@ class FollowUpViews(Projection):
     @on("InterviewCancelled")
     def cancelled(self, envelope: dict[str, Any], event: Recorded) -> None:
         data = event.data
-        doc = self._apply(envelope, Update(set={"state": "cancelled"}))
+        doc = self._fact(envelope, Update(set={"state": "cancelled"}))
         self._interview_entry(envelope, data, "interview_cancelled",
                               f"Interview with {doc.get('contact_name') or 'a contact'} cancelled by the {data['by']}")
 
@@ -306,7 +298,7 @@ class FollowUpViews(Projection):
     @on("InterviewMissed")
     def missed(self, envelope: dict[str, Any], event: Recorded) -> None:
         data = event.data
-        doc = self._apply(envelope, Update(set={"state": "missed"}))
+        doc = self._fact(envelope, Update(set={"state": "missed"}))
         who = "You" if data["who"] == "student" else (doc.get("contact_name") or "The contact")
         self._interview_entry(envelope, data, "interview_missed", f"Interview missed: {who} did not show up")
 
@@ -320,7 +312,7 @@ class FollowUpViews(Projection):
     @on("NoteRecorded")
     def note_recorded(self, envelope: dict[str, Any], event: Recorded) -> None:
         data = event.data
-        doc = self._apply(envelope, Update(set={
+        doc = self._fact(envelope, Update(set={
             "student_id": data["student_id"], "contact_id": data.get("contact_id"),
             "interview_id": data.get("interview_id"), "visibility": data["visibility"], "deleted": False,
             "action_items": []}))
@@ -329,23 +321,23 @@ class FollowUpViews(Projection):
 
     @on("NoteRevised")
     def note_revised(self, envelope: dict[str, Any], event: Recorded) -> None:
-        doc = self._apply(envelope, Update())
+        doc = self._fact(envelope, Update())
         self._note_entry(envelope, doc, "note_revised", f"Revised a note (revision {event.data['revision']})")
 
     @on("NoteVisibilityChanged")
     def note_visibility(self, envelope: dict[str, Any], event: Recorded) -> None:
-        self._apply(envelope, Update(set={"visibility": event.data["visibility"]}))
+        self.write(envelope, Update(set={"visibility": event.data["visibility"]}))
 
     @on("NoteDeleted")
     def note_deleted(self, envelope: dict[str, Any], event: Recorded) -> None:
-        doc = self._apply(envelope, Update(set={"deleted": True, "action_items": []}))
+        doc = self._fact(envelope, Update(set={"deleted": True, "action_items": []}))
         self._note_entry(envelope, doc, "note_deleted", "Deleted a note")
 
     def _items_change(self, envelope: dict[str, Any], change: Callable[[list[dict[str, Any]]], list[dict[str, Any]]]) -> None:
         """Action items are a list in the note's facts; the change is computed from the current
         document, which is exactly the state before this event whenever the event is new."""
         current = [dict(i) for i in self._current(envelope).get("action_items") or []]
-        self._apply(envelope, Update(set={"action_items": change(current)}))
+        self.write(envelope, Update(set={"action_items": change(current)}))
 
     @on("ActionItemAdded")
     def item_added(self, envelope: dict[str, Any], event: Recorded) -> None:
@@ -381,28 +373,28 @@ class FollowUpViews(Projection):
     # -- the student's decisions --------------------------------------------------------------
     @on("FollowUpSnoozed")
     def snoozed(self, envelope: dict[str, Any], event: Recorded) -> None:
-        self._apply(envelope, Update(set={"student_id": event.data["student_id"],
+        self.write(envelope, Update(set={"student_id": event.data["student_id"],
                                           "snoozed_until": normal(event.data["until"])}))
 
     @on("FollowUpDismissed")
     def dismissed(self, envelope: dict[str, Any], event: Recorded) -> None:
-        self._apply(envelope, Update(set={"student_id": event.data["student_id"], "dismissed": True,
+        self.write(envelope, Update(set={"student_id": event.data["student_id"], "dismissed": True,
                                           "dismissed_reason": event.data.get("reason")}))
 
     @on("FollowUpBecameDue")
     def became_due(self, envelope: dict[str, Any], event: Recorded) -> None:
-        self._apply(envelope, Update(set={"student_id": event.data["student_id"]},
+        self.write(envelope, Update(set={"student_id": event.data["student_id"]},
                                      add_to_set={"announced": [normal(event.data["due_at"])]}))
 
     # -- who advises whom -----------------------------------------------------------------------
     @on("AdvisorAssigned")
     def advisor_assigned(self, envelope: dict[str, Any], event: Recorded) -> None:
-        self._advising(envelope, Update(set={"student_id": event.data["student_id"]},
+        self.write(envelope, Update(set={"student_id": event.data["student_id"]},
                                         add_to_set={"advisors": [event.data["advisor_id"]]}))
 
     @on("AdvisorUnassigned")
     def advisor_unassigned(self, envelope: dict[str, Any], event: Recorded) -> None:
-        self._advising(envelope, Update(set={"student_id": event.data["student_id"]},
+        self.write(envelope, Update(set={"student_id": event.data["student_id"]},
                                         pull={"advisors": [event.data["advisor_id"]]}))
 
     # -- notifications the student got (or did not get, and why) --------------------------------

@@ -93,23 +93,14 @@ class NotesViews(Projection):
         self.interviews = interview_references(read_store)
         self.access_log = access_log(read_store)
         self.assignments = assignments(read_store)
-        # collections of one document per stream, guarded by stream version
-        self._versioned = {NOTES.aggregate: self.search, ADVISING.aggregate: self.assignments,
-                           CONTACTS.aggregate: self.contacts, INTERVIEWS.aggregate: self.interviews}
-
-    def _apply(self, envelope: dict[str, Any], update: Update) -> None:
-        update.set["updated_at"] = envelope["time"]
-        self._versioned[envelope["streamtype"]].apply(envelope["subject"], envelope["streamversion"], update)
-
-    def skip(self, envelope: dict[str, Any]) -> None:
-        if envelope.get("streamtype") in self._versioned and "streamversion" in envelope:
-            self._versioned[envelope["streamtype"]].apply(envelope["subject"], envelope["streamversion"], Update())
+        self.versioned = {NOTES.aggregate: self.search, ADVISING.aggregate: self.assignments,
+                          CONTACTS.aggregate: self.contacts, INTERVIEWS.aggregate: self.interviews}
 
     # -- notes --------------------------------------------------------------------------------
     @on("NoteRecorded")
     def recorded(self, envelope: dict[str, Any], event: Recorded) -> None:
         data = event.data
-        self._apply(envelope, Update(set={
+        self.write(envelope, Update(set={
             **written(data), **self._contact_details(data.get("contact_id")), "student_id": data["student_id"],
             "interview_id": data.get("interview_id"), "contact_id": data.get("contact_id"),
             "visibility": data["visibility"], "status": "active", "recorded_at": envelope["time"],
@@ -117,11 +108,11 @@ class NotesViews(Projection):
 
     @on("NoteRevised")
     def revised(self, envelope: dict[str, Any], event: Recorded) -> None:
-        self._apply(envelope, Update(set={**written(event.data), "revised_at": envelope["time"]}))
+        self.write(envelope, Update(set={**written(event.data), "revised_at": envelope["time"]}))
 
     @on("NoteVisibilityChanged")
     def visibility_changed(self, envelope: dict[str, Any], event: Recorded) -> None:
-        self._apply(envelope, Update(set={"visibility": event.data["visibility"]}))
+        self.write(envelope, Update(set={"visibility": event.data["visibility"]}))
 
     @on("ActionItemCompleted")
     def item_completed(self, envelope: dict[str, Any], event: Recorded) -> None:
@@ -135,21 +126,21 @@ class NotesViews(Projection):
     def deleted(self, envelope: dict[str, Any], event: Recorded) -> None:
         doc = self.search.get(envelope["subject"]) or {}
         gone = sorted((set(doc) | set(CONTENT) | set(DERIVED) | set(CONTACT_DETAILS)) - set(TOMBSTONE))
-        self._apply(envelope, Update(set={"status": "deleted"}, unset=gone))
+        self.write(envelope, Update(set={"status": "deleted"}, unset=gone))
 
     def _set_completed(self, envelope: dict[str, Any], item_id: str, completed: bool) -> None:
-        doc = self.search.get(envelope["subject"]) or {}
-        if doc.get("_version", 0) >= envelope["streamversion"]:
+        doc = self.unapplied(envelope)
+        if doc is None:
             return  # redelivered: nothing to recompute
         items = [{**i, "completed": completed} if i["item_id"] == item_id else i for i in doc.get("action_items") or []]
-        self._apply(envelope, Update(set={"action_items": items,
+        self.write(envelope, Update(set={"action_items": items,
                                           "open_actions": sum(1 for i in items if not i["completed"])}))
 
     # -- contacts and interviews, as far as notes care ------------------------------------------
     @on("ContactAdded")
     def contact_added(self, envelope: dict[str, Any], event: Recorded) -> None:
         data = event.data
-        self._apply(envelope, Update(set={"student_id": data["student_id"], "name": data["name"],
+        self.write(envelope, Update(set={"student_id": data["student_id"], "name": data["name"],
                                           "organisation": data.get("organisation"),
                                           "industry": data.get("industry"), "merged_into": None}))
         self._copy_contact(envelope["subject"])
@@ -157,25 +148,25 @@ class NotesViews(Projection):
     @on("ContactDetailsChanged")
     def contact_changed(self, envelope: dict[str, Any], event: Recorded) -> None:
         wanted = {k: v for k, v in event.data.items() if k in ("name", "organisation", "industry")}
-        self._apply(envelope, Update(set=wanted))
+        self.write(envelope, Update(set=wanted))
         if wanted:
             self._copy_contact(envelope["subject"])
 
     @on("ContactsMerged")
     def contacts_merged(self, envelope: dict[str, Any], event: Recorded) -> None:
         filled = {k: v for k, v in (event.data.get("filled") or {}).items() if k in ("organisation", "industry")}
-        self._apply(envelope, Update(set=filled))
+        self.write(envelope, Update(set=filled))
         if filled:
             self._copy_contact(envelope["subject"])
 
     @on("ContactAbsorbed")
     def contact_absorbed(self, envelope: dict[str, Any], event: Recorded) -> None:
-        self._apply(envelope, Update(set={"merged_into": event.data["into_contact_id"]}))
+        self.write(envelope, Update(set={"merged_into": event.data["into_contact_id"]}))
 
     @on("InterviewRequested")
     def interview_requested(self, envelope: dict[str, Any], event: Recorded) -> None:
         data = event.data
-        self._apply(envelope, Update(set={"student_id": data["student_id"], "contact_id": data["contact_id"],
+        self.write(envelope, Update(set={"student_id": data["student_id"], "contact_id": data["contact_id"],
                                           "objectives": data["objectives"],
                                           "student_time_zone": data["student_time_zone"]}))
 
@@ -196,12 +187,12 @@ class NotesViews(Projection):
     # -- advisors and the access log --------------------------------------------------------------
     @on("AdvisorAssigned")
     def advisor_assigned(self, envelope: dict[str, Any], event: Recorded) -> None:
-        self._apply(envelope, Update(set={"student_id": event.data["student_id"]},
+        self.write(envelope, Update(set={"student_id": event.data["student_id"]},
                                      add_to_set={"advisors": [event.data["advisor_id"]]}))
 
     @on("AdvisorUnassigned")
     def advisor_unassigned(self, envelope: dict[str, Any], event: Recorded) -> None:
-        self._apply(envelope, Update(pull={"advisors": [event.data["advisor_id"]]}))
+        self.write(envelope, Update(pull={"advisors": [event.data["advisor_id"]]}))
 
     @on("NoteAccessed")
     def note_accessed(self, envelope: dict[str, Any], event: Recorded) -> None:

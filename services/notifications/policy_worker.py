@@ -39,6 +39,7 @@ class NotificationPolicies(Projection):
     name = "notifications-policies"
     version = 1
     catalogs = (CONTACTS, INTERVIEWS, FOLLOWUPS)
+    stamps_updated_at = False
 
     def __init__(self, read_store: ReadStore, store: EventStore | None = None, **options: Any) -> None:
         """Without `store` the instance only declares its collections (the init step, tools)."""
@@ -47,20 +48,14 @@ class NotificationPolicies(Projection):
         self.contacts = contact_facts(read_store)
         self.interviews = interview_facts(read_store)
         self.followups = followup_facts(read_store)
-        self._collections = {CONTACTS.aggregate: self.contacts, INTERVIEWS.aggregate: self.interviews,
-                             FOLLOWUPS.aggregate: self.followups}
+        self.versioned = {CONTACTS.aggregate: self.contacts, INTERVIEWS.aggregate: self.interviews,
+                          FOLLOWUPS.aggregate: self.followups}
 
     # -- plumbing -------------------------------------------------------------------------------
-    def skip(self, envelope: dict[str, Any]) -> None:
-        """An event the policies ignore still advances its stream's version (so it is no gap)."""
-        if envelope.get("streamtype") in self._collections and "streamversion" in envelope:
-            self._collections[envelope["streamtype"]].apply(envelope["subject"], envelope["streamversion"], Update())
-
     def _facts(self, envelope: dict[str, Any], update: Update) -> dict[str, Any]:
-        """Apply the event's facts (a redelivery changes nothing); the document as it is now."""
-        collection = self._collections[envelope["streamtype"]]
-        collection.apply(envelope["subject"], envelope["streamversion"], update)
-        return collection.get(envelope["subject"]) or {}
+        """Write the event's facts (a redelivery changes nothing); the document as it is now."""
+        self.write(envelope, update)
+        return self.versioned[envelope["streamtype"]].get(envelope["subject"]) or {}
 
     @staticmethod
     def _source(envelope: dict[str, Any]) -> policies.SourceEvent:

@@ -67,27 +67,22 @@ class NotificationViews(Projection):
         super().__init__(read_store, **options)
         self.docs = notifications(read_store)
         self.endpoints = endpoints(read_store)
-        self._collections = {NOTIFICATIONS.aggregate: self.docs, WEBHOOK_ENDPOINTS.aggregate: self.endpoints}
-
-    def skip(self, envelope: dict[str, Any]) -> None:
-        if envelope.get("streamtype") in self._collections and "streamversion" in envelope:
-            self._collections[envelope["streamtype"]].apply(envelope["subject"], envelope["streamversion"], Update())
+        self.versioned = {NOTIFICATIONS.aggregate: self.docs, WEBHOOK_ENDPOINTS.aggregate: self.endpoints}
 
     # -- notifications ------------------------------------------------------------------------
     def notification(self, envelope: dict[str, Any], event: Recorded) -> None:
-        doc_id, version = envelope["subject"], envelope["streamversion"]
-        current = self.docs.get(doc_id)
-        last = current.get("_version", 0) if current else 0
-        if version != last + 1:  # a redelivery changes nothing; a gap raises (stop, never guess)
-            self.docs.apply(doc_id, version, Update())
+        doc_id = envelope["subject"]
+        current = self.unapplied(envelope)
+        if current is None:  # a redelivery changes nothing (and a gap has raised: stop, never guess)
             return
+        last = current.get("_version", 0)
         state = Notification.restore(doc_id, last, current) if current else Notification(doc_id)
-        state._apply(event)
+        state.apply(event)
         doc = state.snapshot()
-        doc.update(read=state.read_at is not None, sent_key=state.sent_at or "", updated_at=envelope["time"])
+        doc.update(read=state.read_at is not None, sent_key=state.sent_at or "")
         if event.name == "NotificationScheduled":
             doc["scheduled_at"] = envelope["time"]
-        self.docs.apply(doc_id, version, Update(set=doc))
+        self.write(envelope, Update(set=doc))
 
     scheduled = on("NotificationScheduled")(_to_notification())
     deferred = on("NotificationDeferred")(_to_notification())
@@ -99,14 +94,10 @@ class NotificationViews(Projection):
     acknowledged = on("NotificationAcknowledged")(_to_notification())
 
     # -- webhook endpoints ----------------------------------------------------------------------
-    def _endpoint(self, envelope: dict[str, Any], update: Update) -> None:
-        update.set["updated_at"] = envelope["time"]
-        self.endpoints.apply(envelope["subject"], envelope["streamversion"], update)
-
     @on("WebhookEndpointRegistered")
     def registered(self, envelope: dict[str, Any], event: Recorded) -> None:
         data = event.data
-        self._endpoint(envelope, Update(set={
+        self.write(envelope, Update(set={
             "user_id": data["user_id"], "url": data["url"], "description": data.get("description"),
             "status": "enabled", "consecutive_failures": 0, "disabled_reason": None, "last_failure": None,
             "registered_at": envelope["time"]}))
@@ -114,22 +105,22 @@ class NotificationViews(Projection):
     @on("WebhookDeliveryFailed")
     def delivery_failed(self, envelope: dict[str, Any], event: Recorded) -> None:
         data = event.data
-        self._endpoint(envelope, Update(set={"consecutive_failures": data["consecutive_failures"], "last_failure": {
+        self.write(envelope, Update(set={"consecutive_failures": data["consecutive_failures"], "last_failure": {
             "at": envelope["time"], "reason": data["reason"], "notification_id": data["notification_id"]}}))
 
     @on("WebhookEndpointRecovered")
     def recovered(self, envelope: dict[str, Any], event: Recorded) -> None:
-        self._endpoint(envelope, Update(set={"consecutive_failures": 0}))
+        self.write(envelope, Update(set={"consecutive_failures": 0}))
 
     @on("WebhookEndpointDisabled")
     def disabled(self, envelope: dict[str, Any], event: Recorded) -> None:
-        self._endpoint(envelope, Update(set={"status": "disabled", "disabled_reason": event.data["reason"],
+        self.write(envelope, Update(set={"status": "disabled", "disabled_reason": event.data["reason"],
                                              "disabled_at": envelope["time"]}))
 
     @on("WebhookEndpointEnabled")
     def enabled(self, envelope: dict[str, Any], event: Recorded) -> None:
-        self._endpoint(envelope, Update(set={"status": "enabled", "disabled_reason": None, "consecutive_failures": 0}))
+        self.write(envelope, Update(set={"status": "enabled", "disabled_reason": None, "consecutive_failures": 0}))
 
     @on("WebhookEndpointRemoved")
     def removed(self, envelope: dict[str, Any], event: Recorded) -> None:
-        self._endpoint(envelope, Update(set={"status": "removed"}))
+        self.write(envelope, Update(set={"status": "removed"}))

@@ -35,37 +35,29 @@ class SchedulingViews(Projection):
         super().__init__(read_store, **options)
         self.interviews = interviews(read_store)
         self.contacts = contact_references(read_store)
-        self._collections = {INTERVIEWS.aggregate: self.interviews, CONTACTS.aggregate: self.contacts}
-
-    def _apply(self, envelope: dict[str, Any], update: Update) -> None:
-        update.set["updated_at"] = envelope["time"]
-        self._collections[envelope["streamtype"]].apply(envelope["subject"], envelope["streamversion"], update)
-
-    def skip(self, envelope: dict[str, Any]) -> None:
-        if envelope.get("streamtype") in self._collections and "streamversion" in envelope:
-            self._collections[envelope["streamtype"]].apply(envelope["subject"], envelope["streamversion"], Update())
+        self.versioned = {INTERVIEWS.aggregate: self.interviews, CONTACTS.aggregate: self.contacts}
 
     # -- contacts, as far as scheduling cares ---------------------------------------------------
     @on("ContactAdded")
     def contact_added(self, envelope: dict[str, Any], event: Recorded) -> None:
-        self._apply(envelope, Update(set={"student_id": event.data["student_id"], "name": event.data["name"],
+        self.write(envelope, Update(set={"student_id": event.data["student_id"], "name": event.data["name"],
                                           "time_zone": event.data.get("time_zone"), "merged_into": None,
                                           "emails": event.data.get("emails") or []}))
 
     @on("ContactDetailsChanged")
     def contact_changed(self, envelope: dict[str, Any], event: Recorded) -> None:
         wanted = {k: v for k, v in event.data.items() if k in ("name", "time_zone", "emails")}
-        self._apply(envelope, Update(set=wanted))
+        self.write(envelope, Update(set=wanted))
 
     @on("ContactAbsorbed")
     def contact_absorbed(self, envelope: dict[str, Any], event: Recorded) -> None:
-        self._apply(envelope, Update(set={"merged_into": event.data["into_contact_id"]}))
+        self.write(envelope, Update(set={"merged_into": event.data["into_contact_id"]}))
 
     # -- interviews ---------------------------------------------------------------------------
     @on("InterviewRequested")
     def requested(self, envelope: dict[str, Any], event: Recorded) -> None:
         data = event.data
-        self._apply(envelope, Update(set={
+        self.write(envelope, Update(set={
             **{k: data.get(k) for k in ("student_id", "contact_id", "contact_name", "objectives", "questions",
                                         "format", "link", "place", "duration_minutes", "student_time_zone",
                                         "contact_time_zone", "student_email", "student_name", "contact_email")},
@@ -74,29 +66,29 @@ class SchedulingViews(Projection):
 
     @on("TimesProposed")
     def proposed(self, envelope: dict[str, Any], event: Recorded) -> None:
-        self._apply(envelope, Update(set={"state": "proposed"}, push={"slots": event.data["slots"]}))
+        self.write(envelope, Update(set={"state": "proposed"}, push={"slots": event.data["slots"]}))
 
     @on("InterviewScheduled")
     def scheduled(self, envelope: dict[str, Any], event: Recorded) -> None:
-        self._apply(envelope, Update(set={"state": "scheduled", **_times(event.data)}))
+        self.write(envelope, Update(set={"state": "scheduled", **_times(event.data)}))
 
     @on("InterviewRescheduled")
     def rescheduled(self, envelope: dict[str, Any], event: Recorded) -> None:
         previous = {"start": event.data["previous_start"], "end": event.data["previous_end"]}
-        self._apply(envelope, Update(set=_times(event.data), push={"previous_times": [previous]}))
+        self.write(envelope, Update(set=_times(event.data), push={"previous_times": [previous]}))
 
     @on("InterviewCancelled")
     def cancelled(self, envelope: dict[str, Any], event: Recorded) -> None:
-        self._apply(envelope, Update(set={"state": "cancelled", "sequence": event.data["sequence"], "outcome": {
+        self.write(envelope, Update(set={"state": "cancelled", "sequence": event.data["sequence"], "outcome": {
             "cancelled_by": event.data["by"], "reason": event.data.get("reason")}}))
 
     @on("InterviewCompleted")
     def completed(self, envelope: dict[str, Any], event: Recorded) -> None:
-        self._apply(envelope, Update(set={"state": "completed", "outcome": {"completed_at": envelope["time"]}}))
+        self.write(envelope, Update(set={"state": "completed", "outcome": {"completed_at": envelope["time"]}}))
 
     @on("InterviewMissed")
     def missed(self, envelope: dict[str, Any], event: Recorded) -> None:
-        self._apply(envelope, Update(set={"state": "missed", "outcome": {"no_show": event.data["who"]}}))
+        self.write(envelope, Update(set={"state": "missed", "outcome": {"no_show": event.data["who"]}}))
 
 
 def _times(data: dict[str, Any]) -> dict[str, Any]:

@@ -3,7 +3,12 @@
 A service writes only its own catalogue; projections and other services read any catalogue here
 instead of importing the service. `pii=True` in a field's metadata marks personal data, so that a
 later per-subject encryption (crypto-shredding) can find it without a new contract.
+
+`python -m shared.contracts --golden > tests/contract/golden/events.json` writes the golden copy of
+every published schema that `tests/contract/test_golden_contracts.py` holds the code to.
 """
+import json
+
 from shared.contracts.contacts import CONTACT_IMPORTS, CONTACTS
 from shared.contracts.followups import FOLLOWUPS
 from shared.contracts.notes import ADVISING, NOTE_ACCESS_LOGS, NOTES
@@ -13,3 +18,18 @@ from shared.contracts.scheduling import INTERVIEWS, STUDENT_SCHEDULES
 
 CATALOGS = (CONTACTS, CONTACT_IMPORTS, INTERVIEWS, STUDENT_SCHEDULES, NOTES, NOTE_ACCESS_LOGS, ADVISING,
             FOLLOWUPS, NOTIFICATIONS, NOTIFICATION_PREFERENCES, WEBHOOK_ENDPOINTS, NOTIFICATION_TEMPLATES)
+
+
+def golden() -> str:
+    """Every published event schema (type, version, topic, fields: type, required, nullable, pii) as
+    stable JSON: the golden contract."""
+    described = {name: contract for catalog in CATALOGS for name, contract in catalog.describe().items()}
+    # one line per field, so a change shows as the field's own line in a diff
+    types = []
+    for name, contract in sorted(described.items()):
+        lines = [f"      {json.dumps(field)}: {json.dumps(spec, sort_keys=True)}"
+                 for field, spec in sorted(contract["fields"].items())]
+        fields = "{\n" + ",\n".join(lines) + "\n    }" if lines else "{}"
+        types.append(f"  {json.dumps(name)}: {{\n    \"aggregate\": {json.dumps(contract['aggregate'])},\n"
+                     f"    \"topic\": {json.dumps(contract['topic'])},\n    \"fields\": {fields}\n  }}")
+    return "{\n" + ",\n".join(types) + "\n}\n"

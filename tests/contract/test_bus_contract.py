@@ -13,8 +13,9 @@ import pytest
 
 from shared.bus import Message, TopicPartition, open_bus
 from shared.errors import UnknownTopic
+from tests.support import poll_at_least, wait_until
 
-from ._support import next_offsets, poll_at_least, unique_name, values, wait_until
+from ._support import next_offsets, unique_name, values
 
 
 def produce(bus: Any, topic: str, items: list[tuple[str | None, str]],

@@ -18,8 +18,9 @@ import pytest
 from shared.bus import open_bus
 from shared.errors import TransientError, UnknownTopic
 from tests.backends import require_env
+from tests.support import poll_at_least, wait_until
 
-from ._support import next_offsets, poll_at_least, unique_name, values
+from ._support import next_offsets, unique_name, values
 
 kafka_module = pytest.importorskip("shared.bus.kafka")
 
@@ -241,7 +242,5 @@ def test_closing_the_bus_closes_its_clients_and_their_threads(kafka_url):
 
     bus.close()  # without closing the producer and consumer first
 
-    deadline = time.monotonic() + 10
-    while kafka_threads() - before and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not kafka_threads() - before, [t.name for t in kafka_threads() - before]
+    wait_until(lambda: not kafka_threads() - before, what="the closed bus's client threads ended", timeout=10,
+               seen=lambda: [t.name for t in kafka_threads() - before])

@@ -20,8 +20,9 @@ from shared.bus import Message, dead_letter_topic
 from shared.consumer import ConsumerRunner
 from shared.errors import TransientError
 from shared.relay import Relay
+from tests.support import poll_at_least, wait_until
 
-from ._support import poll_at_least, unique_name, values, wait_until
+from ._support import unique_name, values
 
 STREAM_TYPE = "thing"
 JOIN_SECONDS = 30

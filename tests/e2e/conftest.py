@@ -19,7 +19,7 @@ from typing import Iterator
 import pytest
 import requests
 
-from tests.backends import require_env
+from tests.backends import marked, require_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -100,7 +100,7 @@ class Platform:
         return "\n".join(f"--- {name}\n{path.read_text(errors='replace')[-4000:]}" for name, path in self.logs.items())
 
 
-@pytest.fixture(params=["embedded", "real"])
+@pytest.fixture(params=["embedded", marked("real", "mongo", "kafka")])
 def platform(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Platform]:
     from tests.backends import TEST_SECRET
     env = {"CAREERLOOP_DATA_DIR": str(tmp_path), "CAREERLOOP_JWT_SECRET": TEST_SECRET, "LOG_LEVEL": "INFO",

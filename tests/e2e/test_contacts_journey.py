@@ -1,22 +1,15 @@
 """End to end: the platform's processes, driven over HTTP with a token, as a student would use it."""
 from __future__ import annotations
 
-import time
-from typing import Any, Callable
+from typing import Callable
 
+import pytest
 import requests
 
 from tests.e2e.conftest import Platform
+from tests.support import wait_until
 
-
-def eventually(check: Callable[[], Any], timeout: float = 30.0) -> Any:
-    """Poll until `check` returns something truthy: projections are eventually consistent."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(0.1)
+pytestmark = pytest.mark.e2e
 
 
 def test_a_students_contacts_flow_through_to_the_directory_and_survive_a_restart(
@@ -41,8 +34,9 @@ def test_a_students_contacts_flow_through_to_the_directory_and_survive_a_restart
         assert response.status_code == 200, response.text
         return response.json()["items"]
 
-    assert eventually(lambda: [(c["name"], c["stage"]) for c in directory()] == [
-        ("Ada Lovelace", "target"), ("Grace Hopper", "contacted")]), directory()
+    wait_until(lambda: [(c["name"], c["stage"]) for c in directory()] == [
+        ("Ada Lovelace", "target"), ("Grace Hopper", "contacted")], what="the directory lists both contacts",
+        seen=directory)
     # read-your-writes: a query naming the command's version waits for it
     renamed = requests.patch(f"{api}/contacts/{ada.json()['id']}", headers=auth, timeout=10,
                              json={"title": "Countess"}).json()
@@ -61,4 +55,4 @@ def test_a_students_contacts_flow_through_to_the_directory_and_survive_a_restart
     assert requests.post(f"{api}/contacts", headers=auth, timeout=10,
                          json={"name": "Ada again", "emails": ["ADA@example.org"]}).status_code == 409
     third = requests.post(f"{api}/contacts", headers=auth, timeout=10, json={"name": "Alan Turing"}).json()
-    assert eventually(lambda: len(directory(f"?min_version={third['id']}:1")) == 3)
+    wait_until(lambda: len(directory(f"?min_version={third['id']}:1")) == 3, what="the directory lists a third contact")

@@ -8,10 +8,13 @@ import threading
 import time
 from typing import Callable
 
+import pytest
 import requests
 
 from tests.e2e.conftest import Platform
-from tests.e2e.test_contacts_journey import eventually
+from tests.support import wait_until
+
+pytestmark = pytest.mark.e2e
 
 
 def test_killed_relay_and_worker_lose_nothing_and_apply_nothing_twice(
@@ -64,5 +67,6 @@ def test_killed_relay_and_worker_lose_nothing_and_apply_nothing_twice(
                 return seen
             cursor = f"&cursor={page['next_cursor']}"
 
-    final = eventually(lambda: (lambda d: d if d == expected else None)(directory()), timeout=90)
-    assert final == expected, {k: (v, final and final.get(k)) for k, v in expected.items() if not final or final.get(k) != v}
+    wait_until(lambda: directory() == expected, timeout=90, what="every contact is listed once with all its touchpoints",
+               seen=lambda: (lambda final: {k: (v, final.get(k)) for k, v in expected.items() if final.get(k) != v})(
+                   directory()))

@@ -11,11 +11,10 @@ from typing import Any, Callable
 import pytest
 import requests
 
-from tests.e2e.conftest import Platform, procfile
-from tests.e2e.test_contacts_journey import eventually
+from tests.e2e.conftest import Platform
+from tests.support import wait_until
 
-pytestmark = pytest.mark.skipif("followups-api" not in procfile(),
-                                reason="the followups processes are not in the Procfile yet")
+pytestmark = pytest.mark.e2e
 
 
 def test_a_students_follow_ups_from_outreach_to_thanks(platform: Platform, token: Callable[..., str]) -> None:
@@ -37,7 +36,8 @@ def test_a_students_follow_ups_from_outreach_to_thanks(platform: Platform, token
         assert response.status_code == 200, response.text
         return response.json()["items"]
 
-    outreach = eventually(lambda: [i for i in queue() if i["rule"].startswith("outreach")])
+    outreach = wait_until(lambda: [i for i in queue() if i["rule"].startswith("outreach")],
+                          what="the queue suggests outreach follow-ups")
     assert {i["rule"] for i in outreach} == {"outreach_next_contact", "outreach_follow_up"}
     assert all(i["overdue"] for i in outreach)  # ten days are more than seven business days
 
@@ -51,8 +51,7 @@ def test_a_students_follow_ups_from_outreach_to_thanks(platform: Platform, token
             "time_zone": "Europe/Berlin", "duration_minutes": 5})
         return response.json()["id"] if response.status_code == 201 else None
 
-    interview = eventually(requested)
-    assert interview
+    interview = wait_until(requested, what="the scheduling service knows the contact and accepts the request")
     start = datetime.now(timezone.utc) + timedelta(seconds=2)
     scheduled = student.post(f"{scheduling}/interviews/{interview}/schedule", timeout=10, json={
         "start": start.replace(tzinfo=None).isoformat(timespec="seconds"), "time_zone": "UTC"})
@@ -61,9 +60,10 @@ def test_a_students_follow_ups_from_outreach_to_thanks(platform: Platform, token
     assert student.post(f"{scheduling}/interviews/{interview}/complete", timeout=10).status_code == 200
 
     item_id = f"thank_you:{interview}"
-    thanks = eventually(lambda: [i for i in queue() if i["id"] == item_id])
-    assert thanks and thanks[0]["due"] is False and thanks[0]["link"] == f"/interviews/{interview}"
-    assert eventually(lambda: not [i for i in queue() if i["rule"].startswith("outreach")])  # the reply closed them
+    thanks = wait_until(lambda: [i for i in queue() if i["id"] == item_id], what="the thank-you is queued")
+    assert thanks[0]["due"] is False and thanks[0]["link"] == f"/interviews/{interview}"
+    wait_until(lambda: not [i for i in queue() if i["rule"].startswith("outreach")],
+               what="the reply closed the outreach items")
 
     # an action item from the note about the interview
     due = (date.today() + timedelta(days=3)).isoformat()
@@ -75,8 +75,9 @@ def test_a_students_follow_ups_from_outreach_to_thanks(platform: Platform, token
                              {"text": "Connect on LinkedIn"}]})  # no due date: due from the start
         return response.json() if response.status_code == 201 else None
 
-    assert eventually(recorded)
-    assert eventually(lambda: [i for i in queue("rule=action_item") if i["reason"].endswith("tools internship")])
+    wait_until(recorded, what="the notes service knows the interview and records the note")
+    wait_until(lambda: [i for i in queue("rule=action_item") if i["reason"].endswith("tools internship")],
+               what="the note's dated action item is queued")
 
     # snooze the thank-you (an event), and read our own write at once
     snoozed = student.post(f"{followups}/followups/{item_id}/snooze", timeout=10, json={
@@ -89,11 +90,12 @@ def test_a_students_follow_ups_from_outreach_to_thanks(platform: Platform, token
     # a thank-you touchpoint closes it for good
     assert student.post(f"{contacts}/contacts/{jane}/touchpoints", timeout=10, json={
         "kind": "thank_you", "occurred_at": datetime.now(timezone.utc).isoformat()}).status_code == 201
-    assert eventually(lambda: [i for i in queue("state=done") if i["id"] == item_id])
+    wait_until(lambda: [i for i in queue("state=done") if i["id"] == item_id], what="the thank-you touchpoint closed the item")
     assert student.post(f"{followups}/followups/{item_id}/dismiss", timeout=10, json={}).status_code == 409
 
     # the timeline: everything, newest first, each with a link to its source
-    timeline = eventually(lambda: student.get(f"{followups}/contacts/{jane}/timeline", timeout=10).json()["items"])
+    timeline = wait_until(lambda: student.get(f"{followups}/contacts/{jane}/timeline", timeout=10).json()["items"],
+                          what="the contact's timeline has entries")
     kinds = [e["kind"] for e in timeline]
     assert kinds[0] == "thank_you" and kinds[-1] == "outreach"  # sent ten days before she was added
     assert {"outreach", "reply", "interview_requested", "interview_scheduled", "interview_completed",
@@ -103,7 +105,7 @@ def test_a_students_follow_ups_from_outreach_to_thanks(platform: Platform, token
     assert requests.get(f"{followups}/contacts/{jane}/timeline", headers=other, timeout=10).status_code == 404
 
     # the announcer process recorded that the undated action item fell due (FollowUpBecameDue)
-    linkedin = eventually(lambda: [i for i in queue("rule=action_item") if i["reason"].endswith("LinkedIn")
-                                   and i["announced"]])
-    assert linkedin and linkedin[0]["overdue_at"] is None
+    linkedin = wait_until(lambda: [i for i in queue("rule=action_item") if i["reason"].endswith("LinkedIn")
+                                   and i["announced"]], what="the announcer announced the undated action item")
+    assert linkedin[0]["overdue_at"] is None
     assert not [i for i in queue("rule=action_item") if i["reason"].endswith("internship") and i["announced"]]

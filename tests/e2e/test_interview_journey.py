@@ -3,13 +3,17 @@ services, as processes, over HTTP."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+
 import icalendar
+import pytest
 import requests
 
 from shared.auth import mint_token
 from tests.backends import TEST_SECRET
 from tests.e2e.conftest import Platform
-from tests.e2e.test_contacts_journey import eventually
+from tests.support import wait_until
+
+pytestmark = pytest.mark.e2e
 
 
 def test_from_contact_to_a_rescheduled_then_cancelled_interview(platform: Platform) -> None:
@@ -35,8 +39,7 @@ def test_from_contact_to_a_rescheduled_then_cancelled_interview(platform: Platfo
             "time_zone": "America/Chicago", "starter_questions": ["advice"]})
         return response.json()["id"] if response.status_code == 201 else None
 
-    interview = eventually(requested)
-    assert interview
+    interview = wait_until(requested, what="the scheduling service knows the contact and accepts the request")
 
     # proposes two times tomorrow, schedules the second, moves it by an hour
     day = (datetime.now(timezone.utc) + timedelta(days=2)).date().isoformat()
@@ -74,8 +77,8 @@ def test_from_contact_to_a_rescheduled_then_cancelled_interview(platform: Platfo
         text = platform.logs["scheduling-api"].read_text()
         return text if text.count("GET /calendar/student-5/[redacted].ics HTTP/1.1") >= 3 else None
 
-    access_log = eventually(feed_requests_logged)
-    assert access_log and not any(t in access_log for t in tokens)
+    access_log = wait_until(feed_requests_logged, what="the three feed requests are in the access log")
+    assert not any(t in access_log for t in tokens)
 
     # the contact cancels: the record stays, and a cancelled interview cannot be completed
     cancel = session.post(f"{scheduling}/interviews/{interview}/cancel", timeout=10, json={"by": "contact", "reason": "ill"})
@@ -85,4 +88,5 @@ def test_from_contact_to_a_rescheduled_then_cancelled_interview(platform: Platfo
     assert cancelled["METHOD"] == "CANCEL" and gone["SEQUENCE"] == 2 and gone["UID"] == event["UID"]
     assert {str(a) for a in gone["ATTENDEE"]} == {"mailto:kim@uni.example", "mailto:jane@acme.example"}
     assert session.post(f"{scheduling}/interviews/{interview}/complete", timeout=10).status_code == 409
-    assert eventually(lambda: session.get(f"{scheduling}/interviews?state=cancelled", timeout=10).json()["items"])
+    wait_until(lambda: session.get(f"{scheduling}/interviews?state=cancelled", timeout=10).json()["items"],
+               what="the cancelled interview is listed")

@@ -6,10 +6,13 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any, Callable
 
+import pytest
 import requests
 
 from tests.e2e.conftest import Platform
-from tests.e2e.test_contacts_journey import eventually
+from tests.support import wait_until
+
+pytestmark = pytest.mark.e2e
 
 
 def test_a_note_from_the_interview_to_an_advisors_read_to_its_deletion(
@@ -31,8 +34,7 @@ def test_a_note_from_the_interview_to_an_advisors_read_to_its_deletion(
             "format": "video", "link": "https://meet.example/x", "time_zone": "Europe/Berlin"})
         return response.json()["id"] if response.status_code == 201 else None
 
-    interview = eventually(requested)
-    assert interview
+    interview = wait_until(requested, what="the scheduling service knows the contact and accepts the request")
 
     # after the conversation, records what they learned as soon as the notes service knows the interview
     due = (date.today() + timedelta(days=2)).isoformat()
@@ -45,8 +47,7 @@ def test_a_note_from_the_interview_to_an_advisors_read_to_its_deletion(
             "tags": ["product"], "objectives_covered": ["How do product teams work?"]})
         return response.json() if response.status_code == 201 else None
 
-    note = eventually(recorded)
-    assert note, "the notes service never learned of the interview"
+    note = wait_until(recorded, what="the notes service knows the interview and records the note")
     view = student.get(f"{notes}/notes/{note['id']}", timeout=10)
     assert view.json()["time_zone"] == "Europe/Berlin" and view.json()["contact_id"] == jane
     assert view.json()["action_items"][0]["due_on"] == due
@@ -75,12 +76,13 @@ def test_a_note_from_the_interview_to_an_advisors_read_to_its_deletion(
     # the student shares it; the advisor lists and reads it; the student sees that read
     assert student.post(f"{notes}/notes/{note['id']}/visibility", timeout=10,
                         json={"visibility": "shared"}).status_code == 200
-    listed = eventually(lambda: requests.get(f"{notes}/students/student-9/notes", headers=advisor,
-                                             timeout=10).json()["items"])
+    listed = wait_until(lambda: requests.get(f"{notes}/students/student-9/notes", headers=advisor,
+                                             timeout=10).json()["items"], what="the advisor's list shows the shared note")
     assert [n["id"] for n in listed] == [note["id"]] and "text" not in listed[0]
     read = requests.get(f"{notes}/notes/{note['id']}", headers=advisor, timeout=10)
     assert read.status_code == 200 and "ship small" in read.json()["text"]
-    log = eventually(lambda: student.get(f"{notes}/notes/access-log", timeout=10).json()["items"])
+    log = wait_until(lambda: student.get(f"{notes}/notes/access-log", timeout=10).json()["items"],
+                     what="the access log shows the advisor's read")
     assert [(e["note_id"], e["advisor_id"]) for e in log] == [(note["id"], "advisor-3")]
 
     # deleting it takes it out of the search and out of the advisor's reach

@@ -11,12 +11,11 @@ from typing import Any, Callable, Iterator
 import pytest
 import requests
 
-from tests.e2e.conftest import Platform, procfile
-from tests.e2e.test_contacts_journey import eventually
+from tests.e2e.conftest import Platform
 from tests.integration.notifications.peers import SmtpServer, WebhookReceiver
+from tests.support import wait_until
 
-pytestmark = pytest.mark.skipif("notifications-dispatcher" not in procfile(),
-                                reason="the notifications processes are not in the Procfile yet")
+pytestmark = pytest.mark.e2e
 REMINDERS = ["interview_reminder_24h", "interview_reminder_1h"]
 
 
@@ -52,7 +51,8 @@ def test_a_reminder_and_a_follow_up_reach_the_student_through_every_channel(
     endpoint = student.post(f"{api}/webhooks", timeout=10, json={"url": receiver.url})
     assert endpoint.status_code == 201, endpoint.text
     receiver.secret = endpoint.json()["secret"]
-    assert eventually(lambda: student.get(f"{api}/webhooks", timeout=10).json()["items"])  # the dispatcher sees it
+    wait_until(lambda: student.get(f"{api}/webhooks", timeout=10).json()["items"],
+               what="the webhook endpoint is listed (the dispatcher sees it)")
 
     # a contact, and an interview starting in an hour and five seconds
     jane = student.post(f"{contacts}/contacts", timeout=10, json={"name": "Jane Doe", "organisation": "Acme"}).json()["id"]
@@ -63,16 +63,14 @@ def test_a_reminder_and_a_follow_up_reach_the_student_through_every_channel(
             "time_zone": "Europe/Paris"})
         return response.json()["id"] if response.status_code == 201 else None
 
-    interview = eventually(requested)
-    assert interview
+    interview = wait_until(requested, what="the scheduling service knows the contact and accepts the request")
     start = (datetime.now(timezone.utc) + timedelta(hours=1, seconds=5)).replace(microsecond=0)
     scheduled = student.post(f"{scheduling}/interviews/{interview}/schedule", timeout=10, json={
         "start": start.replace(tzinfo=None).isoformat(), "time_zone": "UTC"})
     assert scheduled.status_code == 200, scheduled.text
 
     # the 1-hour reminder arrives everywhere, once
-    [mail] = smtp.wait_for(1, timeout=60) or [None]
-    assert mail is not None, platform.dump_logs()
+    [mail] = smtp.wait_for(1, timeout=60)
     assert mail["Subject"].startswith("In one hour: informational interview with Jane Doe")
     assert mail.attachments[0].get_filename() == "invite.ics"
     assert f"UID:{interview}@careerloop" in mail.attachments[0].get_content()
@@ -82,7 +80,7 @@ def test_a_reminder_and_a_follow_up_reach_the_student_through_every_channel(
     def inbox() -> list[dict[str, Any]]:
         return student.get(f"{api}/inbox", timeout=10).json()["items"]
 
-    [entry] = eventually(inbox)
+    [entry] = wait_until(inbox, what="the reminder is in the in-app inbox")
     assert entry["subject"] == mail["Subject"] and entry["late"] is False
     assert student.post(f"{api}/inbox/{entry['id']}/read", timeout=10).status_code == 200
     # the 24-hour reminder was too late when the interview was booked: recorded, never sent
@@ -94,8 +92,9 @@ def test_a_reminder_and_a_follow_up_reach_the_student_through_every_channel(
     sent = (datetime.now(timezone.utc) - timedelta(days=10)).isoformat()
     assert student.post(f"{contacts}/contacts/{jane}/touchpoints", timeout=10,
                         json={"kind": "outreach", "occurred_at": sent}).status_code == 201
-    follow_ups = eventually(lambda: [e for e in inbox() if e["kind"] == "follow_up_due"], timeout=60)
-    assert follow_ups and all("No reply from Jane Doe yet" in e["subject"] for e in follow_ups), platform.dump_logs()
+    follow_ups = wait_until(lambda: [e for e in inbox() if e["kind"] == "follow_up_due"], timeout=60,
+                            what="the follow-up reminder is in the inbox")
+    assert all("No reply from Jane Doe yet" in e["subject"] for e in follow_ups), platform.dump_logs()
 
     # nothing was sent twice, and every notifications process stops cleanly
     assert len(smtp.messages) == 1 and receiver.delivered_ids() == [hook.id]

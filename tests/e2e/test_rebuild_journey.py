@@ -7,11 +7,14 @@ import subprocess
 import sys
 from typing import Any, Callable
 
+import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.e2e.conftest import ROOT, Platform
-from tests.e2e.test_contacts_journey import eventually
+from tests.support import wait_until
+
+pytestmark = pytest.mark.e2e
 
 
 def metrics(api: str) -> dict[str, list[Any]]:
@@ -37,9 +40,10 @@ def test_an_operator_rebuilds_the_directory_beside_the_live_one_and_the_platform
         assert response.status_code == 200, response.text
         return [c["name"] for c in response.json()["items"]]
 
-    assert eventually(lambda: names() == ["Ada Lovelace", "Alan Turing", "Grace Hopper"]), platform.dump_logs()
+    wait_until(lambda: names() == ["Ada Lovelace", "Alan Turing", "Grace Hopper"], what="the directory lists all three",
+               seen=names)
     # and /metrics says generation 0 serves them, caught up
-    assert eventually(lambda: lag(api) == 0)
+    wait_until(lambda: lag(api) == 0, what="the directory worker has no lag", seen=lambda: lag(api))
     assert [s.value for s in metrics(api)["careerloop_projection_generation"]] == [0]
 
     # when the operator rebuilds the directory (a short grace period before the old one is dropped)
@@ -54,11 +58,12 @@ def test_an_operator_rebuilds_the_directory_beside_the_live_one_and_the_platform
     assert "dropped generation 0" in done.stdout, done.stdout
 
     # and the API serves generation 1 with the same answers, and the live worker follows it
-    assert eventually(lambda: [s.value for s in metrics(api)["careerloop_projection_generation"]] == [1])
+    wait_until(lambda: [s.value for s in metrics(api)["careerloop_projection_generation"]] == [1],
+               what="/metrics reports generation 1")
     assert names() == ["Ada Lovelace", "Alan Turing", "Grace Hopper"]
     assert requests.post(f"{api}/contacts", headers=auth, timeout=10, json={"name": "Katherine Johnson"}).ok
-    assert eventually(lambda: "Katherine Johnson" in names()), platform.dump_logs()
-    assert eventually(lambda: lag(api) == 0)
+    wait_until(lambda: "Katherine Johnson" in names(), what="the live worker projected the new contact", seen=names)
+    wait_until(lambda: lag(api) == 0, what="the directory worker has no lag", seen=lambda: lag(api))
     assert {s.labels["generation"] for s in metrics(api)["careerloop_projection_committed_offset"]} == {"1"}
     assert "following the switch-over" in platform.logs["contacts-directory"].read_text()
 

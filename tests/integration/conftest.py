@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterator
 import pytest
 from flask.testing import FlaskClient
 
-from tests.backends import bus_url, event_store_url, read_store_url
+from tests.backends import bus_url, event_store_url, marked, read_store_url
 from shared.bus import open_bus
 from shared.config import Settings
 from shared.consumer import ConsumerRunner
@@ -46,7 +46,7 @@ class InProcessPlatform:
             runner.run(threading.Event(), until_idle=True)
 
 
-@pytest.fixture(params=list(PROFILES))
+@pytest.fixture(params=[marked(name, *backends) for name, backends in PROFILES.items()])
 def profile(request: pytest.FixtureRequest) -> str:
     return request.param
 

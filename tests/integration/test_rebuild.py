@@ -20,7 +20,7 @@ from shared.rebuild import Rebuild
 from shared.readstore import Index, iterate
 from shared.runtime import follow_projection
 from tests.backends import bus_url
-from tests.contract._support import wait_until
+from tests.support import wait_until
 from tests.integration.conftest import PROFILES, InProcessPlatform
 
 

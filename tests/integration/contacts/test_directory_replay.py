@@ -14,6 +14,7 @@ from services.contacts.projections import ContactDirectory, directory
 from shared.bus import Message
 from shared.contracts.contacts import CONTACTS
 from shared.events import Metadata
+from tests.backends import READ_STORE_PARAMS
 from tests.integration.replay import at_least_once, project
 
 NOW = datetime(2026, 11, 25, tzinfo=timezone.utc)
@@ -51,7 +52,7 @@ def build(backend: str, messages: list[Message], batch: int) -> dict[str, list[d
     return project(backend, ContactDirectory, messages, batch, {"directory": directory})
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "mongo"])
+@pytest.mark.parametrize("backend", READ_STORE_PARAMS)
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.large_base_example, HealthCheck.too_slow])
 @given(case=deliveries(), batch=st.integers(1, 7))
 def test_redelivery_and_interleaving_give_the_same_directory(backend: str, case: tuple, batch: int) -> None:

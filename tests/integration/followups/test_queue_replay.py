@@ -17,6 +17,7 @@ from shared.contracts.followups import FOLLOWUPS
 from shared.contracts.notes import ADVISING, NOTES
 from shared.contracts.scheduling import INTERVIEWS
 from shared.events import EventCatalog, Metadata, Recorded, isoformat
+from tests.backends import READ_STORE_PARAMS
 from tests.integration.replay import at_least_once, project
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
@@ -155,7 +156,7 @@ def build(backend: str, messages: list[Message], batch: int) -> dict[str, list[d
                     "advisees": advisees})
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "mongo"])
+@pytest.mark.parametrize("backend", READ_STORE_PARAMS)
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.large_base_example, HealthCheck.too_slow])
 @given(case=deliveries(), batch=st.integers(1, 7))
 def test_redelivery_and_interleaving_give_the_same_queues_and_timelines(backend: str, case: tuple, batch: int) -> None:

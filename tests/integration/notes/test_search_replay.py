@@ -18,6 +18,7 @@ from shared.bus import Message
 from shared.contracts.contacts import CONTACTS
 from shared.contracts.notes import NOTES
 from shared.events import EventCatalog, Metadata
+from tests.backends import READ_STORE_PARAMS
 from tests.integration.replay import at_least_once, project
 
 NOW = datetime(2026, 3, 1, tzinfo=timezone.utc)
@@ -79,7 +80,7 @@ def build(backend: str, delivered: list[Message], batch: int) -> dict[str, list[
     return project(backend, NotesViews, delivered, batch, {"search": note_search})
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "mongo"])
+@pytest.mark.parametrize("backend", READ_STORE_PARAMS)
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.large_base_example, HealthCheck.too_slow])
 @given(case=deliveries(), batch=st.integers(1, 7))
 def test_redelivery_and_interleaving_give_the_same_search_documents(backend: str, case: tuple, batch: int) -> None:

@@ -45,7 +45,8 @@ the test. Neither needs the real backends, so they serve both profiles alike.
                               retries with the same webhook-id, and deduping on it is the
                               receiver's part of exactly-once.
 
-Also: `unused_port()` (nothing listens there: "server down"), `eventually(condition, timeout)`,
+Every wait fails the test at its timeout, naming what it awaited (`tests.support`).
+Also: `unused_port()` (nothing listens there: "server down"),
 `tls_pair(tmp_path)` -> (server, client) SSL contexts for a throw-away certificate, and the
 `smtp_server_factory` fixture: smtp_server_factory(starttls=ctx | implicit_tls=ctx,
 credentials=("user", "password")) -> a started SmtpServer requiring TLS and AUTH.

@@ -12,7 +12,6 @@ import json
 import socket
 import ssl
 import threading
-import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -21,12 +20,13 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from services.notifications.channels import WebhookVerificationError, new_webhook_secret, verify
+from tests.support import wait_notified
 
 HOST = "127.0.0.1"
 
@@ -36,11 +36,6 @@ def unused_port() -> int:
     with socket.socket() as probe:
         probe.bind((HOST, 0))
         return probe.getsockname()[1]
-
-
-def _wait(condition: Callable[[], bool], lock: threading.Condition, timeout: float) -> bool:
-    with lock:
-        return lock.wait_for(condition, timeout)
 
 
 # -- SMTP ------------------------------------------------------------------------------------------
@@ -218,15 +213,20 @@ class SmtpServer:
 
     # observing
     def wait_for(self, count: int, timeout: float = 10) -> list[ReceivedMail]:
-        """Block until `count` messages were accepted; return them (fewer if the time ran out)."""
-        _wait(lambda: len(self.messages) >= count, self._changed, timeout)
+        """Block until `count` messages were accepted; return them (the test fails if the time runs out)."""
+        wait_notified(self._changed, lambda: len(self.messages) >= count, timeout=timeout,
+                      what=f"the SMTP server accepted {count} messages")
         return list(self.messages)
 
     def wait_until_held(self, count: int = 1, timeout: float = 10) -> bool:
-        return _wait(lambda: len(self.held) >= count, self._changed, timeout)
+        wait_notified(self._changed, lambda: len(self.held) >= count, timeout=timeout,
+                      what=f"the SMTP server held {count} messages")
+        return True
 
     def wait_until_discarded(self, count: int = 1, timeout: float = 10) -> bool:
-        return _wait(lambda: len(self.discarded) >= count, self._changed, timeout)
+        wait_notified(self._changed, lambda: len(self.discarded) >= count, timeout=timeout,
+                      what=f"the SMTP server discarded {count} messages")
+        return True
 
 
 def tls_pair(directory: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
@@ -372,11 +372,14 @@ class WebhookReceiver:
 
     def wait_for(self, count: int, timeout: float = 10) -> list[ReceivedWebhook]:
         """Block until `count` requests arrived (answered or not); return them."""
-        _wait(lambda: len(self.requests) >= count, self._changed, timeout)
+        wait_notified(self._changed, lambda: len(self.requests) >= count, timeout=timeout,
+                      what=f"the webhook receiver got {count} requests")
         return list(self.requests)
 
     def wait_until_answered(self, count: int, timeout: float = 10) -> bool:
-        return _wait(lambda: sum(r.status is not None for r in self.requests) >= count, self._changed, timeout)
+        wait_notified(self._changed, lambda: sum(r.status is not None for r in self.requests) >= count,
+                      timeout=timeout, what=f"the webhook receiver answered {count} requests")
+        return True
 
     def _handle(self, http: BaseHTTPRequestHandler) -> None:
         body = http.rfile.read(int(http.headers.get("content-length") or 0))
@@ -406,12 +409,3 @@ class WebhookReceiver:
         except OSError:
             pass  # the sender gave up (timed out) before we answered
 
-
-def eventually(condition: Callable[[], bool], timeout: float = 10) -> bool:
-    """Poll a condition that another process or thread makes true (no fixed sleeps in tests)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()

@@ -23,15 +23,16 @@ from shared.contracts.notifications import NOTIFICATIONS
 from shared.events import Metadata
 from shared.eventstore import open_event_store
 from shared.readstore import open_read_store
-from tests.backends import event_store_url, read_store_url
-from tests.integration.notifications.peers import SmtpServer, eventually
+from tests.backends import event_store_url, marked, read_store_url
+from tests.integration.notifications.peers import SmtpServer
+from tests.support import wait_until
 
 ROOT = Path(__file__).resolve().parents[3]
 PROFILES = {"embedded": "sqlite", "real": "mongo"}
 KINDS = ["thank_you_due", "follow_up_due", "check_in_due", "follow_up_due", "thank_you_due"]
 
 
-@pytest.fixture(params=list(PROFILES))
+@pytest.fixture(params=[marked(name, backend) for name, backend in PROFILES.items()])
 def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str, Any, Any]]:
     events_url = event_store_url(PROFILES[request.param], tmp_path)
     read_url = read_store_url(PROFILES[request.param], tmp_path)
@@ -107,7 +108,8 @@ def test_a_dispatcher_killed_mid_send_loses_nothing_and_sends_nothing_twice(
         # then a new dispatcher (once the dead one's lease has expired) sends the rest, each once
         dispatcher.start()
         delivered = smtp_server.wait_for(5, timeout=60)
-        assert eventually(lambda: all(service.notifications.load(p.id).status == "sent" for p in plans), timeout=30)
+        wait_until(lambda: all(service.notifications.load(p.id).status == "sent" for p in plans), timeout=30,
+                   what="every notification is recorded as sent")
         assert dispatcher.signal(signal.SIGTERM) == 0  # and stops cleanly
     finally:
         dispatcher.stop()
