@@ -4,7 +4,7 @@ Every process of the platform that is not an API (the relays, the follow-ups ann
 notifications dispatcher, the projection workers and the notifications policy worker) is a *step*
 run by `ProcessLoop` inside `running(...)`:
 
-- `start_process(settings)` is the one entry hook every process goes through first (configuration,
+- `start_process(name, settings)` is the one entry hook every process goes through first (configuration,
   logging; start-up checks belong here too), one-shot commands such as `--status` included;
 - `running(name)` turns SIGTERM/SIGINT into a stop event, serves the process's metrics on
   `METRICS_PORT` (0: off) and closes every client it opened, in reverse order, on the way out;
@@ -16,6 +16,7 @@ run by `ProcessLoop` inside `running(...)`:
 """
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import signal
@@ -34,8 +35,9 @@ from shared.eventstore import EventStore
 log = logging.getLogger("careerloop.process")
 
 
-def start_process(settings: Settings | None = None) -> Settings:
-    """The first thing every process does: read its configuration and set up logging."""
+def start_process(process: str, settings: Settings | None = None) -> Settings:
+    """The first thing every process named `process` does, one-shot commands included: read its
+    configuration, set up logging (and check the configuration before any backend is opened)."""
     from shared.web.logs import configure_logging  # shared.web's package imports the consumer, which imports us
 
     settings = settings or Settings.from_env()
@@ -54,6 +56,16 @@ def stop_on_signals() -> threading.Event:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     return stop
+
+
+def command_line(prog: str, description: str | None, *, status: str, dry_run: str) -> argparse.ArgumentParser:
+    """The command line of a process that keeps no read model: run until stopped, or `--status` /
+    `--dry-run` once (the projection workers' is `shared.runtime.projection_main`)."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    action = parser.add_mutually_exclusive_group()
+    action.add_argument("--status", action="store_true", help=f"show {status}, and exit")
+    action.add_argument("--dry-run", action="store_true", help=f"show {dry_run}, and exit")
+    return parser
 
 
 class Backoff:
@@ -224,7 +236,7 @@ def running(name: str, settings: Settings | None = None, stop: threading.Event |
             one_shot: bool = False) -> Iterator[Running]:
     """The life of a process named `name` (e.g. `relay-contacts`); a `one_shot` command (`--status`,
     `--dry-run`) serves no metrics."""
-    settings = start_process(settings)
+    settings = start_process(name, settings)
     with ExitStack() as resources:
         process = Running(name, settings, stop or stop_on_signals(), ProcessMetrics(name), resources)
         if not one_shot:

@@ -18,7 +18,7 @@ from typing import Mapping, TextIO
 
 from shared.bus import EventBus
 from shared.eventstore import EventStore
-from shared.process import Lease, ProcessLoop, ProcessMetrics, holder_id, running
+from shared.process import Lease, ProcessLoop, ProcessMetrics, command_line, holder_id, running
 
 log = logging.getLogger("careerloop.relay")
 
@@ -106,18 +106,12 @@ def wait_until_published(store: EventStore, timeout: float = 10.0) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m shared.relay <service>`: the relay process of one service."""
-    import argparse
-
     from shared.contracts import CATALOGS
     from shared.runtime import ensure_all_topics, topics_of
 
-    parser = argparse.ArgumentParser(prog="python -m shared.relay", description=main.__doc__)
+    parser = command_line("python -m shared.relay", main.__doc__, status="the backlog and the next batch",
+                          dry_run="what the next batch would publish (nothing is sent)")
     parser.add_argument("service", choices=sorted({c.service for c in CATALOGS}))
-    action = parser.add_mutually_exclusive_group()
-    action.add_argument("--status", action="store_true",
-                        help="show the backlog and what the next batch would publish, and exit")
-    action.add_argument("--dry-run", action="store_true",
-                        help="show what the next batch would publish, publish nothing, and exit")
     args = parser.parse_args(argv)
     with running(f"relay-{args.service}", one_shot=args.status or args.dry_run) as process:
         store, bus = process.event_store(args.service), process.bus()

@@ -73,7 +73,7 @@ def follow_projection(make: Callable[..., Projection], bus: EventBus, read_store
         if not stop.is_set():
             log.info("projection %s: generation %d is no longer current; following the switch-over",
                      projection.name, serving)
-        return 1
+        return 0  # the runner counted what it applied
 
     ProcessLoop(template.name, serve_current_generation, idle_seconds=0, retry=is_transient,
                 metrics=metrics).run(stop)

@@ -36,7 +36,7 @@ from shared.contracts.followups import FOLLOWUPS
 from shared.errors import ConcurrencyConflict, RuleViolated
 from shared.events import Metadata, isoformat, utcnow
 from shared.eventstore import EventStore
-from shared.process import Lease, ProcessLoop, ProcessMetrics, running
+from shared.process import Lease, ProcessLoop, ProcessMetrics, command_line, running
 from shared.readstore import ReadStore, iterate
 from shared.repository import Repository
 
@@ -131,14 +131,9 @@ class Announcer:
 
 def main(argv: list[str] | None = None, settings: Any = None, stop: threading.Event | None = None) -> int:
     """`python -m services.followups.announcer`: announce what falls due, until SIGTERM/SIGINT."""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m services.followups.announcer", description=main.__doc__)
-    action = parser.add_mutually_exclusive_group()
-    action.add_argument("--status", action="store_true",
-                        help="show how many items are due and not yet announced, and exit")
-    action.add_argument("--dry-run", action="store_true",
-                        help="list the items the next round would announce, announce nothing, and exit")
+    parser = command_line("python -m services.followups.announcer", main.__doc__,
+                          status="how many items are due and not yet announced",
+                          dry_run="which items the next round would announce (nothing is recorded)")
     args = parser.parse_args(argv)
     with running("followups-announcer", settings, stop, one_shot=args.status or args.dry_run) as process:
         interval = float(process.settings.get("FOLLOWUPS_ANNOUNCE_INTERVAL_SECONDS"))

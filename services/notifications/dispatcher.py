@@ -59,7 +59,7 @@ from shared.errors import ConcurrencyConflict
 from shared.events import Metadata, isoformat, utcnow
 from shared.eventstore import EventStore
 from shared.ics import invite, method_of
-from shared.process import Lease, ProcessLoop, ProcessMetrics, holder_id, running
+from shared.process import Lease, ProcessLoop, ProcessMetrics, command_line, holder_id, running
 from shared.readstore import ReadStore, iterate
 from shared.repository import Repository
 
@@ -381,14 +381,9 @@ class Dispatcher:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the dispatcher until SIGTERM/SIGINT; every client is created here, in this process."""
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="python -m services.notifications.dispatcher",
-                                     description="The notifications dispatcher: sends what is due.")
-    action = parser.add_mutually_exclusive_group()
-    action.add_argument("--status", action="store_true", help="show what the delivery queue holds, and exit")
-    action.add_argument("--dry-run", action="store_true",
-                        help="list the notifications the next round would act on, send nothing, and exit")
+    parser = command_line("python -m services.notifications.dispatcher", "The notifications dispatcher: sends what is due.",
+                          status="what the delivery queue holds",
+                          dry_run="which notifications the next round would act on (nothing is sent)")
     args = parser.parse_args(argv)
     with running("notifications-dispatcher", one_shot=args.status or args.dry_run) as process:
         dispatcher = Dispatcher(process.event_store("notifications"), process.read_store(), process.settings)
