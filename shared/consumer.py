@@ -114,10 +114,12 @@ class ConsumerRunner:
         try:
             while not self._stop.is_set():
                 messages = self.consumer.poll(self.batch_size, timeout=timeout)
+                if self.metrics is not None:
+                    self.metrics.beat()
                 if messages:
                     self.process(messages)
-                if self.metrics is not None:
-                    self.metrics.did(len(messages))
+                    if self.metrics is not None:
+                        self.metrics.did(len(messages))
                 elif until_idle and self.caught_up():
                     return
                 if leave_when is not None and not self._stop.is_set() and leave_when(len(messages)):

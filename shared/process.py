@@ -146,6 +146,7 @@ class ProcessMetrics:
         self.backoff.set(0)
 
     def failed(self, delay: float) -> None:
+        self.beat()  # waiting to retry is alive too
         self.failures.inc()
         self.backoff.set(delay)
 

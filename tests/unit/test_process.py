@@ -94,3 +94,38 @@ def test_an_error_the_loop_must_not_retry_ends_it(store):
     with pytest.raises(ValueError):
         ProcessLoop("strict", step, idle_seconds=0, retry=lambda exc: isinstance(exc, ConnectionError)).run(
             threading.Event())
+
+
+def test_a_projection_runner_counts_what_it_applied_and_its_transient_retries(tmp_path: Path):
+    from shared.bus import open_bus
+    from shared.consumer import ConsumerRunner
+    from shared.readstore import open_read_store
+
+    bus, read_store = open_bus(f"sqlite:///{tmp_path}/bus.db"), open_read_store(f"sqlite:///{tmp_path}/read.db")
+    bus.ensure_topics({"things": 2})
+    producer = bus.producer()
+    for n in range(3):
+        producer.send("things", f"stream-{n}", b"{}")
+    producer.flush()
+    producer.close()
+
+    class Flaky:
+        group_id, topics = "things-group", ["things"]
+        calls = 0
+
+        def handle(self, messages: list) -> None:
+            Flaky.calls += 1
+            if Flaky.calls == 1:
+                raise ConnectionError("the read store is away")
+
+    metrics = ProcessMetrics("things")
+    try:
+        ConsumerRunner(bus, Flaky(), read_store, backoff_base=0.01, metrics=metrics).run(
+            threading.Event(), until_idle=True)
+    finally:
+        bus.close()
+        read_store.close()
+    seen = report(metrics)
+    assert seen["careerloop_process_processed_total"] == 3
+    assert seen["careerloop_process_failures_total"] == 1
+    assert seen["careerloop_process_backoff_seconds"] == 0
