@@ -102,6 +102,8 @@ class Announcer:
                 announced += 1
             if outcome != "busy":
                 self._settled.add(key)
+        if announced:
+            log.info("announced %d follow-ups as due", announced)
         return announced
 
     # -- the process --------------------------------------------------------------------------
