@@ -126,8 +126,10 @@ class ProcessMetrics:
 
         self.heartbeat = labelled(Gauge, "careerloop_process_heartbeat_timestamp_seconds",
                                   "When the process last went round its loop (liveness: alert when it stops moving).")
-        self.lease = labelled(Gauge, "careerloop_process_lease_held",
-                              "1 while this process holds its lease (the active one), 0 on standby.")
+        # labelled on first use: a process without a lease (a projection worker) reports none
+        self._lease = Gauge("careerloop_process_lease_held",
+                            "1 while this process holds its lease (the active one), 0 on standby.", ["process"],
+                            registry=self.registry)
         self.processed = labelled(Counter, "careerloop_process_processed",
                                   "Items handled since start: events published, applied or announced, "
                                   "notifications moved on.")
@@ -138,6 +140,9 @@ class ProcessMetrics:
 
     def beat(self) -> None:
         self.heartbeat.set_to_current_time()
+
+    def holding(self, held: bool) -> None:
+        self._lease.labels(self.process).set(1 if held else 0)
 
     def did(self, count: int) -> None:
         self.beat()
@@ -194,13 +199,13 @@ class ProcessLoop:
         finally:
             if self.lease is not None:
                 self.lease.release()
-                self.metrics.lease.set(0)
+                self.metrics.holding(False)
             log.info("%s stopped", self.name)
 
     def _hold(self) -> bool:
         assert self.lease is not None
         held = self.lease.hold()
-        self.metrics.lease.set(1 if held else 0)
+        self.metrics.holding(held)
         return held
 
 

@@ -129,3 +129,4 @@ def test_a_projection_runner_counts_what_it_applied_and_its_transient_retries(tm
     assert seen["careerloop_process_processed_total"] == 3
     assert seen["careerloop_process_failures_total"] == 1
     assert seen["careerloop_process_backoff_seconds"] == 0
+    assert "careerloop_process_lease_held" not in seen  # a projection worker holds no lease
