@@ -37,6 +37,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("DORMANT_AFTER_DAYS", "90", "A relationship with no touch for this many days shows as dormant."),
     Variable("LOG_LEVEL", "INFO", "Python log level of every process."),
     Variable("HOST", "127.0.0.1", "Interface the `make run` APIs listen on."),
+    Variable("METRICS_PORT", "0", "Port on which a relay, worker, announcer or dispatcher serves its own Prometheus `/metrics` (liveness, lease, processed items, backoff); 0 serves none. Give each process its own port when several share a host (`make run` leaves it 0); the APIs serve `/metrics` on their own port whatever this says."),
+    Variable("METRICS_HOST", "127.0.0.1", "Interface of the `METRICS_PORT` endpoint (`0.0.0.0` in a container)."),
     Variable("CONTACTS_PORT", "8001", "Port of the contacts API under `make run`."),
     Variable("SCHEDULING_PORT", "8002", "Port of the scheduling API under `make run`."),
     Variable("CALENDAR_ORGANIZER_EMAIL", "Career Office <career-office@localhost>", "ORGANIZER of interview invites whose student's e-mail is unknown (no `email` claim in their token): `Name <address>` or a bare address."),

@@ -22,6 +22,7 @@ from typing import Callable, Mapping, Protocol, Sequence
 from shared.bus import Consumer, EventBus, Message, TopicPartition, dead_letter_topic
 from shared.errors import TransientError
 from shared.events import isoformat, utcnow
+from shared.process import Backoff, ProcessMetrics
 from shared.readstore import Index, ReadStore, Update
 
 log = logging.getLogger("careerloop.consumer")
@@ -80,10 +81,11 @@ def positions(bus: EventBus, group_id: str, topics: Sequence[str]) -> list[Posit
 class ConsumerRunner:
     def __init__(self, bus: EventBus, handler: Handler, read_store: ReadStore, *, max_attempts: int = 5,
                  backoff_base: float = 0.1, backoff_cap: float = 30.0, batch_size: int = 500,
-                 sleep: Callable[[float], None] | None = None) -> None:
+                 sleep: Callable[[float], None] | None = None, metrics: ProcessMetrics | None = None) -> None:
         self.bus, self.handler, self.read_store = bus, handler, read_store
         self.max_attempts, self.batch_size = max_attempts, batch_size
-        self.backoff_base, self.backoff_cap = backoff_base, backoff_cap
+        self.backoff = Backoff(backoff_base, backoff_cap)
+        self.metrics = metrics
         self.checkpoints = read_store.collection("checkpoints", [Index("group_id")])
         self.parked = read_store.collection("parked_streams", [Index("group_id")])
         self.dead_letters = dead_letter_topic(handler.group_id)
@@ -112,8 +114,12 @@ class ConsumerRunner:
         try:
             while not self._stop.is_set():
                 messages = self.consumer.poll(self.batch_size, timeout=timeout)
+                if self.metrics is not None:
+                    self.metrics.beat()
                 if messages:
                     self.process(messages)
+                    if self.metrics is not None:
+                        self.metrics.did(len(messages))
                 elif until_idle and self.caught_up():
                     return
                 if leave_when is not None and not self._stop.is_set() and leave_when(len(messages)):
@@ -209,7 +215,7 @@ class ConsumerRunner:
                         self._park(message, reason)
                         parked.add(message.key)
                     else:
-                        self._wait(self._backoff(attempt))
+                        self._wait(self.backoff.delay(attempt))
 
     def _retry_transient(self, work: Callable[[], None]) -> None:
         attempt = 0
@@ -221,7 +227,9 @@ class ConsumerRunner:
                 if not is_transient(exc):
                     raise
                 attempt += 1
-                delay = self._backoff(attempt)
+                delay = self.backoff.delay(attempt)
+                if self.metrics is not None:
+                    self.metrics.failed(delay)
                 log.warning("transient failure (%s); retrying in %.1fs", exc, delay)
                 self._wait(delay)
 
@@ -262,9 +270,6 @@ class ConsumerRunner:
             "dlq-offset": str(message.offset), "dlq-at": isoformat(utcnow()),
         }
         self.producer.send(self.dead_letters, message.key, message.value, headers)
-
-    def _backoff(self, attempt: int) -> float:
-        return min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1))
 
     def _wait(self, seconds: float) -> None:
         if self._sleep is not None:

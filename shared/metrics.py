@@ -1,4 +1,4 @@
-"""Prometheus metrics of a service, computed when scraped (text exposition format 0.0.4).
+"""Prometheus metrics of a service, computed when scraped (prometheus_client's text format 0.0.4).
 
 `GET /metrics` on every service API answers from the backends themselves, not from counters kept in
 the process, so every gunicorn worker gives the same, current answer whichever one is scraped:
@@ -11,6 +11,9 @@ the process, so every gunicorn worker gives the same, current answer whichever o
 - the relay's backlog: commits stored in the service's outbox and not yet published;
 - `careerloop_up{backend}`: 1 when the backend answered this scrape, 0 when it did not. A backend
   that is down never fails the scrape: its metrics are left out and its `up` is 0.
+
+`ServiceCollector` is a prometheus_client custom collector that reads all this on `collect()`;
+`exposition` renders it. The relays and workers report on themselves instead (`shared.process`).
 
 The bus is opened lazily, in the API process after gunicorn forked it, and only one thread of the
 process ever uses it (`BusProbe`): kafka-python's clients are not meant to be shared between
@@ -26,16 +29,19 @@ the public ingress).
 from __future__ import annotations
 
 import logging
-import math
 import os
 import queue
 import threading
 import time
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FuturesTimeout
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable, Iterable, Sequence, TypeVar
+
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
+from prometheus_client.registry import Collector
 
 from shared.bus import EventBus, open_bus
 from shared.consumer import Position, positions
@@ -44,48 +50,22 @@ from shared.readstore import Index, ReadStore, iterate
 from shared.readstore.generations import generation_of
 
 log = logging.getLogger("careerloop.metrics")
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
+_POSITION = ("projection", "generation", "topic", "partition")
 BUS_BUDGET_SECONDS = 5.0
 T = TypeVar("T")
 
 
-@dataclass
-class Family:
-    name: str
-    type: str  # "gauge" (every metric here is a value read now, none counts since process start)
-    help: str
-    samples: list[tuple[dict[str, str], float]] = field(default_factory=list)
+class _Gauge:
+    """One metric family being filled: every metric here is a value read now (a gauge), none
+    counts since the process started."""
+
+    def __init__(self, name: str, documentation: str, *labels: str) -> None:
+        self.labels = labels
+        self.family = GaugeMetricFamily(name, documentation, labels=list(labels))
 
     def add(self, value: float, **labels: Any) -> None:
-        self.samples.append(({k: str(v) for k, v in labels.items()}, value))
-
-
-def _escape_label(value: str) -> str:
-    return _escape_help(value).replace('"', '\\"')
-
-
-def _escape_help(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n")
-
-
-def _number(value: float) -> str:
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
-
-
-def render(families: Iterable[Family]) -> str:
-    """The families in the text exposition format 0.0.4 (HELP and TYPE once per family)."""
-    lines = []
-    for family in families:
-        lines.append(f"# HELP {family.name} {_escape_help(family.help)}")
-        lines.append(f"# TYPE {family.name} {family.type}")
-        for labels, value in family.samples:
-            text = ",".join(f'{k}="{_escape_label(v)}"' for k, v in labels.items())
-            lines.append(f"{family.name}{{{text}}} {_number(value)}" if text else f"{family.name} {_number(value)}")
-    return "\n".join(lines) + "\n"
+        self.family.add_metric([str(labels[name]) for name in self.labels], value)
 
 
 class BusProbe:
@@ -164,26 +144,45 @@ class _Generation:
     topics: list[str]
 
 
+class ServiceCollector(Collector):
+    """The metrics of one service, read from its backends whenever the collector is scraped."""
+
+    def __init__(self, service: str, projections: Sequence[Callable[..., Projection]], *, event_store: Any,
+                 read_store: ReadStore | None, bus: BusProbe | None, namespace: str = "",
+                 now: Callable[[], float] = time.time) -> None:
+        self.service, self.projections, self.event_store = service, projections, event_store
+        self.read_store, self.bus, self.namespace, self.now = read_store, bus, namespace, now
+
+    def collect(self) -> Iterable[Metric]:
+        return collect(self.service, self.projections, event_store=self.event_store, read_store=self.read_store,
+                       bus=self.bus, namespace=self.namespace, now=self.now)
+
+
+def exposition(collector: Collector) -> bytes:
+    """The collector's metrics in the text exposition format 0.0.4, collected now."""
+    return generate_latest(collector)  # type: ignore[arg-type]
+
+
 def collect(service: str, projections: Sequence[Callable[..., Projection]], *, event_store: Any,
             read_store: ReadStore | None, bus: BusProbe | None, namespace: str = "",
-            now: Callable[[], float] = time.time) -> list[Family]:
+            now: Callable[[], float] = time.time) -> list[GaugeMetricFamily]:
     """Every metric of one service, read from its backends now."""
-    up = Family("careerloop_up", "gauge", "1 when the backend answered this scrape, 0 when it did not.")
-    outbox = Family("careerloop_outbox_unpublished_commits", "gauge",
-                    "Commits stored in the service's event store (its outbox) that the relay has not published yet.")
-    current = Family("careerloop_projection_generation", "gauge",
-                     "The read-model generation the projection's queries are served from.")
-    building = Family("careerloop_projection_building_generation", "gauge",
-                      "A generation being rebuilt beside the current one (absent when there is no rebuild).")
-    committed = Family("careerloop_projection_committed_offset", "gauge",
-                       "The next offset the projection's consumer group applies: everything below it is applied.")
-    ends = Family("careerloop_topic_end_offset", "gauge", "The offset the next event on the partition gets.")
-    lag = Family("careerloop_projection_lag", "gauge",
-                 "Events on the partition that the projection's consumer group has not applied yet.")
-    checkpoint = Family("careerloop_projection_checkpoint_offset", "gauge",
-                        "The offset the projection recorded in the read store with its last applied batch.")
-    age = Family("careerloop_projection_checkpoint_age_seconds", "gauge",
-                 "Seconds since the projection last applied a batch from the partition.")
+    up = _Gauge("careerloop_up", "1 when the backend answered this scrape, 0 when it did not.", "backend")
+    outbox = _Gauge("careerloop_outbox_unpublished_commits",
+                    "Commits stored in the service's event store (its outbox) that the relay has not published yet.", "service")
+    current = _Gauge("careerloop_projection_generation",
+                     "The read-model generation the projection's queries are served from.", "projection")
+    building = _Gauge("careerloop_projection_building_generation",
+                      "A generation being rebuilt beside the current one (absent when there is no rebuild).", "projection")
+    committed = _Gauge("careerloop_projection_committed_offset",
+                       "The next offset the projection's consumer group applies: everything below it is applied.", *_POSITION)
+    ends = _Gauge("careerloop_topic_end_offset", "The offset the next event on the partition gets.", "topic", "partition")
+    lag = _Gauge("careerloop_projection_lag",
+                 "Events on the partition that the projection's consumer group has not applied yet.", *_POSITION)
+    checkpoint = _Gauge("careerloop_projection_checkpoint_offset",
+                        "The offset the projection recorded in the read store with its last applied batch.", *_POSITION)
+    age = _Gauge("careerloop_projection_checkpoint_age_seconds",
+                 "Seconds since the projection last applied a batch from the partition.", *_POSITION)
 
     try:
         outbox.add(event_store.unpublished_count(), service=service)
@@ -215,12 +214,12 @@ def collect(service: str, projections: Sequence[Callable[..., Projection]], *, e
         except Exception as exc:
             log.warning("metrics: the bus did not answer: %s", exc)
             up.add(0, backend="bus")
-    return [up, outbox, current, building, committed, ends, lag, checkpoint, age]
+    return [g.family for g in (up, outbox, current, building, committed, ends, lag, checkpoint, age)]
 
 
 def _read_side(projections: Sequence[Callable[..., Projection]], read_store: ReadStore | None, namespace: str,
-               now: Callable[[], float], up: Family, current: Family, building: Family, checkpoint: Family,
-               age: Family) -> list[_Generation]:
+               now: Callable[[], float], up: _Gauge, current: _Gauge, building: _Gauge, checkpoint: _Gauge,
+               age: _Gauge) -> list[_Generation]:
     """The generations to watch (current, and any being built) and their checkpoints."""
     watched: list[_Generation] = []
     if read_store is None:  # a service without a read side reports its outbox only

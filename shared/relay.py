@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import socket
+import sys
 import threading
 import time
-from typing import Mapping
+from collections import Counter
+from typing import Mapping, TextIO
 
 from shared.bus import EventBus
 from shared.eventstore import EventStore
+from shared.process import Lease, ProcessLoop, ProcessMetrics, command_line, holder_id, running
 
 log = logging.getLogger("careerloop.relay")
 
@@ -28,12 +29,14 @@ def encode(envelope: Mapping) -> bytes:
 
 class Relay:
     def __init__(self, store: EventStore, bus: EventBus, *, service: str, topics: Mapping[str, str],
-                 batch_size: int = 200, lease_ttl: float = 15.0, idle_sleep: float = 0.05) -> None:
+                 batch_size: int = 200, lease_ttl: float = 15.0, idle_sleep: float = 0.05,
+                 metrics: ProcessMetrics | None = None) -> None:
         self.store, self.bus, self.service = store, bus, service
         self.topics = dict(topics)  # stream type -> topic
         self.batch_size, self.lease_ttl, self.idle_sleep = batch_size, lease_ttl, idle_sleep
-        self.holder = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self.holder = holder_id()
         self.lease = f"relay:{service}"
+        self.metrics = metrics
         self._producer = None
 
     def publish_pending(self) -> int:
@@ -44,44 +47,43 @@ class Relay:
         if self._producer is None:
             self._producer = self.bus.producer()
         sent = 0
-        for commit in commits:
-            topic = self.topics[commit.stream_type]
-            for envelope in commit.events:
-                self._producer.send(topic, commit.stream_id, encode(envelope),
-                                    {"content-type": "application/cloudevents+json; charset=utf-8"})
-                sent += 1
-        self._producer.flush()  # raises unless every message was acknowledged
+        try:
+            for commit in commits:
+                topic = self.topics[commit.stream_type]
+                for envelope in commit.events:
+                    self._producer.send(topic, commit.stream_id, encode(envelope),
+                                        {"content-type": "application/cloudevents+json; charset=utf-8"})
+                    sent += 1
+            self._producer.flush()  # raises unless every message was acknowledged
+        except Exception:  # the bus is down: keep everything, start over with a fresh producer
+            self._reset_producer()
+            raise
         self.store.mark_published([c.position for c in commits])
         return sent
 
     def run(self, stop: threading.Event) -> None:
-        log.info("relay for %s started as %s", self.service, self.holder)
-        backoff = 0.1
+        """Publish while this relay holds the service's lease, until `stop` is set."""
         try:
-            while not stop.is_set():
-                if not self.store.acquire_lease(self.lease, self.holder, self.lease_ttl):
-                    stop.wait(self.lease_ttl / 3)  # standby: another relay is active
-                    continue
-                try:
-                    sent = self.publish_pending()
-                    backoff = 0.1
-                except Exception:  # the bus or store is down: keep everything, try again later
-                    log.exception("relay batch failed; retrying in %.1fs", backoff)
-                    self._reset_producer()
-                    stop.wait(backoff)
-                    backoff = min(backoff * 2, 10.0)
-                    continue
-                if sent:
-                    log.debug("published %d events", sent)
-                else:
-                    stop.wait(self.idle_sleep)
+            ProcessLoop(f"relay-{self.service}", lambda _: self.publish_pending(), idle_seconds=self.idle_sleep,
+                        lease=Lease(self.store, self.lease, self.lease_ttl, self.holder),
+                        metrics=self.metrics).run(stop)
         finally:
             self._reset_producer()
-            try:
-                self.store.release_lease(self.lease, self.holder)
-            except Exception:  # a lease that cannot be released simply expires
-                log.warning("could not release the relay lease", exc_info=True)
-            log.info("relay for %s stopped", self.service)
+
+    def status(self, out: TextIO = sys.stdout) -> int:
+        """`--status`: the backlog, and what the next batch would publish."""
+        print(f"relay {self.service}: {self.store.unpublished_count():,} commits not yet published", file=out)
+        return self.dry_run(out)
+
+    def dry_run(self, out: TextIO = sys.stdout) -> int:
+        """`--dry-run`: what the next batch would publish, per topic; nothing is sent or marked."""
+        commits = self.store.read_unpublished(self.batch_size)
+        per_topic = Counter()
+        for commit in commits:
+            per_topic[self.topics[commit.stream_type]] += len(commit.events)
+        print(f"next batch: {len(commits):,} commits, {sum(per_topic.values()):,} events"
+              + "".join(f"\n  {topic}: {count:,}" for topic, count in sorted(per_topic.items())), file=out)
+        return 0
 
     def _reset_producer(self) -> None:
         if self._producer is not None:
@@ -104,29 +106,23 @@ def wait_until_published(store: EventStore, timeout: float = 10.0) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m shared.relay <service>`: the relay process of one service."""
-    import argparse
-
-    from shared.bus import open_bus
-    from shared.config import Settings
     from shared.contracts import CATALOGS
-    from shared.eventstore import open_event_store
-    from shared.runtime import ensure_all_topics, stop_on_signals, topics_of
-    from shared.web.logs import configure_logging
+    from shared.runtime import ensure_all_topics, topics_of
 
-    parser = argparse.ArgumentParser(prog="python -m shared.relay", description=main.__doc__)
-    services = sorted({c.service for c in CATALOGS})
-    parser.add_argument("service", choices=services)
+    parser = command_line("python -m shared.relay", main.__doc__, status="the backlog and the next batch",
+                          dry_run="what the next batch would publish (nothing is sent)")
+    parser.add_argument("service", choices=sorted({c.service for c in CATALOGS}))
     args = parser.parse_args(argv)
-    settings = Settings.from_env()
-    configure_logging(settings.get("LOG_LEVEL"))
-    stop = stop_on_signals()
-    store = open_event_store(settings.event_store_url(args.service))
-    bus = open_bus(settings.get("BUS_URL"))
-    try:
-        ensure_all_topics(bus, settings)
-        Relay(store, bus, service=args.service, topics=topics_of(args.service, settings)).run(stop)
-    finally:
-        bus.close()
+    with running(f"relay-{args.service}", one_shot=args.status or args.dry_run) as process:
+        store, bus = process.event_store(args.service), process.bus()
+        relay = Relay(store, bus, service=args.service, topics=topics_of(args.service, process.settings),
+                      metrics=process.metrics)
+        if args.status:
+            return relay.status()
+        if args.dry_run:
+            return relay.dry_run()
+        ensure_all_topics(bus, process.settings)
+        relay.run(process.stop)
     return 0
 
 

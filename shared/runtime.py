@@ -1,4 +1,4 @@
-"""Process entry points shared by every relay and projection worker: wiring, topics, signals.
+"""The projection workers' process (on `shared.process`), and the topics every process needs.
 
 A projection worker serves the generation its collections are in and follows a switch-over to a new
 one (`follow_projection`); the same command line rebuilds a projection beside the live one
@@ -8,34 +8,20 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import threading
 import time
 from typing import Callable
 
-from shared.bus import EventBus, open_bus
+from shared.bus import EventBus
 from shared.config import Settings
 from shared.consumer import ConsumerRunner, is_transient
 from shared.contracts import CATALOGS
-from shared.projection import Projection, collection_names, open_projection
-from shared.readstore import ReadStore, open_read_store
+from shared.process import ProcessLoop, ProcessMetrics, Running, running
+from shared.projection import Projection, blueprint, open_projection
+from shared.readstore import ReadStore
 from shared.readstore.generations import generation_of
-from shared.web.logs import configure_logging
 
 log = logging.getLogger("careerloop.runtime")
-
-
-def stop_on_signals() -> threading.Event:
-    """An event set by SIGTERM or SIGINT: the process finishes the batch in hand, then exits."""
-    stop = threading.Event()
-
-    def request_stop(signum: int, frame: object) -> None:
-        log.info("received %s; stopping after the current batch", signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
-    return stop
 
 
 def topics_of(service: str, settings: Settings) -> dict[str, str]:
@@ -56,27 +42,19 @@ FOLLOW_CHECK_SECONDS = 0.5
 
 
 def follow_projection(make: Callable[..., Projection], bus: EventBus, read_store: ReadStore, *,
-                      namespace: str = "", stop: threading.Event) -> None:
+                      namespace: str = "", stop: threading.Event, metrics: ProcessMetrics | None = None) -> None:
     """Run the projection on the generation its collections are in, until `stop` is set.
 
     When a rebuild switches its collections to another generation, the runner leaves its group
     between two batches (everything it handled is committed) and the worker goes on with the new
     generation, pinned to it, under that generation's group: from the offsets the rebuild committed,
     so no event is applied twice or skipped. A switch back (to a generation kept with --keep-old) is
-    followed the same way, from where that generation's group stopped."""
-    names = collection_names(make)
-    backoff = 0.1
-    while not stop.is_set():
-        try:
-            projection = open_projection(make, read_store, namespace=namespace)
-        except Exception as exc:  # the read store is away: wait for it, as the runner does
-            if not is_transient(exc):
-                raise
-            log.warning("cannot read the generations (%s); retrying in %.1fs", exc, backoff)
-            stop.wait(backoff)
-            backoff = min(backoff * 2, 10.0)
-            continue
-        backoff = 0.1
+    followed the same way, from where that generation's group stopped. A backend briefly away (the
+    generations unreadable, the bus gone) is waited for with backoff; any other error ends the worker."""
+    template, names = blueprint(make, namespace)
+
+    def serve_current_generation(stop: threading.Event) -> int:
+        projection = open_projection(make, read_store, namespace=namespace)
         serving = projection.generation
         checked = [time.monotonic()]
 
@@ -91,65 +69,38 @@ def follow_projection(make: Callable[..., Projection], bus: EventBus, read_store
                 return False
 
         log.info("projection %s serves generation %d as group %s", projection.name, serving, projection.group_id)
-        ConsumerRunner(bus, projection, read_store).run(stop, leave_when=switched)
+        ConsumerRunner(bus, projection, read_store, metrics=metrics).run(stop, leave_when=switched)
         if not stop.is_set():
             log.info("projection %s: generation %d is no longer current; following the switch-over",
                      projection.name, serving)
+        return 0  # the runner counted what it applied
+
+    ProcessLoop(template.name, serve_current_generation, idle_seconds=0, retry=is_transient,
+                metrics=metrics).run(stop)
 
 
-def run_projection(make: Callable[..., Projection], settings: Settings | None = None,
-                   stop: threading.Event | None = None, *, replay_dead_letters: bool = False) -> None:
-    """Run one projection worker until stopped; all clients are created here, in this process.
-
-    With `replay_dead_letters`, re-handle the parked streams' dead letters once and exit."""
-    settings = settings or Settings.from_env()
-    configure_logging(settings.get("LOG_LEVEL"))
-    stop = stop or stop_on_signals()
-    bus = open_bus(settings.get("BUS_URL"))
-    read_store = open_read_store(settings.get("READ_STORE_URL"))
-    namespace = settings.get("BUS_NAMESPACE")
-    try:
-        ensure_all_topics(bus, settings)
-        if replay_dead_letters:
-            runner = ConsumerRunner(bus, open_projection(make, read_store, namespace=namespace), read_store)
-            for stream, result in runner.replay_dead_letters().items():
-                log.info("dead letters of %s: %s", stream, result)
-            return
-        follow_projection(make, bus, read_store, namespace=namespace, stop=stop)
-    finally:
-        bus.close()
-        read_store.close()
-
-
-def rebuild_projection(make: Callable[..., Projection], args: argparse.Namespace, settings: Settings | None = None,
-                       stop: threading.Event | None = None) -> int:
+def rebuild_projection(make: Callable[..., Projection], args: argparse.Namespace, process: Running) -> int:
     """The operator commands of `shared.rebuild`, with this process's clients."""
     from shared.rebuild import Rebuild
 
-    settings = settings or Settings.from_env()
-    configure_logging(settings.get("LOG_LEVEL"))
-    bus = open_bus(settings.get("BUS_URL"))
-    read_store = open_read_store(settings.get("READ_STORE_URL"))
-    try:
-        ensure_all_topics(bus, settings)
-        rebuild = Rebuild(make, bus, read_store, namespace=settings.get("BUS_NAMESPACE"),
-                          progress_seconds=args.progress_seconds)
-        if args.status:
-            return rebuild.status()
-        if args.drop_retired:
-            return rebuild.drop_retired()
-        if args.abandon:
-            return rebuild.abandon()
-        return rebuild.run(stop or stop_on_signals(), keep_old=args.keep_old,
-                           grace_seconds=args.grace, dry_run=args.dry_run)
-    finally:
-        bus.close()
-        read_store.close()
+    bus, read_store = process.bus(), process.read_store()
+    ensure_all_topics(bus, process.settings)
+    rebuild = Rebuild(make, bus, read_store, namespace=process.settings.get("BUS_NAMESPACE"),
+                      progress_seconds=args.progress_seconds)
+    if args.status:
+        return rebuild.status()
+    if args.drop_retired:
+        return rebuild.drop_retired()
+    if args.abandon:
+        return rebuild.abandon()
+    return rebuild.run(process.stop, keep_old=args.keep_old, grace_seconds=args.grace, dry_run=args.dry_run)
 
 
-def projection_main(projection: type[Projection], argv: list[str] | None = None) -> int:
+def projection_main(projection: type[Projection], argv: list[str] | None = None, *,
+                    bind: Callable[[Running], Callable[..., Projection]] | None = None) -> int:
     """The command line of a projection worker process: run it, replay its dead letters once, or
-    rebuild it beside the live one and switch over."""
+    rebuild it beside the live one and switch over. `bind(process)` makes the projection's factory
+    when it needs more than a read store (e.g. the policy worker's event store)."""
     from shared.rebuild import DEFAULT_GRACE_SECONDS, DEFAULT_PROGRESS_SECONDS
 
     parser = argparse.ArgumentParser(description=f"The {projection.name} projection worker.")
@@ -175,7 +126,18 @@ def projection_main(projection: type[Projection], argv: list[str] | None = None)
     args = parser.parse_args(argv)
     if (args.keep_old or args.dry_run) and not args.rebuild:
         parser.error("--keep-old and --dry-run go with --rebuild")
-    if args.rebuild or args.status or args.drop_retired or args.abandon:
-        return rebuild_projection(projection, args)
-    run_projection(projection, replay_dead_letters=args.replay_dead_letters)
+    command = args.rebuild or args.status or args.drop_retired or args.abandon
+    with running(projection.name, one_shot=bool(command or args.replay_dead_letters)) as process:
+        make = bind(process) if bind is not None else projection
+        if command:
+            return rebuild_projection(make, args, process)
+        bus, read_store = process.bus(), process.read_store()
+        namespace = process.settings.get("BUS_NAMESPACE")
+        ensure_all_topics(bus, process.settings)
+        if args.replay_dead_letters:
+            runner = ConsumerRunner(bus, open_projection(make, read_store, namespace=namespace), read_store)
+            for stream, result in runner.replay_dead_letters().items():
+                log.info("dead letters of %s: %s", stream, result)
+            return 0
+        follow_projection(make, bus, read_store, namespace=namespace, stop=process.stop, metrics=process.metrics)
     return 0

@@ -25,11 +25,10 @@ consumers that remind the student check the item's source for themselves if that
 from __future__ import annotations
 
 import logging
-import os
-import socket
+import sys
 import threading
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any, Callable, TextIO
 
 from services.followups.domain import FollowUp, announceable, announcement, due_filter
 from services.followups.projections import items
@@ -37,6 +36,7 @@ from shared.contracts.followups import FOLLOWUPS
 from shared.errors import ConcurrencyConflict, RuleViolated
 from shared.events import Metadata, isoformat, utcnow
 from shared.eventstore import EventStore
+from shared.process import Lease, ProcessLoop, ProcessMetrics, command_line, running
 from shared.readstore import ReadStore, iterate
 from shared.repository import Repository
 
@@ -52,8 +52,8 @@ class Announcer:
         self.store = store
         self.followups: Repository[FollowUp] = Repository(store, FOLLOWUPS, FollowUp)
         self.items = items(read_store)
-        self.clock, self.lease_ttl, self.page_size = clock, lease_ttl, page_size
-        self.holder = f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self.clock, self.page_size = clock, page_size
+        self.lease = Lease(store, LEASE, lease_ttl)
         self._settled: set[tuple[str, str]] = set()  # (item, due_at) announced or refused by this process
 
     # -- one round --------------------------------------------------------------------------
@@ -102,54 +102,49 @@ class Announcer:
                 announced += 1
             if outcome != "busy":
                 self._settled.add(key)
+        if announced:
+            log.info("announced %d follow-ups as due", announced)
         return announced
 
     # -- the process --------------------------------------------------------------------------
     def round(self) -> int | None:
         """One round if this announcer holds (or now takes) the lease; None while another is active."""
-        if not self.store.acquire_lease(LEASE, self.holder, self.lease_ttl):
+        if not self.lease.hold():
             return None
         return self.announce_due()
 
-    def run(self, stop: threading.Event, interval: float) -> None:
-        """A round every `interval` seconds; a standby checks the lease as often."""
-        log.info("announcer started as %s, every %.1fs", self.holder, interval)
-        try:
-            while not stop.is_set():
-                try:
-                    announced = self.round()
-                    if announced:
-                        log.info("announced %d follow-ups as due", announced)
-                except Exception:  # a store away: nothing is lost, the next round finds the same items
-                    log.exception("announcing failed; trying again in %.1fs", interval)
-                stop.wait(interval)
-        finally:
-            try:
-                self.store.release_lease(LEASE, self.holder)
-            except Exception:  # a lease that cannot be released simply expires
-                log.warning("could not release the announcer lease", exc_info=True)
-            log.info("announcer stopped")
+    def run(self, stop: threading.Event, interval: float, metrics: ProcessMetrics | None = None) -> None:
+        """A round every `interval` seconds while this announcer holds the lease (a standby checks
+        it every third of the lease); a failed round (a store away) is retried after a backoff wait,
+        and the next round finds the same items: nothing is lost."""
+        ProcessLoop("followups-announcer", lambda _: self.announce_due(), idle_seconds=interval,
+                    busy_seconds=interval, lease=self.lease, metrics=metrics).run(stop)
+
+    def status(self, out: TextIO = sys.stdout, *, listing: bool = False) -> int:
+        """`--status` (how many items are due and not yet announced) and `--dry-run` (which, too):
+        nothing is recorded."""
+        due = self.due(isoformat(self.clock()))
+        first = f", the earliest due at {due[0]['due_at']}" if due else ""
+        print(f"followups announcer: {len(due):,} open items due and not yet announced{first}", file=out)
+        for item in due if listing else ():
+            print(f"  would announce {item['_id']} ({item.get('rule')}) due at {item['due_at']}", file=out)
+        return 0
 
 
-def main(settings: Any = None, stop: threading.Event | None = None) -> int:
-    from shared.config import Settings
-    from shared.eventstore import open_event_store
-    from shared.readstore import open_read_store
-    from shared.runtime import stop_on_signals
-    from shared.web.logs import configure_logging
-
-    settings = settings or Settings.from_env()
-    configure_logging(settings.get("LOG_LEVEL"))
-    stop = stop or stop_on_signals()
-    interval = float(settings.get("FOLLOWUPS_ANNOUNCE_INTERVAL_SECONDS"))
-    store = open_event_store(settings.event_store_url("followups"))
-    read_store = open_read_store(settings.get("READ_STORE_URL"))
-    try:
+def main(argv: list[str] | None = None, settings: Any = None, stop: threading.Event | None = None) -> int:
+    """`python -m services.followups.announcer`: announce what falls due, until SIGTERM/SIGINT."""
+    parser = command_line("python -m services.followups.announcer", main.__doc__,
+                          status="how many items are due and not yet announced",
+                          dry_run="which items the next round would announce (nothing is recorded)")
+    args = parser.parse_args(argv)
+    with running("followups-announcer", settings, stop, one_shot=args.status or args.dry_run) as process:
+        interval = float(process.settings.get("FOLLOWUPS_ANNOUNCE_INTERVAL_SECONDS"))
         # the lease outlives a few rounds, so a standby takes over within about three intervals
-        Announcer(store, read_store, lease_ttl=max(3 * interval, 5.0)).run(stop, interval)
-    finally:
-        store.close()
-        read_store.close()
+        announcer = Announcer(process.event_store("followups"), process.read_store(),
+                              lease_ttl=max(3 * interval, 5.0))
+        if args.status or args.dry_run:
+            return announcer.status(listing=args.dry_run)
+        announcer.run(process.stop, interval, process.metrics)
     return 0
 
 

@@ -39,12 +39,11 @@ a repeat with the same Message-ID.
 from __future__ import annotations
 
 import logging
-import os
-import socket
+import sys
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable
+from typing import Callable, TextIO
 
 from services.notifications.application import webhook_secret
 from services.notifications.channels import Attachment, DeliveryFailed, EmailChannel, Outgoing, WebhookChannel
@@ -60,7 +59,8 @@ from shared.errors import ConcurrencyConflict
 from shared.events import Metadata, isoformat, utcnow
 from shared.eventstore import EventStore
 from shared.ics import invite, method_of
-from shared.readstore import ReadStore
+from shared.process import Lease, ProcessLoop, ProcessMetrics, command_line, holder_id, running
+from shared.readstore import ReadStore, iterate
 from shared.repository import Repository
 
 log = logging.getLogger("careerloop.notifications.dispatcher")
@@ -118,36 +118,31 @@ class Dispatcher:
         self.queue = notifications(read_store)
         self.endpoint_views = endpoints(read_store)
         self.contacts = contact_facts(read_store)
-        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self.lease = Lease(store, LEASE, self.rules.lease_seconds, holder or holder_id())
 
     # -- the loop ---------------------------------------------------------------------------------
-    def run(self, stop: threading.Event) -> None:
-        log.info("dispatcher started as %s", self.holder)
-        backoff = 0.1
-        try:
-            while not stop.is_set():
-                if not self.hold_lease():
-                    stop.wait(self.rules.lease_seconds / 3)  # standby: another dispatcher is active
-                    continue
-                try:
-                    acted = self.tick(stop)
-                    backoff = 0.1
-                except Exception:  # a store is down: nothing is lost, the queue is read again
-                    log.exception("dispatch round failed; retrying in %.1fs", backoff)
-                    stop.wait(backoff)
-                    backoff = min(backoff * 2, 10.0)
-                    continue
-                if not acted:
-                    stop.wait(self.rules.poll_seconds)
-        finally:
-            try:
-                self.store.release_lease(LEASE, self.holder)
-            except Exception:  # a lease that cannot be released simply expires
-                log.warning("could not release the dispatcher lease", exc_info=True)
-            log.info("dispatcher stopped")
+    def run(self, stop: threading.Event, metrics: ProcessMetrics | None = None) -> None:
+        """Send what is due while this dispatcher holds the lease, until `stop` is set; a failed round
+        (a store away) is retried after a backoff wait: nothing is lost, the queue is read again."""
+        ProcessLoop("notifications-dispatcher", self.tick, idle_seconds=self.rules.poll_seconds, lease=self.lease,
+                    metrics=metrics).run(stop)
 
     def hold_lease(self) -> bool:
-        return self.store.acquire_lease(LEASE, self.holder, self.rules.lease_seconds)
+        return self.lease.hold()
+
+    def status(self, out: TextIO = sys.stdout, *, listing: bool = False) -> int:
+        """`--status` (what the queue holds) and `--dry-run` (which notifications the next round would
+        act on, too): nothing is sent or recorded."""
+        now = isoformat(self.clock())
+        due = list(iterate(self.queue, {"status": SCHEDULED, "due_at": {"$lte": now}}, [("due_at", 1)]))
+        later = sum(1 for _ in iterate(self.queue, {"status": SCHEDULED, "due_at": {"$gt": now}}))
+        bundled = sum(1 for _ in iterate(self.queue, {"status": "bundled"}))
+        print(f"notifications dispatcher: {len(due):,} due now, {later:,} scheduled later, "
+              f"{bundled:,} bundled into digests", file=out)
+        for doc in due[:self.rules.batch] if listing else ():
+            print(f"  would dispatch {doc['_id']} ({doc.get('kind')} by {doc.get('channel')}) due at {doc['due_at']}",
+                  file=out)
+        return 0
 
     def tick(self, stop: threading.Event | None = None) -> int:
         """One round over what the queue says is due; how many notifications moved on."""
@@ -386,24 +381,15 @@ class Dispatcher:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the dispatcher until SIGTERM/SIGINT; every client is created here, in this process."""
-    import argparse
-
-    from shared.eventstore import open_event_store
-    from shared.readstore import open_read_store
-    from shared.runtime import stop_on_signals
-    from shared.web.logs import configure_logging
-
-    argparse.ArgumentParser(description="The notifications dispatcher: sends what is due.").parse_args(argv)
-    settings = Settings.from_env()
-    configure_logging(settings.get("LOG_LEVEL"))
-    stop = stop_on_signals()
-    store = open_event_store(settings.event_store_url("notifications"))
-    read_store = open_read_store(settings.get("READ_STORE_URL"))
-    try:
-        Dispatcher(store, read_store, settings).run(stop)
-    finally:
-        read_store.close()
-        store.close()
+    parser = command_line("python -m services.notifications.dispatcher", "The notifications dispatcher: sends what is due.",
+                          status="what the delivery queue holds",
+                          dry_run="which notifications the next round would act on (nothing is sent)")
+    args = parser.parse_args(argv)
+    with running("notifications-dispatcher", one_shot=args.status or args.dry_run) as process:
+        dispatcher = Dispatcher(process.event_store("notifications"), process.read_store(), process.settings)
+        if args.status or args.dry_run:
+            return dispatcher.status(listing=args.dry_run)
+        dispatcher.run(process.stop, process.metrics)
     return 0
 
 

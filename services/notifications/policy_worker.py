@@ -15,19 +15,18 @@ The recipient's channels and time zone come from their preferences, loaded from 
 from __future__ import annotations
 
 import logging
-import threading
-from typing import Any
+from typing import Any, Callable
 
 from services.notifications import policies
 from services.notifications.application import NotificationsService
 from services.notifications.domain import Preferences
 from services.notifications.projections import contact_facts, followup_facts, interview_facts
-from shared.config import Settings
 from shared.contracts.contacts import CONTACTS
 from shared.contracts.followups import FOLLOWUPS
 from shared.contracts.scheduling import INTERVIEWS
 from shared.events import Metadata, Recorded
 from shared.eventstore import EventStore
+from shared.process import Running
 from shared.projection import Projection, on
 from shared.readstore import ReadStore, Update
 
@@ -154,30 +153,16 @@ class NotificationPolicies(Projection):
         self._decided(envelope, event, "the follow-up was dismissed")
 
 
-def run(settings: Settings | None = None, stop: threading.Event | None = None, *,
-        replay_dead_letters: bool = False) -> None:
-    """Run the policy worker until stopped; every client is created here, in this process."""
-    from shared.eventstore import open_event_store
-    from shared.runtime import run_projection
-
-    settings = settings or Settings.from_env()
-    store = open_event_store(settings.event_store_url("notifications"))
-    try:
-        run_projection(lambda read_store, **options: NotificationPolicies(read_store, store, **options), settings,
-                       stop, replay_dead_letters=replay_dead_letters)
-    finally:
-        store.close()
-
-
 def main(argv: list[str] | None = None) -> int:
-    import argparse
+    """The policy worker's command line: that of every projection worker (its facts are a read model;
+    a rebuild replays the topics and finds every notification already scheduled)."""
+    from shared.runtime import projection_main
 
-    parser = argparse.ArgumentParser(description="The notifications-policies worker: schedules notifications.")
-    parser.add_argument("--replay-dead-letters", action="store_true",
-                        help="re-handle the dead letters of parked streams once, unpark what succeeds, and exit")
-    args = parser.parse_args(argv)
-    run(replay_dead_letters=args.replay_dead_letters)
-    return 0
+    def bind(process: Running) -> Callable[..., NotificationPolicies]:
+        store = process.event_store("notifications")  # every client is created here, in this process
+        return lambda read_store, **options: NotificationPolicies(read_store, store, **options)
+
+    return projection_main(NotificationPolicies, argv, bind=bind)
 
 
 if __name__ == "__main__":

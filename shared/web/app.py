@@ -18,7 +18,7 @@ from flask import Flask, Response, g, jsonify, request
 from shared.auth import AuthSettings, Authenticator
 from shared.config import Settings, check_secrets
 from shared.eventstore import EventStore
-from shared.metrics import CONTENT_TYPE, BusProbe, collect, render
+from shared.metrics import CONTENT_TYPE, BusProbe, ServiceCollector, exposition
 from shared.projection import Projection
 from shared.readstore import ReadStore
 from shared.web.api import Api
@@ -111,9 +111,10 @@ def create_service_app(service: str, *, settings: Settings, event_store: EventSt
     def metrics() -> Response:
         """Prometheus metrics, read from the backends at scrape time (see `shared.metrics`)."""
         state = app.extensions["careerloop"]
-        families = collect(state.service, state.projections, event_store=state.event_store,
-                           read_store=state.read_store, bus=state.bus, namespace=state.settings.get("BUS_NAMESPACE"))
-        return Response(render(families), mimetype=None, content_type=CONTENT_TYPE)
+        collector = ServiceCollector(state.service, state.projections, event_store=state.event_store,
+                                     read_store=state.read_store, bus=state.bus,
+                                     namespace=state.settings.get("BUS_NAMESPACE"))
+        return Response(exposition(collector), mimetype=None, content_type=CONTENT_TYPE)
 
     @app.get("/openapi.json")
     def openapi() -> Response:

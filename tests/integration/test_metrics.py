@@ -1,13 +1,30 @@
-"""`GET /metrics` of a service API on each backend profile, read with Prometheus's own parser."""
+"""`GET /metrics` of a service API on each backend profile, and a relay process's own metrics endpoint
+(`METRICS_PORT`), read with Prometheus's own parser."""
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
 from typing import Any, Callable
 
+import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from services.contacts.app import create_app
 from services.contacts.projections import ContactDirectory
+from shared.eventstore import open_event_store
+from tests.e2e.conftest import ROOT, free_port
+from tests.e2e.test_contacts_journey import eventually
 from tests.integration.conftest import InProcessPlatform
+
+
+def envelope(stream_id: str, version: int) -> dict[str, Any]:
+    return {"specversion": "1.0", "id": str(uuid.uuid4()), "type": "careerloop.contacts.ThingHappened.v1",
+            "subject": stream_id, "streamversion": version, "data": {"n": version}}
 
 
 def scrape(platform: InProcessPlatform) -> dict[str, list[Any]]:
@@ -61,3 +78,50 @@ def test_metrics_show_the_outbox_backlog_and_a_lag_that_grows_with_unconsumed_ev
         assert ages and all(0 <= age < 600 for age in ages)
     finally:
         runtime.close()
+
+
+def test_a_relay_process_serves_its_own_metrics_lease_heartbeat_and_published_count(tmp_path: Path) -> None:
+    # given the contacts relay as its own process, on the embedded backends, with a metrics port
+    port = free_port()
+    env = {**os.environ, "CAREERLOOP_DATA_DIR": str(tmp_path), "METRICS_PORT": str(port), "TOPIC_PARTITIONS": "2",
+           "LOG_LEVEL": "INFO"}
+    for name in ("EVENT_STORE_URL", "READ_STORE_URL", "BUS_URL", "BUS_NAMESPACE"):
+        env.pop(name, None)
+    store = open_event_store(f"sqlite:///{tmp_path}/events-contacts.db")
+    log = tmp_path / "relay.log"
+    with log.open("wb") as out:  # the child keeps its own descriptor
+        process = subprocess.Popen([sys.executable, "-m", "shared.relay", "contacts"], cwd=ROOT, env=env,
+                                   stdout=out, stderr=subprocess.STDOUT)
+    try:
+        def process_metrics() -> dict[str, float] | None:
+            try:
+                text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=2).text
+            except requests.ConnectionError:
+                return None
+            return {s.name: s.value for f in text_string_to_metric_families(text) for s in f.samples
+                    if s.labels.get("process") == "relay-contacts"}
+
+        # then it is alive and holds the lease, and has published nothing yet
+        first = eventually(lambda: (lambda m: m if m and m.get("careerloop_process_lease_held") == 1 else None)(
+            process_metrics()), timeout=30)
+        assert first, log.read_text()
+        assert first["careerloop_process_processed_total"] == 0
+        assert first["careerloop_process_backoff_seconds"] == 0
+        assert time.time() - first["careerloop_process_heartbeat_timestamp_seconds"] < 30
+
+        # when two events are stored, then the relay counts them as published, and its heartbeat moves
+        store.append("contact-1", "contact", 0, [envelope("contact-1", 1), envelope("contact-1", 2)])
+        later = eventually(lambda: (lambda m: m if m and m["careerloop_process_processed_total"] == 2 else None)(
+            process_metrics()), timeout=30)
+        assert later and later["careerloop_process_heartbeat_timestamp_seconds"] >= first[
+            "careerloop_process_heartbeat_timestamp_seconds"]
+        assert store.unpublished_count() == 0
+
+        # and SIGTERM stops it cleanly
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=30)
+        store.close()

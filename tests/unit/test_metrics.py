@@ -1,5 +1,6 @@
-"""The /metrics text (shared.metrics): valid exposition format whatever the label values, and a scrape
-that never fails because one backend is down. Embedded backends only (SQLite files): no servers."""
+"""The /metrics text of the APIs (shared.metrics, a prometheus_client collector): read with Prometheus's
+own parser, and a scrape that never fails because one backend is down. Embedded backends only (SQLite
+files): no servers. The other processes' metrics: tests/unit/test_process.py."""
 from __future__ import annotations
 
 import threading
@@ -9,30 +10,16 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from services.contacts.projections import ContactDirectory
+from shared.bus import open_bus
+from shared.config import Settings
 from shared.eventstore import open_event_store
-from shared.metrics import BusProbe, Family, collect, render
+from shared.metrics import BusProbe, ServiceCollector, exposition
 from shared.readstore import open_read_store
+from shared.runtime import ensure_all_topics
 
 
 def parse(text: str) -> dict[str, list]:
     return {family.name: family.samples for family in text_string_to_metric_families(text)}
-
-
-def test_rendered_families_parse_back_to_the_same_names_labels_and_values():
-    family = Family("careerloop_example", "gauge", 'A help text with a backslash \\ and\na new line.')
-    family.add(3, topic='odd "quoted" \\ name\nwith a line', partition=0)
-    family.add(0.25, topic="plain", partition=1)
-    empty = Family("careerloop_nothing", "gauge", "No samples at all is still a valid family.")
-    text = render([family, empty])
-
-    parsed = {f.name: f for f in text_string_to_metric_families(text)}
-    assert parsed["careerloop_example"].type == "gauge"
-    assert parsed["careerloop_example"].documentation == 'A help text with a backslash \\ and\na new line.'
-    assert [(s.labels, s.value) for s in parsed["careerloop_example"].samples] == [
-        ({"topic": 'odd "quoted" \\ name\nwith a line', "partition": "0"}, 3.0),
-        ({"topic": "plain", "partition": "1"}, 0.25)]
-    assert parsed["careerloop_nothing"].samples == []
-    assert text.endswith("\n")
 
 
 @pytest.fixture
@@ -44,13 +31,41 @@ def stores(tmp_path: Path):
     reads.close()
 
 
+def scrape(**options) -> dict[str, list]:
+    return parse(exposition(ServiceCollector(**options)).decode())
+
+
+def test_odd_label_values_survive_the_exposition_and_parse_back(stores, tmp_path: Path):
+    events, reads = stores
+    # the namespace is part of every topic name: quotes, backslashes and new lines must be escaped
+    namespace = 'odd "quoted" \\ ns\n.'
+    bus_url = f"sqlite:///{tmp_path}/bus.db"
+    bus = open_bus(bus_url)
+    ensure_all_topics(bus, Settings.from_env({"BUS_NAMESPACE": namespace, "TOPIC_PARTITIONS": "2"}))
+    bus.close()
+    probe = BusProbe(bus_url)
+    try:
+        text = exposition(ServiceCollector("contacts", [ContactDirectory], event_store=events, read_store=reads,
+                                           bus=probe, namespace=namespace)).decode()
+    finally:
+        probe.close()
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    assert all(family.type == "gauge" for family in families.values())
+    assert {s.labels["backend"]: s.value for s in families["careerloop_up"].samples} == {
+        "event_store": 1, "read_store": 1, "bus": 1}
+    topics = {s.labels["topic"] for s in families["careerloop_projection_lag"].samples}
+    assert topics == {namespace + "careerloop.contacts.contact.v1"}
+    assert [(s.labels["partition"], s.value) for s in families["careerloop_topic_end_offset"].samples] == [
+        ("0", 0), ("1", 0)]
+
+
 def test_a_bus_that_cannot_be_opened_is_reported_down_and_the_rest_is_still_scraped(stores, tmp_path: Path):
     events, reads = stores
     (tmp_path / "not-a-file").mkdir()
     probe = BusProbe(f"sqlite:///{tmp_path}/not-a-file")  # a directory: SQLite cannot open it
     try:
-        metrics = parse(render(collect("contacts", [ContactDirectory], event_store=events, read_store=reads,
-                                       bus=probe)))
+        metrics = scrape(service="contacts", projections=[ContactDirectory], event_store=events,
+                         read_store=reads, bus=probe)
     finally:
         probe.close()
     assert {s.labels["backend"]: s.value for s in metrics["careerloop_up"]} == {
@@ -80,8 +95,8 @@ def test_while_a_slow_bus_query_still_runs_the_next_scrape_reports_the_bus_down_
         with pytest.raises(TimeoutError):
             probe.call(lambda bus: bus.committed("g", "t"))
         # the first query still hangs: the next scrape gives up within its budget, and still answers
-        metrics = parse(render(collect("contacts", [ContactDirectory], event_store=events, read_store=reads,
-                                       bus=probe)))
+        metrics = scrape(service="contacts", projections=[ContactDirectory], event_store=events,
+                         read_store=reads, bus=probe)
         assert {s.labels["backend"]: s.value for s in metrics["careerloop_up"]}["bus"] == 0
         # once the bus answers again, so do the scrapes
         release.set()
@@ -93,7 +108,7 @@ def test_while_a_slow_bus_query_still_runs_the_next_scrape_reports_the_bus_down_
 
 def test_a_service_without_a_read_side_reports_its_outbox_only(stores):
     events, _ = stores
-    metrics = parse(render(collect("notifications", [], event_store=events, read_store=None, bus=None)))
+    metrics = scrape(service="notifications", projections=[], event_store=events, read_store=None, bus=None)
     assert {s.labels["backend"]: s.value for s in metrics["careerloop_up"]} == {"event_store": 1}
     assert [(s.labels, s.value) for s in metrics["careerloop_outbox_unpublished_commits"]] == [
         ({"service": "notifications"}, 0)]

@@ -3,6 +3,7 @@ however often the announcer runs and even when two announcers race; a snooze def
 prevents it, and a new due time is announced again."""
 from __future__ import annotations
 
+import io
 import threading
 from datetime import datetime, timezone
 from typing import Any, Callable
@@ -55,8 +56,14 @@ def test_an_item_falling_due_is_announced_exactly_once_deferred_by_a_snooze_and_
     assert services.post("followups", f"/followups/{book}/dismiss", auth, {}).status_code == 200
     services.sync()
 
-    # Thursday: the thank-you fell due (and is overdue); two announcers race for it, one wins
+    # Thursday: the thank-you fell due (and is overdue); the operator's --dry-run lists it and records nothing
     services.clock.now = datetime(2026, 3, 5, 0, 0, tzinfo=timezone.utc)
+    shown = io.StringIO()
+    assert announcer.status(shown, listing=True) == 0
+    assert "1 open items due and not yet announced" in shown.getvalue()
+    assert f"would announce {thanks} (thank_you)" in shown.getvalue()
+    assert announcements(services, thanks) == []
+    # two announcers race for it, one wins
     barrier = threading.Barrier(2)
     racers = [Announcer(Racing(services.followups.store, barrier), services.followups.read_store, clock=services.clock)
               for _ in range(2)]
