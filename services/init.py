@@ -15,12 +15,11 @@ from services.notifications.policy_worker import NotificationPolicies
 from services.notifications.projections import NotificationViews
 from services.scheduling.projections import SchedulingViews
 from shared.bus import open_bus
-from shared.config import Settings
 from shared.eventstore import open_event_store
+from shared.process import start_process
 from shared.projection import Projection
 from shared.readstore import open_read_store
 from shared.runtime import ensure_all_topics
-from shared.web.logs import configure_logging
 
 SERVICES = ("contacts", "scheduling", "notes", "followups", "notifications")
 PROJECTIONS: tuple[type[Projection], ...] = (ContactDirectory, SchedulingViews, NotesViews, FollowUpViews,
@@ -30,8 +29,7 @@ log = logging.getLogger("careerloop.init")
 
 
 def main() -> int:
-    settings = Settings.from_env()
-    configure_logging(settings.get("LOG_LEVEL"))
+    settings = start_process("init")
     bus = open_bus(settings.get("BUS_URL"))
     try:
         ensure_all_topics(bus, settings)

@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, ProcessCollector, start_http_server
 
-from shared.config import Settings
+from shared.config import Settings, check_secrets
 from shared.eventstore import EventStore
 
 log = logging.getLogger("careerloop.process")
@@ -37,11 +37,13 @@ log = logging.getLogger("careerloop.process")
 
 def start_process(process: str, settings: Settings | None = None) -> Settings:
     """The first thing every process named `process` does, one-shot commands included: read its
-    configuration, set up logging (and check the configuration before any backend is opened)."""
+    configuration, set up logging, and refuse unsafe secrets outside the embedded profile (before any
+    backend is opened)."""
     from shared.web.logs import configure_logging  # shared.web's package imports the consumer, which imports us
 
     settings = settings or Settings.from_env()
     configure_logging(settings.get("LOG_LEVEL"))
+    check_secrets(settings, process)
     return settings
 
 

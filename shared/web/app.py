@@ -16,14 +16,14 @@ from typing import Any, Callable, Sequence
 from flask import Flask, Response, g, jsonify, request
 
 from shared.auth import AuthSettings, Authenticator
-from shared.config import Settings, check_secrets
+from shared.config import Settings
 from shared.eventstore import EventStore
+from shared.process import start_process
 from shared.metrics import CONTENT_TYPE, BusProbe, ServiceCollector, exposition
 from shared.projection import Projection
 from shared.readstore import ReadStore
 from shared.web.api import Api
 from shared.web.errors import register_error_handlers
-from shared.web.logs import configure_logging
 from shared.web.openapi import openapi_document
 
 _CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
@@ -62,8 +62,7 @@ def create_service_app(service: str, *, settings: Settings, event_store: EventSt
                        readiness: dict[str, Callable[[], Any]] | None = None, description: str = "",
                        read_store: ReadStore | None = None,
                        projections: Sequence[Callable[..., Projection]] = ()) -> Flask:
-    configure_logging(settings.get("LOG_LEVEL"))
-    check_secrets(settings, f"{service}-api")
+    start_process(f"{service}-api", settings)
     app = Flask(f"careerloop.{service}")
     app.config["MAX_CONTENT_LENGTH"] = settings.int("MAX_BODY_BYTES")
     app.json.sort_keys = False  # type: ignore[attr-defined]

@@ -98,15 +98,30 @@ def test_an_empty_jwt_secret_is_allowed_only_with_an_identity_provider() -> None
     assert secret_problems(settings_of(env)) == {}
 
 
-def test_an_api_process_refuses_to_start_and_exits_non_zero_naming_the_variables() -> None:
+def refused_start(argv: list[str]) -> subprocess.CompletedProcess[str]:
+    """Run a process of the platform on the distributed profile with unsafe secrets (the backends it
+    names do not exist: the process must stop before it opens any)."""
     env = {k: v for k, v in os.environ.items() if k not in SECRETS}
     env.update(DISTRIBUTED)
     env["WEBHOOK_SECRET_KEY"] = "dev-only-webhook-secret-change-me"
-    result = subprocess.run([sys.executable, "-c", "from services.contacts.app import create_app; create_app()"],
-                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False)
-    assert result.returncode == 1
+    return subprocess.run([sys.executable, *argv], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+                          check=False)
+
+
+@pytest.mark.parametrize("argv, process", [
+    (["-c", "from services.contacts.app import create_app; create_app()"], "contacts-api"),
+    (["-m", "shared.relay", "contacts"], "relay-contacts"),
+    (["-m", "services.scheduling.worker"], "scheduling-views"),
+    (["-m", "services.followups.announcer"], "followups-announcer"),
+    (["-m", "services.notifications.dispatcher"], "notifications-dispatcher"),
+    (["-m", "services.notifications.policy_worker", "--status"], "notifications-policies"),
+    (["-m", "services.init"], "init"),
+])
+def test_every_process_refuses_to_start_and_exits_non_zero_naming_the_variables(argv: list[str], process: str) -> None:
+    result = refused_start(argv)
+    assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr
-    assert "contacts-api: refusing to start" in result.stderr
+    assert f"{process}: refusing to start" in result.stderr
     assert "CAREERLOOP_JWT_SECRET is not set" in result.stderr
     assert "CALENDAR_FEED_SECRET is not set" in result.stderr
     assert "WEBHOOK_SECRET_KEY is a published development value" in result.stderr
