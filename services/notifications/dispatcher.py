@@ -43,14 +43,14 @@ import sys
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable, TextIO
+from typing import Any, Callable, TextIO
 
 from services.notifications.application import webhook_secret
 from services.notifications.channels import Attachment, DeliveryFailed, EmailChannel, Outgoing, WebhookChannel
 from services.notifications.domain import (PUSH_CHANNELS, SCHEDULED, SENT, Notification, Preferences, Template,
                                            WebhookEndpoint, digest_key, local_day, next_digest_at, notification_id,
                                            parse, quiet_until, retry_delay)
-from services.notifications.projections import contact_facts, endpoints, notifications
+from services.notifications.projections import contact_facts, endpoints, interview_facts, notifications
 from services.notifications.rendering import DEFAULT_TEMPLATES, compose, local, payload, values_for
 from shared.config import Settings
 from shared.contracts.notifications import (FOLLOW_UP_KINDS, NOTIFICATION_PREFERENCES, NOTIFICATION_TEMPLATES,
@@ -118,7 +118,15 @@ class Dispatcher:
         self.queue = notifications(read_store)
         self.endpoint_views = endpoints(read_store)
         self.contacts = contact_facts(read_store)
+        self.interviews = interview_facts(read_store)
+        self.organizer = settings.get("CALENDAR_ORGANIZER_EMAIL")
         self.lease = Lease(store, LEASE, self.rules.lease_seconds, holder or holder_id())
+
+    def _parties(self, interview_id: str | None) -> dict[str, Any]:
+        """The invite's organizer and attendees' addresses, as the interview was requested (the same as
+        scheduling's invite for this UID, so calendars see one meeting)."""
+        facts = self.interviews.get(interview_id) if interview_id else None
+        return {k: (facts or {}).get(k) for k in ("student_email", "student_name", "contact_email")}
 
     # -- the loop ---------------------------------------------------------------------------------
     def run(self, stop: threading.Event, metrics: ProcessMetrics | None = None) -> None:
@@ -286,9 +294,10 @@ class Dispatcher:
                 "id": context.get("interview_id") or notification.id, "state": "scheduled", "start": context["start"],
                 "end": context["end"], "sequence": context.get("sequence") or 0,
                 "contact_name": values.get("contact_name"), "objectives": context.get("objectives") or [],
-                "questions": [], "place": context.get("place"), "link": context.get("meeting_url")}
+                "questions": [], "place": context.get("place"), "link": context.get("meeting_url"),
+                **self._parties(context.get("interview_id"))}
             attachments = (Attachment("invite.ics", f"text/calendar; method={method_of(interview)}",
-                                      invite(interview, now)),)
+                                      invite(interview, now, organizer=self.organizer)),)
         body_payload = payload(notification.id, kind, notification.recipient_id, subject, text,
                                link=context.get("link") or "", late=late, due_at=notification.due_at, now=utcnow(),
                                context={**context, "items": included} if included else context)

@@ -8,6 +8,8 @@ import threading
 from datetime import datetime, timezone
 from typing import Callable
 
+import icalendar
+
 from shared.consumer import ConsumerRunner
 from tests.integration.notifications.harness import Notifications
 from tests.integration.notifications.peers import SmtpServer, WebhookReceiver
@@ -34,7 +36,7 @@ def test_interview_reminders_reach_every_channel_once_and_a_reschedule_withdraws
     assert "secret" not in world.ok(world.get(f"/webhooks/{registered['id']}", auth))  # shown once only
 
     # when an interview is scheduled for Thursday 10:00 Berlin (09:00 UTC)
-    jane = world.add_contact(auth)
+    jane = world.add_contact(auth, emails=["jane@acme.example"])
     interview = world.schedule_interview(auth, jane, "2031-03-06T10:00:00", "Europe/Berlin")
 
     # then six reminders are scheduled: two kinds, three channels
@@ -56,7 +58,15 @@ def test_interview_reminders_reach_every_channel_once_and_a_reschedule_withdraws
     [ics] = mail.attachments
     assert (ics.get_filename(), ics.get_content_type(), ics.get_param("method")) == ("invite.ics", "text/calendar",
                                                                                       "REQUEST")
-    assert f"UID:{interview}@careerloop" in ics.get_content() and "DTSTART:20310306T090000Z" in ics.get_content()
+    [event] = icalendar.Calendar.from_ical(ics.get_content()).walk("VEVENT")
+    assert str(event["UID"]) == f"{interview}@careerloop" and event.decoded("DTSTART") == utc("2031-03-06T09:00:00")
+    # RFC 5546: a REQUEST names its organizer (the career office: this student's token has no e-mail) and
+    # the contact as a required attendee asked to reply, as scheduling's own invite does
+    assert str(event["ORGANIZER"]) == "mailto:career-office@localhost"
+    [attendee] = [event["ATTENDEE"]] if not isinstance(event["ATTENDEE"], list) else event["ATTENDEE"]
+    assert str(attendee) == "mailto:jane@acme.example"
+    assert (attendee.params["ROLE"], attendee.params["PARTSTAT"], attendee.params["RSVP"]) == (
+        "REQ-PARTICIPANT", "NEEDS-ACTION", "TRUE")
     [hook] = webhook_receiver.wait_for(1)
     webhook_id = next(n["id"] for n in world.history(auth, "channel=webhook&status=sent"))
     assert hook.verified and hook.id == webhook_id and hook.json["id"] == webhook_id
