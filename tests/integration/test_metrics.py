@@ -18,7 +18,7 @@ from services.contacts.app import create_app
 from services.contacts.projections import ContactDirectory
 from shared.eventstore import open_event_store
 from tests.e2e.conftest import ROOT, free_port
-from tests.e2e.test_contacts_journey import eventually
+from tests.support import wait_until
 from tests.integration.conftest import InProcessPlatform
 
 
@@ -102,18 +102,18 @@ def test_a_relay_process_serves_its_own_metrics_lease_heartbeat_and_published_co
                     if s.labels.get("process") == "relay-contacts"}
 
         # then it is alive and holds the lease, and has published nothing yet
-        first = eventually(lambda: (lambda m: m if m and m.get("careerloop_process_lease_held") == 1 else None)(
-            process_metrics()), timeout=30)
-        assert first, log.read_text()
+        first = wait_until(lambda: (lambda m: m if m and m.get("careerloop_process_lease_held") == 1 else None)(
+            process_metrics()), what="the relay serves its metrics holding the lease", timeout=30,
+            seen=lambda: log.read_text()[-2000:])
         assert first["careerloop_process_processed_total"] == 0
         assert first["careerloop_process_backoff_seconds"] == 0
         assert time.time() - first["careerloop_process_heartbeat_timestamp_seconds"] < 30
 
         # when two events are stored, then the relay counts them as published, and its heartbeat moves
         store.append("contact-1", "contact", 0, [envelope("contact-1", 1), envelope("contact-1", 2)])
-        later = eventually(lambda: (lambda m: m if m and m["careerloop_process_processed_total"] == 2 else None)(
-            process_metrics()), timeout=30)
-        assert later and later["careerloop_process_heartbeat_timestamp_seconds"] >= first[
+        later = wait_until(lambda: (lambda m: m if m and m["careerloop_process_processed_total"] == 2 else None)(
+            process_metrics()), what="the relay counts two published events", timeout=30)
+        assert later["careerloop_process_heartbeat_timestamp_seconds"] >= first[
             "careerloop_process_heartbeat_timestamp_seconds"]
         assert store.unpublished_count() == 0
 
