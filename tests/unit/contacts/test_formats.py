@@ -14,15 +14,23 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.contacts.formats import (
-    CSV_COLUMNS,
-    FormatError,
-    ParsedRow,
-    detect_format,
-    export_csv,
-    export_vcard,
-    parse,
-)
+from services.contacts.formats import CSV, CSV_COLUMNS, VCARD, FormatError, ParsedRow, Problem, detect_format, parse
+
+
+def export_csv(contacts: list[dict]) -> str:
+    return CSV.export(contacts).decode("utf-8-sig")
+
+
+def export_vcard(contacts: list[dict]) -> str:
+    return VCARD.export(contacts).decode("utf-8")
+
+
+def invalid(line: int, *problems: tuple[str, str]) -> ParsedRow:
+    return ParsedRow(line, None, tuple(Problem(field, reason) for field, reason in problems))
+
+
+def empty(line: int) -> ParsedRow:
+    return ParsedRow(line, None, skipped="empty row")
 
 # --------------------------------------------------------------------------
 # Fixtures
@@ -254,17 +262,18 @@ def test_linkedin_preamble_lines_are_skipped_and_rows_keep_their_physical_line_n
             "name": "Jane Doe", "emails": ["jane@example.com"],
             "linkedin_url": "https://www.linkedin.com/in/jane-doe", "organisation": "Acme",
             "title": "Engineer", "source": "linkedin",
-        }, None),
+        }),
         ParsedRow(6, {
             "name": "Raj Patel", "linkedin_url": "https://www.linkedin.com/in/rajpatel",
             "organisation": "Globex, Inc.", "title": "Senior Analyst", "source": "linkedin",
-        }, None),
-        ParsedRow(7, None, "missing name"),
+        }),
+        invalid(7, ("name", "missing name")),
         ParsedRow(8, {
             "name": "Okafor", "linkedin_url": "https://www.linkedin.com/in/okafor",
             "organisation": 'Bureau "Conseil"', "title": "Partner", "source": "linkedin",
-        }, None),
-        ParsedRow(10, None, "bad email 'sam@'"),
+        }),
+        empty(9),
+        invalid(10, ("emails", "bad email 'sam@'")),
     ]
 
 
@@ -319,7 +328,7 @@ def test_linkedin_header_only_file_has_no_rows():
 
 def test_linkedin_row_reports_missing_name_and_bad_email_together():
     data = b"First Name,Last Name,Email Address\r\n,,a@b@c.com\r\n"
-    assert parse(data, "linkedin_csv") == [ParsedRow(2, None, "missing name; bad email 'a@b@c.com'")]
+    assert parse(data, "linkedin_csv") == [invalid(2, ("name", "missing name"), ("emails", "bad email 'a@b@c.com'"))]
 
 
 # --------------------------------------------------------------------------
@@ -341,9 +350,11 @@ def test_google_current_format_collects_emails_first_phone_and_linkedin_website(
             "location": "London, United Kingdom",
             "source": "google",
             "note": "Met at the careers fair.\nFollow up in May",
-        }, None),
-        ParsedRow(4, None, "missing name"),
-        ParsedRow(5, {"name": "Dr Kim", "phone": "+82 2 555 0199", "source": "google"}, None),
+            "tags": ["Careers"],  # "* myContacts" is Google's own label
+        }),
+        invalid(4, ("name", "missing name")),
+        ParsedRow(5, {"name": "Dr Kim", "phone": "+82 2 555 0199", "source": "google"}),
+        empty(6),
     ]
 
 
@@ -360,12 +371,12 @@ def test_google_legacy_format_uses_numbered_organisation_columns():
             "title": "Lecturer",
             "source": "google",
             "note": "Intro via Prof. Walsh",
-        }, None),
+        }),
         ParsedRow(3, {
             "name": "Aoife M. Byrne", "emails": ["aoife@byrne.example.ie"],
             "location": "Cork", "source": "google",
-        }, None),
-        ParsedRow(4, None, "bad email 'not-an-email'"),
+        }),
+        invalid(4, ("emails", "bad email 'not-an-email'")),
     ]
 
 
@@ -394,7 +405,7 @@ def test_vcard_30_unfolds_lines_strips_groups_and_unescapes_text():
         "source": "vcard",
         "note": "Alumni mentor, class of 2012.\nAsk about the; platform team. "
                 "This note was folded by the phoneand again with a tab.",
-    }, None)
+    })
 
 
 def test_vcard_40_file_with_an_unterminated_card_still_parses_the_others():
@@ -409,15 +420,15 @@ def test_vcard_40_file_with_an_unterminated_card_still_parses_the_others():
             "time_zone": "America/New_York",
             "source": "vcard",
             "note": "Prefers email. Shared drive: C:\\Users\\amara",
-        }, None),
-        ParsedRow(15, None, "unterminated vCard"),
+        }),
+        invalid(15, ("record", "unterminated vCard")),
         ParsedRow(19, {
             "name": "Dr. Lukas Maria Fischer",
             "emails": ["lukas.fischer@tu-berlin.example.de"],
             "source": "vcard",
-        }, None),
-        ParsedRow(24, None, "missing name"),
-        ParsedRow(28, None, "bad email 'x@'"),
+        }),
+        invalid(24, ("name", "missing name")),
+        invalid(28, ("emails", "bad email 'x@'")),
     ]
 
 
@@ -576,7 +587,7 @@ def test_export_csv_quotes_commas_quotes_and_newlines():
     assert list(csv.DictReader(io.StringIO(exported, newline=""))) == [
         {
             "name": 'Jane "JD" Doe', "emails": "jane@example.com;jd@work.example.com",
-            "phone": "+1 555 0100", "linkedin_url": "", "organisation": "Doe, Smith & Partners",
+            "phone": "'+1 555 0100", "linkedin_url": "", "organisation": "Doe, Smith & Partners",
             "title": "", "industry": "", "location": "", "time_zone": "",
             "tags": "mentor;finance", "note": "first line\nsecond line",
         },
