@@ -9,12 +9,19 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pytest
+import vobject
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.contacts.formats import CSV, CSV_COLUMNS, VCARD, FormatError, ParsedRow, Problem, detect_format, parse
+from services.contacts.formats import (CSV, CSV_COLUMNS, VCARD, FormatError, ParsedRow, Problem, TooLarge, detect_format,
+                                      parse)
+from services.contacts.formats.careerloop_csv import FORMULA_START
+
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_LINE_SEPARATORS = re.compile(r"\r\n|[\r\n\x85\u2028\u2029]")
 
 
 def export_csv(contacts: list[dict]) -> str:
@@ -617,3 +624,74 @@ def test_export_csv_of_no_contacts_is_just_the_header():
 def test_parse_raises_format_error_for_file_level_problems(data, fmt, message):
     with pytest.raises(FormatError, match=message):
         parse(data, fmt)
+
+
+# --------------------------------------------------------------------------
+# Every record accounted for; tags from labels and categories
+# --------------------------------------------------------------------------
+
+
+def test_vcard_text_outside_cards_is_reported_as_skipped_once_per_run():
+    data = ("PRODID:junk before\r\nmore junk\r\n\r\nBEGIN:VCARD\r\nFN:Ada\r\nEND:VCARD\r\n"
+            "END:VCARD\r\n\r\nBEGIN:VCARD\r\nFN:Grace\r\nEND:VCARD\r\n").encode()
+    rows = parse(data, "vcard")
+    assert [(row.line, row.skipped, (row.contact or {}).get("name")) for row in rows] == [
+        (1, "text outside BEGIN:VCARD … END:VCARD", None), (4, None, "Ada"),
+        (7, "text outside BEGIN:VCARD … END:VCARD", None), (9, None, "Grace")]
+    assert detect_format(data) == "vcard"
+
+
+def test_vcard_categories_become_tags_and_survive_the_round_trip():
+    contact = {"name": "Ada", "source": "vcard", "tags": ["alumni", "finance, banking", "a;b"]}
+    [row] = parse(VCARD.export([contact]), "vcard")
+    assert row.contact == contact
+
+
+def test_google_legacy_group_membership_becomes_tags_without_system_groups():
+    data = google_csv(GOOGLE_LEGACY_HEADER, [{"Name": "Tom", "Group Membership": "* My Contacts ::: Mentors ::: * Starred"}])
+    [row] = parse(data, "google_csv")
+    assert row.contact == {"name": "Tom", "source": "google", "tags": ["Mentors"]}
+
+
+def test_a_csv_import_looks_for_its_header_only_near_the_top():
+    data = ("junk\r\n" * 60 + "First Name,Last Name,URL,Email Address,Company,Position,Connected On\r\n").encode()
+    with pytest.raises(FormatError, match="not a recognised"):
+        detect_format(data)
+
+
+def test_parse_stops_at_the_record_limit():
+    rows = "".join(f"P,{n},,p{n}@example.org,,,\r\n" for n in range(5))
+    data = f"First Name,Last Name,URL,Email Address,Company,Position,Connected On\r\n{rows}".encode()
+    assert len(parse(data, "linkedin_csv", max_records=5)) == 5
+    with pytest.raises(TooLarge, match="IMPORT_MAX_ROWS"):
+        parse(data, "linkedin_csv", max_records=4)
+
+
+# --------------------------------------------------------------------------
+# Hostile text in exports, checked by vobject (an independent vCard reader)
+# --------------------------------------------------------------------------
+
+_VCARD_TEXT = st.text(st.characters(exclude_categories=("Cs",)), min_size=1).filter(str.strip)
+
+
+@settings(max_examples=200, deadline=None)
+@given(name=_VCARD_TEXT, note=_VCARD_TEXT, organisation=_VCARD_TEXT, tag=_VCARD_TEXT)
+def test_no_text_can_add_a_property_or_card_to_the_vcard_export(name, note, organisation, tag):
+    exported = VCARD.export([{"name": name, "note": note, "organisation": organisation, "tags": [tag]}])
+    [card] = list(vobject.readComponents(exported.decode("utf-8")))
+    assert sorted(card.contents) == ["categories", "fn", "n", "note", "org", "version"]
+    written = lambda text: _LINE_SEPARATORS.sub("\n", _CONTROLS.sub("", text.strip()))  # noqa: E731
+    assert card.fn.value == written(name)
+    assert card.note.value == written(note)
+    assert card.org.value == [written(organisation)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=st.lists(st.text(st.characters(exclude_categories=("Cs",))), min_size=11, max_size=11))
+def test_no_csv_cell_starts_like_a_formula_and_the_csv_reads_back(values):
+    contact = dict(zip(CSV_COLUMNS, values))
+    [row] = list(csv.DictReader(io.StringIO(export_csv([contact]), newline="")))
+    for column, value in zip(CSV_COLUMNS, values):
+        text = ";".join(part for part in [value.strip()] if part) if column in ("emails", "tags") else value.strip()
+        assert row[column] == ("'" + text if text.startswith(FORMULA_START) else text)
+        assert not row[column].startswith(FORMULA_START)
