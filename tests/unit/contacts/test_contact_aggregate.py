@@ -162,6 +162,7 @@ def test_a_retried_merge_only_completes_the_absorption() -> None:
     ("https://notlinkedin.com.example/in/jane", None),
     ("www.LinkedIn.com./pub/Jane-Doe/1/2/3", "linkedin.com/pub/jane-doe"),
     ("https://[linkedin.com/in/jane", None),  # urlsplit refuses it: not a profile, never an exception
+    ("http://linkedin.com:notaport/in/jane", None),
 ])
 def test_linkedin_profile_urls_are_compared_in_one_normal_form(url: str, normal: str | None) -> None:
     assert normalise_linkedin(url) == normal
