@@ -160,7 +160,7 @@ def get_contact(principal: Principal, contact_id: str) -> Response:
 
 
 @api.route("/contacts/<contact_id>/touchpoints", "GET", summary="The contact's touchpoints, newest first",
-           roles=READERS, errors=(404,))
+           roles=READERS, response=schemas.Touchpoints, errors=(404,))
 def list_touchpoints(principal: Principal, contact_id: str) -> Response:
     contact = _ctx().service.get(contact_id, principal)
     items = sorted(contact.touchpoints, key=lambda t: t["occurred_at"], reverse=True)

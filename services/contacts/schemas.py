@@ -164,6 +164,42 @@ class ImportReport(Schema):
     rows = fields.List(fields.Nested(ImportRowView), required=True)
 
 
+class DirectoryEntry(ContactFields):
+    """One contact in `GET /contacts`, as `projections.present` shows a directory document."""
+
+    id = fields.String(required=True)
+    version = fields.Integer(required=True)
+    student_id = fields.String(required=True)
+    name = fields.String(required=True)
+    emails = fields.List(fields.String(), required=True)
+    tags = fields.List(fields.String(), required=True)
+    status = fields.String(required=True, validate=validate.OneOf(("active", "archived", "merged")))
+    merged_into = fields.String(allow_none=True)
+    stage = fields.String(required=True, validate=validate.OneOf(STAGES))
+    last_touch_at = fields.String(allow_none=True)
+    touch_count = fields.Integer(required=True)
+    advocacy = fields.Integer(allow_none=True)
+    motivation = fields.Integer(allow_none=True)
+    priority_score = fields.Integer(metadata={"description": "advocacy + motivation; 0 when not rated"})
+    check_in_every_weeks = fields.Integer(allow_none=True)
+    added_at = fields.String()
+    updated_at = fields.String()
+    import_id = fields.String(allow_none=True, metadata={"description": "the import that added the contact"})
+
+
 class DirectoryPage(Schema):
-    items = fields.List(fields.Dict())
-    next_cursor = fields.String(allow_none=True)
+    items = fields.List(fields.Nested(DirectoryEntry), required=True)
+    next_cursor = fields.String(allow_none=True, required=True)
+
+
+class TouchpointView(Schema):
+    touchpoint_id = fields.String(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(TOUCHPOINT_KINDS))
+    occurred_at = fields.String(required=True, metadata={"description": "RFC 3339 UTC"})
+    channel = fields.String(allow_none=True)
+    url = fields.String(allow_none=True)
+    text = fields.String(allow_none=True)
+
+
+class Touchpoints(Schema):
+    items = fields.List(fields.Nested(TouchpointView), required=True)

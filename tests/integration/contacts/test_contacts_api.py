@@ -279,11 +279,16 @@ def test_answers_match_the_documented_response_schemas(contacts: InProcessPlatfo
     contacts.client.post(f"/contacts/{jane}/touchpoints", headers=auth,
                          json={"kind": "outreach", "occurred_at": "2026-11-20T09:00:00Z"})
     contacts.client.post(f"/contacts/{jane}/merge", json={"duplicate_id": duplicate}, headers=auth)
+    contacts.sync()
     answers = [contacts.client.get(f"/contacts/{jane}", headers=auth),
+               contacts.client.get("/contacts", headers=auth),
+               contacts.client.get("/contacts?status=archived", headers=auth),
+               contacts.client.get(f"/contacts/{jane}/touchpoints", headers=auth),
                contacts.client.get(f"/contacts/{duplicate}", headers=auth),
                contacts.client.post("/imports", data=b"First Name,Last Name,Email Address\r\nAda,L,ada@x.org\r\n\r\n",
                                     content_type="text/csv", headers=auth)]
-    assert answers[0].json["check_in_every_weeks"] == 4 and answers[1].json["status"] == "merged"
+    assert answers[0].json["check_in_every_weeks"] == 4 and answers[4].json["status"] == "merged"
+    assert answers[1].json["items"][0]["check_in_every_weeks"] == 4, answers[1].json
     for answer in answers:
         assert answer.status_code in (200, 201), answer.json
         request = MockRequest("http://localhost", answer.request.method.lower(), answer.request.path)
