@@ -212,7 +212,9 @@ def _export_rows(principal: Principal, query: dict[str, Any]) -> list[dict[str, 
 
 
 def _import_view(import_id: str, report: dict[str, Any]) -> dict[str, Any]:
-    rows = report.get("rows", [])
+    """The report as the API shows it: an invalid row's reason is its fields' problems in one line."""
+    rows = [{**row, "reason": "; ".join(f"{field}: {m}" for field, messages in row["fields"].items() for m in messages)}
+            if row.get("fields") and not row.get("reason") else row for row in report.get("rows", [])]
     counts = {outcome: sum(1 for r in rows if r["outcome"] == outcome) for outcome in IMPORT_OUTCOMES}
     return {"id": import_id, "format": report.get("format"), "filename": report.get("filename"),
             "counts": counts, "rows": rows}

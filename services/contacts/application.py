@@ -27,6 +27,8 @@ from shared.repository import Accepted, Repository
 
 # Characters a tag may not hold (see `schemas._TAG`): an imported label loses them.
 _NOT_IN_TAGS = re.compile(r"[^\w\- ]")
+# What an import's duplicate shares with the contact the student has (the scopes of `_identity_claims`).
+_SAME = {"email": "e-mail", "linkedin": "LinkedIn profile", "name_organisation": "name and organisation"}
 
 
 class ContactsService:
@@ -219,17 +221,17 @@ class ContactsService:
             problems: dict[str, list[str]] = {}
             for problem in parsed.problems:
                 problems.setdefault(problem.field, []).append(problem.reason)
-            return {"line": parsed.line, "outcome": "invalid", "reason": parsed.error, "fields": problems}
+            return {"line": parsed.line, "outcome": "invalid", "fields": problems}
         try:
             details = AddContact().load(_forgiving(parsed.contact))
             accepted = self.add_contact(student_id, details, meta, tags=details.pop("tags", []), import_id=import_id)
         except ValidationError as exc:
             path, reason = _first_problem(exc.messages)
-            return {"line": parsed.line, "outcome": "invalid", "reason": f"{path}: {reason}",
-                    "fields": {path.split(".")[0]: [reason]}}
+            return {"line": parsed.line, "outcome": "invalid", "fields": {path.split(".")[0]: [reason]}}
         except Conflict as exc:
-            return {"line": parsed.line, "outcome": "duplicate",
-                    "contact_id": exc.details.get("existing_contact_id"), "reason": str(exc)}
+            same = _SAME.get(str(exc.details.get("field")), "details")
+            return {"line": parsed.line, "outcome": "duplicate", "contact_id": exc.details.get("existing_contact_id"),
+                    "reason": f"you already have this contact (same {same})"}
         return {"line": parsed.line, "outcome": "created", "contact_id": accepted.id}
 
 

@@ -141,7 +141,7 @@ class ImportRowV2(Schema):
     line = fields.Integer(required=True, metadata={"description": "where the record starts in the file (1-based)"})
     outcome = fields.String(required=True, validate=validate.OneOf(IMPORT_OUTCOMES))
     contact_id = fields.String(allow_none=True, metadata={"description": "the contact created, or the existing one"})
-    reason = pii(fields.String(allow_none=True, metadata={"description": "why (quotes the file's values)"}))
+    reason = pii(fields.String(allow_none=True, metadata={"description": "why a row is a duplicate or skipped"}))
     fields_ = pii(fields.Dict(keys=fields.String(), values=fields.List(fields.String()), allow_none=True,
                               data_key="fields", attribute="fields",
                               metadata={"description": "invalid records: the fields at fault and why"}))
@@ -151,8 +151,8 @@ class ImportRowV2(Schema):
 class ContactsImportedV2(Schema):
     """A student imported a file of contacts; one report row per record of the file, empty ones included.
 
-    v2: a row may be `skipped` (with its reason), an invalid row names its `fields`, and reasons are
-    personal data (they quote the file's values)."""
+    v2: a row may be `skipped` (with its reason); an invalid row names its `fields` and the problems
+    with each, which may quote the file's values (personal data)."""
 
     student_id = fields.String(required=True)
     format = fields.String(required=True)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from typing import Callable
 
 import re
@@ -261,3 +262,22 @@ def test_the_vcard_export_lets_no_text_inject_properties(contacts: InProcessPlat
     assert card.note.value == "a\nTEL:666\nURL:http://xz"  # line separators mean new lines; controls go
     assert card.org.value == ["Acme;Evil\\,Corp"]
     assert card.categories.value == ["alumni"]
+
+
+def test_the_report_of_a_largest_all_bad_file_fits_in_one_bus_message(
+        contacts: InProcessPlatform, token: Callable) -> None:
+    """The report is one event: at IMPORT_MAX_ROWS rows that are all wrong in the wordiest way (no name,
+    several long bad e-mails each) it must stay under Kafka's default 1 MB message, and publish."""
+    settings = contacts.client.application.extensions["contacts"].settings
+    rows, max_bytes = settings.int("IMPORT_MAX_ROWS"), settings.int("IMPORT_MAX_BYTES")
+    bad = " ::: ".join(f"{n}{'x' * 300}@" for n in range(3))
+    data = google_file([["", "", "Alumni", "", bad, ""]] * rows)
+    assert len(data) <= max_bytes
+    report = upload(contacts, token("student-1"), data, "text/csv")
+    assert report["counts"]["invalid"] == rows
+    assert report["rows"][0]["fields"] == {"name": ["missing name"], "emails": [
+        f"bad email '0{'x' * 39}…'", f"bad email '1{'x' * 39}…'", "and 1 more bad emails"]}
+    [envelope] = contacts.store.load(report["id"])
+    assert len(json.dumps(envelope).encode()) < 1_000_000
+    contacts.sync()  # the relay publishes it (on Kafka too)
+    assert contacts.client.get(f"/imports/{report['id']}", headers={"Authorization": token("student-1")}).json == report
