@@ -21,6 +21,9 @@ CONTACT_FIELDS = (
 )
 
 
+_TEXT_FIELDS = tuple(key for key in CONTACT_FIELDS if key not in ("name", "emails", "tags"))
+
+
 class FormatError(ValueError):
     """The file as a whole cannot be read. This is different from one bad record."""
 
@@ -136,7 +139,7 @@ def record(line: int, source: str, name: str, emails: Iterable[str] = (), tags: 
     if clean_emails:
         contact["emails"] = clean_emails
     fields["source"] = source
-    for key in CONTACT_FIELDS[2:-1]:
+    for key in _TEXT_FIELDS:
         value = LINE_BREAK.sub("\n", fields.get(key) or "").strip()
         if value:
             contact[key] = value

@@ -285,9 +285,11 @@ def test_answers_match_the_documented_response_schemas(contacts: InProcessPlatfo
                contacts.client.get("/contacts?status=archived", headers=auth),
                contacts.client.get(f"/contacts/{jane}/touchpoints", headers=auth),
                contacts.client.get(f"/contacts/{duplicate}", headers=auth),
-               contacts.client.post("/imports", data=b"First Name,Last Name,Email Address\r\nAda,L,ada@x.org\r\n\r\n",
-                                    content_type="text/csv", headers=auth)]
+               contacts.client.post("/imports", content_type="text/csv", headers=auth,
+                                    data=b"First Name,Last Name,Email Address\r\nAda,L,ada@x.org\r\n\r\n"
+                                         b",,x@\r\nJ,D,jane@example.com\r\nBad,Url,@\r\n")]
     assert answers[0].json["check_in_every_weeks"] == 4 and answers[4].json["status"] == "merged"
+    assert answers[5].json["counts"] == {"created": 1, "duplicate": 1, "invalid": 2, "skipped": 1}
     assert answers[1].json["items"][0]["check_in_every_weeks"] == 4, answers[1].json
     for answer in answers:
         assert answer.status_code in (200, 201), answer.json
