@@ -7,7 +7,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates, va
 
 from services.contacts.domain import STAGES, normalise_linkedin
 from services.contacts.formats import FORMATS
-from shared.contracts.contacts import IMPORT_OUTCOMES, TOUCHPOINT_KINDS
+from shared.contracts.contacts import IMPORT_OUTCOMES, TOUCHPOINT_KINDS, TouchpointSchema
 from shared.web.validators import check_time_zone
 
 _PHONE = re.compile(r"^\+?[0-9 ()./\-]{3,40}(?:\s*(?:x|ext\.?)\s*[0-9]{1,6})?$")
@@ -126,22 +126,27 @@ class PriorityView(Schema):
     motivation = fields.Integer(required=True)
 
 
-class ContactView(ContactFields):
-    """`GET /contacts/{id}`: exactly the keys `api.contact_view` returns (a test validates real answers)."""
+class _ContactAnswer(ContactFields):
+    """What every answer about one contact holds, beside its details."""
 
     id = fields.String(required=True)
-    student_id = fields.String(required=True)
     version = fields.Integer(required=True)
+    student_id = fields.String(required=True)
     name = fields.String(required=True)
     emails = fields.List(fields.String(), required=True)
     tags = fields.List(fields.String(), required=True)
-    priority = fields.Nested(PriorityView, allow_none=True, required=True)
     check_in_every_weeks = fields.Integer(allow_none=True, required=True,
                                           metadata={"description": "null: the follow-up rules' default"})
     status = fields.String(required=True, validate=validate.OneOf(("active", "archived", "merged")))
     merged_into = fields.String(allow_none=True, required=True)
     stage = fields.String(required=True, validate=validate.OneOf(STAGES))
     last_touch_at = fields.String(allow_none=True, required=True)
+
+
+class ContactView(_ContactAnswer):
+    """`GET /contacts/{id}`: exactly the keys `api.contact_view` returns (a test validates real answers)."""
+
+    priority = fields.Nested(PriorityView, allow_none=True, required=True)
 
 
 class ImportRowView(Schema):
@@ -164,24 +169,13 @@ class ImportReport(Schema):
     rows = fields.List(fields.Nested(ImportRowView), required=True)
 
 
-class DirectoryEntry(ContactFields):
+class DirectoryEntry(_ContactAnswer):
     """One contact in `GET /contacts`, as `projections.present` shows a directory document."""
 
-    id = fields.String(required=True)
-    version = fields.Integer(required=True)
-    student_id = fields.String(required=True)
-    name = fields.String(required=True)
-    emails = fields.List(fields.String(), required=True)
-    tags = fields.List(fields.String(), required=True)
-    status = fields.String(required=True, validate=validate.OneOf(("active", "archived", "merged")))
-    merged_into = fields.String(allow_none=True)
-    stage = fields.String(required=True, validate=validate.OneOf(STAGES))
-    last_touch_at = fields.String(allow_none=True)
     touch_count = fields.Integer(required=True)
     advocacy = fields.Integer(allow_none=True)
     motivation = fields.Integer(allow_none=True)
     priority_score = fields.Integer(metadata={"description": "advocacy + motivation; 0 when not rated"})
-    check_in_every_weeks = fields.Integer(allow_none=True)
     added_at = fields.String()
     updated_at = fields.String()
     import_id = fields.String(allow_none=True, metadata={"description": "the import that added the contact"})
@@ -192,13 +186,8 @@ class DirectoryPage(Schema):
     next_cursor = fields.String(allow_none=True, required=True)
 
 
-class TouchpointView(Schema):
-    touchpoint_id = fields.String(required=True)
-    kind = fields.String(required=True, validate=validate.OneOf(TOUCHPOINT_KINDS))
-    occurred_at = fields.String(required=True, metadata={"description": "RFC 3339 UTC"})
-    channel = fields.String(allow_none=True)
-    url = fields.String(allow_none=True)
-    text = fields.String(allow_none=True)
+class TouchpointView(TouchpointSchema):
+    """A touchpoint as the API shows it: as its event recorded it (own name: `Touchpoint` is the request)."""
 
 
 class Touchpoints(Schema):
