@@ -19,8 +19,6 @@ CONTACT_FIELDS = (
     "name", "emails", "phone", "linkedin_url", "organisation", "title", "industry", "location", "time_zone",
     "source", "note", "tags",
 )
-
-
 _TEXT_FIELDS = tuple(key for key in CONTACT_FIELDS if key not in ("name", "emails", "tags"))
 
 
