@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Response, current_app, request, url_for
 from marshmallow import ValidationError
-from werkzeug.exceptions import UnsupportedMediaType
+from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 
 from services.contacts import formats, schemas
 from services.contacts.application import ContactsService
@@ -14,6 +14,7 @@ from services.contacts.domain import Contact, is_dormant
 from services.contacts.projections import query_directory
 from shared.auth import Principal, acting_for
 from shared.config import Settings
+from shared.contracts.contacts import IMPORT_OUTCOMES
 from shared.events import utcnow
 from shared.readstore import Collection, iterate
 from shared.repository import Accepted
@@ -122,9 +123,10 @@ def merge_contacts(principal: Principal, contact_id: str, body: dict[str, Any]) 
 
 
 @api.route("/imports", "POST", summary="Import LinkedIn Connections.csv, Google Contacts CSV or vCard 3.0/4.0",
-           query=schemas.ImportQuery, status=201,
+           query=schemas.ImportQuery, response=schemas.ImportReport, status=201, errors=(413, 422),
            consumes=("text/csv", "text/vcard", "application/octet-stream", "multipart/form-data"))
 def import_contacts(principal: Principal, query: dict[str, Any]) -> Response:
+    settings = _ctx().settings
     student_id = acting_for(principal, query.get("student_id"))
     filename = query.get("filename")
     if request.mimetype == "multipart/form-data":
@@ -134,9 +136,16 @@ def import_contacts(principal: Principal, query: dict[str, Any]) -> Response:
         data, filename, content_type = upload.read(), filename or upload.filename, upload.mimetype
     else:
         data, content_type = request.get_data(cache=True), request.mimetype
+    max_bytes = settings.int("IMPORT_MAX_BYTES")
+    if len(data) > max_bytes:
+        raise RequestEntityTooLarge(f"the file has {len(data)} bytes; an import takes at most {max_bytes} "
+                                    "(IMPORT_MAX_BYTES): split the file")
     try:
         report = _ctx().service.import_file(student_id, data, command_metadata(principal), fmt=query.get("format"),
-                                            filename=filename, content_type=content_type)
+                                            filename=filename, content_type=content_type,
+                                            max_records=settings.int("IMPORT_MAX_ROWS"))
+    except formats.TooLarge as exc:
+        raise RequestEntityTooLarge(str(exc)) from exc
     except formats.FormatError as exc:
         raise ValidationError({"file": [str(exc)]}) from exc
     return json_response(_import_view(report.id, report.report), 201, version=report.version)
@@ -151,7 +160,7 @@ def get_contact(principal: Principal, contact_id: str) -> Response:
 
 
 @api.route("/contacts/<contact_id>/touchpoints", "GET", summary="The contact's touchpoints, newest first",
-           roles=READERS, errors=(404,))
+           roles=READERS, response=schemas.Touchpoints, errors=(404,))
 def list_touchpoints(principal: Principal, contact_id: str) -> Response:
     contact = _ctx().service.get(contact_id, principal)
     items = sorted(contact.touchpoints, key=lambda t: t["occurred_at"], reverse=True)
@@ -169,25 +178,28 @@ def list_contacts(principal: Principal, query: dict[str, Any]) -> Response:
     return json_response({"items": page.items, "next_cursor": page.next_cursor})
 
 
-@api.route("/imports/<import_id>", "GET", summary="An import's per-record report", roles=READERS, errors=(404,))
+@api.route("/imports/<import_id>", "GET", summary="An import's per-record report", roles=READERS,
+           response=schemas.ImportReport, errors=(404,))
 def get_import(principal: Principal, import_id: str) -> Response:
     report = _ctx().service.get_import(import_id, principal)
     return json_response(_import_view(report.id, report.report), version=report.version)
 
 
-@api.route("/exports/contacts.csv", "GET", summary="Export the directory as CSV", roles=READERS,
-           query=schemas.ExportQuery, produces=("text/csv",))
+@api.route("/exports/contacts.csv", "GET", summary="Export the directory as CSV (formulas neutralised)",
+           roles=READERS, query=schemas.ExportQuery, produces=("text/csv",))
 def export_csv(principal: Principal, query: dict[str, Any]) -> Response:
-    # A byte-order mark makes Excel read the file as UTF-8 (accents intact); CSV readers skip it.
-    body = ("\ufeff" + formats.export_csv(_export_rows(principal, query))).encode("utf-8")
-    return Response(body, mimetype="text/csv", headers={"Content-Disposition": 'attachment; filename="contacts.csv"'})
+    return _download(formats.EXPORTERS["csv"], _export_rows(principal, query))
 
 
 @api.route("/exports/contacts.vcf", "GET", summary="Export the directory as vCard 4.0", roles=READERS,
            query=schemas.ExportQuery, produces=("text/vcard",))
 def export_vcard(principal: Principal, query: dict[str, Any]) -> Response:
-    return Response(formats.export_vcard(_export_rows(principal, query)), mimetype="text/vcard",
-                    headers={"Content-Disposition": 'attachment; filename="contacts.vcf"'})
+    return _download(formats.EXPORTERS["vcf"], _export_rows(principal, query))
+
+
+def _download(exporter: formats.Exporter, contacts: list[dict[str, Any]]) -> Response:
+    return Response(exporter.export(contacts), mimetype=exporter.media_type,
+                    headers={"Content-Disposition": f'attachment; filename="{exporter.filename}"'})
 
 
 def _export_rows(principal: Principal, query: dict[str, Any]) -> list[dict[str, Any]]:
@@ -200,7 +212,9 @@ def _export_rows(principal: Principal, query: dict[str, Any]) -> list[dict[str, 
 
 
 def _import_view(import_id: str, report: dict[str, Any]) -> dict[str, Any]:
-    rows = report.get("rows", [])
-    counts = {outcome: sum(1 for r in rows if r["outcome"] == outcome) for outcome in ("created", "duplicate", "invalid")}
+    """The report as the API shows it: an invalid row's reason is its fields' problems in one line."""
+    rows = [{**row, "reason": "; ".join(f"{field}: {m}" for field, messages in row["fields"].items() for m in messages)}
+            if row.get("fields") and not row.get("reason") else row for row in report.get("rows", [])]
+    counts = {outcome: sum(1 for r in rows if r["outcome"] == outcome) for outcome in IMPORT_OUTCOMES}
     return {"id": import_id, "format": report.get("format"), "filename": report.get("filename"),
             "counts": counts, "rows": rows}

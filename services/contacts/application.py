@@ -7,6 +7,7 @@ same address cannot both win (a read model would be eventually consistent and co
 """
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 from typing import Any, Callable, Iterable
@@ -23,6 +24,12 @@ from shared.errors import Conflict, NotFound
 from shared.events import Metadata, utcnow
 from shared.eventstore import EventStore
 from shared.repository import Accepted, Repository
+
+# Characters a tag may not hold (see `schemas._TAG`): an imported label loses them.
+_NOT_IN_TAGS = re.compile(r"[^\w\- ]")
+# What an import's duplicate shares with the contact the student has (the scopes of `_identity_claims`).
+_SAME = {"email": "e-mail", "linkedin": "LinkedIn profile", "name_organisation": "name and organisation"}
+
 
 class ContactsService:
     def __init__(self, store: EventStore, *, clock: Callable[[], datetime] = utcnow) -> None:
@@ -192,35 +199,48 @@ class ContactsService:
 
     # -- importing --------------------------------------------------------------------------
     def import_file(self, student_id: str, data: bytes, meta: Metadata, *, fmt: str | None = None,
-                    filename: str | None = None, content_type: str | None = None) -> ContactImport:
-        """Add every valid record; report each one as created, duplicate or invalid (with the reason)."""
+                    filename: str | None = None, content_type: str | None = None,
+                    max_records: int | None = None) -> ContactImport:
+        """Add every valid record; report each record of the file as created, duplicate, invalid (the
+        fields at fault and why) or skipped (why), so the outcomes add up to the file's records.
+
+        The whole file is read before anything is added: a file over `max_records` adds nothing."""
         fmt = fmt or formats.detect_format(data, filename, content_type)
+        parsed_rows = formats.parse(data, fmt, max_records=max_records)
         import_id = str(uuid.uuid4())
-        rows: list[dict[str, Any]] = []
-        for parsed in formats.parse(data, fmt):
-            if parsed.contact is None:
-                rows.append({"line": parsed.line, "outcome": "invalid", "reason": parsed.error})
-                continue
-            try:
-                details = AddContact().load(_forgiving(parsed.contact))
-                accepted = self.add_contact(student_id, details, meta, tags=details.pop("tags", []),
-                                            import_id=import_id)
-                rows.append({"line": parsed.line, "outcome": "created", "contact_id": accepted.id})
-            except ValidationError as exc:
-                rows.append({"line": parsed.line, "outcome": "invalid", "reason": _first_problem(exc.messages)})
-            except Conflict as exc:
-                rows.append({"line": parsed.line, "outcome": "duplicate",
-                             "contact_id": exc.details.get("existing_contact_id"), "reason": str(exc)})
+        rows = [self._import_record(student_id, parsed, import_id, meta) for parsed in parsed_rows]
         report = ContactImport.record_report(import_id, student_id, fmt, filename, rows)
         self.imports.save(report, meta)
         return report
+
+    def _import_record(self, student_id: str, parsed: formats.ParsedRow, import_id: str,
+                       meta: Metadata) -> dict[str, Any]:
+        if parsed.skipped is not None:
+            return {"line": parsed.line, "outcome": "skipped", "reason": parsed.skipped}
+        if parsed.contact is None:
+            problems: dict[str, list[str]] = {}
+            for problem in parsed.problems:
+                problems.setdefault(problem.field, []).append(problem.reason)
+            return {"line": parsed.line, "outcome": "invalid", "fields": problems}
+        try:
+            details = AddContact().load(_forgiving(parsed.contact))
+            accepted = self.add_contact(student_id, details, meta, tags=details.pop("tags", []), import_id=import_id)
+        except ValidationError as exc:
+            path, reason = _first_problem(exc.messages)
+            return {"line": parsed.line, "outcome": "invalid", "fields": {path.split(".")[0]: [reason]}}
+        except Conflict as exc:
+            same = _SAME.get(str(exc.details.get("field")), "details")
+            return {"line": parsed.line, "outcome": "duplicate", "contact_id": exc.details.get("existing_contact_id"),
+                    "reason": f"you already have this contact (same {same})"}
+        return {"line": parsed.line, "outcome": "created", "contact_id": accepted.id}
 
 
 def _forgiving(contact: dict[str, Any]) -> dict[str, Any]:
     """Imports keep a row rather than refuse it over a detail a file format cannot express well:
     vCard 3.0 often writes TZ as an offset (`+09:00`), not an IANA zone, so it is dropped; an overlong
-    note is cut to the API's limit."""
-    row = {k: v for k, v in contact.items() if k != "tags"}
+    note is cut to the API's limit; labels become tags in the API's alphabet (`Class of '09` →
+    `Class of 09`), at most 50 of them."""
+    row = dict(contact)
     if row.get("time_zone"):
         try:
             check_time_zone(row["time_zone"])
@@ -228,6 +248,8 @@ def _forgiving(contact: dict[str, Any]) -> dict[str, Any]:
             del row["time_zone"]
     if isinstance(row.get("note"), str):
         row["note"] = row["note"][:2000]
+    tags = (" ".join(_NOT_IN_TAGS.sub(" ", tag).split())[:40].strip() for tag in row.pop("tags", []))
+    row["tags"] = list(dict.fromkeys(tag for tag in tags if tag))[:50]
     return row
 
 
@@ -240,11 +262,11 @@ def _unique_emails(emails: Iterable[str]) -> list[str]:
     return seen
 
 
-def _first_problem(messages: Any, path: str = "") -> str:
-    """`emails.0: Not a valid email address.` from marshmallow's nested error dict."""
+def _first_problem(messages: Any, path: str = "") -> tuple[str, str]:
+    """(`emails.0`, `Not a valid email address.`) from marshmallow's nested error dict."""
     if isinstance(messages, dict):
         key, value = next(iter(messages.items()))
         return _first_problem(value, f"{path}.{key}" if path else str(key))
     if isinstance(messages, list) and messages:
         return _first_problem(messages[0], path)
-    return f"{path}: {messages}" if path else str(messages)
+    return path or "record", str(messages)

@@ -22,12 +22,19 @@ def normalise_email(email: str) -> str:
 
 
 def normalise_linkedin(url: str) -> str | None:
-    """`linkedin.com/in/<slug>` for any spelling of a LinkedIn profile URL, None if it is not one."""
+    """`linkedin.com/in/<slug>` for any spelling of a person's LinkedIn profile URL (any subdomain, scheme
+    optional), None for anything else: company and school pages are not the contact.
+
+    The one normaliser: validation, dedupe claims and the importers all recognise profiles with it."""
     candidate = url.strip()
     if "://" not in candidate:
         candidate = "https://" + candidate
-    parts = urlsplit(candidate)
-    host = (parts.hostname or "").lower()
+    try:
+        parts = urlsplit(candidate)
+        host = (parts.hostname or "").rstrip(".")
+        parts.port  # raises ValueError for a port that is no number
+    except ValueError:  # a malformed URL: an unbalanced "[" read as an IPv6 host, a port that is no number
+        return None
     if not (host == "linkedin.com" or host.endswith(".linkedin.com")):
         return None
     segments = [s for s in parts.path.split("/") if s]

@@ -6,7 +6,8 @@ import re
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
 from services.contacts.domain import STAGES, normalise_linkedin
-from shared.contracts.contacts import TOUCHPOINT_KINDS
+from services.contacts.formats import FORMATS
+from shared.contracts.contacts import IMPORT_OUTCOMES, TOUCHPOINT_KINDS, TouchpointSchema
 from shared.web.validators import check_time_zone
 
 _PHONE = re.compile(r"^\+?[0-9 ()./\-]{3,40}(?:\s*(?:x|ext\.?)\s*[0-9]{1,6})?$")
@@ -114,24 +115,80 @@ class ExportQuery(Schema):
 
 
 class ImportQuery(Schema):
-    format = fields.String(validate=validate.OneOf(("linkedin_csv", "google_csv", "vcard")),
+    format = fields.String(validate=validate.OneOf(FORMATS),
                            metadata={"description": "detected from the content when absent"})
     filename = fields.String(validate=validate.Length(1, 255))
     student_id = fields.String(validate=validate.Length(1, 128), metadata={"description": "admins only"})
 
 
-class ContactView(ContactFields):
-    id = fields.String()
-    student_id = fields.String()
-    version = fields.Integer()
-    tags = fields.List(fields.String())
-    priority = fields.Dict(allow_none=True)
-    status = fields.String()
-    merged_into = fields.String(allow_none=True)
-    stage = fields.String()
-    last_touch_at = fields.String(allow_none=True)
+class PriorityView(Schema):
+    advocacy = fields.Integer(required=True)
+    motivation = fields.Integer(required=True)
+
+
+class _ContactAnswer(ContactFields):
+    """What every answer about one contact holds, beside its details."""
+
+    id = fields.String(required=True)
+    version = fields.Integer(required=True)
+    student_id = fields.String(required=True)
+    name = fields.String(required=True)
+    emails = fields.List(fields.String(), required=True)
+    tags = fields.List(fields.String(), required=True)
+    check_in_every_weeks = fields.Integer(allow_none=True, required=True,
+                                          metadata={"description": "null: the follow-up rules' default"})
+    status = fields.String(required=True, validate=validate.OneOf(("active", "archived", "merged")))
+    merged_into = fields.String(allow_none=True, required=True)
+    stage = fields.String(required=True, validate=validate.OneOf(STAGES))
+    last_touch_at = fields.String(allow_none=True, required=True)
+
+
+class ContactView(_ContactAnswer):
+    """`GET /contacts/{id}`: exactly the keys `api.contact_view` returns (a test validates real answers)."""
+
+    priority = fields.Nested(PriorityView, allow_none=True, required=True)
+
+
+class ImportRowView(Schema):
+    line = fields.Integer(required=True, metadata={"description": "where the record starts in the file"})
+    outcome = fields.String(required=True, validate=validate.OneOf(IMPORT_OUTCOMES))
+    contact_id = fields.String(allow_none=True, metadata={"description": "created, or the existing duplicate"})
+    reason = fields.String(allow_none=True)
+    fields_ = fields.Dict(keys=fields.String(), values=fields.List(fields.String()), data_key="fields",
+                          attribute="fields", metadata={"description": "invalid: the fields at fault and why"})
+
+
+class ImportReport(Schema):
+    """Every record of the file, once: the counts add up to the file's records."""
+
+    id = fields.String(required=True)
+    format = fields.String(required=True, validate=validate.OneOf(FORMATS))
+    filename = fields.String(allow_none=True, required=True)
+    counts = fields.Dict(keys=fields.String(validate=validate.OneOf(IMPORT_OUTCOMES)), values=fields.Integer(),
+                         required=True)
+    rows = fields.List(fields.Nested(ImportRowView), required=True)
+
+
+class DirectoryEntry(_ContactAnswer):
+    """One contact in `GET /contacts`, as `projections.present` shows a directory document."""
+
+    touch_count = fields.Integer(required=True)
+    advocacy = fields.Integer(allow_none=True)
+    motivation = fields.Integer(allow_none=True)
+    priority_score = fields.Integer(metadata={"description": "advocacy + motivation; 0 when not rated"})
+    added_at = fields.String()
+    updated_at = fields.String()
+    import_id = fields.String(allow_none=True, metadata={"description": "the import that added the contact"})
 
 
 class DirectoryPage(Schema):
-    items = fields.List(fields.Dict())
-    next_cursor = fields.String(allow_none=True)
+    items = fields.List(fields.Nested(DirectoryEntry), required=True)
+    next_cursor = fields.String(allow_none=True, required=True)
+
+
+class TouchpointView(TouchpointSchema):
+    """A touchpoint as the API shows it: as its event recorded it (own name: `Touchpoint` is the request)."""
+
+
+class Touchpoints(Schema):
+    items = fields.List(fields.Nested(TouchpointView), required=True)

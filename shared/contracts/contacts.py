@@ -132,3 +132,35 @@ class ContactsImportedV1(Schema):
     format = fields.String(required=True)
     filename = fields.String(allow_none=True)
     rows = fields.List(fields.Nested(ImportRow), required=True)
+
+
+IMPORT_OUTCOMES = ("created", "duplicate", "invalid", "skipped")
+
+
+class ImportRowV2(Schema):
+    line = fields.Integer(required=True, metadata={"description": "where the record starts in the file (1-based)"})
+    outcome = fields.String(required=True, validate=validate.OneOf(IMPORT_OUTCOMES))
+    contact_id = fields.String(allow_none=True, metadata={"description": "the contact created, or the existing one"})
+    reason = pii(fields.String(allow_none=True, metadata={"description": "why a row is a duplicate or skipped"}))
+    fields_ = pii(fields.Dict(keys=fields.String(), values=fields.List(fields.String()), allow_none=True,
+                              data_key="fields", attribute="fields",
+                              metadata={"description": "invalid records: the fields at fault and why"}))
+
+
+@CONTACT_IMPORTS.event("ContactsImported", 2)
+class ContactsImportedV2(Schema):
+    """A student imported a file of contacts; one report row per record of the file, empty ones included.
+
+    v2: a row may be `skipped` (with its reason); an invalid row names its `fields` and the problems
+    with each, which may quote the file's values (personal data)."""
+
+    student_id = fields.String(required=True)
+    format = fields.String(required=True)
+    filename = fields.String(allow_none=True)
+    rows = fields.List(fields.Nested(ImportRowV2), required=True)
+
+
+@CONTACT_IMPORTS.upcaster("ContactsImported", 1)
+def _import_rows_gain_fields(data: dict) -> dict:
+    """v1 reports knew no skipped rows and named no fields: their rows are v2 rows as they are."""
+    return data

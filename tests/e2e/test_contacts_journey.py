@@ -1,6 +1,8 @@
 """End to end: the platform's processes, driven over HTTP with a token, as a student would use it."""
 from __future__ import annotations
 
+import csv
+import io
 from typing import Callable
 
 import pytest
@@ -14,7 +16,8 @@ pytestmark = pytest.mark.e2e
 
 def test_a_students_contacts_flow_through_to_the_directory_and_survive_a_restart(
         platform: Platform, token: Callable[..., str]) -> None:
-    # given the whole platform running
+    # given the whole platform running, with a small import limit
+    platform.env["IMPORT_MAX_ROWS"] = "3"
     platform.start()
     api, auth = platform.url("contacts"), {"Authorization": token("student-42")}
 
@@ -56,3 +59,25 @@ def test_a_students_contacts_flow_through_to_the_directory_and_survive_a_restart
                          json={"name": "Ada again", "emails": ["ADA@example.org"]}).status_code == 409
     third = requests.post(f"{api}/contacts", headers=auth, timeout=10, json={"name": "Alan Turing"}).json()
     wait_until(lambda: len(directory(f"?min_version={third['id']}:1")) == 3, what="the directory lists a third contact")
+
+    # when the student imports their Google contacts: labels become tags, every row is reported
+    google = ("First Name,Last Name,Labels,E-mail 1 - Value,Organization Name\r\n"
+              "Katherine,Johnson,* myContacts ::: Mentors,kj@nasa.example,NASA\r\n"
+              "\r\n"
+              "Ada,Lovelace,* starred,ADA@example.org,\r\n").encode()
+    report = requests.post(f"{api}/imports", headers={**auth, "Content-Type": "text/csv"}, data=google, timeout=30)
+    assert report.status_code == 201, report.text
+    assert report.json()["counts"] == {"created": 1, "duplicate": 1, "invalid": 0, "skipped": 1}
+    wait_until(lambda: [c["name"] for c in directory("?tag=Mentors")] == ["Katherine Johnson"],
+               what="the imported Google label is a tag")
+    # a file over IMPORT_MAX_ROWS is refused whole, naming the limit
+    too_big = google + b"Alan,Turing,,alan@example.org,\r\n"
+    refused = requests.post(f"{api}/imports", headers={**auth, "Content-Type": "text/csv"}, data=too_big, timeout=30)
+    assert refused.status_code == 413 and "IMPORT_MAX_ROWS" in refused.json()["message"], refused.text
+    # and the CSV export of the directory opens in a spreadsheet without running anything
+    requests.patch(f"{api}/contacts/{third['id']}", headers=auth, timeout=10, json={"title": "=cmd|'/c calc'!A1"})
+    def exported() -> list[dict[str, str]]:
+        response = requests.get(f"{api}/exports/contacts.csv", headers=auth, timeout=10)
+        return list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"), newline="")))
+    wait_until(lambda: {r["name"]: r["title"] for r in exported()}.get("Alan Turing") == "'=cmd|'/c calc'!A1",
+               what="the export shows the neutralised formula")

@@ -85,3 +85,13 @@ def test_a_token_signed_with_another_secret_is_refused(contacts: InProcessPlatfo
     foreign = mint_token("another-secret-that-is-long-enough-for-hs256", "student-1", ["student"])
     response = contacts.client.get("/contacts", headers={"Authorization": f"Bearer {foreign}"})
     assert response.status_code == 401 and response.json["message"] == "bad signature"
+
+
+@pytest.mark.parametrize("url", ["https://[linkedin.com/in/jane", "http://linkedin.com:notaport/in/jane",
+                                 "https://www.linkedin.com/company/acme"])
+def test_a_malformed_or_non_profile_linkedin_url_is_a_422_naming_the_field(
+        contacts: InProcessPlatform, token: Callable, url: str) -> None:
+    response = contacts.client.post("/contacts", json={"name": "Jane", "linkedin_url": url},
+                                    headers={"Authorization": token("student-1")})
+    assert response.status_code == 422, response.json
+    assert list(response.json["fields"]) == ["linkedin_url"]

@@ -262,3 +262,36 @@ def test_a_contact_can_have_its_own_check_in_cadence(contacts: InProcessPlatform
     other = contacts.client.put(f"/contacts/{contact_id}/check-in-cadence", json={"every_weeks": 4},
                                 headers={"Authorization": token("student-2")})
     assert other.status_code == 404
+
+
+def test_answers_match_the_documented_response_schemas(contacts: InProcessPlatform, token: Callable) -> None:
+    """openapi-core, an independent OpenAPI client, checks real answers against `/openapi.json`: the
+    documented schemas allow no undocumented keys, so a field the API returns but the docs lack fails."""
+    from openapi_core import OpenAPI
+    from openapi_core.testing import MockRequest, MockResponse
+
+    auth = {"Authorization": token("student-1")}
+    openapi = OpenAPI.from_dict(contacts.client.get("/openapi.json").json)
+    jane = add(contacts, auth["Authorization"], {**JANE, "tags": ["alumni"]}).json["id"]
+    duplicate = add(contacts, auth["Authorization"], {"name": "J. Doe"}).json["id"]
+    contacts.client.put(f"/contacts/{jane}/check-in-cadence", json={"every_weeks": 4}, headers=auth)
+    contacts.client.put(f"/contacts/{jane}/priority", json={"advocacy": 3, "motivation": 2}, headers=auth)
+    contacts.client.post(f"/contacts/{jane}/touchpoints", headers=auth,
+                         json={"kind": "outreach", "occurred_at": "2026-11-20T09:00:00Z"})
+    contacts.client.post(f"/contacts/{jane}/merge", json={"duplicate_id": duplicate}, headers=auth)
+    contacts.sync()
+    answers = [contacts.client.get(f"/contacts/{jane}", headers=auth),
+               contacts.client.get("/contacts", headers=auth),
+               contacts.client.get("/contacts?status=archived", headers=auth),
+               contacts.client.get(f"/contacts/{jane}/touchpoints", headers=auth),
+               contacts.client.get(f"/contacts/{duplicate}", headers=auth),
+               contacts.client.post("/imports", content_type="text/csv", headers=auth,
+                                    data=b"First Name,Last Name,Email Address\r\nAda,L,ada@x.org\r\n\r\n"
+                                         b",,x@\r\nJ,D,jane@example.com\r\nBad,Url,@\r\n")]
+    assert answers[0].json["check_in_every_weeks"] == 4 and answers[4].json["status"] == "merged"
+    assert answers[5].json["counts"] == {"created": 1, "duplicate": 1, "invalid": 2, "skipped": 1}
+    assert answers[1].json["items"][0]["check_in_every_weeks"] == 4, answers[1].json
+    for answer in answers:
+        assert answer.status_code in (200, 201), answer.json
+        request = MockRequest("http://localhost", answer.request.method.lower(), answer.request.path)
+        openapi.validate_response(request, MockResponse(answer.data, answer.status_code, content_type=answer.mimetype))

@@ -159,6 +159,10 @@ def test_a_retried_merge_only_completes_the_absorption() -> None:
     ("http://uk.linkedin.com/in/jane-doe", "linkedin.com/in/jane-doe"),
     ("https://www.linkedin.com/company/acme", None),
     ("https://example.com/in/jane", None),
+    ("https://notlinkedin.com.example/in/jane", None),
+    ("www.LinkedIn.com./pub/Jane-Doe/1/2/3", "linkedin.com/pub/jane-doe"),
+    ("https://[linkedin.com/in/jane", None),  # urlsplit refuses it: not a profile, never an exception
+    ("http://linkedin.com:notaport/in/jane", None),
 ])
 def test_linkedin_profile_urls_are_compared_in_one_normal_form(url: str, normal: str | None) -> None:
     assert normalise_linkedin(url) == normal

@@ -9,20 +9,35 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pytest
+import vobject
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.contacts.formats import (
-    CSV_COLUMNS,
-    FormatError,
-    ParsedRow,
-    detect_format,
-    export_csv,
-    export_vcard,
-    parse,
-)
+from services.contacts.formats import (CSV, CSV_COLUMNS, VCARD, FormatError, ParsedRow, Problem, TooLarge, detect_format,
+                                      parse)
+from services.contacts.formats.careerloop_csv import FORMULA_START
+
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_LINE_SEPARATORS = re.compile(r"\r\n|[\r\n\x85\u2028\u2029]")
+
+
+def export_csv(contacts: list[dict]) -> str:
+    return CSV.export(contacts).decode("utf-8-sig")
+
+
+def export_vcard(contacts: list[dict]) -> str:
+    return VCARD.export(contacts).decode("utf-8")
+
+
+def invalid(line: int, *problems: tuple[str, str]) -> ParsedRow:
+    return ParsedRow(line, None, tuple(Problem(field, reason) for field, reason in problems))
+
+
+def empty(line: int) -> ParsedRow:
+    return ParsedRow(line, None, skipped="empty row")
 
 # --------------------------------------------------------------------------
 # Fixtures
@@ -254,17 +269,18 @@ def test_linkedin_preamble_lines_are_skipped_and_rows_keep_their_physical_line_n
             "name": "Jane Doe", "emails": ["jane@example.com"],
             "linkedin_url": "https://www.linkedin.com/in/jane-doe", "organisation": "Acme",
             "title": "Engineer", "source": "linkedin",
-        }, None),
+        }),
         ParsedRow(6, {
             "name": "Raj Patel", "linkedin_url": "https://www.linkedin.com/in/rajpatel",
             "organisation": "Globex, Inc.", "title": "Senior Analyst", "source": "linkedin",
-        }, None),
-        ParsedRow(7, None, "missing name"),
+        }),
+        invalid(7, ("name", "missing name")),
         ParsedRow(8, {
             "name": "Okafor", "linkedin_url": "https://www.linkedin.com/in/okafor",
             "organisation": 'Bureau "Conseil"', "title": "Partner", "source": "linkedin",
-        }, None),
-        ParsedRow(10, None, "bad email 'sam@'"),
+        }),
+        empty(9),
+        invalid(10, ("emails", "bad email 'sam@'")),
     ]
 
 
@@ -319,7 +335,7 @@ def test_linkedin_header_only_file_has_no_rows():
 
 def test_linkedin_row_reports_missing_name_and_bad_email_together():
     data = b"First Name,Last Name,Email Address\r\n,,a@b@c.com\r\n"
-    assert parse(data, "linkedin_csv") == [ParsedRow(2, None, "missing name; bad email 'a@b@c.com'")]
+    assert parse(data, "linkedin_csv") == [invalid(2, ("name", "missing name"), ("emails", "bad email 'a@b@c.com'"))]
 
 
 # --------------------------------------------------------------------------
@@ -341,9 +357,11 @@ def test_google_current_format_collects_emails_first_phone_and_linkedin_website(
             "location": "London, United Kingdom",
             "source": "google",
             "note": "Met at the careers fair.\nFollow up in May",
-        }, None),
-        ParsedRow(4, None, "missing name"),
-        ParsedRow(5, {"name": "Dr Kim", "phone": "+82 2 555 0199", "source": "google"}, None),
+            "tags": ["Careers"],  # "* myContacts" is Google's own label
+        }),
+        invalid(4, ("name", "missing name")),
+        ParsedRow(5, {"name": "Dr Kim", "phone": "+82 2 555 0199", "source": "google"}),
+        empty(6),
     ]
 
 
@@ -360,12 +378,12 @@ def test_google_legacy_format_uses_numbered_organisation_columns():
             "title": "Lecturer",
             "source": "google",
             "note": "Intro via Prof. Walsh",
-        }, None),
+        }),
         ParsedRow(3, {
             "name": "Aoife M. Byrne", "emails": ["aoife@byrne.example.ie"],
             "location": "Cork", "source": "google",
-        }, None),
-        ParsedRow(4, None, "bad email 'not-an-email'"),
+        }),
+        invalid(4, ("emails", "bad email 'not-an-email'")),
     ]
 
 
@@ -394,7 +412,7 @@ def test_vcard_30_unfolds_lines_strips_groups_and_unescapes_text():
         "source": "vcard",
         "note": "Alumni mentor, class of 2012.\nAsk about the; platform team. "
                 "This note was folded by the phoneand again with a tab.",
-    }, None)
+    })
 
 
 def test_vcard_40_file_with_an_unterminated_card_still_parses_the_others():
@@ -409,15 +427,15 @@ def test_vcard_40_file_with_an_unterminated_card_still_parses_the_others():
             "time_zone": "America/New_York",
             "source": "vcard",
             "note": "Prefers email. Shared drive: C:\\Users\\amara",
-        }, None),
-        ParsedRow(15, None, "unterminated vCard"),
+        }),
+        invalid(15, ("record", "unterminated vCard")),
         ParsedRow(19, {
             "name": "Dr. Lukas Maria Fischer",
             "emails": ["lukas.fischer@tu-berlin.example.de"],
             "source": "vcard",
-        }, None),
-        ParsedRow(24, None, "missing name"),
-        ParsedRow(28, None, "bad email 'x@'"),
+        }),
+        invalid(24, ("name", "missing name")),
+        invalid(28, ("emails", "bad email 'x@'")),
     ]
 
 
@@ -576,7 +594,7 @@ def test_export_csv_quotes_commas_quotes_and_newlines():
     assert list(csv.DictReader(io.StringIO(exported, newline=""))) == [
         {
             "name": 'Jane "JD" Doe', "emails": "jane@example.com;jd@work.example.com",
-            "phone": "+1 555 0100", "linkedin_url": "", "organisation": "Doe, Smith & Partners",
+            "phone": "'+1 555 0100", "linkedin_url": "", "organisation": "Doe, Smith & Partners",
             "title": "", "industry": "", "location": "", "time_zone": "",
             "tags": "mentor;finance", "note": "first line\nsecond line",
         },
@@ -606,3 +624,74 @@ def test_export_csv_of_no_contacts_is_just_the_header():
 def test_parse_raises_format_error_for_file_level_problems(data, fmt, message):
     with pytest.raises(FormatError, match=message):
         parse(data, fmt)
+
+
+# --------------------------------------------------------------------------
+# Every record accounted for; tags from labels and categories
+# --------------------------------------------------------------------------
+
+
+def test_vcard_text_outside_cards_is_reported_as_skipped_once_per_run():
+    data = ("PRODID:junk before\r\nmore junk\r\n\r\nBEGIN:VCARD\r\nFN:Ada\r\nEND:VCARD\r\n"
+            "END:VCARD\r\n\r\nBEGIN:VCARD\r\nFN:Grace\r\nEND:VCARD\r\n").encode()
+    rows = parse(data, "vcard")
+    assert [(row.line, row.skipped, (row.contact or {}).get("name")) for row in rows] == [
+        (1, "text outside BEGIN:VCARD … END:VCARD", None), (4, None, "Ada"),
+        (7, "text outside BEGIN:VCARD … END:VCARD", None), (9, None, "Grace")]
+    assert detect_format(data) == "vcard"
+
+
+def test_vcard_categories_become_tags_and_survive_the_round_trip():
+    contact = {"name": "Ada", "source": "vcard", "tags": ["alumni", "finance, banking", "a;b"]}
+    [row] = parse(VCARD.export([contact]), "vcard")
+    assert row.contact == contact
+
+
+def test_google_legacy_group_membership_becomes_tags_without_system_groups():
+    data = google_csv(GOOGLE_LEGACY_HEADER, [{"Name": "Tom", "Group Membership": "* My Contacts ::: Mentors ::: * Starred"}])
+    [row] = parse(data, "google_csv")
+    assert row.contact == {"name": "Tom", "source": "google", "tags": ["Mentors"]}
+
+
+def test_a_csv_import_looks_for_its_header_only_near_the_top():
+    data = ("junk\r\n" * 60 + "First Name,Last Name,URL,Email Address,Company,Position,Connected On\r\n").encode()
+    with pytest.raises(FormatError, match="not a recognised"):
+        detect_format(data)
+
+
+def test_parse_stops_at_the_record_limit():
+    rows = "".join(f"P,{n},,p{n}@example.org,,,\r\n" for n in range(5))
+    data = f"First Name,Last Name,URL,Email Address,Company,Position,Connected On\r\n{rows}".encode()
+    assert len(parse(data, "linkedin_csv", max_records=5)) == 5
+    with pytest.raises(TooLarge, match="IMPORT_MAX_ROWS"):
+        parse(data, "linkedin_csv", max_records=4)
+
+
+# --------------------------------------------------------------------------
+# Hostile text in exports, checked by vobject (an independent vCard reader)
+# --------------------------------------------------------------------------
+
+_VCARD_TEXT = st.text(st.characters(exclude_categories=("Cs",)), min_size=1).filter(str.strip)
+
+
+@settings(max_examples=200, deadline=None)
+@given(name=_VCARD_TEXT, note=_VCARD_TEXT, organisation=_VCARD_TEXT, tag=_VCARD_TEXT)
+def test_no_text_can_add_a_property_or_card_to_the_vcard_export(name, note, organisation, tag):
+    exported = VCARD.export([{"name": name, "note": note, "organisation": organisation, "tags": [tag]}])
+    [card] = list(vobject.readComponents(exported.decode("utf-8")))
+    assert sorted(card.contents) == ["categories", "fn", "n", "note", "org", "version"]
+    written = lambda text: _LINE_SEPARATORS.sub("\n", _CONTROLS.sub("", text.strip()))  # noqa: E731
+    assert card.fn.value == written(name)
+    assert card.note.value == written(note)
+    assert card.org.value == [written(organisation)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=st.lists(st.text(st.characters(exclude_categories=("Cs",))), min_size=11, max_size=11))
+def test_no_csv_cell_starts_like_a_formula_and_the_csv_reads_back(values):
+    contact = dict(zip(CSV_COLUMNS, values))
+    [row] = list(csv.DictReader(io.StringIO(export_csv([contact]), newline="")))
+    for column, value in zip(CSV_COLUMNS, values):
+        text = ";".join(part for part in [value.strip()] if part) if column in ("emails", "tags") else value.strip()
+        assert row[column] == ("'" + text if text.startswith(FORMULA_START) else text)
+        assert not row[column].startswith(FORMULA_START)
