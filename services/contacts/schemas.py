@@ -130,6 +130,7 @@ class ContactView(ContactFields):
     merged_into = fields.String(allow_none=True)
     stage = fields.String()
     last_touch_at = fields.String(allow_none=True)
+    check_in_every_weeks = fields.Integer(allow_none=True, metadata={"description": "null: the default rule"})
 
 
 class DirectoryPage(Schema):

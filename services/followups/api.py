@@ -112,7 +112,7 @@ def _timeline(filter: dict[str, Any], query: dict[str, Any]) -> Response:
 
 
 @api.route("/timeline", "GET", summary="Everything that happened, newest first: filter by kind and date range",
-           roles=READERS, query=schemas.TimelineQuery, errors=(503,))
+           roles=READERS, query=schemas.TimelineQuery, errors=(404, 503))
 def student_timeline(principal: Principal, query: dict[str, Any]) -> Response:
     reader = _reader(principal, query)
     return _timeline({"student_id": reader.student_id}, query)

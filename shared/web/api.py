@@ -84,7 +84,7 @@ class Api:
             self.blueprint.add_url_rule(rule, endpoint=view.__name__, view_func=wrapped, methods=[method])
             self.operations.append(Operation(
                 rule, method, summary, allowed, body, query, response, status, many, consumes, produces,
-                tuple(sorted(set(errors) | _default_errors(method, body, query, roles)))))
+                tuple(sorted(set(errors) | _default_errors(rule, method, body, query, roles)))))
             return wrapped
 
         return decorate
@@ -95,10 +95,15 @@ def _has_lists(schema: type[Schema]) -> bool:
     return any(isinstance(f, fields.List) for f in schema().fields.values())
 
 
-def _default_errors(method: str, body: Any, query: Any, roles: Any) -> set[int]:
-    codes: set[int] = set()
+def _default_errors(rule: str, method: str, body: Any, query: Any, roles: Any) -> set[int]:
+    """The errors this plumbing itself may answer, so the document lists every status a client can see."""
+    codes: set[int] = {503}  # any backend may be briefly unavailable (answered with Retry-After)
     if roles is not None:
         codes |= {401, 403}
+        if method == "POST":  # Idempotency-Key: malformed or reused for another request (422), in progress (409)
+            codes |= {409, 422}
+    if "<" in rule:  # a path naming a record: it may not exist, or not be yours
+        codes.add(404)
     if body is not None:
         codes |= {400, 413, 415, 422}
     if query is not None:
