@@ -1,6 +1,6 @@
 """Every response checked against what the app's own `/openapi.json` documents for its operation.
 
-`ResponseChecker(app).problems(method, path, response)` lists what does not match: a status the
+`ResponseChecker(app).problems(method, path, status, content_type, body)` lists what does not match: a status the
 operation does not document, a content type it does not declare, a JSON body that fails the
 documented schema (validated with `openapi-schema-validator`'s OpenAPI 3.0 validator, which knows
 `nullable`, not with the code that generated the document). `CheckedClient` is a Flask test client
@@ -9,6 +9,7 @@ of the document.
 """
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import Flask
@@ -39,26 +40,27 @@ class ResponseChecker:
         operation = self.document["paths"].get(template, {}).get(method.lower())
         return (template, operation) if operation is not None else None
 
-    def problems(self, method: str, path: str, response: Any) -> list[str]:
+    def problems(self, method: str, path: str, status: int, content_type: str, data: bytes) -> list[str]:
         found = self.operation(method, path)
         if found is None:
             return []
         template, operation = found
-        where = f"{method} {template} -> {response.status_code}"
-        documented = operation["responses"].get(str(response.status_code))
+        where = f"{method} {template} -> {status}"
+        documented = operation["responses"].get(str(status))
         if documented is None:
             return [f"{where}: status not documented (documented: {sorted(operation['responses'])})"]
         content = documented.get("content")
         if not content:
-            return [f"{where}: a body is sent but none is documented"] if response.get_data() else []
-        media_type = (response.mimetype or "").lower()
+            return [f"{where}: a body is sent but none is documented"] if data else []
+        media_type = content_type.split(";", 1)[0].strip().lower()
         if media_type not in content:
             return [f"{where}: content type {media_type!r} not documented ({sorted(content)})"]
         schema = content[media_type].get("schema")
         if media_type != "application/json" or schema is None:
             return []
-        body = response.get_json(silent=True)
-        if body is None and response.get_data().strip() != b"null":
+        try:
+            body = json.loads(data)
+        except ValueError:
             return [f"{where}: the body is not JSON"]
         validator = OAS30Validator({"allOf": [schema], "components": self._components})
         return [f"{where}: {'/'.join(map(str, error.absolute_path)) or '(body)'}: {error.message}"
@@ -74,7 +76,8 @@ class CheckedClient(FlaskClient):
         checker = self.application.extensions.get("tests.response_checker")
         if checker is None:
             checker = self.application.extensions["tests.response_checker"] = ResponseChecker(self.application)
-        problems = checker.problems(request.method, request.path, response)
+        problems = checker.problems(request.method, request.path, response.status_code,
+                                    response.content_type or "", response.get_data())
         assert not problems, "the answer does not match the OpenAPI document:\n  " + "\n  ".join(problems)
         return response
 

@@ -158,7 +158,8 @@ def feed_url(principal: Principal, query: dict[str, Any]) -> Response:
 @api.route("/calendar/<student_id>/<token>.ics", "GET", roles=None, produces=("text/calendar",),
            summary="A student's interviews as a subscribable calendar (the secret token is the credential)")
 def calendar_feed(student_id: str, token: str) -> Response:
-    if not hmac.compare_digest(token, feed_token(student_id)):
+    # as bytes: compare_digest refuses non-ASCII str (a 500 for a mistyped URL)
+    if not hmac.compare_digest(token.encode(), feed_token(student_id).encode()):
         raise HTTPNotFound("no such calendar")
     docs = iterate(_ctx().interviews, {"student_id": student_id}, [("start_key", 1)])
     items = [{"id": d["_id"], **d} for d in docs]
