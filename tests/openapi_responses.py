@@ -28,6 +28,7 @@ class ResponseChecker:
         client = FlaskClient(app, app.response_class)  # a plain one: the document is not an operation
         self.document: dict[str, Any] = client.get("/openapi.json").get_json()
         self._components = self.document.get("components", {})
+        self._validators: dict[tuple[str, str, int], OAS30Validator] = {}
 
     def operation(self, method: str, path: str) -> tuple[str, dict[str, Any]] | None:
         """The documented (path template, operation) the app routes this request to, if any."""
@@ -62,7 +63,10 @@ class ResponseChecker:
             body = json.loads(data)
         except ValueError:
             return [f"{where}: the body is not JSON"]
-        validator = OAS30Validator({"allOf": [schema], "components": self._components})
+        validator = self._validators.get((method, template, status))
+        if validator is None:
+            validator = OAS30Validator({"allOf": [schema], "components": self._components})
+            self._validators[(method, template, status)] = validator
         return [f"{where}: {'/'.join(map(str, error.absolute_path)) or '(body)'}: {error.message}"
                 for error in validator.iter_errors(body)]
 
