@@ -34,7 +34,7 @@ from shared.errors import NotFound, RuleViolated
 from shared.events import isoformat
 from shared.readstore import Collection, Page
 from shared.repository import Repository
-from shared.web import Api, command_metadata, if_match_version, json_response, wait_for_version
+from shared.web import AcceptedSchema, Api, command_metadata, if_match_version, json_response, wait_for_version
 
 
 api = Api("followups", __name__)
@@ -217,13 +217,13 @@ def _decide(item_id: str, principal: Principal, act: Callable[[FollowUp, dict[st
 
 
 @api.route("/followups/<item_id>/snooze", "POST", summary="Put an item aside until a time",
-           roles=OWNERS, body=schemas.Snooze, errors=(404, 409, 412))
+           roles=OWNERS, body=schemas.Snooze, response=AcceptedSchema, errors=(404, 409, 412))
 def snooze(principal: Principal, item_id: str, body: dict[str, Any]) -> Response:
     return _decide(item_id, principal, lambda f, item: f.snooze(item["student_id"], body["until"], _ctx().clock()))
 
 
 @api.route("/followups/<item_id>/dismiss", "POST", summary="Dismiss an item: it needs no action",
-           roles=OWNERS, body=schemas.Dismiss, errors=(404, 409, 412))
+           roles=OWNERS, body=schemas.Dismiss, response=AcceptedSchema, errors=(404, 409, 412))
 def dismiss(principal: Principal, item_id: str, body: dict[str, Any]) -> Response:
     return _decide(item_id, principal, lambda f, item: f.dismiss(item["student_id"], body.get("reason")))
 

@@ -36,7 +36,8 @@ def openapi_document(service: str, apis: list[Any], description: str = "") -> di
     paths: dict[str, dict[str, Any]] = {}
     for api in apis:
         for op in api.operations:
-            operation: dict[str, Any] = {"summary": op.summary, "operationId": f"{op.method.lower()}_{openapi_path(op.rule)}"}
+            operation: dict[str, Any] = {"summary": op.summary,
+                                         "operationId": f"{op.method.lower()}_{openapi_path(op.rule)}"}
             if op.roles:
                 operation["security"] = [{"bearer": []}]
                 operation["description"] = "Roles: " + ", ".join(op.roles)

@@ -10,6 +10,7 @@ this deployment requires.
 from __future__ import annotations
 
 import itertools
+import re
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -129,6 +130,15 @@ class World:
     def next_start(self) -> str:
         """A local (UTC) start a whole number of days ahead, never the same twice: no overlaps."""
         return (self.clock.now + timedelta(days=next(self._days))).strftime("%Y-%m-%dT%H:%M:%S")
+
+    def path_parameters(self, service: str, template: str) -> dict[str, str]:
+        """The owner's seeded records (and the assigned advisor) for the parameters of a path template."""
+        known = {**{name: self.seed[name] for name in (
+                    "contact_id", "interview_id", "note_id", "import_id", "notification_id", "endpoint_id")},
+                 "item_id": self.seed["item_id"] if service == "notes" else self.seed["followup_id"],
+                 "advisor_id": ADVISOR, "student_id": OWNER, "kind": "thank_you_due", "tag": "alumni",
+                 "token": self.seed["feed_path"].removesuffix(".ics").rsplit("/", 1)[-1]}
+        return {name: known[name] for name in re.findall(r"\{([a-z_]+)\}", template)}
 
     # -- fresh records of the owner ----------------------------------------------------------------
     def contact(self, **details: Any) -> str:

@@ -11,7 +11,6 @@ written to `var/security/schemathesis.json`.
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -25,24 +24,13 @@ from schemathesis.checks import (
     content_type_conformance, not_a_server_error, response_schema_conformance, status_code_conformance,
 )
 
-from tests.integration.security.conftest import ADVISOR, OWNER, World
+from tests.integration.security.conftest import World
 from tests.openapi_responses import ResponseChecker
 
 EXAMPLES_PER_OPERATION = 12  # per role and operation: about a minute for all five services on 2 cores
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 ROLES = ("owner", "admin")
 SERVICES = ("contacts", "scheduling", "notes", "followups", "notifications")
-
-
-def _real_parameters(world: World, service: str, template: str) -> dict[str, str]:
-    """The owner's records for the operation's path parameters (a random id finds nothing)."""
-    seeded = {"contact_id": world.seed["contact_id"], "interview_id": world.seed["interview_id"],
-              "note_id": world.seed["note_id"], "import_id": world.seed["import_id"],
-              "notification_id": world.seed["notification_id"], "endpoint_id": world.seed["endpoint_id"],
-              "item_id": world.seed["item_id"] if service == "notes" else world.seed["followup_id"],
-              "advisor_id": ADVISOR, "student_id": OWNER, "kind": "thank_you_due", "tag": "alumni",
-              "token": world.seed["feed_path"].removesuffix(".ics").rsplit("/", 1)[-1]}
-    return {name: seeded[name] for name in re.findall(r"\{([a-z_]+)\}", template)}
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -56,7 +44,7 @@ def test_fuzzed_requests_get_documented_answers_and_never_a_server_error(world: 
     for result in schema.get_all_operations():
         operation = result.ok()
         figures["operations"] += 1
-        real = _real_parameters(world, service, operation.path)
+        real = world.path_parameters(service, operation.path)
         strategies = [operation.as_strategy(GenerationMode.POSITIVE), operation.as_strategy(GenerationMode.NEGATIVE)]
         if real:
             strategies.append(operation.as_strategy(GenerationMode.POSITIVE, path_parameters=real))
