@@ -8,6 +8,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates, va
 from services.contacts.domain import STAGES, normalise_linkedin
 from services.contacts.formats import FORMATS
 from shared.contracts.contacts import IMPORT_OUTCOMES, TOUCHPOINT_KINDS, TouchpointSchema
+from shared.web.api import AcceptedSchema
 from shared.web.validators import check_time_zone
 
 _PHONE = re.compile(r"^\+?[0-9 ()./\-]{3,40}(?:\s*(?:x|ext\.?)\s*[0-9]{1,6})?$")
@@ -82,9 +83,7 @@ class Merge(Schema):
                                  metadata={"description": "the contact to merge into this one"})
 
 
-class Accepted(Schema):
-    id = fields.String(required=True)
-    version = fields.Integer(required=True, metadata={"description": "stream version; ask queries for it as min_version"})
+Accepted = AcceptedSchema  # a command's answer, as in every service
 
 
 class DirectoryQuery(Schema):

@@ -34,7 +34,8 @@ from shared.auth import Principal, acting_for
 from shared.errors import NotFound
 from shared.events import isoformat
 from shared.readstore import Collection, Page
-from shared.web import Api, accepted_response, command_metadata, if_match_version, json_response, wait_for_version
+from shared.web import (AcceptedSchema, Api, accepted_response, command_metadata, if_match_version, json_response,
+                        wait_for_version)
 
 
 api = Api("followups", __name__)
@@ -112,7 +113,7 @@ def _timeline(filter: dict[str, Any], query: dict[str, Any]) -> Response:
 
 
 @api.route("/timeline", "GET", summary="Everything that happened, newest first: filter by kind and date range",
-           roles=READERS, query=schemas.TimelineQuery, errors=(503,))
+           roles=READERS, query=schemas.TimelineQuery, errors=(404, 503))
 def student_timeline(principal: Principal, query: dict[str, Any]) -> Response:
     reader = _reader(principal, query)
     return _timeline({"student_id": reader.student_id}, query)
@@ -194,14 +195,14 @@ def list_followups(principal: Principal, query: dict[str, Any]) -> Response:
 
 
 @api.route("/followups/<item_id>/snooze", "POST", summary="Put an item aside until a time",
-           roles=OWNERS, body=schemas.Snooze, errors=(404, 409, 412))
+           roles=OWNERS, body=schemas.Snooze, response=AcceptedSchema, errors=(404, 409, 412))
 def snooze(principal: Principal, item_id: str, body: dict[str, Any]) -> Response:
     return accepted_response(_ctx().service.snooze(item_id, body["until"], principal, command_metadata(principal),
                                                    if_match_version()))
 
 
 @api.route("/followups/<item_id>/dismiss", "POST", summary="Dismiss an item: it needs no action",
-           roles=OWNERS, body=schemas.Dismiss, errors=(404, 409, 412))
+           roles=OWNERS, body=schemas.Dismiss, response=AcceptedSchema, errors=(404, 409, 412))
 def dismiss(principal: Principal, item_id: str, body: dict[str, Any]) -> Response:
     return accepted_response(_ctx().service.dismiss(item_id, body.get("reason"), principal,
                                                     command_metadata(principal), if_match_version()))

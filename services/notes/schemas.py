@@ -7,6 +7,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates, va
 
 from services.notes import search
 from shared.contracts.notes import INSIGHT_CATEGORIES, VISIBILITIES
+from shared.web.api import AcceptedSchema
 from shared.web.validators import check_time_zone
 
 _TAG = validate.And(validate.Length(1, 40), validate.Regexp(r"^[\w\- ]+$", error="letters, digits, spaces, - and _"))
@@ -79,10 +80,7 @@ class Visibility(Schema):
     visibility = fields.String(required=True, validate=validate.OneOf(VISIBILITIES))
 
 
-class Accepted(Schema):
-    id = fields.String(required=True)
-    version = fields.Integer(required=True,
-                             metadata={"description": "stream version; ask queries for it as min_version"})
+Accepted = AcceptedSchema  # a command's answer, as in every service
 
 
 class Filters(Schema):

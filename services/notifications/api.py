@@ -19,7 +19,8 @@ from services.notifications.domain import KINDS, Notification
 from shared.auth import Principal, acting_for
 from shared.readstore import Collection
 from shared.repository import Accepted
-from shared.web import Api, accepted_response, command_metadata, if_match_version, json_response, wait_for_version
+from shared.web import (AcceptedSchema, Api, accepted_response, command_metadata, if_match_version, json_response,
+                        wait_for_version)
 
 api = Api("notifications", __name__)
 ADMINS = ("admin",)
@@ -51,7 +52,7 @@ def get_preferences(principal: Principal, query: dict[str, Any]) -> Response:
 
 
 @api.route("/preferences", "PUT", summary="Set your preferences: channels per kind, e-mail, zone, quiet hours, digest",
-           body=schemas.PreferencesBody, errors=(409, 412))
+           body=schemas.PreferencesBody, response=AcceptedSchema, errors=(409, 412))
 def put_preferences(principal: Principal, body: dict[str, Any]) -> Response:
     user_id = acting_for(principal, body.pop("student_id", None))
     return _accepted(_ctx().service.change_preferences(user_id, body, command_metadata(principal), if_match_version()))
@@ -95,7 +96,7 @@ def inbox(principal: Principal, query: dict[str, Any]) -> Response:
 
 
 @api.route("/inbox/<notification_id>/read", "POST", summary="Mark an in-app notification read",
-           errors=(404, 409))
+           response=AcceptedSchema, errors=(404, 409))
 def mark_read(principal: Principal, notification_id: str) -> Response:
     return _accepted(_ctx().service.mark_read(notification_id, principal, command_metadata(principal)))
 
@@ -155,13 +156,14 @@ def get_webhook(principal: Principal, endpoint_id: str) -> Response:
 
 
 @api.route("/webhooks/<endpoint_id>/enable", "POST", summary="Enable a disabled endpoint again",
-           errors=(404, 409, 412))
+           response=AcceptedSchema, errors=(404, 409, 412))
 def enable_webhook(principal: Principal, endpoint_id: str) -> Response:
     return _accepted(_ctx().service.enable_endpoint(endpoint_id, principal, command_metadata(principal),
                                                     if_match_version()))
 
 
-@api.route("/webhooks/<endpoint_id>", "DELETE", summary="Remove an endpoint for good", errors=(404, 409, 412))
+@api.route("/webhooks/<endpoint_id>", "DELETE", summary="Remove an endpoint for good", response=AcceptedSchema,
+           errors=(404, 409, 412))
 def remove_webhook(principal: Principal, endpoint_id: str) -> Response:
     return _accepted(_ctx().service.remove_endpoint(endpoint_id, principal, command_metadata(principal),
                                                     if_match_version()))
@@ -181,6 +183,6 @@ def get_template(principal: Principal, kind: str) -> Response:
 
 
 @api.route("/templates/<kind>", "PUT", summary="Change one kind's templates (an unknown placeholder is refused)",
-           roles=ADMINS, body=schemas.TemplateBody, errors=(404, 409, 412))
+           roles=ADMINS, body=schemas.TemplateBody, response=AcceptedSchema, errors=(404, 409, 412))
 def put_template(principal: Principal, kind: str, body: dict[str, Any]) -> Response:
     return _accepted(_ctx().service.change_template(kind, body, command_metadata(principal), if_match_version()))

@@ -18,7 +18,7 @@ from shared.config import Settings
 from shared.events import isoformat, utcnow
 from shared.readstore import Collection, iterate
 from shared.repository import Accepted
-from shared.web import (Api, accepted_response, command_metadata, if_match_version, json_response,
+from shared.web import (AcceptedSchema, Api, accepted_response, command_metadata, if_match_version, json_response,
                         wait_for_version)
 
 api = Api("scheduling", __name__)
@@ -55,46 +55,46 @@ def interview_view(interview: Interview) -> dict[str, Any]:
 
 # -- commands -------------------------------------------------------------------------------
 @api.route("/interviews", "POST", summary="Request an informational interview with one of your contacts",
-           body=schemas.RequestInterview, status=201)
+           body=schemas.RequestInterview, status=201, response=AcceptedSchema)
 def request_interview(principal: Principal, body: dict[str, Any]) -> Response:
     student_id = acting_for(principal, body.pop("student_id", None))
     return _accepted(_ctx().service.request(student_id, body, principal, command_metadata(principal)), 201)
 
 
 @api.route("/interviews/<interview_id>/proposals", "POST", summary="Propose time slots (local time + IANA zone)",
-           body=schemas.ProposeTimes, errors=(404, 409, 412))
+           body=schemas.ProposeTimes, response=AcceptedSchema, errors=(404, 409, 412))
 def propose_times(principal: Principal, interview_id: str, body: dict[str, Any]) -> Response:
     return _accepted(_ctx().service.propose(interview_id, body["slots"], principal, command_metadata(principal),
                                             if_match_version()))
 
 
 @api.route("/interviews/<interview_id>/schedule", "POST", summary="Schedule: a proposed slot, or a start and zone",
-           body=schemas.ScheduleInterview, errors=(404, 409, 412))
+           body=schemas.ScheduleInterview, response=AcceptedSchema, errors=(404, 409, 412))
 def schedule_interview(principal: Principal, interview_id: str, body: dict[str, Any]) -> Response:
     return _accepted(_ctx().service.schedule(interview_id, body, principal, command_metadata(principal), if_match_version()))
 
 
 @api.route("/interviews/<interview_id>/reschedule", "POST", summary="Move the agreed time (the old one stays in history)",
-           body=schemas.LocalTime, errors=(404, 409, 412))
+           body=schemas.LocalTime, response=AcceptedSchema, errors=(404, 409, 412))
 def reschedule_interview(principal: Principal, interview_id: str, body: dict[str, Any]) -> Response:
     return _accepted(_ctx().service.reschedule(interview_id, body, principal, command_metadata(principal), if_match_version()))
 
 
 @api.route("/interviews/<interview_id>/cancel", "POST", summary="Cancel (the record stays, with who and why)",
-           body=schemas.Cancel, errors=(404, 409, 412))
+           body=schemas.Cancel, response=AcceptedSchema, errors=(404, 409, 412))
 def cancel_interview(principal: Principal, interview_id: str, body: dict[str, Any]) -> Response:
     return _accepted(_ctx().service.cancel(interview_id, body["by"], body.get("reason"), principal,
                                            command_metadata(principal), if_match_version()))
 
 
 @api.route("/interviews/<interview_id>/complete", "POST", summary="Mark the conversation as held",
-           errors=(404, 409, 412))
+           response=AcceptedSchema, errors=(404, 409, 412))
 def complete_interview(principal: Principal, interview_id: str) -> Response:
     return _accepted(_ctx().service.complete(interview_id, principal, command_metadata(principal), if_match_version()))
 
 
 @api.route("/interviews/<interview_id>/missed", "POST", summary="Mark a no-show: the student's or the contact's",
-           body=schemas.Missed, errors=(404, 409, 412))
+           body=schemas.Missed, response=AcceptedSchema, errors=(404, 409, 412))
 def miss_interview(principal: Principal, interview_id: str, body: dict[str, Any]) -> Response:
     return _accepted(_ctx().service.miss(interview_id, body["who"], principal, command_metadata(principal), if_match_version()))
 

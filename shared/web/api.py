@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 from flask import Blueprint, Response, current_app, g, jsonify, make_response, request
-from marshmallow import Schema, ValidationError
+from marshmallow import Schema, ValidationError, fields
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 
 from shared.auth import Principal
@@ -25,6 +25,14 @@ from shared.web.errors import error_response
 
 _ETAG = re.compile(r'^\s*(?:W/)?"(\d+)"\s*$')
 IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:\-]{1,255}$")
+
+
+class AcceptedSchema(Schema):
+    """A command's answer (`accepted_response`), for the OpenAPI document."""
+
+    id = fields.String(required=True)
+    version = fields.Integer(required=True,
+                             metadata={"description": "stream version; ask queries for it as min_version"})
 
 
 @dataclass(frozen=True)
@@ -84,23 +92,29 @@ class Api:
             self.blueprint.add_url_rule(rule, endpoint=view.__name__, view_func=wrapped, methods=[method])
             self.operations.append(Operation(
                 rule, method, summary, allowed, body, query, response, status, many, consumes, produces,
-                tuple(sorted(set(errors) | _default_errors(method, body, query, roles)))))
+                tuple(sorted(set(errors) | _default_errors(rule, method, body, query, roles, consumes)))))
             return wrapped
 
         return decorate
 
 
 def _has_lists(schema: type[Schema]) -> bool:
-    from marshmallow import fields
     return any(isinstance(f, fields.List) for f in schema().fields.values())
 
 
-def _default_errors(method: str, body: Any, query: Any, roles: Any) -> set[int]:
-    codes: set[int] = set()
+def _default_errors(rule: str, method: str, body: Any, query: Any, roles: Any, consumes: tuple[str, ...]) -> set[int]:
+    """The errors this plumbing itself may answer, so the document lists every status a client can see."""
+    codes: set[int] = {503}  # any backend may be briefly unavailable (answered with Retry-After)
     if roles is not None:
         codes |= {401, 403}
+        if method == "POST":  # Idempotency-Key: malformed or reused for another request (422), in progress (409)
+            codes |= {409, 422}
+    if "<" in rule:  # a path naming a record: it may not exist, or not be yours
+        codes.add(404)
     if body is not None:
         codes |= {400, 413, 415, 422}
+    if consumes != ("application/json",):  # an upload: too large, or not one of the accepted types
+        codes |= {413, 415}
     if query is not None:
         codes.add(422)
     return codes

@@ -12,10 +12,17 @@ _STATUS_TEXT = {
     403: "The token's role may not do this", 404: "Not found (or not yours)",
     409: "Conflicts with the current state", 412: "If-Match does not name the current version",
     413: "Body too large", 415: "Body is not JSON", 422: "Invalid fields, listed per field",
+    503: "A backend is briefly unavailable, or a read model has not caught up: retry after Retry-After seconds",
+}
+_ERROR_HEADERS = {
+    401: {"WWW-Authenticate": {"description": "Bearer, with the reason", "schema": {"type": "string"}}},
+    412: {"ETag": {"description": "the current version", "schema": {"type": "string"}}},
+    503: {"Retry-After": {"description": "seconds", "schema": {"type": "string"}}},
 }
 
 
-def _path(rule: str) -> str:
+def openapi_path(rule: str) -> str:
+    """A Flask rule (`/contacts/<contact_id>`) as an OpenAPI path template (`/contacts/{contact_id}`)."""
     return re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", r"{\1}", rule)
 
 
@@ -29,12 +36,13 @@ def openapi_document(service: str, apis: list[Any], description: str = "") -> di
     paths: dict[str, dict[str, Any]] = {}
     for api in apis:
         for op in api.operations:
-            operation: dict[str, Any] = {"summary": op.summary, "operationId": f"{op.method.lower()}_{_path(op.rule)}"}
+            operation: dict[str, Any] = {"summary": op.summary,
+                                         "operationId": f"{op.method.lower()}_{openapi_path(op.rule)}"}
             if op.roles:
                 operation["security"] = [{"bearer": []}]
                 operation["description"] = "Roles: " + ", ".join(op.roles)
             parameters = [{"in": "path", "name": name, "required": True, "schema": {"type": "string"}}
-                          for name in re.findall(r"\{([a-z_]+)\}", _path(op.rule))]
+                          for name in re.findall(r"\{([a-z_]+)\}", openapi_path(op.rule))]
             if op.query is not None:
                 parameters.append({"in": "query", "schema": op.query})
             if op.method == "POST" and op.roles:
@@ -55,12 +63,16 @@ def openapi_document(service: str, apis: list[Any], description: str = "") -> di
                 ok["content"] = {"application/json": {"schema": schema}}
             elif op.produces != ("application/json",):
                 ok["content"] = {ct: {"schema": {"type": "string"}} for ct in op.produces}
+            else:  # an answer without a declared schema is still a JSON object
+                ok["content"] = {"application/json": {"schema": {"type": "object"}}}
             responses: dict[str, Any] = {str(op.status): ok}
             for code in op.errors:
                 responses[str(code)] = {"description": _STATUS_TEXT.get(code, "Error"), "content": {
                     "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+                if code in _ERROR_HEADERS:
+                    responses[str(code)]["headers"] = _ERROR_HEADERS[code]
             operation["responses"] = responses
-            paths.setdefault(_path(op.rule), {})[op.method.lower()] = operation
+            paths.setdefault(openapi_path(op.rule), {})[op.method.lower()] = operation
     for path, operations in paths.items():
         spec.path(path=path, operations=operations)
     return spec.to_dict()

@@ -16,6 +16,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from tests.backends import bus_url, event_store_url, marked, read_store_url
+from tests.openapi_responses import checked
 from shared.bus import open_bus
 from shared.config import Settings
 from shared.consumer import ConsumerRunner
@@ -76,7 +77,8 @@ def in_process(profile: str, tmp_path: Path, settings: Settings) -> Iterator[Cal
         (tmp_path / service).mkdir()
         store = open_event_store(event_store_url(store_backend, tmp_path / service))
         stores.append(store)
-        app = create_app(test_settings, event_store=store, read_store=shared["read_store"], **overrides)
+        # every answer of every API test is checked against the app's own OpenAPI document
+        app = checked(create_app(test_settings, event_store=store, read_store=shared["read_store"], **overrides))
         app.config["TESTING"] = True
         relays.append(Relay(store, shared["bus"], service=service, topics=topics_of(service, test_settings)))
         runners.extend(ConsumerRunner(shared["bus"], p(shared["read_store"], namespace=namespace), shared["read_store"])
