@@ -59,6 +59,7 @@ EXPECTED: dict[str, str] = {
     "scheduling/GET /interviews/{interview_id}":             "401 ok  404   403  403  ok    403",
     "scheduling/GET /interviews/{interview_id}/invite.ics":  "401 ok  404   403  403  ok    403",
     "scheduling/GET /calendar/feed":                         "401 ok  403   403  403  ok    403",
+    "scheduling/POST /calendar/feed/rotate":                 "401 ok  403   403  403  ok    403",
     # the feed's secret token is the credential (calendar apps send no bearer token)
     "scheduling/GET /calendar/{student_id}/{token}.ics":     "ok  ok  ok    ok   ok   ok    ok",
     "notes/POST /notes":                                     "401 ok  403   403  403  ok    403",
