@@ -29,7 +29,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     work = ROOT / "var" / "bench" / "work"
     work.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {
-        "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
         "projection": FollowUpViews.name, "events_per_student": EVENTS_PER_STUDENT, "profiles": {}}
     for profile in [p.strip() for p in args.profiles.split(",") if p.strip()]:

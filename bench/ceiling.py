@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from shared.sqlite import path_from_url
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 import copy
 import random
 import uuid
-from datetime import datetime, timedelta, timezone
-from typing import Any, Iterator
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from shared.bus import EventBus
 from shared.contracts.contacts import CONTACTS
@@ -21,7 +22,7 @@ from shared.contracts.scheduling import INTERVIEWS
 from shared.events import EventCatalog, Metadata, Recorded, isoformat
 from shared.relay import encode
 
-START = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
+START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 CONTACTS_PER_STUDENT = 10
 INTERVIEWS_PER_STUDENT = 3
 NOTES_PER_STUDENT = 2

@@ -6,7 +6,8 @@ cannot drift. Pure Python: no Flask, storage or marshmallow here.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, ClassVar, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any, ClassVar
 
 from shared.errors import RuleViolated
 from shared.events import Recorded
@@ -43,7 +44,7 @@ class Aggregate:
         self.pending: list[Recorded] = []
 
     @classmethod
-    def from_history(cls, aggregate_id: str, history: Iterable[Recorded]) -> "Aggregate":
+    def from_history(cls, aggregate_id: str, history: Iterable[Recorded]) -> Aggregate:
         aggregate = cls(aggregate_id)
         for event in history:
             aggregate.apply(event)

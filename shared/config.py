@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ class Settings:
     env: Mapping[str, str]
 
     @classmethod
-    def from_env(cls, overrides: Mapping[str, str] | None = None) -> "Settings":
+    def from_env(cls, overrides: Mapping[str, str] | None = None) -> Settings:
         env = dict(os.environ)
         env.update(overrides or {})
         return cls(env)

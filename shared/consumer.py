@@ -16,8 +16,9 @@ import sqlite3
 import threading
 import time
 import traceback
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Callable, Mapping, Protocol, Sequence
+from typing import Protocol
 
 from shared.bus import Consumer, EventBus, Message, TopicPartition, dead_letter_topic
 from shared.errors import TransientError

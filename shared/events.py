@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields
 
@@ -31,12 +32,12 @@ _TYPE = re.compile(r"^careerloop\.(?P<service>[a-z_]+)\.(?P<name>[A-Z][A-Za-z]+)
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def isoformat(moment: datetime) -> str:
     """RFC 3339 in UTC with a Z, the form CloudEvents `time` and all our timestamps use."""
-    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def pii(field: fields.Field) -> fields.Field:

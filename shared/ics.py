@@ -22,9 +22,10 @@ A CANCEL names the same attendees, so every calendar that got the invite drops i
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from collections.abc import Iterable
+from datetime import UTC, datetime
 from email.utils import parseaddr
-from typing import Any, Iterable
+from typing import Any
 
 from shared.contentlines import escape, fold, mailto, param_value, uri
 
@@ -36,7 +37,7 @@ def _utc(value: str | datetime) -> datetime:
     """An RFC 3339 time (or an aware datetime) in UTC. Stored times are UTC already; converting
     anyway keeps an offset such as +02:00 from being written with a `Z` it does not have."""
     moment = value if isinstance(value, datetime) else datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return moment.astimezone(timezone.utc)
+    return moment.astimezone(UTC)
 
 
 def _stamp(moment: datetime) -> str:

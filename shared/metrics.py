@@ -33,11 +33,12 @@ import os
 import queue
 import threading
 import time
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable, Iterable, Sequence, TypeVar
+from typing import Any, TypeVar
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
@@ -109,7 +110,7 @@ class BusProbe:
         except FuturesTimeout:
             raise TimeoutError(f"the bus did not answer within {timeout:g}s") from None
 
-    def _serve(self, jobs: "queue.Queue[tuple[Callable[[EventBus], Any], Future] | None]") -> None:
+    def _serve(self, jobs: queue.Queue[tuple[Callable[[EventBus], Any], Future] | None]) -> None:
         bus: EventBus | None = None
         try:
             while (job := jobs.get()) is not None:

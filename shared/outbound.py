@@ -29,13 +29,21 @@ import ipaddress
 import re
 import socket
 import ssl
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Iterable, Mapping, Union
+from typing import TYPE_CHECKING, Union
 from urllib.parse import urlsplit
 
 import urllib3
-from urllib3.exceptions import (ConnectTimeoutError, HTTPError, MaxRetryError, NewConnectionError, ProtocolError,
-                                ReadTimeoutError, SSLError)
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    HTTPError,
+    MaxRetryError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+    SSLError,
+)
 
 if TYPE_CHECKING:
     from shared.config import Settings
@@ -199,7 +207,7 @@ class OutboundGuard:
         self.resolver = resolver
 
     @classmethod
-    def from_settings(cls, settings: "Settings", resolver: Resolver = system_resolver) -> "OutboundGuard":
+    def from_settings(cls, settings: Settings, resolver: Resolver = system_resolver) -> OutboundGuard:
         return cls(parse_networks(settings.get("WEBHOOK_ALLOWED_NETWORKS")), resolver)
 
     def refusal(self, address: IPAddress) -> str | None:

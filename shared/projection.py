@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Callable, ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 from shared.bus import Message
 from shared.events import EventCatalog, Recorded, UnknownEvent, parse_type
@@ -148,7 +149,7 @@ class _Recorder:
     def __init__(self) -> None:
         self.names: dict[str, tuple[Index, ...]] = {}
 
-    def collection(self, name: str, indexes: Any = (), **_: Any) -> "_Recorder":
+    def collection(self, name: str, indexes: Any = (), **_: Any) -> _Recorder:
         self.names[name] = tuple(indexes)
         return self
 

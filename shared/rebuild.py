@@ -30,15 +30,24 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, TextIO
+from typing import TextIO
 
 from shared.bus import EventBus
 from shared.consumer import ConsumerRunner, Position, positions
 from shared.projection import Projection, blueprint, group_id
 from shared.readstore import ALIAS_CACHE_SECONDS, Build, Index, ReadStore, iterate
-from shared.readstore.generations import (GenerationConflict, GenerationView, abandon, drop_retired, generation_of,
-                                          reserve, retired_of, switch)
+from shared.readstore.generations import (
+    GenerationConflict,
+    GenerationView,
+    abandon,
+    drop_retired,
+    generation_of,
+    reserve,
+    retired_of,
+    switch,
+)
 
 DEFAULT_GRACE_SECONDS = 60.0
 DEFAULT_PROGRESS_SECONDS = 2.0

@@ -14,7 +14,8 @@ import sys
 import threading
 import time
 from collections import Counter
-from typing import Mapping, TextIO
+from collections.abc import Mapping
+from typing import TextIO
 
 from shared.bus import EventBus
 from shared.eventstore import EventStore

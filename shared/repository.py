@@ -1,8 +1,9 @@
 """Load an aggregate from its stream, and save what it recorded as one atomic commit."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from shared.aggregate import Aggregate
 from shared.errors import ConcurrencyConflict, PreconditionFailed

@@ -10,7 +10,7 @@ import argparse
 import logging
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from shared.bus import EventBus
 from shared.config import Settings

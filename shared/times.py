@@ -6,7 +6,7 @@ tz database falls back to UTC: a fact recorded long ago must never break a queue
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shared.events import isoformat
@@ -23,7 +23,7 @@ def zone(name: str | None) -> ZoneInfo:
 def parse(moment: str) -> datetime:
     """An RFC 3339 string as an aware datetime (a naive one is taken as UTC)."""
     value = datetime.fromisoformat(moment.replace("Z", "+00:00"))
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def normal(moment: str | datetime) -> str:

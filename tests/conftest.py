@@ -3,15 +3,21 @@ import os
 
 import pytest
 
-from tests.backends import TEST_SECRETS
+from tests.backends import (  # noqa: F401  (fixtures are found by name)
+    TEST_SECRETS,
+    bus,
+    bus_backend,
+    event_store,
+    event_store_backend,
+    read_store,
+    read_store_backend,
+    settings,
+    token,
+)
 
 # Every app, worker and subprocess a test starts reads its secrets from the environment.
 for _name, _value in TEST_SECRETS.items():
     os.environ.setdefault(_name, _value)
-
-from tests.backends import (  # noqa: F401  (fixtures are found by name)
-    bus, bus_backend, event_store, event_store_backend, read_store, read_store_backend, settings, token,
-)
 
 # Fixtures that reach a real server directly (the adapter-specific suites): a test using one carries
 # the server's marker. Parametrised backends carry theirs on the parameter (`tests.backends.marked`).

@@ -246,9 +246,8 @@ def run(db) -> None:
 
     @check("extra: multi-document transaction", known=True)
     def _():
-        with db.client.start_session() as s:
-            with s.start_transaction():
-                db.txn.insert_one({"x": 1}, session=s)
+        with db.client.start_session() as s, s.start_transaction():
+            db.txn.insert_one({"x": 1}, session=s)
 
 
 def main() -> int:

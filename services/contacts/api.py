@@ -18,8 +18,7 @@ from shared.contracts.contacts import IMPORT_OUTCOMES
 from shared.events import utcnow
 from shared.readstore import Collection, iterate
 from shared.repository import Accepted
-from shared.web import (Api, accepted_response, command_metadata, if_match_version, json_response,
-                        wait_for_version)
+from shared.web import Api, accepted_response, command_metadata, if_match_version, json_response, wait_for_version
 
 api = Api("contacts", __name__)
 READERS = ("student", "admin")

@@ -9,21 +9,22 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from marshmallow import ValidationError
 
 from services.contacts import formats
 from services.contacts.domain import Contact, ContactImport, fingerprint, normalise_email, normalise_linkedin
 from services.contacts.schemas import AddContact
-from shared.web.validators import check_time_zone
 from shared.auth import Principal
 from shared.contracts.contacts import CONTACT_IMPORTS, CONTACTS
 from shared.errors import Conflict, NotFound
 from shared.events import Metadata, utcnow
 from shared.eventstore import EventStore
 from shared.repository import Accepted, Repository
+from shared.web.validators import check_time_zone
 
 # Characters a tag may not hold (see `schemas._TAG`): an imported label loses them.
 _NOT_IN_TAGS = re.compile(r"[^\w\- ]")

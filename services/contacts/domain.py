@@ -1,8 +1,9 @@
 """The Contact aggregate and the rules of a relationship. Pure Python: no web, storage or schemas."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any, Iterable
+from typing import Any
 from urllib.parse import urlsplit
 
 from shared.aggregate import Aggregate, applies
@@ -92,7 +93,7 @@ class Contact(Aggregate):
     # -- commands ---------------------------------------------------------------------------
     @classmethod
     def add(cls, contact_id: str, student_id: str, details: dict[str, Any], tags: Iterable[str] = (),
-            import_id: str | None = None) -> "Contact":
+            import_id: str | None = None) -> Contact:
         contact = cls(contact_id)
         fields = {k: v for k, v in details.items() if k in DETAIL_FIELDS and v not in (None, "", [])}
         contact.require(bool(fields.get("name")), "a contact needs a name")
@@ -150,7 +151,7 @@ class Contact(Aggregate):
         self.record("TouchpointLogged", touchpoint_id=touchpoint_id, kind=kind, occurred_at=isoformat(occurred_at),
                     channel=channel, url=url, text=text)
 
-    def merge(self, duplicate: "Contact") -> None:
+    def merge(self, duplicate: Contact) -> None:
         """Absorb `duplicate`: its e-mails, missing details, tags and whole history come here."""
         self._require_editable()
         self.require(duplicate.id != self.id, "a contact cannot be merged with itself")
@@ -264,7 +265,7 @@ class ContactImport(Aggregate):
 
     @classmethod
     def record_report(cls, import_id: str, student_id: str, fmt: str, filename: str | None,
-                      rows: list[dict[str, Any]]) -> "ContactImport":
+                      rows: list[dict[str, Any]]) -> ContactImport:
         report = cls(import_id)
         report.record("ContactsImported", student_id=student_id, format=fmt, filename=filename, rows=rows)
         return report

@@ -27,8 +27,9 @@ from __future__ import annotations
 import logging
 import sys
 import threading
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Callable, TextIO
+from typing import Any, TextIO
 
 from services.followups.domain import FollowUp, announceable, announcement, due_filter
 from services.followups.projections import items

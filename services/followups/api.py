@@ -20,9 +20,10 @@ Who reads what:
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 from flask import Response, current_app
 from marshmallow import ValidationError
@@ -34,9 +35,15 @@ from shared.auth import Principal, acting_for
 from shared.errors import NotFound
 from shared.events import isoformat
 from shared.readstore import Collection, Page
-from shared.web import (AcceptedSchema, Api, accepted_response, command_metadata, if_match_version, json_response,
-                        wait_for_version)
-
+from shared.web import (
+    AcceptedSchema,
+    Api,
+    accepted_response,
+    command_metadata,
+    if_match_version,
+    json_response,
+    wait_for_version,
+)
 
 api = Api("followups", __name__)
 OWNERS = ("student", "admin")               # read and decide

@@ -5,8 +5,9 @@ stream (`FollowUp`, stream id = the item id), which the projection folds back in
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 from services.followups.domain import FollowUp
 from shared.auth import Principal

@@ -22,8 +22,9 @@ Each item also carries two flags derived from facts, never from the clock:
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from shared.aggregate import Aggregate, applies
 from shared.events import isoformat
@@ -65,20 +66,20 @@ def add_business_days(start: datetime, days: int, time_zone: str | None) -> date
         local += timedelta(days=1)
         if local.weekday() < 5:
             counted += 1
-    return local.replace(tzinfo=tz).astimezone(timezone.utc)
+    return local.replace(tzinfo=tz).astimezone(UTC)
 
 
 def add_weeks(start: datetime, weeks: int, time_zone: str | None) -> datetime:
     """`weeks` later at the same wall-clock time in the student's zone (across daylight saving)."""
     tz = zone(time_zone)
     local = start.astimezone(tz).replace(tzinfo=None) + timedelta(weeks=weeks)
-    return local.replace(tzinfo=tz).astimezone(timezone.utc)
+    return local.replace(tzinfo=tz).astimezone(UTC)
 
 
 def start_of_day(day: str, time_zone: str | None, plus_days: int = 0) -> datetime:
     """Local midnight of a YYYY-MM-DD day (plus some days) in the zone, as UTC."""
     local = datetime.fromisoformat(day) + timedelta(days=plus_days)
-    return local.replace(tzinfo=zone(time_zone)).astimezone(timezone.utc)
+    return local.replace(tzinfo=zone(time_zone)).astimezone(UTC)
 
 
 # -- the queue --------------------------------------------------------------------------------

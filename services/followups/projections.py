@@ -25,7 +25,8 @@ The collections:
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from services.followups.domain import RULES, build_queue, normal, parse, zone
 from shared.contracts.contacts import CONTACTS

@@ -14,8 +14,7 @@ from shared.config import Settings
 from shared.errors import NotFound
 from shared.readstore import Collection
 from shared.repository import Accepted
-from shared.web import (Api, accepted_response, command_metadata, if_match_version, json_response,
-                        wait_for_version)
+from shared.web import Api, accepted_response, command_metadata, if_match_version, json_response, wait_for_version
 
 api = Api("notes", __name__)
 OWNERS = ("student", "admin")

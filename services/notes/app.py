@@ -7,8 +7,14 @@ from flask import Flask
 
 from services.notes.api import NotesContext, api
 from services.notes.application import NotesService
-from services.notes.projections import (NotesViews, access_log, assignments, contact_references,
-                                        interview_references, note_search)
+from services.notes.projections import (
+    NotesViews,
+    access_log,
+    assignments,
+    contact_references,
+    interview_references,
+    note_search,
+)
 from shared.config import Settings
 from shared.eventstore import EventStore, open_event_store
 from shared.readstore import ReadStore, open_read_store

@@ -8,7 +8,8 @@ another, and completing an item is not a new revision of what the student wrote.
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from shared.aggregate import Aggregate, applies
 from shared.errors import NotFound
@@ -38,7 +39,7 @@ class Note(Aggregate):
     @classmethod
     def record_new(cls, note_id: str, student_id: str, content: dict[str, Any], *, interview_id: str | None,
                    contact_id: str | None, visibility: str, time_zone: str | None,
-                   new_item_id: Callable[[], str]) -> "Note":
+                   new_item_id: Callable[[], str]) -> Note:
         note = cls(note_id)
         note.require(bool(interview_id or contact_id), "a note is about an interview or a contact")
         written = note._written(content, time_zone, new_item_id)
@@ -238,7 +239,7 @@ class NoteAccessLog(Aggregate):
         return f"note-access-{student_id}"
 
     @classmethod
-    def at_version(cls, student_id: str, version: int) -> "NoteAccessLog":
+    def at_version(cls, student_id: str, version: int) -> NoteAccessLog:
         log = cls(cls.stream_for(student_id))
         log.owner_id, log.version = student_id, version
         return log

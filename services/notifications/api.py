@@ -19,8 +19,15 @@ from services.notifications.domain import KINDS, Notification
 from shared.auth import Principal, acting_for
 from shared.readstore import Collection
 from shared.repository import Accepted
-from shared.web import (AcceptedSchema, Api, accepted_response, command_metadata, if_match_version, json_response,
-                        wait_for_version)
+from shared.web import (
+    AcceptedSchema,
+    Api,
+    accepted_response,
+    command_metadata,
+    if_match_version,
+    json_response,
+    wait_for_version,
+)
 
 api = Api("notifications", __name__)
 ADMINS = ("admin",)

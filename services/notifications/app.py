@@ -1,8 +1,8 @@
 """The notifications service's composition root: `create_app()` wires the ports once, per process."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Callable
 
 from flask import Flask
 

@@ -18,18 +18,29 @@ import hashlib
 import hmac
 import secrets
 import uuid
+from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from marshmallow import ValidationError
 
-from services.notifications.domain import (PLACEHOLDERS, DomainError, Notification, Preferences, Template,
-                                           WebhookEndpoint)
+from services.notifications.domain import (
+    PLACEHOLDERS,
+    DomainError,
+    Notification,
+    Preferences,
+    Template,
+    WebhookEndpoint,
+)
 from services.notifications.policies import Decision, Plan
 from services.notifications.rendering import DEFAULT_TEMPLATES
 from shared.auth import Principal
-from shared.contracts.notifications import (NOTIFICATION_PREFERENCES, NOTIFICATION_TEMPLATES, NOTIFICATIONS,
-                                            WEBHOOK_ENDPOINTS)
+from shared.contracts.notifications import (
+    NOTIFICATION_PREFERENCES,
+    NOTIFICATION_TEMPLATES,
+    NOTIFICATIONS,
+    WEBHOOK_ENDPOINTS,
+)
 from shared.errors import ConcurrencyConflict, NotFound, TransientError
 from shared.events import Metadata, utcnow
 from shared.eventstore import EventStore

@@ -41,20 +41,40 @@ from __future__ import annotations
 import logging
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Callable, TextIO
+from typing import Any, TextIO
 
 from services.notifications.application import webhook_secret
 from services.notifications.channels import Attachment, DeliveryFailed, EmailChannel, Outgoing, WebhookChannel
-from services.notifications.domain import (PUSH_CHANNELS, SCHEDULED, SENT, Notification, Preferences, Template,
-                                           WebhookEndpoint, digest_key, local_day, next_digest_at, notification_id,
-                                           parse, quiet_until, retry_delay)
+from services.notifications.domain import (
+    PUSH_CHANNELS,
+    SCHEDULED,
+    SENT,
+    Notification,
+    Preferences,
+    Template,
+    WebhookEndpoint,
+    digest_key,
+    local_day,
+    next_digest_at,
+    notification_id,
+    parse,
+    quiet_until,
+    retry_delay,
+)
 from services.notifications.projections import contact_facts, endpoints, interview_facts, notifications
 from services.notifications.rendering import DEFAULT_TEMPLATES, compose, local, payload, values_for
 from shared.config import Settings
-from shared.contracts.notifications import (FOLLOW_UP_KINDS, NOTIFICATION_PREFERENCES, NOTIFICATION_TEMPLATES,
-                                            NOTIFICATIONS, REMINDER_KINDS, WEBHOOK_ENDPOINTS)
+from shared.contracts.notifications import (
+    FOLLOW_UP_KINDS,
+    NOTIFICATION_PREFERENCES,
+    NOTIFICATION_TEMPLATES,
+    NOTIFICATIONS,
+    REMINDER_KINDS,
+    WEBHOOK_ENDPOINTS,
+)
 from shared.errors import ConcurrencyConflict
 from shared.events import Metadata, isoformat, utcnow
 from shared.eventstore import EventStore
@@ -84,7 +104,7 @@ class DispatchRules:
     batch: int = 100
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "DispatchRules":
+    def from_settings(cls, settings: Settings) -> DispatchRules:
         return cls(grace=timedelta(seconds=settings.int("NOTIFICATIONS_LATE_GRACE_SECONDS")),
                    retry_base_seconds=float(settings.get("NOTIFICATIONS_RETRY_BASE_SECONDS")),
                    retry_cap_seconds=float(settings.get("NOTIFICATIONS_RETRY_CAP_SECONDS")),

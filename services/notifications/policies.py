@@ -20,9 +20,10 @@ what is due; the dispatcher then sends it late, marked late.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 from services.notifications.domain import dedupe_key, notification_id, notification_ids, parse, reminder_times
 from shared.contracts.notifications import REMINDER_KINDS

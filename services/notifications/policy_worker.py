@@ -15,7 +15,8 @@ The recipient's channels and time zone come from their preferences, loaded from 
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from services.notifications import policies
 from services.notifications.application import NotificationsService

@@ -52,7 +52,7 @@ def followup_facts(read_store: ReadStore) -> Collection:
 def _to_notification() -> Any:
     """A reaction of its own (one per event name) that hands the event to `notification`."""
 
-    def react(projection: "NotificationViews", envelope: dict[str, Any], event: Recorded) -> None:
+    def react(projection: NotificationViews, envelope: dict[str, Any], event: Recorded) -> None:
         projection.notification(envelope, event)
 
     return react

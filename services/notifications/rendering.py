@@ -14,8 +14,9 @@ wall-clock time with the zone's name. A late message says so in its first line.
 from __future__ import annotations
 
 import html
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 from services.notifications.domain.template import PLACEHOLDERS, fields_of
 from shared.contracts.notifications import FOLLOW_UP_KINDS, KINDS, REMINDER_KINDS

@@ -18,8 +18,15 @@ from shared.config import Settings
 from shared.events import isoformat, utcnow
 from shared.readstore import Collection, iterate
 from shared.repository import Accepted
-from shared.web import (AcceptedSchema, Api, accepted_response, command_metadata, if_match_version, json_response,
-                        wait_for_version)
+from shared.web import (
+    AcceptedSchema,
+    Api,
+    accepted_response,
+    command_metadata,
+    if_match_version,
+    json_response,
+    wait_for_version,
+)
 
 api = Api("scheduling", __name__)
 READERS = ("student", "admin")

@@ -1,9 +1,10 @@
 """The Interview aggregate, the student's schedule (no overlaps) and local-time rules. Pure Python."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from shared.aggregate import Aggregate, applies
@@ -37,9 +38,9 @@ def to_utc(local: datetime, zone: str) -> datetime:
     twice (01:30 on a fall-back night) means its first occurrence, as calendar apps assume."""
     tz = ZoneInfo(zone)
     if local.tzinfo is not None:
-        return local.astimezone(timezone.utc)
+        return local.astimezone(UTC)
     aware = local.replace(tzinfo=tz, fold=0)
-    instant = aware.astimezone(timezone.utc)
+    instant = aware.astimezone(UTC)
     if instant.astimezone(tz).replace(tzinfo=None) != local:
         raise TimeError(f"{local.isoformat()} does not exist in {zone} (the clocks jump over it)")
     return instant
@@ -82,7 +83,7 @@ class Interview(Aggregate):
                      link: str | None = None, place: str | None = None, duration_minutes: int = 30,
                      student_time_zone: str, contact_time_zone: str | None = None,
                      contact_name: str | None = None, contact_email: str | None = None,
-                     student_email: str | None = None, student_name: str | None = None) -> "Interview":
+                     student_email: str | None = None, student_name: str | None = None) -> Interview:
         interview = cls(interview_id)
         starters = [{"text": q, "category": c} for c in starter_categories for q in STARTER_QUESTIONS[c]]
         interview.require(5 <= duration_minutes <= 240, "an interview lasts 5 to 240 minutes")

@@ -1,7 +1,6 @@
 """Shapes of the scheduling API's requests (marshmallow)."""
 from __future__ import annotations
 
-
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from services.scheduling.domain import STARTER_QUESTIONS, TimeError, to_utc

@@ -31,11 +31,11 @@ import logging
 import os
 import threading
 import time
-from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Mapping, TypeVar
-from urllib.parse import parse_qs
-
 import warnings
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, TypeVar
+from urllib.parse import parse_qs
 
 # kafka-python 3.0.12 loads its protocol schemas at import time with importlib.resources.read_text,
 # which Python 3.11 reports as DeprecationWarnings (read_text, open_text); our tests turn warnings
@@ -276,12 +276,12 @@ class KafkaBus:
             time.sleep(0.1)
 
     # -- clients ------------------------------------------------------------------------------
-    def producer(self) -> "KafkaBusProducer":
+    def producer(self) -> KafkaBusProducer:
         producer = KafkaBusProducer(self)
         self._clients.add(producer)
         return producer
 
-    def consumer(self, group_id: str, topics: list[str]) -> "KafkaBusConsumer":
+    def consumer(self, group_id: str, topics: list[str]) -> KafkaBusConsumer:
         consumer = KafkaBusConsumer(self, group_id, topics)
         self._clients.add(consumer)
         return consumer

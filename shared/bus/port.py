@@ -7,8 +7,9 @@ idempotent.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping, Protocol
+from typing import Protocol
 
 
 @dataclass(frozen=True)

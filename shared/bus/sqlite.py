@@ -11,7 +11,7 @@ import json
 import time
 import uuid
 import zlib
-from typing import Mapping
+from collections.abc import Mapping
 
 from shared.bus.port import Message, TopicPartition
 from shared.errors import UnknownTopic
@@ -59,10 +59,10 @@ class SQLiteBus:
             raise UnknownTopic(topic)
         return row[0]
 
-    def producer(self) -> "SQLiteProducer":
+    def producer(self) -> SQLiteProducer:
         return SQLiteProducer(self)
 
-    def consumer(self, group_id: str, topics: list[str]) -> "SQLiteConsumer":
+    def consumer(self, group_id: str, topics: list[str]) -> SQLiteConsumer:
         return SQLiteConsumer(self, group_id, topics)
 
     def end_offsets(self, topic: str) -> dict[int, int]:

@@ -12,8 +12,12 @@ import json
 from shared.contracts.contacts import CONTACT_IMPORTS, CONTACTS
 from shared.contracts.followups import FOLLOWUPS
 from shared.contracts.notes import ADVISING, NOTE_ACCESS_LOGS, NOTES
-from shared.contracts.notifications import (NOTIFICATION_PREFERENCES, NOTIFICATION_TEMPLATES, NOTIFICATIONS,
-                                            WEBHOOK_ENDPOINTS)
+from shared.contracts.notifications import (
+    NOTIFICATION_PREFERENCES,
+    NOTIFICATION_TEMPLATES,
+    NOTIFICATIONS,
+    WEBHOOK_ENDPOINTS,
+)
 from shared.contracts.scheduling import INTERVIEWS, STUDENT_SCHEDULES
 
 CATALOGS = (CONTACTS, CONTACT_IMPORTS, INTERVIEWS, STUDENT_SCHEDULES, NOTES, NOTE_ACCESS_LOGS, ADVISING,

@@ -48,18 +48,25 @@ import json
 import os
 import threading
 import time
-from typing import Any, Callable, Iterable, Sequence, TypeVar
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from pymongo import ASCENDING, DESCENDING, IndexModel, MongoClient, ReturnDocument
 from pymongo.collection import Collection
 from pymongo.database import Database
-from pymongo.errors import (AutoReconnect, ConnectionFailure, DuplicateKeyError, NetworkTimeout, PyMongoError,
-                            ServerSelectionTimeoutError)
+from pymongo.errors import (
+    AutoReconnect,
+    ConnectionFailure,
+    DuplicateKeyError,
+    NetworkTimeout,
+    PyMongoError,
+    ServerSelectionTimeoutError,
+)
 
 from shared.errors import ConcurrencyConflict, TransientError
-from shared.eventstore.port import Commit, StoredResponse
 from shared.events import isoformat, utcnow
+from shared.eventstore.port import Commit, StoredResponse
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from shared.errors import ConcurrencyConflict
-from shared.eventstore.port import Commit, StoredResponse
 from shared.events import isoformat, utcnow
+from shared.eventstore.port import Commit, StoredResponse
 from shared.sqlite import SQLiteDatabase, path_from_url
 
 _SCHEMA = """

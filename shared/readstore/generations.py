@@ -13,13 +13,23 @@ generation from its first event to its last, whatever the alias says meanwhile.
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any
 
 from shared.errors import TransientError
 from shared.events import isoformat, utcnow
-from shared.readstore.port import (Build, Collection, Generations, Index, ReadStore, Retired, check_logical_name,
-                              iterate, saved)
+from shared.readstore.port import (
+    Build,
+    Collection,
+    Generations,
+    Index,
+    ReadStore,
+    Retired,
+    check_logical_name,
+    iterate,
+    saved,
+)
 
 _ATTEMPTS = 20
 

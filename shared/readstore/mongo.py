@@ -37,8 +37,9 @@ contain "." or start with "$" (ValueError).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.collection import Collection as PyMongoCollection
@@ -47,9 +48,23 @@ from pymongo.errors import DuplicateKeyError
 
 from shared.errors import TransientError
 from shared.eventstore.mongo import MongoHandle, create_indexes, transient_errors
-from shared.readstore.port import (ALIAS_CACHE_SECONDS, APPLIED, DUPLICATE, AliasCache, Generations, Index, Page, Update,
-                              VersionGap, check_logical_name, decode_cursor, encode_cursor, physical_name, saved,
-                              sort_key)
+from shared.readstore.port import (
+    ALIAS_CACHE_SECONDS,
+    APPLIED,
+    DUPLICATE,
+    AliasCache,
+    Generations,
+    Index,
+    Page,
+    Update,
+    VersionGap,
+    check_logical_name,
+    decode_cursor,
+    encode_cursor,
+    physical_name,
+    saved,
+    sort_key,
+)
 
 _ALIASES = "read_model_generations"
 _ALIAS_ID = "generations"
@@ -66,7 +81,7 @@ class MongoReadStore:
         self._declared: dict[tuple[str, int | None], dict[str, Index]] = {}
 
     def collection(self, name: str, indexes: Sequence[Index] = (), *,
-                   generation: int | None = None) -> "MongoCollection":
+                   generation: int | None = None) -> MongoCollection:
         collection = MongoCollection(self, name, indexes, generation)
         self._declared.setdefault((name, generation), {}).update(collection.indexes)
         return collection

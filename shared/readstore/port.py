@@ -30,8 +30,9 @@ import json
 import re
 import threading
 import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable, Iterator, Mapping, Protocol, Sequence
+from typing import Any, Protocol
 
 APPLIED, DUPLICATE = "applied", "duplicate"
 # How stale a following handle's idea of the current generation may be. Short, because after a
@@ -114,11 +115,11 @@ class ReadStore(Protocol):
                    generation: int | None = None) -> Collection: ...
     def batch(self) -> Any: ...  # context manager grouping a poll's writes
     def drop(self, name: str, *, generation: int | None = None) -> None: ...  # the current one by default
-    def generations(self, max_age: float = ALIAS_CACHE_SECONDS) -> "Generations": ...  # cached
-    def load_generations(self) -> "Generations": ...  # fresh from the store
+    def generations(self, max_age: float = ALIAS_CACHE_SECONDS) -> Generations: ...  # cached
+    def load_generations(self) -> Generations: ...  # fresh from the store
     # compare-and-set: write `new` (as revision expected_revision + 1) only if the stored revision is
     # still `expected_revision`; False when another writer got there first
-    def save_generations(self, new: "Generations", expected_revision: int) -> bool: ...
+    def save_generations(self, new: Generations, expected_revision: int) -> bool: ...
     def prepare(self) -> None: ...  # create the declared collections' indexes now (idempotent; the init step)
     def ping(self) -> None: ...
     def close(self) -> None: ...
@@ -183,7 +184,7 @@ class Generations:
                             for r in self.retired]}
 
     @classmethod
-    def from_doc(cls, doc: Mapping[str, Any] | None) -> "Generations":
+    def from_doc(cls, doc: Mapping[str, Any] | None) -> Generations:
         if not doc:
             return cls()
         return cls(

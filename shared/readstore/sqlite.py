@@ -12,12 +12,27 @@ import json
 import os
 import re
 import sqlite3
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any
 
-from shared.readstore.port import (ALIAS_CACHE_SECONDS, APPLIED, DUPLICATE, AliasCache, Generations, Index, Page, Update,
-                              VersionGap, check_logical_name, decode_cursor, encode_cursor, physical_name, saved,
-                              sort_key)
+from shared.readstore.port import (
+    ALIAS_CACHE_SECONDS,
+    APPLIED,
+    DUPLICATE,
+    AliasCache,
+    Generations,
+    Index,
+    Page,
+    Update,
+    VersionGap,
+    check_logical_name,
+    decode_cursor,
+    encode_cursor,
+    physical_name,
+    saved,
+    sort_key,
+)
 from shared.sqlite import SQLiteDatabase, path_from_url
 
 _FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
@@ -34,7 +49,7 @@ class SQLiteReadStore:
         self._ensured_pid = os.getpid()
 
     def collection(self, name: str, indexes: Sequence[Index] = (), *,
-                   generation: int | None = None) -> "SQLiteCollection":
+                   generation: int | None = None) -> SQLiteCollection:
         return SQLiteCollection(self, name, indexes, generation)
 
     def table(self, name: str, generation: int | None, indexes: Sequence[Index]) -> str:

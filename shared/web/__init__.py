@@ -1,6 +1,12 @@
 """Flask plumbing every service shares: app factory, declared endpoints, errors, idempotency, OpenAPI."""
 from shared.web.api import (  # noqa: F401
-    AcceptedSchema, Api, accepted_response, command_metadata, current_principal, if_match_version, json_response,
+    AcceptedSchema,
+    Api,
+    accepted_response,
+    command_metadata,
+    current_principal,
+    if_match_version,
+    json_response,
     wait_for_version,
 )
 from shared.web.app import create_service_app  # noqa: F401

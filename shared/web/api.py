@@ -11,8 +11,9 @@ import hashlib
 import json
 import re
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, make_response, request
 from marshmallow import Schema, ValidationError, fields

@@ -10,16 +10,17 @@ import logging
 import re
 import uuid
 import weakref
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
 
-from shared.auth import AuthSettings, Authenticator
+from shared.auth import Authenticator, AuthSettings
 from shared.config import Settings
 from shared.eventstore import EventStore
-from shared.process import start_process
 from shared.metrics import CONTENT_TYPE, BusProbe, ServiceCollector, exposition
+from shared.process import start_process
 from shared.projection import Projection
 from shared.readstore import ReadStore
 from shared.web.api import Api

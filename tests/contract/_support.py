@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Iterable
+from collections.abc import Iterable
 
 from shared.bus import Message, TopicPartition
 

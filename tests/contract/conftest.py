@@ -6,8 +6,9 @@ the backend is disposed of at the end exactly as the root fixtures do it.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 

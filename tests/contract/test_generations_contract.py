@@ -10,8 +10,15 @@ import threading
 import pytest
 
 from shared.readstore import Generations, Index, Update, open_read_store, physical_name
-from shared.readstore.generations import (GenerationConflict, GenerationView, abandon, drop_retired, reserve,
-                                          retired_of, switch)
+from shared.readstore.generations import (
+    GenerationConflict,
+    GenerationView,
+    abandon,
+    drop_retired,
+    reserve,
+    retired_of,
+    switch,
+)
 
 PROJECTION = ["directory", "directory_refs"]
 

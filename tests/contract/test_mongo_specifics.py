@@ -10,7 +10,8 @@ import itertools
 import multiprocessing
 import socket
 import threading
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -182,15 +183,15 @@ class _HidingCursor:
     def __init__(self, cursor: Any, hidden: set[int]) -> None:
         self.cursor, self.hidden, self.limit_to = cursor, hidden, 0
 
-    def sort(self, *args: Any, **kwargs: Any) -> "_HidingCursor":
+    def sort(self, *args: Any, **kwargs: Any) -> _HidingCursor:
         self.cursor = self.cursor.sort(*args, **kwargs)
         return self
 
-    def limit(self, limit: int) -> "_HidingCursor":
+    def limit(self, limit: int) -> _HidingCursor:
         self.limit_to = limit
         return self
 
-    def batch_size(self, size: int) -> "_HidingCursor":
+    def batch_size(self, size: int) -> _HidingCursor:
         return self
 
     def __iter__(self) -> Iterator[dict[str, Any]]:

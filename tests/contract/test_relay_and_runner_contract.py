@@ -12,7 +12,8 @@ import json
 import threading
 import uuid
 from collections import defaultdict
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import pytest
 
@@ -92,7 +93,7 @@ class RecordingBus:
         self.sent: list[tuple[str, str | None, bytes]] = []
         self.failed_flushes = 0
 
-    def producer(self) -> "RecordingProducer":
+    def producer(self) -> RecordingProducer:
         return RecordingProducer(self, self.bus.producer())
 
     def __getattr__(self, name: str) -> Any:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
 import requests
@@ -61,10 +61,10 @@ def test_a_students_contacts_flow_through_to_the_directory_and_survive_a_restart
     wait_until(lambda: len(directory(f"?min_version={third['id']}:1")) == 3, what="the directory lists a third contact")
 
     # when the student imports their Google contacts: labels become tags, every row is reported
-    google = ("First Name,Last Name,Labels,E-mail 1 - Value,Organization Name\r\n"
-              "Katherine,Johnson,* myContacts ::: Mentors,kj@nasa.example,NASA\r\n"
-              "\r\n"
-              "Ada,Lovelace,* starred,ADA@example.org,\r\n").encode()
+    google = (b"First Name,Last Name,Labels,E-mail 1 - Value,Organization Name\r\n"
+              b"Katherine,Johnson,* myContacts ::: Mentors,kj@nasa.example,NASA\r\n"
+              b"\r\n"
+              b"Ada,Lovelace,* starred,ADA@example.org,\r\n")
     report = requests.post(f"{api}/imports", headers={**auth, "Content-Type": "text/csv"}, data=google, timeout=30)
     assert report.status_code == 201, report.text
     assert report.json()["counts"] == {"created": 1, "duplicate": 1, "invalid": 0, "skipped": 1}

@@ -6,7 +6,7 @@ import random
 import signal
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
 import requests

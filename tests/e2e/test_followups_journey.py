@@ -5,8 +5,9 @@ recording that an item fell due."""
 from __future__ import annotations
 
 import time
-from datetime import date, datetime, timedelta, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 import requests
@@ -27,7 +28,7 @@ def test_a_students_follow_ups_from_outreach_to_thanks(platform: Platform, token
     # a contact, reached out to two weeks ago without an answer
     jane = student.post(f"{contacts}/contacts", timeout=10, json={
         "name": "Jane Doe", "organisation": "Acme Corp", "time_zone": "Europe/Berlin"}).json()["id"]
-    sent = (datetime.now(timezone.utc) - timedelta(days=14)).isoformat()
+    sent = (datetime.now(UTC) - timedelta(days=14)).isoformat()
     assert student.post(f"{contacts}/contacts/{jane}/touchpoints", timeout=10,
                         json={"kind": "outreach", "occurred_at": sent}).status_code == 201
 
@@ -43,7 +44,7 @@ def test_a_students_follow_ups_from_outreach_to_thanks(platform: Platform, token
 
     # she replies; an interview is requested, held a moment from now and completed
     assert student.post(f"{contacts}/contacts/{jane}/touchpoints", timeout=10, json={
-        "kind": "reply", "occurred_at": datetime.now(timezone.utc).isoformat()}).status_code == 201
+        "kind": "reply", "occurred_at": datetime.now(UTC).isoformat()}).status_code == 201
 
     def requested() -> str | None:
         response = student.post(f"{scheduling}/interviews", timeout=10, json={
@@ -52,11 +53,11 @@ def test_a_students_follow_ups_from_outreach_to_thanks(platform: Platform, token
         return response.json()["id"] if response.status_code == 201 else None
 
     interview = wait_until(requested, what="the scheduling service knows the contact and accepts the request")
-    start = datetime.now(timezone.utc) + timedelta(seconds=2)
+    start = datetime.now(UTC) + timedelta(seconds=2)
     scheduled = student.post(f"{scheduling}/interviews/{interview}/schedule", timeout=10, json={
         "start": start.replace(tzinfo=None).isoformat(timespec="seconds"), "time_zone": "UTC"})
     assert scheduled.status_code == 200, scheduled.text
-    time.sleep(max(0.0, (start - datetime.now(timezone.utc)).total_seconds()) + 1.5)
+    time.sleep(max(0.0, (start - datetime.now(UTC)).total_seconds()) + 1.5)
     assert student.post(f"{scheduling}/interviews/{interview}/complete", timeout=10).status_code == 200
 
     item_id = f"thank_you:{interview}"
@@ -81,7 +82,7 @@ def test_a_students_follow_ups_from_outreach_to_thanks(platform: Platform, token
 
     # snooze the thank-you (an event), and read our own write at once
     snoozed = student.post(f"{followups}/followups/{item_id}/snooze", timeout=10, json={
-        "until": (datetime.now(timezone.utc) + timedelta(hours=3)).isoformat()})
+        "until": (datetime.now(UTC) + timedelta(hours=3)).isoformat()})
     assert snoozed.status_code == 200, snoozed.text
     fresh = f"min_version={item_id}:{snoozed.json()['version']}"
     assert [i["id"] for i in queue(f"state=snoozed&{fresh}")] == [item_id]
@@ -89,7 +90,7 @@ def test_a_students_follow_ups_from_outreach_to_thanks(platform: Platform, token
 
     # a thank-you touchpoint closes it for good
     assert student.post(f"{contacts}/contacts/{jane}/touchpoints", timeout=10, json={
-        "kind": "thank_you", "occurred_at": datetime.now(timezone.utc).isoformat()}).status_code == 201
+        "kind": "thank_you", "occurred_at": datetime.now(UTC).isoformat()}).status_code == 201
     wait_until(lambda: [i for i in queue("state=done") if i["id"] == item_id], what="the thank-you touchpoint closed the item")
     assert student.post(f"{followups}/followups/{item_id}/dismiss", timeout=10, json={}).status_code == 409
 

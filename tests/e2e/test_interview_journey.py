@@ -2,7 +2,7 @@
 services, as processes, over HTTP."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import icalendar
 import pytest
@@ -30,7 +30,7 @@ def test_from_contact_to_a_rescheduled_then_cancelled_interview(platform: Platfo
         "name": "Jane Doe", "organisation": "Acme", "time_zone": "Europe/London",
         "emails": ["jane@acme.example"]}).json()["id"]
     session.post(f"{contacts}/contacts/{jane}/touchpoints", timeout=10,
-                 json={"kind": "outreach", "occurred_at": datetime.now(timezone.utc).isoformat()})
+                 json={"kind": "outreach", "occurred_at": datetime.now(UTC).isoformat()})
 
     # requests an interview as soon as the scheduling service has heard of the contact
     def requested() -> str | None:
@@ -42,7 +42,7 @@ def test_from_contact_to_a_rescheduled_then_cancelled_interview(platform: Platfo
     interview = wait_until(requested, what="the scheduling service knows the contact and accepts the request")
 
     # proposes two times tomorrow, schedules the second, moves it by an hour
-    day = (datetime.now(timezone.utc) + timedelta(days=2)).date().isoformat()
+    day = (datetime.now(UTC) + timedelta(days=2)).date().isoformat()
     session.post(f"{scheduling}/interviews/{interview}/proposals", timeout=10, json={"slots": [
         {"start": f"{day}T09:00:00", "time_zone": "America/Chicago"},
         {"start": f"{day}T11:00:00", "time_zone": "America/Chicago"}]}).raise_for_status()

@@ -3,8 +3,9 @@ services as processes, over HTTP — recorded, revised, found, shared with an as
 read the student can see, and deleted."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import requests

@@ -5,8 +5,9 @@ the inbox; outreach left unanswered becomes due in the followups service, whose 
 lands in the inbox too; and every notifications process stops cleanly."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import requests
@@ -64,7 +65,7 @@ def test_a_reminder_and_a_follow_up_reach_the_student_through_every_channel(
         return response.json()["id"] if response.status_code == 201 else None
 
     interview = wait_until(requested, what="the scheduling service knows the contact and accepts the request")
-    start = (datetime.now(timezone.utc) + timedelta(hours=1, seconds=5)).replace(microsecond=0)
+    start = (datetime.now(UTC) + timedelta(hours=1, seconds=5)).replace(microsecond=0)
     scheduled = student.post(f"{scheduling}/interviews/{interview}/schedule", timeout=10, json={
         "start": start.replace(tzinfo=None).isoformat(), "time_zone": "UTC"})
     assert scheduled.status_code == 200, scheduled.text
@@ -89,7 +90,7 @@ def test_a_reminder_and_a_follow_up_reach_the_student_through_every_channel(
         ("suppressed", "too late: the interview was booked after this reminder's time")}
 
     # outreach ten days ago without a reply: the followups announcer says it fell due, the inbox shows it
-    sent = (datetime.now(timezone.utc) - timedelta(days=10)).isoformat()
+    sent = (datetime.now(UTC) - timedelta(days=10)).isoformat()
     assert student.post(f"{contacts}/contacts/{jane}/touchpoints", timeout=10,
                         json={"kind": "outreach", "occurred_at": sent}).status_code == 201
     follow_ups = wait_until(lambda: [e for e in inbox() if e["kind"] == "follow_up_due"], timeout=60,

@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 
-from tests.backends import bus_url, event_store_url, marked, read_store_url
-from tests.openapi_responses import checked
 from shared.bus import open_bus
 from shared.config import Settings
 from shared.consumer import ConsumerRunner
@@ -25,6 +24,8 @@ from shared.projection import Projection
 from shared.readstore import open_read_store
 from shared.relay import Relay
 from shared.runtime import ensure_all_topics, topics_of
+from tests.backends import bus_url, event_store_url, marked, read_store_url
+from tests.openapi_responses import checked
 
 PROFILES = {"embedded": ("sqlite", "sqlite"), "real": ("mongo", "kafka")}
 

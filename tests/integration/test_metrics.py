@@ -8,8 +8,9 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import requests
 from prometheus_client.parser import text_string_to_metric_families
@@ -18,8 +19,8 @@ from services.contacts.app import create_app
 from services.contacts.projections import ContactDirectory
 from shared.eventstore import open_event_store
 from tests.e2e.conftest import ROOT, free_port
-from tests.support import wait_until
 from tests.integration.conftest import InProcessPlatform
+from tests.support import wait_until
 
 
 def envelope(stream_id: str, version: int) -> dict[str, Any]:

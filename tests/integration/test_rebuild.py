@@ -10,18 +10,19 @@ import io
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from services.contacts.app import create_app
 from services.contacts.projections import ContactDirectory
 from shared.bus import Message, open_bus
-from shared.rebuild import Rebuild
 from shared.readstore import Index, iterate
+from shared.rebuild import Rebuild
 from shared.runtime import follow_projection
 from tests.backends import bus_url
-from tests.support import wait_until
 from tests.integration.conftest import PROFILES, InProcessPlatform
+from tests.support import wait_until
 
 
 class Handled:

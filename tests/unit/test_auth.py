@@ -16,8 +16,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any
 
 import jwt
 import pytest
@@ -29,8 +30,8 @@ from hypothesis import strategies as st
 from shared.auth import (
     ROLES,
     SECRET_ENV,
-    AuthError,
     Authenticator,
+    AuthError,
     AuthSettings,
     Principal,
     SigningKeysUnavailable,

@@ -5,15 +5,16 @@ never only by looking for our own strings."""
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import icalendar
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from shared import ics
 
-NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 OFFICE = "Career Office <career-office@uni.example>"
 INTERVIEW = {"id": "int_1", "state": "scheduled", "contact_name": "Zoë Ng", "objectives": ["careers in UX"],
              "questions": [{"text": "How did you start?"}], "start": "2026-03-09T14:00:00.000000Z",
@@ -41,8 +42,8 @@ def test_an_invite_has_a_stable_uid_utc_times_a_stamp_and_the_request_method() -
     [vevent] = calendar.walk("VEVENT")
     assert calendar["METHOD"] == "REQUEST" and calendar["VERSION"] == "2.0"
     assert str(vevent["UID"]) == "int_1@careerloop" and vevent["SEQUENCE"] == 1
-    assert vevent.decoded("DTSTART") == datetime(2026, 3, 9, 14, 0, tzinfo=timezone.utc)
-    assert vevent.decoded("DTEND") == datetime(2026, 3, 9, 14, 30, tzinfo=timezone.utc)
+    assert vevent.decoded("DTSTART") == datetime(2026, 3, 9, 14, 0, tzinfo=UTC)
+    assert vevent.decoded("DTEND") == datetime(2026, 3, 9, 14, 30, tzinfo=UTC)
     assert vevent.decoded("DTSTAMP") == NOW and vevent["STATUS"] == "CONFIRMED"
     assert not calendar.walk("VTIMEZONE")  # UTC times need none
 
@@ -91,11 +92,11 @@ def test_a_reschedule_keeps_the_uid_and_raises_the_sequence_and_a_cancel_names_t
 
 
 def test_times_with_an_offset_or_as_datetimes_are_written_in_utc() -> None:
-    offset = {**INTERVIEW, "start": "2026-03-09T10:00:00-04:00", "end": datetime(2026, 3, 9, 14, 30, tzinfo=timezone.utc)}
+    offset = {**INTERVIEW, "start": "2026-03-09T10:00:00-04:00", "end": datetime(2026, 3, 9, 14, 30, tzinfo=UTC)}
     vevent = event(ics.invite(offset, NOW))
-    assert vevent.decoded("DTSTART") == datetime(2026, 3, 9, 14, 0, tzinfo=timezone.utc)
+    assert vevent.decoded("DTSTART") == datetime(2026, 3, 9, 14, 0, tzinfo=UTC)
     assert vevent["DTSTART"].to_ical() == b"20260309T140000Z"
-    assert vevent.decoded("DTEND") == datetime(2026, 3, 9, 14, 30, tzinfo=timezone.utc)
+    assert vevent.decoded("DTEND") == datetime(2026, 3, 9, 14, 30, tzinfo=UTC)
 
 
 def test_the_feed_lists_only_interviews_that_have_a_time_with_their_parties() -> None:

@@ -3,8 +3,8 @@ reports, read with Prometheus's own parser. Embedded event store (a SQLite file)
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from prometheus_client import generate_latest

@@ -3,8 +3,9 @@ on an embedded read store (the property tests replay whole services' projections
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 

@@ -10,8 +10,17 @@ from __future__ import annotations
 from services.contacts.formats.careerloop_csv import CSV, CSV_COLUMNS
 from services.contacts.formats.google import GOOGLE
 from services.contacts.formats.linkedin import LINKEDIN
-from services.contacts.formats.records import (CONTACT_FIELDS, LINE_BREAK, Exporter, FormatError, Importer, ParsedRow,
-                                               Problem, TooLarge, decode)
+from services.contacts.formats.records import (
+    CONTACT_FIELDS,
+    LINE_BREAK,
+    Exporter,
+    FormatError,
+    Importer,
+    ParsedRow,
+    Problem,
+    TooLarge,
+    decode,
+)
 from services.contacts.formats.vcard import VCARD
 
 __all__ = [

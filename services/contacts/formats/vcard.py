@@ -14,8 +14,18 @@ import uuid
 from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
 
-from services.contacts.formats.records import (LINE_BREAK, FormatError, ParsedRow, Problem, as_list, as_text, join,
-                                               linkedin_profile, record, skipped)
+from services.contacts.formats.records import (
+    LINE_BREAK,
+    FormatError,
+    ParsedRow,
+    Problem,
+    as_list,
+    as_text,
+    join,
+    linkedin_profile,
+    record,
+    skipped,
+)
 from shared.contentlines import escape, fold
 
 

@@ -12,8 +12,14 @@ notifications' own read model.
 """
 from services.notifications.channels.email import EmailChannel, SmtpTarget, message_id, parse_smtp_url
 from services.notifications.channels.message import Attachment, DeliveryFailed, Outgoing
-from services.notifications.channels.webhook import (WebhookChannel, WebhookVerificationError, body_of,
-                                                     new_webhook_secret, sign, verify)
+from services.notifications.channels.webhook import (
+                                                     WebhookChannel,
+                                                     WebhookVerificationError,
+                                                     body_of,
+                                                     new_webhook_secret,
+                                                     sign,
+                                                     verify,
+)
 
 __all__ = [
     "Attachment", "DeliveryFailed", "EmailChannel", "Outgoing", "SmtpTarget", "WebhookChannel",

@@ -31,7 +31,7 @@ import smtplib
 import ssl
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.message import EmailMessage, Message
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime, parseaddr
@@ -179,7 +179,7 @@ class EmailChannel:
         self.local_hostname = local_hostname  # None: smtplib says EHLO with this machine's FQDN
 
     @classmethod
-    def from_settings(cls, settings: "Settings", **kwargs: object) -> "EmailChannel | None":
+    def from_settings(cls, settings: Settings, **kwargs: object) -> EmailChannel | None:
         """The channel SMTP_URL and EMAIL_FROM describe, or None when SMTP_URL is empty (e-mail is
         not configured). A malformed SMTP_URL raises ValueError: better at start-up than per send."""
         url = settings.get("SMTP_URL").strip()
@@ -196,7 +196,7 @@ class EmailChannel:
         message["Subject"] = one_line(outgoing.subject)
         message["From"] = self.sender
         message["To"] = to_address
-        message["Date"] = format_datetime((now or datetime.now(timezone.utc)).astimezone(timezone.utc))
+        message["Date"] = format_datetime((now or datetime.now(UTC)).astimezone(UTC))
         message["Message-ID"] = message_id(outgoing.notification_id)
         message["Auto-Submitted"] = "auto-generated"
         message.set_content(outgoing.text)

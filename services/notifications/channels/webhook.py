@@ -46,9 +46,10 @@ import hmac
 import json
 import secrets
 import ssl
-from datetime import datetime, timezone
+from collections.abc import Mapping
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING
 
 from services.notifications.channels.message import DeliveryFailed, Outgoing
 from shared.outbound import NameNotFound, OutboundGuard, Unreachable, UnsafeUrl
@@ -99,7 +100,7 @@ def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
 
 
 def _unix(now: datetime | None) -> int:
-    return int((now or datetime.now(timezone.utc)).timestamp())
+    return int((now or datetime.now(UTC)).timestamp())
 
 
 def verify(secret: str, headers: Mapping[str, str], body: bytes | str, *,
@@ -153,8 +154,8 @@ def _retry_after(value: str | None, now: datetime | None) -> float | None:
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 class WebhookChannel:
@@ -170,7 +171,7 @@ class WebhookChannel:
         self.ssl_context = ssl_context
 
     @classmethod
-    def from_settings(cls, settings: "Settings", **kwargs: object) -> "WebhookChannel":
+    def from_settings(cls, settings: Settings, **kwargs: object) -> WebhookChannel:
         """The channel with WEBHOOK_ALLOWED_NETWORKS applied."""
         return cls(guard=OutboundGuard.from_settings(settings), **kwargs)  # type: ignore[arg-type]
 

@@ -11,12 +11,27 @@ Everything is importable from this package, as the processes do.
 """
 from services.notifications.domain.errors import DomainError
 from services.notifications.domain.keys import dedupe_key, digest_key, notification_id, notification_ids
-from services.notifications.domain.notification import (BUNDLED, FAILED, PUSH_CHANNELS, SCHEDULED, SENT, STATUSES,
-                                                        SUPPRESSED, Notification)
+from services.notifications.domain.notification import (
+                                                        BUNDLED,
+                                                        FAILED,
+                                                        PUSH_CHANNELS,
+                                                        SCHEDULED,
+                                                        SENT,
+                                                        STATUSES,
+                                                        SUPPRESSED,
+                                                        Notification,
+)
 from services.notifications.domain.preferences import DEFAULT_CHANNELS, USER_KINDS, Preferences
 from services.notifications.domain.template import PLACEHOLDERS, Template, check_template
-from services.notifications.domain.time_rules import (hhmm, local_day, next_digest_at, quiet_until, reminder_times,
-                                                      retry_delay, wall_to_utc)
+from services.notifications.domain.time_rules import (
+                                                        hhmm,
+                                                        local_day,
+                                                        next_digest_at,
+                                                        quiet_until,
+                                                        reminder_times,
+                                                        retry_delay,
+                                                        wall_to_utc,
+)
 from services.notifications.domain.webhook_endpoint import WebhookEndpoint
 from shared.contracts.notifications import CHANNELS, FOLLOW_UP_KINDS, KINDS, REMINDER_KINDS
 from shared.times import parse, zone  # the processes take these from here too

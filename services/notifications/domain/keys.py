@@ -3,8 +3,8 @@ same stream, so scheduling the same thing twice appends to a stream that exists 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from datetime import date
-from typing import Iterable
 
 from shared.contracts.notifications import CHANNELS
 

@@ -18,8 +18,9 @@ is where every notification shows, so it gets each one at its time.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any, Iterable
+from typing import Any
 
 from services.notifications.domain.keys import notification_id
 from shared.aggregate import Aggregate, applies
@@ -60,7 +61,7 @@ class Notification(Aggregate):
     # -- commands ------------------------------------------------------------------------------
     @classmethod
     def schedule(cls, key: str, *, recipient_id: str, kind: str, channel: str, send_at: datetime,
-                 source: dict[str, Any], context: dict[str, Any], not_sent_because: str | None = None) -> "Notification":
+                 source: dict[str, Any], context: dict[str, Any], not_sent_because: str | None = None) -> Notification:
         """The first event of the stream (appended at version 0: the dedupe record), and at once
         the suppression if the policy already knows it must not be sent (e.g. too late)."""
         notification = cls(notification_id(key))
@@ -93,7 +94,7 @@ class Notification(Aggregate):
         self.record("NotificationBundled", recipient_id=self.recipient_id, digest_id=digest_id,
                     digest_at=isoformat(digest_at))
 
-    def collect(self, item: "Notification") -> None:
+    def collect(self, item: Notification) -> None:
         """Take a notification into this digest (once); a digest already sent takes nothing more."""
         self.require(self.kind == "digest", "only a digest collects notifications")
         self.require(self.status == SCHEDULED and not self.targets, "this digest has gone out")
@@ -209,7 +210,7 @@ class Notification(Aggregate):
         }
 
     @classmethod
-    def restore(cls, aggregate_id: str, version: int, state: dict[str, Any]) -> "Notification":
+    def restore(cls, aggregate_id: str, version: int, state: dict[str, Any]) -> Notification:
         notification = cls(aggregate_id)
         for name, value in state.items():
             if name in notification.snapshot():

@@ -3,7 +3,7 @@ time is in the recipient's IANA zone; a wall-clock time the clocks skip or repea
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from services.notifications.domain.errors import DomainError
@@ -15,7 +15,7 @@ _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 def wall_to_utc(local: datetime, tz: ZoneInfo) -> datetime:
     """The instant of a naive wall-clock time in `tz`. A time the clocks skip (spring forward)
     lands just after the jump; a time that happens twice means its first occurrence."""
-    return local.replace(tzinfo=tz, fold=0).astimezone(timezone.utc)
+    return local.replace(tzinfo=tz, fold=0).astimezone(UTC)
 
 
 def hhmm(value: str) -> time:

@@ -22,7 +22,7 @@ class WebhookEndpoint(Aggregate):
         self.disabled_reason: str | None = None
 
     @classmethod
-    def register(cls, endpoint_id: str, user_id: str, url: str, description: str | None, salt: str) -> "WebhookEndpoint":
+    def register(cls, endpoint_id: str, user_id: str, url: str, description: str | None, salt: str) -> WebhookEndpoint:
         endpoint = cls(endpoint_id)
         endpoint.record("WebhookEndpointRegistered", user_id=user_id, url=url, description=description,
                         secret_salt=salt)

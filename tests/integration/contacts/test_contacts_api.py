@@ -1,8 +1,8 @@
 """The contacts service through HTTP, on each backend profile: commands, reads, errors, ownership."""
 from __future__ import annotations
 
-from typing import Any, Callable
-
+from collections.abc import Callable
+from typing import Any
 
 from tests.integration.conftest import InProcessPlatform
 

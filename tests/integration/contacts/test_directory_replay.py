@@ -3,11 +3,12 @@ same directory as delivering every event once, in order."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from services.contacts.domain import Contact
 from services.contacts.projections import ContactDirectory, directory
@@ -17,7 +18,7 @@ from shared.events import Metadata
 from tests.backends import READ_STORE_PARAMS
 from tests.integration.replay import at_least_once, project
 
-NOW = datetime(2026, 11, 25, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 25, tzinfo=UTC)
 COMMANDS = st.sampled_from(["tag", "untag", "prioritise", "archive", "restore", "touch", "rename", "email"])
 
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-from typing import Callable
-
 import re
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -16,23 +15,23 @@ from shared.config import Settings
 from tests.integration.conftest import InProcessPlatform
 
 LINKEDIN = (
-    "Notes:\r\n"
-    '"When exporting your connection data, you may notice that some of the email addresses are missing."\r\n'
-    "\r\n"
-    "First Name,Last Name,URL,Email Address,Company,Position,Connected On\r\n"
-    "Jane,Doe,https://www.linkedin.com/in/jane-doe,jane@example.com,\"Acme, Inc.\",Engineer,12 Mar 2024\r\n"
-    "Sam,Lee,https://www.linkedin.com/in/sam-lee,,Globex,Analyst,01 Feb 2023\r\n"
-    ",,https://www.linkedin.com/in/nobody,,Initech,,01 Jan 2020\r\n"
-    "Bad,Mail,https://www.linkedin.com/in/bad-mail,not-an-email,Hooli,PM,01 Jan 2021\r\n"
-).encode()
+    b"Notes:\r\n"
+    b'"When exporting your connection data, you may notice that some of the email addresses are missing."\r\n'
+    b"\r\n"
+    b"First Name,Last Name,URL,Email Address,Company,Position,Connected On\r\n"
+    b"Jane,Doe,https://www.linkedin.com/in/jane-doe,jane@example.com,\"Acme, Inc.\",Engineer,12 Mar 2024\r\n"
+    b"Sam,Lee,https://www.linkedin.com/in/sam-lee,,Globex,Analyst,01 Feb 2023\r\n"
+    b",,https://www.linkedin.com/in/nobody,,Initech,,01 Jan 2020\r\n"
+    b"Bad,Mail,https://www.linkedin.com/in/bad-mail,not-an-email,Hooli,PM,01 Jan 2021\r\n"
+)
 
 VCARDS = (
-    "BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Ada Lovelace\r\nEMAIL;TYPE=work:ada@example.org\r\n"
-    "ORG:Analytical Engines;Research\r\nTITLE:Countess\r\nTZ:Europe/London\r\nEND:VCARD\r\n"
-    "BEGIN:VCARD\r\nVERSION:3.0\r\nN:Hopper;Grace;;;\r\nFN:Grace Hopper\r\nEMAIL;TYPE=INTERNET:grace@navy.example\r\n"
-    "TZ:-05:00\r\nNOTE:Invented the com\r\n piler\r\nEND:VCARD\r\n"
-    "BEGIN:VCARD\r\nVERSION:3.0\r\nEMAIL:noname@example.org\r\nEND:VCARD\r\n"
-).encode()
+    b"BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Ada Lovelace\r\nEMAIL;TYPE=work:ada@example.org\r\n"
+    b"ORG:Analytical Engines;Research\r\nTITLE:Countess\r\nTZ:Europe/London\r\nEND:VCARD\r\n"
+    b"BEGIN:VCARD\r\nVERSION:3.0\r\nN:Hopper;Grace;;;\r\nFN:Grace Hopper\r\nEMAIL;TYPE=INTERNET:grace@navy.example\r\n"
+    b"TZ:-05:00\r\nNOTE:Invented the com\r\n piler\r\nEND:VCARD\r\n"
+    b"BEGIN:VCARD\r\nVERSION:3.0\r\nEMAIL:noname@example.org\r\nEND:VCARD\r\n"
+)
 
 
 def upload(platform: InProcessPlatform, auth: str, data: bytes, content_type: str, query: str = "") -> dict:
@@ -84,8 +83,8 @@ def test_a_vcard_offset_time_zone_is_dropped_not_fatal(contacts: InProcessPlatfo
 
 
 def test_a_google_csv_can_be_uploaded_as_a_form_file(contacts: InProcessPlatform, token: Callable) -> None:
-    google = ("Name,Given Name,Family Name,E-mail 1 - Type,E-mail 1 - Value,Organization 1 - Name,Organization 1 - Title\n"
-              "Marie Curie,Marie,Curie,* Work,marie@sorbonne.example ::: mc@home.example,Sorbonne,Professor\n").encode()
+    google = (b"Name,Given Name,Family Name,E-mail 1 - Type,E-mail 1 - Value,Organization 1 - Name,Organization 1 - Title\n"
+              b"Marie Curie,Marie,Curie,* Work,marie@sorbonne.example ::: mc@home.example,Sorbonne,Professor\n")
     response = contacts.client.post("/imports", data={"file": (io.BytesIO(google), "contacts.csv", "text/csv")},
                                     headers={"Authorization": token("student-1")}, content_type="multipart/form-data")
     assert response.status_code == 201
@@ -154,27 +153,27 @@ def _csv_data_rows(data: bytes, header_first_cell: str) -> int:
 
 
 ACCOUNTING_LINKEDIN = (
-    "Notes:\r\n\"Some of the email addresses are missing.\"\r\n\r\n"
-    "First Name,Last Name,URL,Email Address,Company,Position,Connected On\r\n"
-    "Jane,Doe,https://www.linkedin.com/in/jane-doe,jane@example.com,Acme,Engineer,12 Mar 2024\r\n"
-    "\r\n"
-    "Jane,Again,https://www.linkedin.com/in/Jane-Doe/,,Acme,Engineer,12 Mar 2024\r\n"
-    ",,https://www.linkedin.com/in/nobody,,Initech,,01 Jan 2020\r\n"
-    ",,,,,,\r\n"
-    "Bad,Url,https://www.linkedin.com/company/acme,,Acme,,01 Jan 2020\r\n"
-    "\"Multi\",\"Line\",,,\"Acme\r\nLabs\",,01 Jan 2020\r\n"
-    "\r\n"
-).encode()
+    b"Notes:\r\n\"Some of the email addresses are missing.\"\r\n\r\n"
+    b"First Name,Last Name,URL,Email Address,Company,Position,Connected On\r\n"
+    b"Jane,Doe,https://www.linkedin.com/in/jane-doe,jane@example.com,Acme,Engineer,12 Mar 2024\r\n"
+    b"\r\n"
+    b"Jane,Again,https://www.linkedin.com/in/Jane-Doe/,,Acme,Engineer,12 Mar 2024\r\n"
+    b",,https://www.linkedin.com/in/nobody,,Initech,,01 Jan 2020\r\n"
+    b",,,,,,\r\n"
+    b"Bad,Url,https://www.linkedin.com/company/acme,,Acme,,01 Jan 2020\r\n"
+    b"\"Multi\",\"Line\",,,\"Acme\r\nLabs\",,01 Jan 2020\r\n"
+    b"\r\n"
+)
 ACCOUNTING_GOOGLE = google_file([
     ["Ada", "Lovelace", "Alumni", "", "ada@example.org", "AE"], [], ["", "", "", "", "", "Nameless Ltd"],
     ["Ada", "Lovelace", "", "", "ADA@example.org", ""], ["", "", "", "", "", ""], ["Bad", "Mail", "", "", "x@", ""]])
 ACCOUNTING_VCARD = (
-    "BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Ada Lovelace\r\nEMAIL:ada@example.org\r\nEND:VCARD\r\n\r\n"
-    "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ada L.\r\nEMAIL:Ada@Example.org\r\nEND:VCARD\r\n"
-    "BEGIN:VCARD\r\nVERSION:3.0\r\nORG:Nameless\r\nEND:VCARD\r\n"
-    "BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Cut Off\r\n"
-    "BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Grace Hopper\r\nCATEGORIES:Navy,Mentors\r\nEND:VCARD\r\n"
-).encode()
+    b"BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Ada Lovelace\r\nEMAIL:ada@example.org\r\nEND:VCARD\r\n\r\n"
+    b"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ada L.\r\nEMAIL:Ada@Example.org\r\nEND:VCARD\r\n"
+    b"BEGIN:VCARD\r\nVERSION:3.0\r\nORG:Nameless\r\nEND:VCARD\r\n"
+    b"BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Cut Off\r\n"
+    b"BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Grace Hopper\r\nCATEGORIES:Navy,Mentors\r\nEND:VCARD\r\n"
+)
 
 
 @pytest.mark.parametrize(("data", "records", "counts"), [

@@ -6,10 +6,11 @@ each call (as `InProcessPlatform.sync` does): on Kafka every new consumer joins 
 waits for the group to settle, which made these tests the slowest of the suite."""
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -24,11 +25,11 @@ from services.scheduling.app import create_app as create_scheduling_app
 from services.scheduling.projections import SchedulingViews
 from shared.config import Settings
 from shared.consumer import ConsumerRunner
-from tests.clock import Clock
 from tests.backends import TEST_SECRET
+from tests.clock import Clock
 from tests.integration.conftest import InProcessPlatform
 
-NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)  # a Sunday
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)  # a Sunday
 
 
 @pytest.fixture

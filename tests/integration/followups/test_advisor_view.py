@@ -4,7 +4,8 @@ assigned advisor reads (never changes) a student's queue and timelines, anyone e
 action items of private notes are counted but their text stays with the student."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from services.followups.api import PRIVATE_REASON
 from tests.integration.followups.conftest import Services

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import io
 import threading
-from datetime import datetime, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from services.followups.announcer import Announcer
 from shared.eventstore import EventStore
@@ -57,7 +58,7 @@ def test_an_item_falling_due_is_announced_exactly_once_deferred_by_a_snooze_and_
     services.sync()
 
     # Thursday: the thank-you fell due (and is overdue); the operator's --dry-run lists it and records nothing
-    services.clock.now = datetime(2026, 3, 5, 0, 0, tzinfo=timezone.utc)
+    services.clock.now = datetime(2026, 3, 5, 0, 0, tzinfo=UTC)
     shown = io.StringIO()
     assert announcer.status(shown, listing=True) == 0
     assert "1 open items due and not yet announced" in shown.getvalue()
@@ -90,7 +91,7 @@ def test_an_item_falling_due_is_announced_exactly_once_deferred_by_a_snooze_and_
     assert services.announcer().round() is None
 
     # Friday noon: the snooze has passed, so the CV item is announced; the dismissed one never is
-    services.clock.now = datetime(2026, 3, 6, 12, 0, tzinfo=timezone.utc)
+    services.clock.now = datetime(2026, 3, 6, 12, 0, tzinfo=UTC)
     assert announcer.round() == 1
     services.sync()
     assert announcer.round() == 0

@@ -3,8 +3,8 @@ thank-yous, the 3B7 routine in the student's zone, stay-in-touch, action items, 
 read-your-writes and ownership."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 from tests.integration.followups.conftest import Services
 
@@ -19,17 +19,17 @@ def test_a_thank_you_is_due_a_day_after_the_interview_overdue_after_two_and_clos
     jane = services.add_contact(auth)
     # an interview on Monday 10:00 New York (15:00 UTC), 30 minutes, held
     interview = services.held_interview(auth, jane)
-    services.clock.now = datetime(2026, 3, 2, 16, 0, tzinfo=timezone.utc)
+    services.clock.now = datetime(2026, 3, 2, 16, 0, tzinfo=UTC)
     [item] = by_rule(services.queue(auth), "thank_you")
     assert item["id"] == f"thank_you:{interview}"
     assert (item["due_at"], item["overdue_at"]) == ("2026-03-03T15:30:00.000000Z", "2026-03-04T15:30:00.000000Z")
     assert (item["state"], item["due"], item["overdue"]) == ("open", False, False)
     assert item["contact_id"] == jane and item["link"] == f"/interviews/{interview}"
     # due after 24 hours, overdue after 48: decided at query time
-    services.clock.now = datetime(2026, 3, 3, 16, 0, tzinfo=timezone.utc)
+    services.clock.now = datetime(2026, 3, 3, 16, 0, tzinfo=UTC)
     [item] = by_rule(services.queue(auth), "thank_you")
     assert (item["due"], item["overdue"]) == (True, False)
-    services.clock.now = datetime(2026, 3, 4, 16, 0, tzinfo=timezone.utc)
+    services.clock.now = datetime(2026, 3, 4, 16, 0, tzinfo=UTC)
     [item] = by_rule(services.queue(auth), "thank_you")
     assert (item["due"], item["overdue"]) == (True, True)
     # a thank-you touchpoint closes it
@@ -129,7 +129,7 @@ def test_snooze_and_dismiss_are_events_the_queue_reflects(services: Services, to
     assert listed.json["items"][0]["snoozed_until"] == "2026-03-05T08:00:00.000000Z"
     assert by_rule(services.queue(auth), "thank_you") == []
     # once the snooze has passed it is open again (and overdue)
-    services.clock.now = datetime(2026, 3, 5, 9, 0, tzinfo=timezone.utc)
+    services.clock.now = datetime(2026, 3, 5, 9, 0, tzinfo=UTC)
     [item] = by_rule(services.queue(auth), "thank_you")
     assert (item["state"], item["overdue"]) == ("open", True)
     # in the past: refused; another student's item: not found; dismissed: gone for good

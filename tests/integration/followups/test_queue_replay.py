@@ -4,11 +4,12 @@ every event once, stream after stream."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from services.followups.projections import FollowUpViews, advisees, items, sources, timeline, versions
 from shared.bus import Message
@@ -20,7 +21,7 @@ from shared.events import EventCatalog, Metadata, Recorded, isoformat
 from tests.backends import READ_STORE_PARAMS
 from tests.integration.replay import at_least_once, project
 
-T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 STUDENT = "student-1"
 TOUCH_KINDS = ("outreach", "reply", "conversation", "thank_you", "check_in", "article")
 ZONES = ("America/New_York", "Europe/Berlin", "Asia/Tokyo")

@@ -2,9 +2,10 @@
 and the steps most note tests begin with."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -16,7 +17,7 @@ from services.scheduling.app import create_app as create_scheduling_app
 from services.scheduling.projections import SchedulingViews
 from tests.integration.conftest import InProcessPlatform
 
-NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 OBJECTIVES = ["How do product teams work?", "What does a first year look like?"]
 
 

@@ -2,7 +2,7 @@
 students, every read in the student's access log, and 403/404 for everything else."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from shared.config import Settings
 from shared.runtime import topics_of

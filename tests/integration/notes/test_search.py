@@ -3,7 +3,7 @@ and the filters by tag, category, contact, organisation and industry."""
 from __future__ import annotations
 
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 from tests.integration.notes.conftest import Services
 

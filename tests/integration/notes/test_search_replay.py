@@ -4,12 +4,13 @@ arrive before their contact, and deleted notes."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from itertools import count
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from services.contacts.domain import Contact
 from services.notes.domain import Note
@@ -21,7 +22,7 @@ from shared.events import EventCatalog, Metadata
 from tests.backends import READ_STORE_PARAMS
 from tests.integration.replay import at_least_once, project
 
-NOW = datetime(2026, 3, 1, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 1, tzinfo=UTC)
 NOTE_COMMANDS = st.sampled_from(["revise", "add_item", "complete", "reopen", "share", "private", "delete"])
 CONTACT_COMMANDS = st.sampled_from(["move", "rename", "industry"])
 META = Metadata(actor="student-1", correlation_id="c")

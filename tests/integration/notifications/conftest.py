@@ -53,12 +53,13 @@ credentials=("user", "password")) -> a started SmtpServer requiring TLS and AUTH
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
-from tests.integration.notifications.peers import SmtpServer, WebhookReceiver
 from tests.integration.notifications.harness import notifications  # noqa: F401  (the service, wired in-process)
+from tests.integration.notifications.peers import SmtpServer, WebhookReceiver
 
 
 @pytest.fixture

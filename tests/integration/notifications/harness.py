@@ -13,9 +13,10 @@ at registration and the dispatcher's at delivery both ask it. WEBHOOK_ALLOWED_NE
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -33,12 +34,12 @@ from shared.consumer import ConsumerRunner
 from shared.contracts.followups import FOLLOWUPS
 from shared.events import Metadata, Recorded, isoformat
 from shared.outbound import OutboundGuard
-from tests.integration.conftest import InProcessPlatform
 from tests.clock import Clock
+from tests.integration.conftest import InProcessPlatform
 
 # A Monday after the real date: the scheduling service stamps its events with the real time, and a
 # reminder is "too late" only when its time had passed when the interview was booked.
-NOW = datetime(2031, 3, 3, 9, 0, tzinfo=timezone.utc)
+NOW = datetime(2031, 3, 3, 9, 0, tzinfo=UTC)
 PUBLIC_ADDRESS = "93.184.215.14"  # a globally routable address (example.org's); nothing connects to it
 LOOPBACK_ALLOWED = "127.0.0.0/8"
 

@@ -14,7 +14,7 @@ import ssl
 import threading
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -73,7 +73,7 @@ class _Failure:
 
 
 class _Handler:
-    def __init__(self, owner: "SmtpServer") -> None:
+    def __init__(self, owner: SmtpServer) -> None:
         self.owner = owner
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: list[str]) -> str:
@@ -144,7 +144,7 @@ class SmtpServer:
         self._controller: _Controller | None = None
 
     # lifecycle
-    def start(self) -> "SmtpServer":
+    def start(self) -> SmtpServer:
         options: dict[str, Any] = {}
         if self._starttls is not None:
             options.update(tls_context=self._starttls, require_starttls=True)
@@ -239,7 +239,7 @@ def tls_pair(directory: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
 
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "careerloop test peer")])
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
     certificate = (
         x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
@@ -306,7 +306,7 @@ class WebhookReceiver:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
-    def start(self) -> "WebhookReceiver":
+    def start(self) -> WebhookReceiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):

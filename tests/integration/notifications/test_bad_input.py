@@ -4,10 +4,12 @@ are decided before any backend-specific code runs; the journeys cover both profi
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.integration.fuzz import json_values, operations
 from tests.integration.notifications.harness import Notifications

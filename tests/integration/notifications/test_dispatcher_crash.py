@@ -8,9 +8,10 @@ import os
 import signal
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -80,7 +81,7 @@ def test_a_dispatcher_killed_mid_send_loses_nothing_and_sends_nothing_twice(
         kind: ["email"] for kind in set(KINDS)}}, meta)
     assert service.get_preferences("student-1").email == "ada@example.org"
     # two notifications due now, three a few seconds later (so the third send is the one held)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     plans = [Plan("student-1", kind, "email", now - timedelta(seconds=1) if i < 2 else now + timedelta(seconds=4),
                   {"service": "test", "type": "item", "id": f"item-{i}", "event_id": f"event-{i}", "event_type": None},
                   {"reason": f"Follow-up number {i}", "due_at": now.isoformat(), "link": f"/followups/{i}"},

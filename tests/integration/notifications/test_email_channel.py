@@ -6,10 +6,10 @@ import signal
 import subprocess
 import sys
 import threading
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -17,7 +17,7 @@ from services.notifications.channels import Attachment, DeliveryFailed, EmailCha
 from shared import ics
 from tests.integration.notifications.peers import SmtpServer, tls_pair, unused_port
 
-NOW = datetime(2026, 3, 8, 14, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 8, 14, 0, tzinfo=UTC)
 INTERVIEW = {"id": "int_42", "state": "scheduled", "contact_name": "Zoë Ng", "objectives": ["careers in UX"],
              "questions": [{"text": "How did you start?"}], "start": "2026-03-09T14:00:00.000000Z",
              "end": "2026-03-09T14:30:00.000000Z", "sequence": 1, "place": None, "link": "https://meet.example/x"}

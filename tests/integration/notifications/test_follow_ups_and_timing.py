@@ -4,16 +4,16 @@ leaves the digest; quiet hours delay, never drop; a dispatcher that was down sen
 late; and a webhook endpoint that keeps failing is retried with backoff, then disabled with an event."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
 
-from services.notifications.domain import notification_id, dedupe_key
+from services.notifications.domain import dedupe_key, notification_id
 from tests.integration.notifications.harness import Notifications
 from tests.integration.notifications.peers import SmtpServer, WebhookReceiver
 
 
 def utc(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 def test_a_digest_collects_follow_ups_quiet_hours_delay_and_a_late_send_says_so(

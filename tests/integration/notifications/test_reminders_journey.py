@@ -5,8 +5,8 @@ sent; and a replay of every source event from the start schedules and sends noth
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 import icalendar
 
@@ -18,7 +18,7 @@ REMINDERS = ["interview_reminder_24h", "interview_reminder_1h"]
 
 
 def utc(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 def test_interview_reminders_reach_every_channel_once_and_a_reschedule_withdraws_the_old_ones(

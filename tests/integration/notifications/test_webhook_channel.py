@@ -6,13 +6,20 @@ connected to while the request keeps the host name (Host header, TLS SNI and cer
 from __future__ import annotations
 
 import socket
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from services.notifications.channels import (DeliveryFailed, Outgoing, WebhookChannel, WebhookVerificationError,
-                                             body_of, new_webhook_secret, verify)
+from services.notifications.channels import (
+    DeliveryFailed,
+    Outgoing,
+    WebhookChannel,
+    WebhookVerificationError,
+    body_of,
+    new_webhook_secret,
+    verify,
+)
 from shared.outbound import OutboundGuard, parse_networks
 from tests.integration.notifications.peers import WebhookReceiver, tls_pair, unused_port
 
@@ -37,11 +44,11 @@ def test_a_delivered_webhook_is_signed_json_the_receiver_verifies(webhook_receiv
     assert request.method == "POST" and request.path == "/hooks/careerloop"
     assert request.headers["content-type"] == "application/json" and request.id == "ntf_9c1e"
     assert request.body == body_of(follow_up()) and request.json["data"]["reason"] == "No reply from Zoë Ng for 7 days"
-    assert abs(int(request.headers["webhook-timestamp"]) - datetime.now(timezone.utc).timestamp()) < 60
+    assert abs(int(request.headers["webhook-timestamp"]) - datetime.now(UTC).timestamp()) < 60
 
 
 def test_a_retry_keeps_the_id_and_is_signed_afresh(webhook_receiver: WebhookReceiver) -> None:
-    later = datetime.now(timezone.utc) + timedelta(seconds=30)
+    later = datetime.now(UTC) + timedelta(seconds=30)
     send(webhook_receiver)
     send(webhook_receiver, now=later)
     first, second = webhook_receiver.requests
@@ -117,7 +124,7 @@ def test_what_was_received_cannot_be_tampered_with_or_replayed_later(webhook_rec
         verify(new_webhook_secret(), request.headers, request.body)
     with pytest.raises(WebhookVerificationError, match="too old"):
         verify(webhook_receiver.secret, request.headers, request.body,
-               now=datetime.now(timezone.utc) + timedelta(minutes=6))
+               now=datetime.now(UTC) + timedelta(minutes=6))
 
 
 # -- where a webhook may go ------------------------------------------------------------------------

@@ -3,8 +3,8 @@ registered (422 naming `url` and why) and again at every delivery, where a name 
 point inside since registration (DNS rebinding) is refused and its receiver gets nothing."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 import pytest
 
@@ -13,7 +13,7 @@ from tests.integration.notifications.peers import WebhookReceiver
 
 
 def utc(text: str) -> datetime:
-    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc)
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 INSIDE = "; webhooks reach only public addresses"

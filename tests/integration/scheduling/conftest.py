@@ -1,8 +1,8 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Callable
+from datetime import UTC, datetime
 
 import pytest
 
@@ -13,7 +13,7 @@ from services.scheduling.projections import SchedulingViews
 from tests.integration.conftest import InProcessPlatform
 
 # A fixed "now" makes the past/future rules and DST cases deterministic.
-NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """The informational-interview lifecycle through the scheduling API, on each backend profile."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 

@@ -1,7 +1,8 @@
 """Invites and the calendar feed through the scheduling API, read back by the `icalendar` parser."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import icalendar
 

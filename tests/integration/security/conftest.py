@@ -13,10 +13,11 @@ import itertools
 import re
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import jwt
 import pytest
@@ -43,7 +44,7 @@ from tests.integration.conftest import InProcessPlatform
 ISSUER = "https://idp.university.example"
 AUDIENCE = "careerloop"
 # After the real date: scheduling stamps events with the real time, and reminders due before that are "too late".
-NOW = datetime(2031, 3, 3, 9, 0, tzinfo=timezone.utc)
+NOW = datetime(2031, 3, 3, 9, 0, tzinfo=UTC)
 
 OWNER, OTHER_STUDENT = "student-owner", "student-other"
 ADVISOR, STRANGER_ADVISOR, ADMIN, ANALYST = "advisor-assigned", "advisor-unassigned", "admin-1", "analyst-1"
@@ -192,7 +193,7 @@ class World:
         """An open 3B7 item: outreach to a fresh contact nobody answered."""
         contact_id = self.contact()
         self.ok("contacts", "POST", f"/contacts/{contact_id}/touchpoints",
-                {"kind": "outreach", "occurred_at": datetime.now(timezone.utc).isoformat()})
+                {"kind": "outreach", "occurred_at": datetime.now(UTC).isoformat()})
         self.sync()
         items = self.ok("followups", "GET", f"/followups?contact_id={contact_id}")["items"]
         assert items, "the outreach made no follow-up item"

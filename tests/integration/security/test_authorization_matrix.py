@@ -14,9 +14,10 @@ from __future__ import annotations
 import json
 import uuid
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from tests.integration.security.conftest import ADVISOR, OWNER, SECRETS, World
 
@@ -130,7 +131,7 @@ REQUESTS: dict[str, Callable[[World, bool], Request]] = {
         {"contact_id": w.archived_contact() if f else w.seed["contact_id"]}, None),
     "contacts/POST /contacts/{contact_id}/touchpoints": lambda w, f: (
         {"contact_id": w.contact() if f else w.seed["contact_id"]},
-        {"kind": "reply", "occurred_at": datetime.now(timezone.utc).isoformat()}),
+        {"kind": "reply", "occurred_at": datetime.now(UTC).isoformat()}),
     "contacts/POST /contacts/{contact_id}/merge": lambda w, f: (
         {"contact_id": w.contact() if f else w.seed["contact_id"]},
         {"duplicate_id": w.contact() if f else w.seed["duplicate_id"]}),

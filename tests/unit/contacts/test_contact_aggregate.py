@@ -1,7 +1,7 @@
 """The Contact aggregate as given events / when command / then events."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -9,7 +9,7 @@ from services.contacts.domain import Contact, derive_stage, is_dormant, normalis
 from shared.errors import RuleViolated
 from shared.events import Recorded
 
-NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
 def given(*events: Recorded, contact_id: str = "c-1") -> Contact:

@@ -16,8 +16,17 @@ import vobject
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.contacts.formats import (CSV, CSV_COLUMNS, VCARD, FormatError, ParsedRow, Problem, TooLarge, detect_format,
-                                      parse)
+from services.contacts.formats import (
+    CSV,
+    CSV_COLUMNS,
+    VCARD,
+    FormatError,
+    ParsedRow,
+    Problem,
+    TooLarge,
+    detect_format,
+    parse,
+)
 from services.contacts.formats.careerloop_csv import FORMULA_START
 
 _CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -61,29 +70,9 @@ LINKEDIN_TEXT = (
 )
 LINKEDIN = b"\xef\xbb\xbf" + LINKEDIN_TEXT.encode("utf-8")  # real exports carry a BOM
 
-GOOGLE_HEADER = (
-    "First Name,Middle Name,Last Name,Phonetic First Name,Phonetic Middle Name,Phonetic Last Name,"
-    "Name Prefix,Name Suffix,Nickname,File As,Organization Name,Organization Title,"
-    "Organization Department,Birthday,Notes,Photo,Labels,E-mail 1 - Label,E-mail 1 - Value,"
-    "E-mail 2 - Label,E-mail 2 - Value,Phone 1 - Label,Phone 1 - Value,Phone 2 - Label,"
-    "Phone 2 - Value,Address 1 - Label,Address 1 - Formatted,Address 1 - Street,Address 1 - City,"
-    "Address 1 - PO Box,Address 1 - Region,Address 1 - Postal Code,Address 1 - Country,"
-    "Address 1 - Extended Address,Website 1 - Label,Website 1 - Value,Website 2 - Label,"
-    "Website 2 - Value"
-).split(",")
+GOOGLE_HEADER = ["First Name", "Middle Name", "Last Name", "Phonetic First Name", "Phonetic Middle Name", "Phonetic Last Name", "Name Prefix", "Name Suffix", "Nickname", "File As", "Organization Name", "Organization Title", "Organization Department", "Birthday", "Notes", "Photo", "Labels", "E-mail 1 - Label", "E-mail 1 - Value", "E-mail 2 - Label", "E-mail 2 - Value", "Phone 1 - Label", "Phone 1 - Value", "Phone 2 - Label", "Phone 2 - Value", "Address 1 - Label", "Address 1 - Formatted", "Address 1 - Street", "Address 1 - City", "Address 1 - PO Box", "Address 1 - Region", "Address 1 - Postal Code", "Address 1 - Country", "Address 1 - Extended Address", "Website 1 - Label", "Website 1 - Value", "Website 2 - Label", "Website 2 - Value"]
 
-GOOGLE_LEGACY_HEADER = (
-    "Name,Given Name,Additional Name,Family Name,Yomi Name,Given Name Yomi,Additional Name Yomi,"
-    "Family Name Yomi,Name Prefix,Name Suffix,Initials,Nickname,Short Name,Maiden Name,Birthday,"
-    "Gender,Location,Billing Information,Directory Server,Mileage,Occupation,Hobby,Sensitivity,"
-    "Priority,Subject,Notes,Language,Photo,Group Membership,E-mail 1 - Type,E-mail 1 - Value,"
-    "E-mail 2 - Type,E-mail 2 - Value,Phone 1 - Type,Phone 1 - Value,Address 1 - Type,"
-    "Address 1 - Formatted,Address 1 - Street,Address 1 - City,Address 1 - PO Box,"
-    "Address 1 - Region,Address 1 - Postal Code,Address 1 - Country,Address 1 - Extended Address,"
-    "Organization 1 - Type,Organization 1 - Name,Organization 1 - Yomi Name,Organization 1 - Title,"
-    "Organization 1 - Department,Organization 1 - Symbol,Organization 1 - Location,"
-    "Organization 1 - Job Description,Website 1 - Type,Website 1 - Value"
-).split(",")
+GOOGLE_LEGACY_HEADER = ["Name", "Given Name", "Additional Name", "Family Name", "Yomi Name", "Given Name Yomi", "Additional Name Yomi", "Family Name Yomi", "Name Prefix", "Name Suffix", "Initials", "Nickname", "Short Name", "Maiden Name", "Birthday", "Gender", "Location", "Billing Information", "Directory Server", "Mileage", "Occupation", "Hobby", "Sensitivity", "Priority", "Subject", "Notes", "Language", "Photo", "Group Membership", "E-mail 1 - Type", "E-mail 1 - Value", "E-mail 2 - Type", "E-mail 2 - Value", "Phone 1 - Type", "Phone 1 - Value", "Address 1 - Type", "Address 1 - Formatted", "Address 1 - Street", "Address 1 - City", "Address 1 - PO Box", "Address 1 - Region", "Address 1 - Postal Code", "Address 1 - Country", "Address 1 - Extended Address", "Organization 1 - Type", "Organization 1 - Name", "Organization 1 - Yomi Name", "Organization 1 - Title", "Organization 1 - Department", "Organization 1 - Symbol", "Organization 1 - Location", "Organization 1 - Job Description", "Website 1 - Type", "Website 1 - Value"]
 
 
 def google_csv(header: list[str], rows: list[dict[str, str]]) -> bytes:
@@ -632,8 +621,8 @@ def test_parse_raises_format_error_for_file_level_problems(data, fmt, message):
 
 
 def test_vcard_text_outside_cards_is_reported_as_skipped_once_per_run():
-    data = ("PRODID:junk before\r\nmore junk\r\n\r\nBEGIN:VCARD\r\nFN:Ada\r\nEND:VCARD\r\n"
-            "END:VCARD\r\n\r\nBEGIN:VCARD\r\nFN:Grace\r\nEND:VCARD\r\n").encode()
+    data = (b"PRODID:junk before\r\nmore junk\r\n\r\nBEGIN:VCARD\r\nFN:Ada\r\nEND:VCARD\r\n"
+            b"END:VCARD\r\n\r\nBEGIN:VCARD\r\nFN:Grace\r\nEND:VCARD\r\n")
     rows = parse(data, "vcard")
     assert [(row.line, row.skipped, (row.contact or {}).get("name")) for row in rows] == [
         (1, "text outside BEGIN:VCARD … END:VCARD", None), (4, None, "Ada"),

@@ -3,7 +3,7 @@ records, and the item aggregate's rule that each due time is announced once, nev
 or snoozed item. Pure functions and the aggregate; the clock is always passed in."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -13,7 +13,7 @@ from shared.contracts.followups import FOLLOWUPS
 from shared.errors import RuleViolated
 from shared.events import Metadata, Recorded, isoformat
 
-UTC = timezone.utc
+UTC = UTC
 END = "2026-03-02T15:30:00.000000Z"  # the interview ended; the thank-you is due a day later
 DUE = "2026-03-03T15:30:00.000000Z"
 BEFORE, AFTER, LATER = "2026-03-03T15:29:59.000000Z", "2026-03-03T16:00:00.000000Z", "2026-03-05T00:00:00.000000Z"

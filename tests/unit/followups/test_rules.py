@@ -3,15 +3,24 @@ facts (never by arrival order), versioned rules, and the item aggregate."""
 from __future__ import annotations
 
 import copy
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
-from services.followups.domain import (NEVER, RULES, FollowUp, add_business_days, add_weeks, build_queue, start_of_day,
-                                       student_time_zone, view_state)
+from services.followups.domain import (
+    NEVER,
+    RULES,
+    FollowUp,
+    add_business_days,
+    add_weeks,
+    build_queue,
+    start_of_day,
+    student_time_zone,
+    view_state,
+)
 from shared.errors import RuleViolated
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def contact(cid: str, *touches: tuple[str, str], organisation: str | None = "Acme", **extra: object) -> dict:

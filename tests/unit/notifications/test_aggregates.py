@@ -1,16 +1,15 @@
 """The notifications aggregates as given events / when command / then events."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from services.notifications.domain import (DomainError, Notification, Preferences, Template, WebhookEndpoint,
-                                           dedupe_key)
+from services.notifications.domain import DomainError, Notification, Preferences, Template, WebhookEndpoint, dedupe_key
 from shared.errors import RuleViolated
 
-T0 = datetime(2026, 3, 2, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 GRACE = timedelta(minutes=5)
 
 

@@ -1,17 +1,23 @@
 """The e-mail channel's configuration and the MIME message it composes (no server needed)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email import policy
 from email.parser import BytesParser
 
 import pytest
 
-from services.notifications.channels import (Attachment, DeliveryFailed, EmailChannel, Outgoing, SmtpTarget,
-                                             parse_smtp_url)
+from services.notifications.channels import (
+    Attachment,
+    DeliveryFailed,
+    EmailChannel,
+    Outgoing,
+    SmtpTarget,
+    parse_smtp_url,
+)
 from shared.config import Settings
 
-NOW = datetime(2026, 3, 8, 14, 0, 5, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 8, 14, 0, 5, tzinfo=UTC)
 INVITE = "BEGIN:VCALENDAR\r\nMETHOD:REQUEST\r\nEND:VCALENDAR\r\n"
 
 

@@ -2,12 +2,19 @@
 from __future__ import annotations
 
 import base64
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.notifications.channels import (Outgoing, WebhookChannel, WebhookVerificationError, body_of,
-                                             new_webhook_secret, sign, verify)
+from services.notifications.channels import (
+    Outgoing,
+    WebhookChannel,
+    WebhookVerificationError,
+    body_of,
+    new_webhook_secret,
+    sign,
+    verify,
+)
 
 # The vector of the specification's reference libraries (Python and Go tests of
 # github.com/standard-webhooks/standard-webhooks): secret, id, timestamp and body -> signature.
@@ -16,7 +23,7 @@ MSG_ID = "msg_p5jXN8AQM9LWM0D4loKWxJek"
 TIMESTAMP = 1614265330
 BODY = b'{"test": 2432232314}'
 SIGNATURE = "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
-AT_THE_TIME = datetime.fromtimestamp(TIMESTAMP, timezone.utc)
+AT_THE_TIME = datetime.fromtimestamp(TIMESTAMP, UTC)
 
 
 def headers(signature: str = SIGNATURE, msg_id: str = MSG_ID, timestamp: int | str = TIMESTAMP) -> dict[str, str]:

@@ -6,8 +6,17 @@ import socket
 
 import pytest
 
-from shared.outbound import (AddressNotAllowed, NameNotFound, OutboundGuard, Unreachable, UnsafeUrl, kind_of,
-                             parse_networks, parse_url, system_resolver)
+from shared.outbound import (
+    AddressNotAllowed,
+    NameNotFound,
+    OutboundGuard,
+    Unreachable,
+    UnsafeUrl,
+    kind_of,
+    parse_networks,
+    parse_url,
+    system_resolver,
+)
 
 
 @pytest.mark.parametrize(("address", "kind"), [

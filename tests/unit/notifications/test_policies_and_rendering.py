@@ -1,7 +1,7 @@
 """The policies (source event + facts -> what to schedule or suppress) and the templates, pure."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -69,7 +69,7 @@ def test_a_follow_up_that_became_due_is_sent_from_its_announcement(rule: str, ki
     announced = policies.SourceEvent("e9", "t", "2026-03-03T09:02:00Z", f"{rule}:x", 1)
     decision = policies.on_follow_up_due(announced, data, {"name": "Jane"}, {**CHANNELS, kind: ["in_app"]}, "UTC")
     [plan] = decision.schedule
-    assert plan.kind == kind and plan.send_at == datetime(2026, 3, 3, 9, 2, tzinfo=timezone.utc)
+    assert plan.kind == kind and plan.send_at == datetime(2026, 3, 3, 9, 2, tzinfo=UTC)
     assert plan.context["reason"] == "Send Jane a thank-you" and plan.context["contact_name"] == "Jane"
     dismissed = policies.on_follow_up_decided("student-1", [("e9", kind)], "the follow-up was dismissed")
     assert dismissed.suppress[0].ids == notification_ids("e9", [kind], "student-1")

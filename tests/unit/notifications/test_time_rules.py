@@ -2,14 +2,24 @@
 digest hour, backoff, and the deterministic dedupe ids."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.notifications.domain import (DomainError, dedupe_key, digest_key, hhmm, next_digest_at, notification_id,
-                                           notification_ids, quiet_until, reminder_times, retry_delay)
+from services.notifications.domain import (
+    DomainError,
+    dedupe_key,
+    digest_key,
+    hhmm,
+    next_digest_at,
+    notification_id,
+    notification_ids,
+    quiet_until,
+    reminder_times,
+    retry_delay,
+)
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def at(text: str) -> datetime:

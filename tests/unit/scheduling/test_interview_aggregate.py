@@ -1,7 +1,7 @@
 """The Interview aggregate and local-time rules as given events / when command / then events."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -10,7 +10,7 @@ from shared.contracts.scheduling import INTERVIEWS
 from shared.errors import RuleViolated
 from shared.events import Metadata, Recorded
 
-NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 
 def requested(**overrides: object) -> Recorded:
@@ -97,14 +97,14 @@ def test_a_cancelled_interview_cannot_be_completed_and_keeps_who_cancelled() -> 
     interview.cancel("contact", "travelling")
     assert interview.state == "cancelled" and interview.outcome == {"cancelled_by": "contact", "reason": "travelling"}
     with pytest.raises(RuleViolated, match="a cancelled interview cannot mark it completed"):
-        interview.complete(datetime(2026, 3, 10, tzinfo=timezone.utc))
+        interview.complete(datetime(2026, 3, 10, tzinfo=UTC))
 
 
 def test_an_interview_is_completed_or_missed_only_after_it_starts() -> None:
     interview = given(requested(), scheduled())
     with pytest.raises(RuleViolated, match="before it starts"):
         interview.complete(NOW)
-    interview.miss("contact", datetime(2026, 3, 9, 15, tzinfo=timezone.utc))
+    interview.miss("contact", datetime(2026, 3, 9, 15, tzinfo=UTC))
     assert interview.state == "missed" and interview.outcome == {"no_show": "contact"}
 
 
