@@ -265,13 +265,9 @@ def test_a_contact_can_have_its_own_check_in_cadence(contacts: InProcessPlatform
 
 
 def test_answers_match_the_documented_response_schemas(contacts: InProcessPlatform, token: Callable) -> None:
-    """openapi-core, an independent OpenAPI client, checks real answers against `/openapi.json`: the
-    documented schemas allow no undocumented keys, so a field the API returns but the docs lack fails."""
-    from openapi_core import OpenAPI
-    from openapi_core.testing import MockRequest, MockResponse
-
+    """Every answer of the test client is checked against `/openapi.json` (tests/openapi_responses.py,
+    whose schemas allow no undocumented key): these calls reach every shape a contact answer takes."""
     auth = {"Authorization": token("student-1")}
-    openapi = OpenAPI.from_dict(contacts.client.get("/openapi.json").json)
     jane = add(contacts, auth["Authorization"], {**JANE, "tags": ["alumni"]}).json["id"]
     duplicate = add(contacts, auth["Authorization"], {"name": "J. Doe"}).json["id"]
     contacts.client.put(f"/contacts/{jane}/check-in-cadence", json={"every_weeks": 4}, headers=auth)
@@ -293,5 +289,3 @@ def test_answers_match_the_documented_response_schemas(contacts: InProcessPlatfo
     assert answers[1].json["items"][0]["check_in_every_weeks"] == 4, answers[1].json
     for answer in answers:
         assert answer.status_code in (200, 201), answer.json
-        request = MockRequest("http://localhost", answer.request.method.lower(), answer.request.path)
-        openapi.validate_response(request, MockResponse(answer.data, answer.status_code, content_type=answer.mimetype))
