@@ -225,7 +225,10 @@ def protocol_checks(url: str) -> list[str]:
         check("createIndexes [d, d] (identical twice)", identical_in_request)
         check("createIndexes [e, u] where u fails: e rolled back", failure_rolls_back)
         check("createIndexes [f, name clash with a_1]: error 86, f not created", name_conflict_with_existing)
-        check("createIndexes [a, invalid] on a new collection: no collection left", failure_on_new_collection_leaves_nothing)
+        check(
+            "createIndexes [a, invalid] on a new collection: no collection left",
+            failure_on_new_collection_leaves_nothing,
+        )
         check("w=0 insert, then find/count on the same connection", unacknowledged_write)
         try:
             client.drop_database(db_name)

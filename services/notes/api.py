@@ -82,13 +82,17 @@ def delete_note(principal: Principal, note_id: str) -> Response:
 @api.route("/notes/<note_id>/action-items/<item_id>/complete", "POST", summary="Mark an action item done",
            response=schemas.Accepted, errors=(404, 409, 412))
 def complete_item(principal: Principal, note_id: str, item_id: str) -> Response:
-    return _accepted(_ctx().service.complete_item(note_id, item_id, principal, command_metadata(principal), if_match_version()))
+    return _accepted(
+        _ctx().service.complete_item(note_id, item_id, principal, command_metadata(principal), if_match_version())
+    )
 
 
 @api.route("/notes/<note_id>/action-items/<item_id>/reopen", "POST", summary="Open a completed action item again",
            response=schemas.Accepted, errors=(404, 409, 412))
 def reopen_item(principal: Principal, note_id: str, item_id: str) -> Response:
-    return _accepted(_ctx().service.reopen_item(note_id, item_id, principal, command_metadata(principal), if_match_version()))
+    return _accepted(
+        _ctx().service.reopen_item(note_id, item_id, principal, command_metadata(principal), if_match_version())
+    )
 
 
 # -- notes: reads -------------------------------------------------------------------------------

@@ -368,7 +368,9 @@ class Dispatcher:
         item = self.notifications.load(item_id)
         if item.status != "bundled" or not item.digest_id:
             return 0
-        digest = digest if digest is not None and digest.id == item.digest_id else self.notifications.load(item.digest_id)
+        digest = (
+            digest if digest is not None and digest.id == item.digest_id else self.notifications.load(item.digest_id)
+        )
         if digest.status == SENT and item_id in digest.sent_items:
             subject, text, _ = self._compose(item, digest.context.get("time_zone"))
             item.record_sent(item.channel, now=parse(digest.sent_at or isoformat(self.clock())), grace=self.rules.grace,
@@ -410,9 +412,12 @@ class Dispatcher:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the dispatcher until SIGTERM/SIGINT; every client is created here, in this process."""
-    parser = command_line("python -m services.notifications.dispatcher", "The notifications dispatcher: sends what is due.",
-                          status="what the delivery queue holds",
-                          dry_run="which notifications the next round would act on (nothing is sent)")
+    parser = command_line(
+        "python -m services.notifications.dispatcher",
+        "The notifications dispatcher: sends what is due.",
+        status="what the delivery queue holds",
+        dry_run="which notifications the next round would act on (nothing is sent)",
+    )
     args = parser.parse_args(argv)
     with running("notifications-dispatcher", one_shot=args.status or args.dry_run) as process:
         dispatcher = Dispatcher(process.event_store("notifications"), process.read_store(), process.settings)

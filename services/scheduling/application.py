@@ -137,7 +137,9 @@ class SchedulingService:
         try:
             return self._execute(interview_id, principal, current.version, meta, act)[1]
         except BaseException:
-            restore = (lambda s: self._book(s, interview_id, *previous)) if previous else (lambda s: s.release(interview_id))
+            restore = (
+                (lambda s: self._book(s, interview_id, *previous)) if previous else (lambda s: s.release(interview_id))
+            )
             self._update_schedule(student, meta, restore)
             raise
 

@@ -303,7 +303,9 @@ class MongoEventStore:
         # stream was inserted before it, so this second query sees all of them.
         first_seen: dict[str, int] = {}
         for doc in docs:
-            first_seen[doc["stream_id"]] = min(doc["first_version"], first_seen.get(doc["stream_id"], doc["first_version"]))
+            first_seen[doc["stream_id"]] = min(
+                doc["first_version"], first_seen.get(doc["stream_id"], doc["first_version"])
+            )
         earlier = [{**condition, "stream_id": s, "first_version": {"$lt": v}} for s, v in first_seen.items() if v > 1]
         if earlier:  # usually finds nothing: an index range of unpublished earlier commits per stream
             seen = {doc["_id"] for doc in docs}

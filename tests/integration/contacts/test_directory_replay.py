@@ -27,13 +27,21 @@ def stream(contact_id: str, commands: list[str]) -> list[Message]:
     contact = Contact.add(contact_id, "student-1", {"name": f"Name {contact_id}"})
     for i, command in enumerate(commands):
         try:
-            {"tag": lambda: contact.tag([f"t{i % 3}"]), "untag": lambda: contact.untag([f"t{(i + 1) % 3}"]),
-             "prioritise": lambda: contact.prioritise(1 + i % 3, 1 + (i * 7) % 3),
-             "archive": lambda: contact.archive("r"), "restore": contact.restore,
-             "touch": lambda: contact.log_touchpoint(f"{contact_id}-{i}", ["outreach", "reply", "conversation",
-                                                     "thank_you", "check_in"][i % 5], NOW - timedelta(days=30 - i), NOW),
-             "rename": lambda: contact.change_details({"name": f"Renamed {i}", "organisation": f"Org {i % 2}"}),
-             "email": lambda: contact.change_details({"emails": [f"x{i}@example.org"]})}[command]()
+            {
+                "tag": lambda: contact.tag([f"t{i % 3}"]),
+                "untag": lambda: contact.untag([f"t{(i + 1) % 3}"]),
+                "prioritise": lambda: contact.prioritise(1 + i % 3, 1 + (i * 7) % 3),
+                "archive": lambda: contact.archive("r"),
+                "restore": contact.restore,
+                "touch": lambda: contact.log_touchpoint(
+                    f"{contact_id}-{i}",
+                    ["outreach", "reply", "conversation", "thank_you", "check_in"][i % 5],
+                    NOW - timedelta(days=30 - i),
+                    NOW,
+                ),
+                "rename": lambda: contact.change_details({"name": f"Renamed {i}", "organisation": f"Org {i % 2}"}),
+                "email": lambda: contact.change_details({"emails": [f"x{i}@example.org"]}),
+            }[command]()
         except Exception:  # a rule refused it: the stream simply has no event for it
             pass
     meta = Metadata(actor="student-1", correlation_id="c")
