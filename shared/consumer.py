@@ -18,6 +18,7 @@ import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Protocol
 
 from shared.bus import Consumer, EventBus, Message, TopicPartition, dead_letter_topic
@@ -162,7 +163,7 @@ class ConsumerRunner:
                     if message.key not in streams or message.key in failed:
                         continue
                     try:
-                        self._retry_transient(lambda: self.handler.handle([message]))
+                        self._retry_transient(partial(self.handler.handle, [message]))
                     except Exception as exc:
                         failed.add(message.key)
                         outcome[str(message.key)] = f"still failing: {exc}"
@@ -204,7 +205,7 @@ class ConsumerRunner:
                 continue
             for attempt in range(1, self.max_attempts + 1):
                 try:
-                    self._retry_transient(lambda: self.handler.handle([message]))
+                    self._retry_transient(partial(self.handler.handle, [message]))
                     break
                 except _Stopped:
                     raise

@@ -28,6 +28,7 @@ Exit status 0 if the protocol checks and all runs pass.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import multiprocessing
 import sys
 import time
@@ -75,10 +76,8 @@ def child(url: str, db_name: str, name: str, clients: int, incs: int, barrier, r
             client.close()
         results.put((name, "ok", seen))
     except BaseException as exc:  # noqa: BLE001 - report everything to the parent
-        try:
+        with contextlib.suppress(Exception):
             barrier.abort()
-        except Exception:  # noqa: BLE001
-            pass
         results.put((name, "crashed", f"{exc!r}\n{traceback.format_exc()}"))
 
 

@@ -139,13 +139,14 @@ def _unfold(lines: list[str]) -> list[str]:
 
 def _content_line(line: str) -> tuple[str, _Property] | None:
     """Split ``[group.]NAME;param=a,b;param2="x:y":value``. Return None for anything else."""
-    in_quotes = False
-    for colon, char in enumerate(line):
+    in_quotes, colon = False, -1
+    for index, char in enumerate(line):
         if char == '"':
             in_quotes = not in_quotes
         elif char == ":" and not in_quotes:
+            colon = index
             break
-    else:
+    if colon < 0:
         return None
     head, value = line[:colon], line[colon + 1 :]
     name, *raw_params = _split_outside_quotes(head, ";")

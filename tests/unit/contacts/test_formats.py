@@ -700,9 +700,9 @@ def test_no_text_can_add_a_property_or_card_to_the_vcard_export(name, note, orga
 @settings(max_examples=200, deadline=None)
 @given(values=st.lists(st.text(st.characters(exclude_categories=("Cs",))), min_size=11, max_size=11))
 def test_no_csv_cell_starts_like_a_formula_and_the_csv_reads_back(values):
-    contact = dict(zip(CSV_COLUMNS, values))
+    contact = dict(zip(CSV_COLUMNS, values, strict=True))
     [row] = list(csv.DictReader(io.StringIO(export_csv([contact]), newline="")))
-    for column, value in zip(CSV_COLUMNS, values):
+    for column, value in zip(CSV_COLUMNS, values, strict=True):
         text = ";".join(part for part in [value.strip()] if part) if column in ("emails", "tags") else value.strip()
         assert row[column] == ("'" + text if text.startswith(FORMULA_START) else text)
         assert not row[column].startswith(FORMULA_START)
