@@ -161,7 +161,7 @@ class ServiceCollector(Collector):
 
 def exposition(collector: Collector) -> bytes:
     """The collector's metrics in the text exposition format 0.0.4, collected now."""
-    return generate_latest(collector)  # type: ignore[arg-type]
+    return generate_latest(collector)
 
 
 def collect(service: str, projections: Sequence[Callable[..., Projection]], *, event_store: Any,

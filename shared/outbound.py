@@ -271,14 +271,14 @@ class OutboundGuard:
 
     def _post_to(self, address: IPAddress, url: Url, body: bytes, headers: Mapping[str, str], timeout: float,
                  ssl_context: ssl.SSLContext | None) -> tuple[int, dict[str, str]]:
-        options = {"timeout": urllib3.Timeout(connect=timeout, read=timeout), "retries": False, "maxsize": 1}
+        bounded = urllib3.Timeout(connect=timeout, read=timeout)
         if url.scheme == "https":
             pool: urllib3.HTTPConnectionPool = urllib3.HTTPSConnectionPool(
                 str(address), url.port, server_hostname=None if url.literal else url.host,
                 assert_hostname=url.host, cert_reqs="CERT_REQUIRED",
-                ssl_context=ssl_context or ssl.create_default_context(), **options)
+                ssl_context=ssl_context or ssl.create_default_context(), timeout=bounded, retries=False, maxsize=1)
         else:
-            pool = urllib3.HTTPConnectionPool(str(address), url.port, **options)
+            pool = urllib3.HTTPConnectionPool(str(address), url.port, timeout=bounded, retries=False, maxsize=1)
         try:
             response = pool.urlopen("POST", url.target, body=body, headers={**headers, "Host": url.host_header},
                                     redirect=False, retries=False, preload_content=False, assert_same_host=False)

@@ -161,7 +161,7 @@ def blueprint(make: Callable[..., Projection], namespace: str = "") -> tuple[Pro
     """An instance that has touched nothing (for its name, version and topics), and the logical
     collections it declares, in declaration order."""
     recorder = _Recorder()
-    projection = make(recorder, namespace=namespace)  # type: ignore[arg-type]
+    projection = make(recorder, namespace=namespace)
     return projection, list(recorder.names)
 
 

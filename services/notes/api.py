@@ -124,7 +124,8 @@ def search_notes(principal: Principal, query: dict[str, Any]) -> Response:
            query=schemas.AccessLogQuery, response=schemas.Page)
 def list_access_log(principal: Principal, query: dict[str, Any]) -> Response:
     student_id = acting_for(principal, query.get("student_id"))
-    filter = {"student_id": student_id, **{k: query[k] for k in ("note_id", "advisor_id") if k in query}}
+    filter: dict[str, Any] = {"student_id": student_id,
+                              **{k: query[k] for k in ("note_id", "advisor_id") if k in query}}
     page = _ctx().access_log.find(filter, [("at", -1)], query["limit"], query.get("cursor"))
     return _page([{"note_id": d["note_id"], "advisor_id": d["advisor_id"], "at": d["at"]} for d in page.items],
                  page.next_cursor)

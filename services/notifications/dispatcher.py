@@ -44,7 +44,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TextIO
+from typing import Any, Literal, TextIO
 
 from services.notifications.application import webhook_secret
 from services.notifications.channels import Attachment, DeliveryFailed, EmailChannel, Outgoing, WebhookChannel
@@ -122,14 +122,15 @@ class _Unchanged(Exception):
 
 class Dispatcher:
     def __init__(self, store: EventStore, read_store: ReadStore, settings: Settings, *,
-                 clock: Callable[[], datetime] = utcnow, email: EmailChannel | None | str = "from settings",
+                 clock: Callable[[], datetime] = utcnow,
+                 email: EmailChannel | None | Literal["from settings"] = "from settings",
                  webhook: WebhookChannel | None = None, holder: str | None = None) -> None:
         self.store = store
         self.rules = DispatchRules.from_settings(settings)
         self.clock = clock
         channel_timeout = max(1.0, self.rules.lease_seconds / 3)
         self.email = (EmailChannel.from_settings(settings, timeout=min(30.0, channel_timeout))
-                      if email == "from settings" else email)
+                      if isinstance(email, str) else email)
         self.webhook = webhook or WebhookChannel.from_settings(settings, timeout=min(10.0, channel_timeout))
         self.notifications: Repository[Notification] = Repository(store, NOTIFICATIONS, Notification)
         self.preferences: Repository[Preferences] = Repository(store, NOTIFICATION_PREFERENCES, Preferences)

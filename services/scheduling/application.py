@@ -132,7 +132,7 @@ class SchedulingService:
         if not probe.pending:
             return Accepted(interview_id, current.version)
         student = current.owner_id or ""
-        previous = (current.start, current.end) if current.start else None
+        previous = (current.start, current.end or "") if current.start else None
         self._update_schedule(student, meta, lambda s: self._book(s, interview_id, probe.start or "", probe.end or ""))
         try:
             return self._execute(interview_id, principal, current.version, meta, act)[1]

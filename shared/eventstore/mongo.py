@@ -268,6 +268,7 @@ class MongoEventStore:
             try:
                 doc = db.counters.find_one_and_update({"_id": "commits"}, {"$inc": {"seq": 1}}, upsert=True,
                                                       return_document=ReturnDocument.AFTER)
+                assert doc is not None, "an upsert that returns the document AFTER always has one"
                 return int(doc["seq"])
             except DuplicateKeyError:  # two first appends created the counter at once: it exists now
                 continue
