@@ -35,6 +35,7 @@ def on(event_name: str) -> Callable[[Reaction], Reaction]:
     """Mark a method as this projection's reaction to one event type: method(self, envelope, event)."""
 
     def mark(method: Reaction) -> Reaction:
+        # a marker on the function object, read back when the class is built; a Callable type declares no attributes
         method.__projects__ = event_name  # type: ignore[attr-defined]
         return method
 

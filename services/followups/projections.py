@@ -263,21 +263,10 @@ class FollowUpViews(Projection):
     @on("InterviewRequested")
     def requested(self, envelope: dict[str, Any], event: Recorded) -> None:
         data = event.data
-        self.write(
-            envelope,
-            Update(
-                set={
-                    "student_id": data["student_id"],
-                    "contact_id": data["contact_id"],
-                    "contact_name": data.get("contact_name"),
-                    "state": "requested",
-                    "start": None,
-                    "end": None,
-                    "student_time_zone": data["student_time_zone"],
-                    "zone_at": normal(envelope["time"]),
-                }
-            ),
-        )
+        self.write(envelope, Update(set={
+            "student_id": data["student_id"], "contact_id": data["contact_id"],
+            "contact_name": data.get("contact_name"), "state": "requested", "start": None, "end": None,
+            "student_time_zone": data["student_time_zone"], "zone_at": normal(envelope["time"])}))
         self._interview_entry(envelope, data, "interview_requested",
                               f"Requested an informational interview with {data.get('contact_name') or 'a contact'}")
 

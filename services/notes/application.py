@@ -107,7 +107,7 @@ class NotesService:
         history = [NOTES.read(envelope) for envelope in envelopes]
         written = {event.data["revision"]: {"written_at": envelope["time"], "written_by": envelope.get("actor", "")}
                    for envelope, event in zip(envelopes, history, strict=True) if event.name in _WRITTEN}
-        return LoadedNote(Note.from_history(note_id, history), written)  # type: ignore[arg-type]
+        return LoadedNote(Note.from_history(note_id, history), written)
 
     # -- advisors -----------------------------------------------------------------------------
     def advising_of(self, student_id: str) -> Advising:

@@ -93,26 +93,14 @@ class NotificationPolicies(Projection):
     @on("InterviewRequested")
     def requested(self, envelope: dict[str, Any], event: Recorded) -> None:
         data = event.data
-        self._facts(
-            envelope,
-            Update(
-                set={
-                    "student_id": data["student_id"],
-                    "contact_id": data["contact_id"],
-                    "contact_name": data.get("contact_name"),
-                    "format": data["format"],
-                    "meeting_url": data.get("link"),
-                    "place": data.get("place"),
-                    "objectives": data.get("objectives") or [],
-                    "student_time_zone": data["student_time_zone"],
-                    # the invite's ORGANIZER and ATTENDEEs (RFC 5546), as scheduling's own invite names them
-                    "student_email": data.get("student_email"),
-                    "student_name": data.get("student_name"),
-                    "contact_email": data.get("contact_email"),
-                    "schedules": [],
-                }
-            ),
-        )
+        self._facts(envelope, Update(set={
+            "student_id": data["student_id"], "contact_id": data["contact_id"],
+            "contact_name": data.get("contact_name"), "format": data["format"], "meeting_url": data.get("link"),
+            "place": data.get("place"), "objectives": data.get("objectives") or [],
+            "student_time_zone": data["student_time_zone"],
+            # the invite's ORGANIZER and ATTENDEEs (RFC 5546), as scheduling's own invite names them
+            "student_email": data.get("student_email"), "student_name": data.get("student_name"),
+            "contact_email": data.get("contact_email"), "schedules": []}))
 
     def _time_given(self, envelope: dict[str, Any], event: Recorded) -> None:
         """Scheduled or rescheduled: remember this time's event, then plan from the event itself."""

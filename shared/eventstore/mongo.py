@@ -49,7 +49,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from pymongo import ASCENDING, DESCENDING, IndexModel, MongoClient, ReturnDocument
@@ -68,7 +68,8 @@ from shared.errors import ConcurrencyConflict, TransientError
 from shared.events import isoformat, utcnow
 from shared.eventstore.port import Commit, StoredResponse
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 
 # Defaults a URL option overrides: fail within seconds when the server is away.
 CLIENT_DEFAULTS = {"serverSelectionTimeoutMS": 5000, "connectTimeoutMS": 5000, "appname": "careerloop"}
@@ -94,11 +95,11 @@ def is_connection_error(exc: BaseException) -> bool:
     return isinstance(exc, PyMongoError) and any(exc.has_error_label(label) for label in _TRANSIENT_LABELS)
 
 
-def transient_errors(method: F) -> F:
+def transient_errors(method: Callable[P, R]) -> Callable[P, R]:
     """Re-raise pymongo's connection problems as `TransientError` (keeping the cause)."""
 
     @functools.wraps(method)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return method(*args, **kwargs)
         except PyMongoError as exc:
@@ -106,7 +107,7 @@ def transient_errors(method: F) -> F:
                 raise TransientError(f"MongoDB {method.__name__}: {type(exc).__name__}: {exc}") from exc
             raise
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper
 
 
 class MongoHandle:
