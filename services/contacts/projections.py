@@ -58,29 +58,12 @@ class ContactDirectory(Projection):
         data = event.data
         details = {k: data.get(k) for k in DETAIL_FIELDS}
         details["emails"] = data.get("emails") or []
-        self.write(
-            envelope,
-            Update(
-                set={
-                    **details,
-                    **_keys(details),
-                    "student_id": data["student_id"],
-                    "tags": data.get("tags") or [],
-                    "status": "active",
-                    "merged_into": None,
-                    "stage": "target",
-                    "touchpoints": [],
-                    "last_touch_at": None,
-                    "last_touch_key": "",
-                    "priority_score": 0,
-                    "advocacy": None,
-                    "motivation": None,
-                    "check_in_every_weeks": None,
-                    "added_at": envelope["time"],
-                    "import_id": data.get("import_id"),
-                }
-            ),
-        )
+        self.write(envelope, Update(set={
+            **details, **_keys(details), "student_id": data["student_id"], "tags": data.get("tags") or [],
+            "status": "active", "merged_into": None, "stage": "target", "touchpoints": [], "last_touch_at": None,
+            "last_touch_key": "", "priority_score": 0, "advocacy": None, "motivation": None,
+            "check_in_every_weeks": None, "added_at": envelope["time"], "import_id": data.get("import_id"),
+        }))
 
     @on("ContactDetailsChanged")
     def details_changed(self, envelope: dict[str, Any], event: Recorded) -> None:

@@ -83,14 +83,9 @@ def schedule_interview(principal: Principal, interview_id: str, body: dict[str, 
     )
 
 
-@api.route(
-    "/interviews/<interview_id>/reschedule",
-    "POST",
-    summary="Move the agreed time (the old one stays in history)",
-    body=schemas.LocalTime,
-    response=AcceptedSchema,
-    errors=(404, 409, 412),
-)
+@api.route("/interviews/<interview_id>/reschedule", "POST",
+           summary="Move the agreed time (the old one stays in history)",
+           body=schemas.LocalTime, response=AcceptedSchema, errors=(404, 409, 412))
 def reschedule_interview(principal: Principal, interview_id: str, body: dict[str, Any]) -> Response:
     return _accepted(
         _ctx().service.reschedule(interview_id, body, principal, command_metadata(principal), if_match_version())
@@ -126,14 +121,9 @@ def get_interview(principal: Principal, interview_id: str) -> Response:
     return json_response(interview_view(interview), version=interview.version)
 
 
-@api.route(
-    "/interviews/<interview_id>/invite.ics",
-    "GET",
-    summary="The iCalendar invite (METHOD:CANCEL once cancelled)",
-    roles=READERS,
-    produces=("text/calendar",),
-    errors=(404, 409),
-)
+@api.route("/interviews/<interview_id>/invite.ics", "GET",
+           summary="The iCalendar invite (METHOD:CANCEL once cancelled)",
+           roles=READERS, produces=("text/calendar",), errors=(404, 409))
 def get_invite(principal: Principal, interview_id: str) -> Response:
     interview = _ctx().service.get(interview_id, principal)
     interview.require(interview.start is not None, "the interview has no agreed time yet")
