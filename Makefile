@@ -47,8 +47,10 @@ test: install lint ## Run every test, on the embedded backends and on real Kafka
 	infra/tools.sh
 	infra/with-backends.sh $(PY) -m pytest
 
-lint: install ## Check the code for real mistakes (ruff)
+lint: install ## Lint (ruff), type-check shared/ and services/ (mypy), check the import contracts (import-linter)
 	$(VENV)/bin/ruff check --no-cache .
+	$(VENV)/bin/mypy shared services
+	$(VENV)/bin/lint-imports
 
 test-unit: install ## Only the fast unit tests
 	$(PY) -m pytest tests/unit

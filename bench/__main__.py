@@ -93,7 +93,9 @@ def rebuild(profile: str, events: int, work: Path) -> dict[str, Any]:
         publish_seconds = time.perf_counter() - started
     finally:
         bus.close()
-    print(f"[{profile}] published {published} events in {publish_seconds:.1f}s; replaying…", file=sys.stderr, flush=True)
+    print(
+        f"[{profile}] published {published} events in {publish_seconds:.1f}s; replaying…", file=sys.stderr, flush=True
+    )
     output = subprocess.run(
         [sys.executable, "-m", "bench.replay", "--projection", FollowUpViews.name, "--bus", urls["BUS_URL"],
          "--read-store", urls["READ_STORE_URL"], "--namespace", namespace, "--events", str(published)],

@@ -39,13 +39,14 @@ def measure(env: dict[str, str], data_dir: Path, *, rate: float, seconds: float,
     run_secrets = {v.name: secrets.token_urlsafe(48) for v in VARIABLES if v.secret}
     settings = Settings.from_env({**env, **run_secrets, "CAREERLOOP_JWT_SECRET": SECRET, "CAREERLOOP_JWKS_URL": ""})
     child_env = {**os.environ, **settings.env, "LOG_LEVEL": "WARNING"}
-    logs = [open(data_dir / f"{name}.log", "ab") for name in ("relay", "worker")]
-    processes = [
-        subprocess.Popen([sys.executable, "-m", "shared.relay", "contacts"], env=child_env, cwd=ROOT,
-                         stdout=logs[0], stderr=subprocess.STDOUT),
-        subprocess.Popen([sys.executable, "-m", "services.followups.worker"], env=child_env, cwd=ROOT,
-                         stdout=logs[1], stderr=subprocess.STDOUT),
-    ]
+    # each child writes to its own copy of the log's descriptor: ours can close once it has started
+    with open(data_dir / "relay.log", "ab") as relay_log, open(data_dir / "worker.log", "ab") as worker_log:
+        processes = [
+            subprocess.Popen([sys.executable, "-m", "shared.relay", "contacts"], env=child_env, cwd=ROOT,
+                             stdout=relay_log, stderr=subprocess.STDOUT),
+            subprocess.Popen([sys.executable, "-m", "services.followups.worker"], env=child_env, cwd=ROOT,
+                             stdout=worker_log, stderr=subprocess.STDOUT),
+        ]
     app = create_contacts_app(settings)
     client = app.test_client()
     auth = {"Authorization": "Bearer " + mint_token(SECRET, "student-fresh", ["student"])}
@@ -96,8 +97,6 @@ def measure(env: dict[str, str], data_dir: Path, *, rate: float, seconds: float,
             process.terminate()
         for process in processes:
             process.wait(timeout=30)
-        for log in logs:
-            log.close()
         read_store.close()
     return {"commands": sent, "target_rate_per_second": rate, "achieved_rate_per_second": round(achieved, 1),
             "not_visible_within_60s": lost,

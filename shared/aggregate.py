@@ -7,7 +7,7 @@ cannot drift. Pure Python: no Flask, storage or marshmallow here.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from shared.errors import RuleViolated
 from shared.events import Recorded
@@ -19,6 +19,7 @@ def applies(event_name: str) -> Callable[[Applier], Applier]:
     """Mark a method as the state change for one event type."""
 
     def mark(method: Applier) -> Applier:
+        # a marker on the function object, read back when the class is built; a Callable type declares no attributes
         method.__applies__ = event_name  # type: ignore[attr-defined]
         return method
 
@@ -44,7 +45,7 @@ class Aggregate:
         self.pending: list[Recorded] = []
 
     @classmethod
-    def from_history(cls, aggregate_id: str, history: Iterable[Recorded]) -> Aggregate:
+    def from_history(cls, aggregate_id: str, history: Iterable[Recorded]) -> Self:
         aggregate = cls(aggregate_id)
         for event in history:
             aggregate.apply(event)

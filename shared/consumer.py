@@ -18,9 +18,10 @@ import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Protocol
 
-from shared.bus import Consumer, EventBus, Message, TopicPartition, dead_letter_topic
+from shared.bus import Consumer, EventBus, Message, Producer, TopicPartition, dead_letter_topic
 from shared.errors import TransientError
 from shared.events import isoformat, utcnow
 from shared.process import Backoff, ProcessMetrics
@@ -30,8 +31,12 @@ log = logging.getLogger("careerloop.consumer")
 
 
 class Handler(Protocol):
-    group_id: str
-    topics: list[str]
+    # read-only: a projection fixes its group and topics when it is made
+    @property
+    def group_id(self) -> str: ...
+
+    @property
+    def topics(self) -> list[str]: ...
 
     def handle(self, messages: list[Message]) -> None:
         """Apply the messages idempotently; raise to refuse the batch."""
@@ -92,8 +97,9 @@ class ConsumerRunner:
         self.dead_letters = dead_letter_topic(handler.group_id)
         self._stop = threading.Event()
         self._sleep = sleep
+        # opened by run() (tests that drive process() open them the same way)
         self.consumer: Consumer | None = None
-        self.producer = None
+        self.producer: Producer | None = None
 
     # -- the loop ---------------------------------------------------------------------------
     def run(self, stop: threading.Event | None = None, *, until_idle: bool = False,
@@ -108,13 +114,13 @@ class ConsumerRunner:
         how a live worker follows a switch-over to a new generation, and how a rebuild stops."""
         self._stop = stop or self._stop
         self.bus.ensure_topics({self.dead_letters: 1})
-        self.consumer = self.bus.consumer(self.handler.group_id, self.handler.topics)
-        self.producer = self.bus.producer()
+        consumer = self.consumer = self.bus.consumer(self.handler.group_id, self.handler.topics)
+        producer = self.producer = self.bus.producer()
         log.info("consumer %s started on %s", self.handler.group_id, ", ".join(self.handler.topics))
         timeout = poll_seconds if poll_seconds is not None else (0.1 if until_idle else 0.5)
         try:
             while not self._stop.is_set():
-                messages = self.consumer.poll(self.batch_size, timeout=timeout)
+                messages = consumer.poll(self.batch_size, timeout=timeout)
                 if self.metrics is not None:
                     self.metrics.beat()
                 if messages:
@@ -126,8 +132,8 @@ class ConsumerRunner:
                 if leave_when is not None and not self._stop.is_set() and leave_when(len(messages)):
                     return
         finally:
-            self.consumer.close()
-            self.producer.close()
+            consumer.close()
+            producer.close()
             log.info("consumer %s stopped", self.handler.group_id)
 
     def replay_dead_letters(self) -> dict[str, str]:
@@ -162,7 +168,7 @@ class ConsumerRunner:
                     if message.key not in streams or message.key in failed:
                         continue
                     try:
-                        self._retry_transient(lambda: self.handler.handle([message]))
+                        self._retry_transient(partial(self.handler.handle, [message]))
                     except Exception as exc:
                         failed.add(message.key)
                         outcome[str(message.key)] = f"still failing: {exc}"
@@ -176,6 +182,7 @@ class ConsumerRunner:
 
     def process(self, messages: list[Message]) -> None:
         """Handle one polled batch completely, then checkpoint and commit it."""
+        consumer, producer = self._clients()
         parked = self._parked_streams()
         held_back = [m for m in messages if m.key in parked]
         live = [m for m in messages if m.key not in parked]
@@ -183,19 +190,24 @@ class ConsumerRunner:
             try:
                 self._retry_transient(lambda: self.handler.handle(live))
             except _Stopped:
-                self.consumer.seek_to_committed()
+                consumer.seek_to_committed()
                 return
             except Exception:
                 log.warning("batch of %d failed; isolating the failing message", len(live), exc_info=True)
                 try:
                     self._one_by_one(live, parked)
                 except _Stopped:
-                    self.consumer.seek_to_committed()
+                    consumer.seek_to_committed()
                     return
         for message in held_back:
             self._dead_letter(message, "stream parked after an earlier failure")
-        self.producer.flush()
+        producer.flush()
         self._commit(messages)
+
+    def _clients(self) -> tuple[Consumer, Producer]:
+        if self.consumer is None or self.producer is None:
+            raise RuntimeError(f"consumer {self.handler.group_id} is not running: run() opens its clients")
+        return self.consumer, self.producer
 
     def _one_by_one(self, messages: list[Message], parked: set[str | None]) -> None:
         for message in messages:
@@ -204,7 +216,7 @@ class ConsumerRunner:
                 continue
             for attempt in range(1, self.max_attempts + 1):
                 try:
-                    self._retry_transient(lambda: self.handler.handle([message]))
+                    self._retry_transient(partial(self.handler.handle, [message]))
                     break
                 except _Stopped:
                     raise
@@ -251,7 +263,8 @@ class ConsumerRunner:
 
         try:
             self._retry_transient(record)
-            self._retry_transient(lambda: self.consumer.commit(offsets))
+            consumer = self._clients()[0]
+            self._retry_transient(lambda: consumer.commit(offsets))
         except _Stopped:
             pass  # uncommitted work is redelivered and deduplicated
 
@@ -270,7 +283,7 @@ class ConsumerRunner:
             "dlq-topic": message.topic, "dlq-partition": str(message.partition),
             "dlq-offset": str(message.offset), "dlq-at": isoformat(utcnow()),
         }
-        self.producer.send(self.dead_letters, message.key, message.value, headers)
+        self._clients()[1].send(self.dead_letters, message.key, message.value, headers)
 
     def _wait(self, seconds: float) -> None:
         if self._sleep is not None:

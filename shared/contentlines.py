@@ -9,8 +9,8 @@ start a new line or a new property or parameter is closed here, in one place:
 - parameter values (such as CN): always DQUOTE-quoted, which makes ``: ; ,`` harmless; DQUOTE and
   control characters cannot appear in a quoted value at all (RFC 5545 §3.1 QSAFE-CHAR), so DQUOTE
   becomes ``'`` and controls become spaces.
-- URIs (links) have spaces, controls and quotes %-encoded; cal-addresses are ``mailto:`` URIs with everything but the plain address characters
-  percent-encoded (RFC 6068), so an address can never carry a line break or a parameter.
+- URIs (links) have spaces, controls and quotes %-encoded; cal-addresses are ``mailto:`` URIs with everything but
+  the plain address characters percent-encoded (RFC 6068), so an address can never carry a line break or a parameter.
 - lines are folded at 75 octets without splitting a UTF-8 character.
 """
 from __future__ import annotations

@@ -43,7 +43,7 @@ def isoformat(moment: datetime) -> str:
 def pii(field: fields.Field) -> fields.Field:
     """Mark a schema field as personal data, so per-subject encryption (crypto-shredding) can
     find it later without a new contract."""
-    field.metadata["pii"] = True
+    field.metadata = {**field.metadata, "pii": True}
     return field
 
 

@@ -161,7 +161,7 @@ class ServiceCollector(Collector):
 
 def exposition(collector: Collector) -> bytes:
     """The collector's metrics in the text exposition format 0.0.4, collected now."""
-    return generate_latest(collector)  # type: ignore[arg-type]
+    return generate_latest(collector)
 
 
 def collect(service: str, projections: Sequence[Callable[..., Projection]], *, event_store: Any,
@@ -170,14 +170,18 @@ def collect(service: str, projections: Sequence[Callable[..., Projection]], *, e
     """Every metric of one service, read from its backends now."""
     up = _Gauge("careerloop_up", "1 when the backend answered this scrape, 0 when it did not.", "backend")
     outbox = _Gauge("careerloop_outbox_unpublished_commits",
-                    "Commits stored in the service's event store (its outbox) that the relay has not published yet.", "service")
+                    "Commits stored in the service's event store (its outbox) that the relay has not published yet.",
+                    "service")
     current = _Gauge("careerloop_projection_generation",
                      "The read-model generation the projection's queries are served from.", "projection")
     building = _Gauge("careerloop_projection_building_generation",
-                      "A generation being rebuilt beside the current one (absent when there is no rebuild).", "projection")
+                      "A generation being rebuilt beside the current one (absent when there is no rebuild).",
+                      "projection")
     committed = _Gauge("careerloop_projection_committed_offset",
-                       "The next offset the projection's consumer group applies: everything below it is applied.", *_POSITION)
-    ends = _Gauge("careerloop_topic_end_offset", "The offset the next event on the partition gets.", "topic", "partition")
+                       "The next offset the projection's consumer group applies: everything below it is applied.",
+                       *_POSITION)
+    ends = _Gauge("careerloop_topic_end_offset", "The offset the next event on the partition gets.",
+                  "topic", "partition")
     lag = _Gauge("careerloop_projection_lag",
                  "Events on the partition that the projection's consumer group has not applied yet.", *_POSITION)
     checkpoint = _Gauge("careerloop_projection_checkpoint_offset",

@@ -31,7 +31,7 @@ import socket
 import ssl
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING, TypeAlias
 from urllib.parse import urlsplit
 
 import urllib3
@@ -48,8 +48,8 @@ from urllib3.exceptions import (
 if TYPE_CHECKING:
     from shared.config import Settings
 
-IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
-Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
+IPAddress: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
+Network: TypeAlias = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[[str, int], Iterable[str]]  # (host, port) -> IP addresses as text
 
 # AWS/GCP/Azure/OpenStack, AWS ECS task metadata, AWS over IPv6, Alibaba Cloud, Oracle Cloud
@@ -135,9 +135,9 @@ def parse_url(url: str) -> Url:
             raise UnsafeUrl("not a valid host name") from None
         labels = host.split(".")
         if not all(_LABEL.match(label) for label in labels) or len(host) > 253:
-            raise UnsafeUrl("not a valid host name")
+            raise UnsafeUrl("not a valid host name") from None
         if re.fullmatch(r"[0-9]+|0x[0-9a-f]*", labels[-1]):
-            raise UnsafeUrl("not a valid host name: an IP address must be written as one")
+            raise UnsafeUrl("not a valid host name: an IP address must be written as one") from None
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     return Url(scheme, host, port or (443 if scheme == "https" else 80), target)
 
@@ -271,14 +271,14 @@ class OutboundGuard:
 
     def _post_to(self, address: IPAddress, url: Url, body: bytes, headers: Mapping[str, str], timeout: float,
                  ssl_context: ssl.SSLContext | None) -> tuple[int, dict[str, str]]:
-        options = {"timeout": urllib3.Timeout(connect=timeout, read=timeout), "retries": False, "maxsize": 1}
+        bounded = urllib3.Timeout(connect=timeout, read=timeout)
         if url.scheme == "https":
             pool: urllib3.HTTPConnectionPool = urllib3.HTTPSConnectionPool(
                 str(address), url.port, server_hostname=None if url.literal else url.host,
                 assert_hostname=url.host, cert_reqs="CERT_REQUIRED",
-                ssl_context=ssl_context or ssl.create_default_context(), **options)
+                ssl_context=ssl_context or ssl.create_default_context(), timeout=bounded, retries=False, maxsize=1)
         else:
-            pool = urllib3.HTTPConnectionPool(str(address), url.port, **options)
+            pool = urllib3.HTTPConnectionPool(str(address), url.port, timeout=bounded, retries=False, maxsize=1)
         try:
             response = pool.urlopen("POST", url.target, body=body, headers={**headers, "Host": url.host_header},
                                     redirect=False, retries=False, preload_content=False, assert_same_host=False)

@@ -35,6 +35,7 @@ def on(event_name: str) -> Callable[[Reaction], Reaction]:
     """Mark a method as this projection's reaction to one event type: method(self, envelope, event)."""
 
     def mark(method: Reaction) -> Reaction:
+        # a marker on the function object, read back when the class is built; a Callable type declares no attributes
         method.__projects__ = event_name  # type: ignore[attr-defined]
         return method
 
@@ -161,7 +162,7 @@ def blueprint(make: Callable[..., Projection], namespace: str = "") -> tuple[Pro
     """An instance that has touched nothing (for its name, version and topics), and the logical
     collections it declares, in declaration order."""
     recorder = _Recorder()
-    projection = make(recorder, namespace=namespace)  # type: ignore[arg-type]
+    projection = make(recorder, namespace=namespace)
     return projection, list(recorder.names)
 
 

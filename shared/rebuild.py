@@ -127,9 +127,11 @@ class Rebuild:
             return 0
         build, resumed = reserve(self.read_store, self.names, plan.projection)
         new_group = self.group(build.generation)
-        self.say(f"{'resuming' if resumed else 'rebuilding'} {plan.projection} into generation {build.generation} "
-                 f"beside generation {plan.current}: collections {', '.join(plan.collections)}, "
-                 f"group {new_group}, {total:,} events on {len(plan.topics)} topic{'s' if len(plan.topics) != 1 else ''}")
+        self.say(
+            f"{'resuming' if resumed else 'rebuilding'} {plan.projection} into generation {build.generation} "
+            f"beside generation {plan.current}: collections {', '.join(plan.collections)}, "
+            f"group {new_group}, {total:,} events on {len(plan.topics)} topic{'s' if len(plan.topics) != 1 else ''}"
+        )
         projection = self.make(GenerationView(self.read_store, build.generation), namespace=self.namespace)
         runner = ConsumerRunner(self.bus, projection, self.read_store)
         started = time.monotonic()

@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import TextIO
 
-from shared.bus import EventBus
+from shared.bus import EventBus, Producer
 from shared.eventstore import EventStore
 from shared.process import Lease, ProcessLoop, ProcessMetrics, command_line, holder_id, running
 
@@ -38,7 +38,7 @@ class Relay:
         self.holder = holder_id()
         self.lease = f"relay:{service}"
         self.metrics = metrics
-        self._producer = None
+        self._producer: Producer | None = None  # opened for the first batch, again after a failure
 
     def publish_pending(self) -> int:
         """Publish one batch of unpublished commits; returns how many events went out."""
@@ -47,15 +47,16 @@ class Relay:
             return 0
         if self._producer is None:
             self._producer = self.bus.producer()
+        producer = self._producer
         sent = 0
         try:
             for commit in commits:
                 topic = self.topics[commit.stream_type]
                 for envelope in commit.events:
-                    self._producer.send(topic, commit.stream_id, encode(envelope),
-                                        {"content-type": "application/cloudevents+json; charset=utf-8"})
+                    producer.send(topic, commit.stream_id, encode(envelope),
+                                  {"content-type": "application/cloudevents+json; charset=utf-8"})
                     sent += 1
-            self._producer.flush()  # raises unless every message was acknowledged
+            producer.flush()  # raises unless every message was acknowledged
         except Exception:  # the bus is down: keep everything, start over with a fresh producer
             self._reset_producer()
             raise
@@ -79,7 +80,7 @@ class Relay:
     def dry_run(self, out: TextIO = sys.stdout) -> int:
         """`--dry-run`: what the next batch would publish, per topic; nothing is sent or marked."""
         commits = self.store.read_unpublished(self.batch_size)
-        per_topic = Counter()
+        per_topic: Counter[str] = Counter()
         for commit in commits:
             per_topic[self.topics[commit.stream_type]] += len(commit.events)
         print(f"next batch: {len(commits):,} commits, {sum(per_topic.values()):,} events"

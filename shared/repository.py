@@ -35,7 +35,7 @@ class Repository(Generic[A]):
         if envelopes and envelopes[0].get("streamtype") != self.aggregate.stream_type:
             envelopes = []
         history = [self.catalog.read(envelope) for envelope in envelopes]
-        return self.aggregate.from_history(aggregate_id, history)  # type: ignore[return-value]
+        return self.aggregate.from_history(aggregate_id, history)
 
     def save(self, aggregate: A, meta: Metadata) -> Commit | None:
         """Append the pending events at the version the aggregate was loaded at (409 on a lost race)."""

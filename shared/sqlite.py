@@ -24,7 +24,7 @@ def path_from_url(url: str) -> str:
     return url[len("sqlite:///"):]
 
 
-def _casefold(value: object) -> object:
+def _casefold(value: str | bytes | int | float | None) -> str | bytes | int | float | None:
     return value.casefold() if isinstance(value, str) else value
 
 

@@ -4,9 +4,9 @@ Usage: python feature_check.py mongodb://127.0.0.1:PORT/ [--keep]
 
 Prints one line per feature: OK, FAIL (with the error), KNOWN (a limitation
 observed in FerretDB v1.24.2 with SQLite) or FIXED? (a known one now passes);
-exits 1 if any check that is not a known limitation failed. Works in database ``careerloop_feature_check``, dropped at the end
-unless --keep (used to check that data survives a restart: run once with
---keep, restart the server, then run ``--verify-kept``).
+exits 1 if any check that is not a known limitation failed. Works in database
+``careerloop_feature_check``, dropped at the end unless --keep (used to check that data
+survives a restart: run once with --keep, restart the server, then run ``--verify-kept``).
 """
 
 from __future__ import annotations

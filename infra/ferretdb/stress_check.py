@@ -28,6 +28,7 @@ Exit status 0 if the protocol checks and all runs pass.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import multiprocessing
 import sys
 import time
@@ -75,10 +76,8 @@ def child(url: str, db_name: str, name: str, clients: int, incs: int, barrier, r
             client.close()
         results.put((name, "ok", seen))
     except BaseException as exc:  # noqa: BLE001 - report everything to the parent
-        try:
+        with contextlib.suppress(Exception):
             barrier.abort()
-        except Exception:  # noqa: BLE001
-            pass
         results.put((name, "crashed", f"{exc!r}\n{traceback.format_exc()}"))
 
 
@@ -225,7 +224,10 @@ def protocol_checks(url: str) -> list[str]:
         check("createIndexes [d, d] (identical twice)", identical_in_request)
         check("createIndexes [e, u] where u fails: e rolled back", failure_rolls_back)
         check("createIndexes [f, name clash with a_1]: error 86, f not created", name_conflict_with_existing)
-        check("createIndexes [a, invalid] on a new collection: no collection left", failure_on_new_collection_leaves_nothing)
+        check(
+            "createIndexes [a, invalid] on a new collection: no collection left",
+            failure_on_new_collection_leaves_nothing,
+        )
         check("w=0 insert, then find/count on the same connection", unacknowledged_write)
         try:
             client.drop_database(db_name)

@@ -63,19 +63,25 @@ def add_contact(principal: Principal, body: dict[str, Any]) -> Response:
 @api.route("/contacts/<contact_id>", "PATCH", summary="Change a contact's details (null clears a field)",
            body=schemas.ChangeDetails, response=schemas.Accepted, errors=(404, 409, 412))
 def change_details(principal: Principal, contact_id: str, body: dict[str, Any]) -> Response:
-    return _accepted(_ctx().service.change_details(contact_id, body, principal, command_metadata(principal), if_match_version()))
+    return _accepted(
+        _ctx().service.change_details(contact_id, body, principal, command_metadata(principal), if_match_version())
+    )
 
 
 @api.route("/contacts/<contact_id>/tags", "POST", summary="Tag a contact", body=schemas.Tags,
            response=schemas.Accepted, errors=(404, 409, 412))
 def tag_contact(principal: Principal, contact_id: str, body: dict[str, Any]) -> Response:
-    return _accepted(_ctx().service.tag(contact_id, body["tags"], principal, command_metadata(principal), if_match_version()))
+    return _accepted(
+        _ctx().service.tag(contact_id, body["tags"], principal, command_metadata(principal), if_match_version())
+    )
 
 
 @api.route("/contacts/<contact_id>/tags/<tag>", "DELETE", summary="Remove a tag", response=schemas.Accepted,
            errors=(404, 409, 412))
 def untag_contact(principal: Principal, contact_id: str, tag: str) -> Response:
-    return _accepted(_ctx().service.untag(contact_id, [tag], principal, command_metadata(principal), if_match_version()))
+    return _accepted(
+        _ctx().service.untag(contact_id, [tag], principal, command_metadata(principal), if_match_version())
+    )
 
 
 @api.route("/contacts/<contact_id>/priority", "PUT", summary="Rate advocacy and motivation (1–3 each)",
@@ -110,7 +116,9 @@ def restore_contact(principal: Principal, contact_id: str) -> Response:
            summary="Log a touchpoint: outreach, reply, conversation, thank-you, check-in, update, article, intro",
            body=schemas.Touchpoint, response=schemas.Accepted, status=201, errors=(404, 409, 412))
 def log_touchpoint(principal: Principal, contact_id: str, body: dict[str, Any]) -> Response:
-    accepted = _ctx().service.log_touchpoint(contact_id, body, principal, command_metadata(principal), if_match_version())
+    accepted = _ctx().service.log_touchpoint(
+        contact_id, body, principal, command_metadata(principal), if_match_version()
+    )
     return json_response({"id": accepted.id, "version": accepted.version}, 201, version=accepted.version)
 
 

@@ -33,7 +33,7 @@ def normalise_linkedin(url: str) -> str | None:
     try:
         parts = urlsplit(candidate)
         host = (parts.hostname or "").rstrip(".")
-        parts.port  # raises ValueError for a port that is no number
+        _ = parts.port  # raises ValueError for a port that is no number
     except ValueError:  # a malformed URL: an unbalanced "[" read as an IPv6 host, a port that is no number
         return None
     if not (host == "linkedin.com" or host.endswith(".linkedin.com")):

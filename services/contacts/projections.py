@@ -60,9 +60,9 @@ class ContactDirectory(Projection):
         details["emails"] = data.get("emails") or []
         self.write(envelope, Update(set={
             **details, **_keys(details), "student_id": data["student_id"], "tags": data.get("tags") or [],
-            "status": "active", "merged_into": None, "stage": "target", "touchpoints": [],
-            "last_touch_at": None, "last_touch_key": "", "priority_score": 0, "advocacy": None,
-            "motivation": None, "check_in_every_weeks": None, "added_at": envelope["time"], "import_id": data.get("import_id"),
+            "status": "active", "merged_into": None, "stage": "target", "touchpoints": [], "last_touch_at": None,
+            "last_touch_key": "", "priority_score": 0, "advocacy": None, "motivation": None,
+            "check_in_every_weeks": None, "added_at": envelope["time"], "import_id": data.get("import_id"),
         }))
 
     @on("ContactDetailsChanged")

@@ -31,8 +31,11 @@ class ContactFields(Schema):
     industry = fields.String(allow_none=True, validate=validate.Length(max=100))
     location = fields.String(allow_none=True, validate=validate.Length(max=200))
     time_zone = fields.String(allow_none=True, validate=check_time_zone)
-    source = fields.String(allow_none=True, validate=validate.Length(max=100),
-                           metadata={"description": "how the student found the contact (alumni directory, referral, ...)"})
+    source = fields.String(
+        allow_none=True,
+        validate=validate.Length(max=100),
+        metadata={"description": "how the student found the contact (alumni directory, referral, ...)"},
+    )
     note = fields.String(allow_none=True, validate=validate.Length(max=2000))
 
 

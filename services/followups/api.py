@@ -241,7 +241,9 @@ def _advisee(student_id: str, query: dict[str, Any], now: str) -> dict[str, Any]
            roles=ADVISORS, query=schemas.AdviseesQuery, errors=(404, 503))
 def list_advisees(principal: Principal, advisor_id: str, query: dict[str, Any]) -> Response:
     if not principal.has("admin") and advisor_id != principal.subject:
-        raise NotFound(f"advisor {advisor_id} not found")  # as the notes service: another advisor's list does not exist for you
+        raise NotFound(
+            f"advisor {advisor_id} not found"
+        )  # as the notes service: another advisor's list does not exist for you
     _catch_up(query)
     now = isoformat(_ctx().clock())
     page = _ctx().advisees.find({"advisors": advisor_id}, [("student_id", 1)], query["limit"], query.get("cursor"))

@@ -195,7 +195,8 @@ def _outreach(student_id: str, contacts: dict[str, dict[str, Any]], home_zone: s
         replies = [t for t in touches if t["kind"] in closing and t["at"] >= latest["at"]]
         last_reply = max((t["at"] for t in touches if t["kind"] in closing and t["at"] < latest["at"]), default="")
         unanswered = [t for t in outreaches if t["at"] > last_reply]  # outreaches since the last reply
-        reply = {"kind": replies[0]["kind"], "touchpoint_id": replies[0]["id"], "at": replies[0]["at"]} if replies else None
+        reply = ({"kind": replies[0]["kind"], "touchpoint_id": replies[0]["id"], "at": replies[0]["at"]}
+                 if replies else None)
         sent = parse(latest["at"])
         time_zone = home_zone or contact.get("time_zone")
         source = {"service": "contacts", "type": "touchpoint", "id": latest["id"], "contact_id": contact["_id"]}
@@ -208,9 +209,11 @@ def _outreach(student_id: str, contacts: dict[str, dict[str, Any]], home_zone: s
             due = add_business_days(sent, rule["next_contact_after_business_days"], time_zone)
             items.append(_item(
                 f"outreach_next_contact:{latest['id']}", "outreach_next_contact", student_id,
-                reason=f"No reply from {_name(contact)} yet: reach out to someone else at {contact.get('organisation')}",
+                reason=f"No reply from {_name(contact)} yet: "
+                       f"reach out to someone else at {contact.get('organisation')}",
                 due_at=due, overdue_at=due, contact_id=contact["_id"], source=source, link=link,
-                closed_by=reply or ({"kind": "outreach", "touchpoint_id": other["id"], "at": other["at"]} if other else None)))
+                closed_by=reply or ({"kind": "outreach", "touchpoint_id": other["id"], "at": other["at"]}
+                                    if other else None)))
         if len(unanswered) <= rule["follow_ups"]:
             due = add_business_days(sent, rule["follow_up_after_business_days"], time_zone)
             items.append(_item(
@@ -267,7 +270,8 @@ def _action_items(student_id: str, notes: list[dict[str, Any]], home_zone: str |
                 overdue: datetime | str = start_of_day(action["due_on"], time_zone, rule["overdue_after_days"])
             else:
                 due, overdue = action["added_at"], NEVER
-            done = {"kind": "action_item_completed", "at": action.get("completed_at")} if action.get("completed") else None
+            done = ({"kind": "action_item_completed", "at": action.get("completed_at")}
+                    if action.get("completed") else None)
             item = _item(
                 f"action_item:{action['item_id']}", "action_item", student_id,
                 reason=f"Action item: {action.get('text') or ''}".strip(),

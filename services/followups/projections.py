@@ -48,9 +48,13 @@ TIMELINE_KINDS = ("contact_added", "contact_merged", "outreach", "reply", "conve
                   "note_recorded", "note_revised", "note_deleted", "notification_sent", "notification_failed",
                   "notification_suppressed")
 NOTIFICATION_LABELS = {
-    "interview_reminder_24h": "Interview reminder (a day ahead)", "interview_reminder_1h": "Interview reminder (an hour ahead)",
-    "thank_you_due": "Thank-you reminder", "follow_up_due": "Follow-up reminder", "check_in_due": "Check-in reminder",
-    "digest": "Daily digest"}
+    "interview_reminder_24h": "Interview reminder (a day ahead)",
+    "interview_reminder_1h": "Interview reminder (an hour ahead)",
+    "thank_you_due": "Thank-you reminder",
+    "follow_up_due": "Follow-up reminder",
+    "check_in_due": "Check-in reminder",
+    "digest": "Daily digest",
+}
 CHANNEL_LABELS = {"email": "by e-mail", "webhook": "by webhook", "in_app": "in the app"}
 TOUCH_SUMMARIES: dict[str, Callable[[str], str]] = {
     "outreach": lambda n: f"Reached out to {n}",
@@ -221,9 +225,16 @@ class FollowUpViews(Projection):
         summary = TOUCH_SUMMARIES[data["kind"]](doc.get("name") or "a contact")
         if data.get("channel"):
             summary += f" ({data['channel']})"
-        self._entry(envelope, doc.get("student_id"), kind=data["kind"], at=data["occurred_at"], summary=summary,
-                    contact_id=envelope["subject"], link=data.get("url") or f"/contacts/{envelope['subject']}/touchpoints",
-                    source={"service": "contacts", "type": "touchpoint", "id": data["touchpoint_id"]})
+        self._entry(
+            envelope,
+            doc.get("student_id"),
+            kind=data["kind"],
+            at=data["occurred_at"],
+            summary=summary,
+            contact_id=envelope["subject"],
+            link=data.get("url") or f"/contacts/{envelope['subject']}/touchpoints",
+            source={"service": "contacts", "type": "touchpoint", "id": data["touchpoint_id"]},
+        )
 
     @on("ContactsMerged")
     def merged(self, envelope: dict[str, Any], event: Recorded) -> None:
@@ -253,9 +264,9 @@ class FollowUpViews(Projection):
     def requested(self, envelope: dict[str, Any], event: Recorded) -> None:
         data = event.data
         self.write(envelope, Update(set={
-            "student_id": data["student_id"], "contact_id": data["contact_id"], "contact_name": data.get("contact_name"),
-            "state": "requested", "start": None, "end": None, "student_time_zone": data["student_time_zone"],
-            "zone_at": normal(envelope["time"])}))
+            "student_id": data["student_id"], "contact_id": data["contact_id"],
+            "contact_name": data.get("contact_name"), "state": "requested", "start": None, "end": None,
+            "student_time_zone": data["student_time_zone"], "zone_at": normal(envelope["time"])}))
         self._interview_entry(envelope, data, "interview_requested",
                               f"Requested an informational interview with {data.get('contact_name') or 'a contact'}")
 
@@ -334,7 +345,9 @@ class FollowUpViews(Projection):
         doc = self._fact(envelope, Update(set={"deleted": True, "action_items": []}))
         self._note_entry(envelope, doc, "note_deleted", "Deleted a note")
 
-    def _items_change(self, envelope: dict[str, Any], change: Callable[[list[dict[str, Any]]], list[dict[str, Any]]]) -> None:
+    def _items_change(
+        self, envelope: dict[str, Any], change: Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
+    ) -> None:
         """Action items are a list in the note's facts; the change is computed from the current
         document, which is exactly the state before this event whenever the event is new."""
         current = [dict(i) for i in self._current(envelope).get("action_items") or []]
@@ -354,7 +367,9 @@ class FollowUpViews(Projection):
     @on("ActionItemChanged")
     def item_changed(self, envelope: dict[str, Any], event: Recorded) -> None:
         data = event.data
-        self._edit(envelope, data["item_id"], text=data["text"], due_on=data.get("due_on"), time_zone=data.get("time_zone"))
+        self._edit(
+            envelope, data["item_id"], text=data["text"], due_on=data.get("due_on"), time_zone=data.get("time_zone")
+        )
 
     @on("ActionItemCompleted")
     def item_completed(self, envelope: dict[str, Any], event: Recorded) -> None:

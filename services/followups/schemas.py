@@ -8,8 +8,12 @@ from services.followups.projections import TIMELINE_KINDS
 _CURSOR = validate.Regexp(r"^[A-Za-z0-9_\-]{1,1000}$", error="malformed cursor")
 # `<stream id>:<version>` from any command's answer: a contact, interview, note or follow-up item
 _MIN_VERSION = validate.Regexp(r"^[A-Za-z0-9_\-:]{1,300}:\d{1,9}$", error="give <id>:<version>")
-_STUDENT = {"validate": validate.Length(1, 128),
-            "metadata": {"description": "admins: any student; advisors: a student assigned to them (read-only)"}}
+def _student_id() -> fields.String:
+    """A new field each time: a marshmallow field belongs to one schema."""
+    return fields.String(validate=validate.Length(1, 128), metadata={
+        "description": "admins: any student; advisors: a student assigned to them (read-only)"})
+
+
 STATES = ("open", "snoozed", "dismissed", "done")
 RULES = ("thank_you", "outreach_next_contact", "outreach_follow_up", "stay_in_touch", "action_item")
 
@@ -20,7 +24,7 @@ class TimelineQuery(Schema):
     to = fields.AwareDateTime(metadata={"description": "before (RFC 3339)"})
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
     cursor = fields.String(validate=_CURSOR)
-    student_id = fields.String(**_STUDENT)
+    student_id = _student_id()
     min_version = fields.String(validate=_MIN_VERSION)
 
     @validates("kind")
@@ -36,7 +40,7 @@ class FollowUpsQuery(Schema):
     contact_id = fields.String(validate=validate.Length(1, 128))
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
     cursor = fields.String(validate=_CURSOR)
-    student_id = fields.String(**_STUDENT)
+    student_id = _student_id()
     min_version = fields.String(validate=_MIN_VERSION)
 
 

@@ -82,13 +82,17 @@ def delete_note(principal: Principal, note_id: str) -> Response:
 @api.route("/notes/<note_id>/action-items/<item_id>/complete", "POST", summary="Mark an action item done",
            response=schemas.Accepted, errors=(404, 409, 412))
 def complete_item(principal: Principal, note_id: str, item_id: str) -> Response:
-    return _accepted(_ctx().service.complete_item(note_id, item_id, principal, command_metadata(principal), if_match_version()))
+    return _accepted(
+        _ctx().service.complete_item(note_id, item_id, principal, command_metadata(principal), if_match_version())
+    )
 
 
 @api.route("/notes/<note_id>/action-items/<item_id>/reopen", "POST", summary="Open a completed action item again",
            response=schemas.Accepted, errors=(404, 409, 412))
 def reopen_item(principal: Principal, note_id: str, item_id: str) -> Response:
-    return _accepted(_ctx().service.reopen_item(note_id, item_id, principal, command_metadata(principal), if_match_version()))
+    return _accepted(
+        _ctx().service.reopen_item(note_id, item_id, principal, command_metadata(principal), if_match_version())
+    )
 
 
 # -- notes: reads -------------------------------------------------------------------------------
@@ -120,7 +124,8 @@ def search_notes(principal: Principal, query: dict[str, Any]) -> Response:
            query=schemas.AccessLogQuery, response=schemas.Page)
 def list_access_log(principal: Principal, query: dict[str, Any]) -> Response:
     student_id = acting_for(principal, query.get("student_id"))
-    filter = {"student_id": student_id, **{k: query[k] for k in ("note_id", "advisor_id") if k in query}}
+    filter: dict[str, Any] = {"student_id": student_id,
+                              **{k: query[k] for k in ("note_id", "advisor_id") if k in query}}
     page = _ctx().access_log.find(filter, [("at", -1)], query["limit"], query.get("cursor"))
     return _page([{"note_id": d["note_id"], "advisor_id": d["advisor_id"], "at": d["at"]} for d in page.items],
                  page.next_cursor)

@@ -106,8 +106,8 @@ class NotesService:
             envelopes = []  # an id of another kind of stream: no such note
         history = [NOTES.read(envelope) for envelope in envelopes]
         written = {event.data["revision"]: {"written_at": envelope["time"], "written_by": envelope.get("actor", "")}
-                   for envelope, event in zip(envelopes, history) if event.name in _WRITTEN}
-        return LoadedNote(Note.from_history(note_id, history), written)  # type: ignore[arg-type]
+                   for envelope, event in zip(envelopes, history, strict=True) if event.name in _WRITTEN}
+        return LoadedNote(Note.from_history(note_id, history), written)
 
     # -- advisors -----------------------------------------------------------------------------
     def advising_of(self, student_id: str) -> Advising:

@@ -100,7 +100,9 @@ class NotificationsService:
                                          load=lambda nid: self.get(nid, principal))[1]
 
     # -- webhook endpoints ------------------------------------------------------------------------
-    def register_endpoint(self, user_id: str, url: str, description: str | None, meta: Metadata) -> tuple[Accepted, str]:
+    def register_endpoint(
+        self, user_id: str, url: str, description: str | None, meta: Metadata
+    ) -> tuple[Accepted, str]:
         """Register a URL whose host resolves, now, to addresses webhooks may reach (422 naming
         `url` otherwise); the dispatcher checks again at every delivery."""
         try:

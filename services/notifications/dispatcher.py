@@ -44,7 +44,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TextIO
+from typing import Any, Literal, TextIO
 
 from services.notifications.application import webhook_secret
 from services.notifications.channels import Attachment, DeliveryFailed, EmailChannel, Outgoing, WebhookChannel
@@ -122,14 +122,15 @@ class _Unchanged(Exception):
 
 class Dispatcher:
     def __init__(self, store: EventStore, read_store: ReadStore, settings: Settings, *,
-                 clock: Callable[[], datetime] = utcnow, email: EmailChannel | None | str = "from settings",
+                 clock: Callable[[], datetime] = utcnow,
+                 email: EmailChannel | None | Literal["from settings"] = "from settings",
                  webhook: WebhookChannel | None = None, holder: str | None = None) -> None:
         self.store = store
         self.rules = DispatchRules.from_settings(settings)
         self.clock = clock
         channel_timeout = max(1.0, self.rules.lease_seconds / 3)
         self.email = (EmailChannel.from_settings(settings, timeout=min(30.0, channel_timeout))
-                      if email == "from settings" else email)
+                      if isinstance(email, str) else email)
         self.webhook = webhook or WebhookChannel.from_settings(settings, timeout=min(10.0, channel_timeout))
         self.notifications: Repository[Notification] = Repository(store, NOTIFICATIONS, Notification)
         self.preferences: Repository[Preferences] = Repository(store, NOTIFICATION_PREFERENCES, Preferences)
@@ -368,7 +369,9 @@ class Dispatcher:
         item = self.notifications.load(item_id)
         if item.status != "bundled" or not item.digest_id:
             return 0
-        digest = digest if digest is not None and digest.id == item.digest_id else self.notifications.load(item.digest_id)
+        digest = (
+            digest if digest is not None and digest.id == item.digest_id else self.notifications.load(item.digest_id)
+        )
         if digest.status == SENT and item_id in digest.sent_items:
             subject, text, _ = self._compose(item, digest.context.get("time_zone"))
             item.record_sent(item.channel, now=parse(digest.sent_at or isoformat(self.clock())), grace=self.rules.grace,
@@ -410,9 +413,12 @@ class Dispatcher:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the dispatcher until SIGTERM/SIGINT; every client is created here, in this process."""
-    parser = command_line("python -m services.notifications.dispatcher", "The notifications dispatcher: sends what is due.",
-                          status="what the delivery queue holds",
-                          dry_run="which notifications the next round would act on (nothing is sent)")
+    parser = command_line(
+        "python -m services.notifications.dispatcher",
+        "The notifications dispatcher: sends what is due.",
+        status="what the delivery queue holds",
+        dry_run="which notifications the next round would act on (nothing is sent)",
+    )
     args = parser.parse_args(argv)
     with running("notifications-dispatcher", one_shot=args.status or args.dry_run) as process:
         dispatcher = Dispatcher(process.event_store("notifications"), process.read_store(), process.settings)

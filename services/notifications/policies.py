@@ -76,8 +76,9 @@ def _plans(event: SourceEvent, service: str, stream_type: str, recipient_id: str
            not_sent_because: str | None = None) -> list[Plan]:
     source = {"service": service, "type": stream_type, "id": event.subject, "event_id": event.id,
               "event_type": event.type}
-    return [Plan(recipient_id, kind, channel, send_at, source, context, dedupe_key(event.id, kind, channel, recipient_id),
-                 not_sent_because) for channel in channels.get(kind, [])]
+    return [Plan(recipient_id, kind, channel, send_at, source, context,
+                 dedupe_key(event.id, kind, channel, recipient_id), not_sent_because)
+            for channel in channels.get(kind, [])]
 
 
 def interview_context(interview: Mapping[str, Any], contact: Mapping[str, Any] | None, data: Mapping[str, Any],

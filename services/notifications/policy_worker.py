@@ -94,9 +94,10 @@ class NotificationPolicies(Projection):
     def requested(self, envelope: dict[str, Any], event: Recorded) -> None:
         data = event.data
         self._facts(envelope, Update(set={
-            "student_id": data["student_id"], "contact_id": data["contact_id"], "contact_name": data.get("contact_name"),
-            "format": data["format"], "meeting_url": data.get("link"), "place": data.get("place"),
-            "objectives": data.get("objectives") or [], "student_time_zone": data["student_time_zone"],
+            "student_id": data["student_id"], "contact_id": data["contact_id"],
+            "contact_name": data.get("contact_name"), "format": data["format"], "meeting_url": data.get("link"),
+            "place": data.get("place"), "objectives": data.get("objectives") or [],
+            "student_time_zone": data["student_time_zone"],
             # the invite's ORGANIZER and ATTENDEEs (RFC 5546), as scheduling's own invite names them
             "student_email": data.get("student_email"), "student_name": data.get("student_name"),
             "contact_email": data.get("contact_email"), "schedules": []}))
@@ -118,7 +119,9 @@ class NotificationPolicies(Projection):
 
     def _over(self, envelope: dict[str, Any], event: Recorded, reason: str) -> None:
         interview = self._facts(envelope, Update())
-        schedules = [s["event_id"] for s in interview.get("schedules") or [] if s["version"] < envelope["streamversion"]]
+        schedules = [
+            s["event_id"] for s in interview.get("schedules") or [] if s["version"] < envelope["streamversion"]
+        ]
         self._carry_out(envelope, policies.on_interview_over(event.data["student_id"], schedules, reason))
 
     @on("InterviewCancelled")

@@ -82,9 +82,13 @@ def values_for(kind: str, context: Mapping[str, Any], contact: Mapping[str, Any]
     if kind in REMINDER_KINDS:
         where = context.get("place") or context.get("meeting_url") or (
             "by phone" if context.get("format") == "phone" else "details to follow")
-        values.update(start_local=local(context.get("start"), zone_name), end_local=local(context.get("end"), zone_name),
-                      format=FORMATS.get(context.get("format") or "", context.get("format") or "a conversation"),
-                      where=where, hours_before="24" if kind == "interview_reminder_24h" else "1")
+        values.update(
+            start_local=local(context.get("start"), zone_name),
+            end_local=local(context.get("end"), zone_name),
+            format=FORMATS.get(context.get("format") or "", context.get("format") or "a conversation"),
+            where=where,
+            hours_before="24" if kind == "interview_reminder_24h" else "1",
+        )
     elif kind in FOLLOW_UP_KINDS:
         values.update(reason=context.get("reason") or "", due_local=local(context.get("due_at"), zone_name),
                       overdue_local=local(context.get("overdue_at"), zone_name))

@@ -12,7 +12,11 @@ _CURSOR = validate.Regexp(r"^[A-Za-z0-9_\-]{1,1000}$", error="malformed cursor")
 # `<id>:<version>` from a command's answer: a notification (ntf_...) or a webhook endpoint (whe_...)
 _MIN_VERSION = validate.Regexp(r"^[A-Za-z0-9_\-]{1,128}:\d{1,9}$", error="give <id>:<version>")
 _HHMM = validate.Regexp(r"^([01]\d|2[0-3]):[0-5]\d$", error="a local time of day as HH:MM")
-_STUDENT = {"validate": validate.Length(1, 128), "metadata": {"description": "admins only: whose"}}
+
+
+def _student_id() -> fields.String:
+    """A new field each time: a marshmallow field belongs to one schema."""
+    return fields.String(validate=validate.Length(1, 128), metadata={"description": "admins only: whose"})
 
 
 class QuietHours(Schema):
@@ -35,18 +39,18 @@ class PreferencesBody(Schema):
                                 metadata={"description": "push channels wait until the end of this period"})
     digest = fields.Boolean(load_default=False,
                             metadata={"description": "follow-ups by e-mail and webhook go out in one daily digest"})
-    student_id = fields.String(**_STUDENT)
+    student_id = _student_id()
 
 
 class StudentQuery(Schema):
-    student_id = fields.String(**_STUDENT)
+    student_id = _student_id()
 
 
 class InboxQuery(Schema):
     unread = fields.Boolean(metadata={"description": "true: only what is not marked read"})
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
     cursor = fields.String(validate=_CURSOR)
-    student_id = fields.String(**_STUDENT)
+    student_id = _student_id()
     min_version = fields.String(validate=_MIN_VERSION)
 
 
@@ -56,7 +60,7 @@ class HistoryQuery(Schema):
     channel = fields.String(validate=validate.OneOf(CHANNELS))
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
     cursor = fields.String(validate=_CURSOR)
-    student_id = fields.String(**_STUDENT)
+    student_id = _student_id()
     min_version = fields.String(validate=_MIN_VERSION)
 
 
@@ -73,11 +77,11 @@ class RegisterWebhook(Schema):
                         metadata={"description": "where notifications are POSTed: http(s), no user:password@, "
                                                  "a host with a public address (https in production)"})
     description = fields.String(allow_none=True, validate=validate.Length(max=300))
-    student_id = fields.String(**_STUDENT)
+    student_id = _student_id()
 
 
 class WebhooksQuery(Schema):
-    student_id = fields.String(**_STUDENT)
+    student_id = _student_id()
     min_version = fields.String(validate=_MIN_VERSION)
 
 

@@ -78,13 +78,18 @@ def propose_times(principal: Principal, interview_id: str, body: dict[str, Any])
 @api.route("/interviews/<interview_id>/schedule", "POST", summary="Schedule: a proposed slot, or a start and zone",
            body=schemas.ScheduleInterview, response=AcceptedSchema, errors=(404, 409, 412))
 def schedule_interview(principal: Principal, interview_id: str, body: dict[str, Any]) -> Response:
-    return _accepted(_ctx().service.schedule(interview_id, body, principal, command_metadata(principal), if_match_version()))
+    return _accepted(
+        _ctx().service.schedule(interview_id, body, principal, command_metadata(principal), if_match_version())
+    )
 
 
-@api.route("/interviews/<interview_id>/reschedule", "POST", summary="Move the agreed time (the old one stays in history)",
+@api.route("/interviews/<interview_id>/reschedule", "POST",
+           summary="Move the agreed time (the old one stays in history)",
            body=schemas.LocalTime, response=AcceptedSchema, errors=(404, 409, 412))
 def reschedule_interview(principal: Principal, interview_id: str, body: dict[str, Any]) -> Response:
-    return _accepted(_ctx().service.reschedule(interview_id, body, principal, command_metadata(principal), if_match_version()))
+    return _accepted(
+        _ctx().service.reschedule(interview_id, body, principal, command_metadata(principal), if_match_version())
+    )
 
 
 @api.route("/interviews/<interview_id>/cancel", "POST", summary="Cancel (the record stays, with who and why)",
@@ -103,7 +108,9 @@ def complete_interview(principal: Principal, interview_id: str) -> Response:
 @api.route("/interviews/<interview_id>/missed", "POST", summary="Mark a no-show: the student's or the contact's",
            body=schemas.Missed, response=AcceptedSchema, errors=(404, 409, 412))
 def miss_interview(principal: Principal, interview_id: str, body: dict[str, Any]) -> Response:
-    return _accepted(_ctx().service.miss(interview_id, body["who"], principal, command_metadata(principal), if_match_version()))
+    return _accepted(
+        _ctx().service.miss(interview_id, body["who"], principal, command_metadata(principal), if_match_version())
+    )
 
 
 # -- reads ----------------------------------------------------------------------------------
@@ -114,7 +121,8 @@ def get_interview(principal: Principal, interview_id: str) -> Response:
     return json_response(interview_view(interview), version=interview.version)
 
 
-@api.route("/interviews/<interview_id>/invite.ics", "GET", summary="The iCalendar invite (METHOD:CANCEL once cancelled)",
+@api.route("/interviews/<interview_id>/invite.ics", "GET",
+           summary="The iCalendar invite (METHOD:CANCEL once cancelled)",
            roles=READERS, produces=("text/calendar",), errors=(404, 409))
 def get_invite(principal: Principal, interview_id: str) -> Response:
     interview = _ctx().service.get(interview_id, principal)

@@ -132,12 +132,14 @@ class SchedulingService:
         if not probe.pending:
             return Accepted(interview_id, current.version)
         student = current.owner_id or ""
-        previous = (current.start, current.end) if current.start else None
+        previous = (current.start, current.end or "") if current.start else None
         self._update_schedule(student, meta, lambda s: self._book(s, interview_id, probe.start or "", probe.end or ""))
         try:
             return self._execute(interview_id, principal, current.version, meta, act)[1]
         except BaseException:
-            restore = (lambda s: self._book(s, interview_id, *previous)) if previous else (lambda s: s.release(interview_id))
+            restore = (
+                (lambda s: self._book(s, interview_id, *previous)) if previous else (lambda s: s.release(interview_id))
+            )
             self._update_schedule(student, meta, restore)
             raise
 

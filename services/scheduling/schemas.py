@@ -30,11 +30,18 @@ class LocalTime(Schema):
 
 class RequestInterview(Schema):
     contact_id = fields.String(required=True, validate=validate.Length(1, 128))
-    objectives = fields.List(fields.String(validate=validate.Length(1, 500)), required=True,
-                             validate=validate.Length(1, 10), metadata={"description": "what the student wants to learn"})
+    objectives = fields.List(
+        fields.String(validate=validate.Length(1, 500)),
+        required=True,
+        validate=validate.Length(1, 10),
+        metadata={"description": "what the student wants to learn"},
+    )
     questions = fields.List(fields.Nested(Question), load_default=list, validate=validate.Length(max=30))
-    starter_questions = fields.List(fields.String(validate=validate.OneOf(tuple(STARTER_QUESTIONS))),
-                                    load_default=list, metadata={"description": "categories of starter questions to add"})
+    starter_questions = fields.List(
+        fields.String(validate=validate.OneOf(tuple(STARTER_QUESTIONS))),
+        load_default=list,
+        metadata={"description": "categories of starter questions to add"},
+    )
     format = fields.String(required=True, validate=validate.OneOf(FORMATS))
     link = fields.Url(allow_none=True, validate=validate.Length(max=1000))
     place = fields.String(allow_none=True, validate=validate.Length(max=300))
@@ -82,7 +89,9 @@ class Missed(Schema):
 
 
 class InterviewsQuery(Schema):
-    state = fields.String(validate=validate.OneOf(("requested", "proposed", "scheduled", "completed", "missed", "cancelled")))
+    state = fields.String(
+        validate=validate.OneOf(("requested", "proposed", "scheduled", "completed", "missed", "cancelled"))
+    )
     when = fields.String(validate=validate.OneOf(("upcoming", "past")))
     start_from = fields.AwareDateTime(data_key="from")
     start_to = fields.AwareDateTime(data_key="to")

@@ -194,7 +194,9 @@ class WebhookEndpointRegisteredV1(Schema):
     user_id = fields.String(required=True)
     url = pii(fields.String(required=True))
     description = pii(fields.String(allow_none=True))
-    secret_salt = fields.String(required=True, metadata={"description": "not the secret: it is derived from a server key"})
+    secret_salt = fields.String(
+        required=True, metadata={"description": "not the secret: it is derived from a server key"}
+    )
 
 
 @WEBHOOK_ENDPOINTS.event("WebhookDeliveryFailed", 1)

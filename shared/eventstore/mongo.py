@@ -49,7 +49,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from pymongo import ASCENDING, DESCENDING, IndexModel, MongoClient, ReturnDocument
@@ -68,7 +68,8 @@ from shared.errors import ConcurrencyConflict, TransientError
 from shared.events import isoformat, utcnow
 from shared.eventstore.port import Commit, StoredResponse
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 
 # Defaults a URL option overrides: fail within seconds when the server is away.
 CLIENT_DEFAULTS = {"serverSelectionTimeoutMS": 5000, "connectTimeoutMS": 5000, "appname": "careerloop"}
@@ -94,11 +95,11 @@ def is_connection_error(exc: BaseException) -> bool:
     return isinstance(exc, PyMongoError) and any(exc.has_error_label(label) for label in _TRANSIENT_LABELS)
 
 
-def transient_errors(method: F) -> F:
+def transient_errors(method: Callable[P, R]) -> Callable[P, R]:
     """Re-raise pymongo's connection problems as `TransientError` (keeping the cause)."""
 
     @functools.wraps(method)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return method(*args, **kwargs)
         except PyMongoError as exc:
@@ -106,7 +107,7 @@ def transient_errors(method: F) -> F:
                 raise TransientError(f"MongoDB {method.__name__}: {type(exc).__name__}: {exc}") from exc
             raise
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper
 
 
 class MongoHandle:
@@ -268,6 +269,7 @@ class MongoEventStore:
             try:
                 doc = db.counters.find_one_and_update({"_id": "commits"}, {"$inc": {"seq": 1}}, upsert=True,
                                                       return_document=ReturnDocument.AFTER)
+                assert doc is not None, "an upsert that returns the document AFTER always has one"
                 return int(doc["seq"])
             except DuplicateKeyError:  # two first appends created the counter at once: it exists now
                 continue
@@ -303,7 +305,9 @@ class MongoEventStore:
         # stream was inserted before it, so this second query sees all of them.
         first_seen: dict[str, int] = {}
         for doc in docs:
-            first_seen[doc["stream_id"]] = min(doc["first_version"], first_seen.get(doc["stream_id"], doc["first_version"]))
+            first_seen[doc["stream_id"]] = min(
+                doc["first_version"], first_seen.get(doc["stream_id"], doc["first_version"])
+            )
         earlier = [{**condition, "stream_id": s, "first_version": {"$lt": v}} for s, v in first_seen.items() if v > 1]
         if earlier:  # usually finds nothing: an index range of unpublished earlier commits per stream
             seen = {doc["_id"] for doc in docs}

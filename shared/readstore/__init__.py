@@ -30,7 +30,11 @@ from shared.readstore.port import (
     sort_key,
 )
 
-__all__ = ['APPLIED', 'DUPLICATE', 'ALIAS_CACHE_SECONDS', 'LOGICAL_NAME', 'BadCursor', 'VersionGap', 'Index', 'Page', 'Update', 'Collection', 'ReadStore', 'check_logical_name', 'physical_name', 'Build', 'Retired', 'Generations', 'AliasCache', 'saved', 'encode_cursor', 'decode_cursor', 'sort_key', 'iterate', 'open_read_store']
+__all__ = [
+    "APPLIED", "DUPLICATE", "ALIAS_CACHE_SECONDS", "LOGICAL_NAME", "BadCursor", "VersionGap", "Index", "Page",
+    "Update", "Collection", "ReadStore", "check_logical_name", "physical_name", "Build", "Retired", "Generations",
+    "AliasCache", "saved", "encode_cursor", "decode_cursor", "sort_key", "iterate", "open_read_store",
+]
 
 
 def open_read_store(url: str) -> ReadStore:

@@ -412,7 +412,8 @@ def translate(update: Update, ignore: Sequence[str] = ()) -> dict[str, dict[str,
             start = {name: update.set[name]} if name in update.set else {}
             if name in update.unset:
                 start.pop(name, None)
-            rest = Update(**{part: {name: getattr(update, part)[name]} for part in later})
+            operations: dict[str, Any] = {part: {name: getattr(update, part)[name]} for part in later}
+            rest = Update(**operations)
             final = rest.apply_to(start, inserting=False)
             if name in final:
                 operators.setdefault("$set", {})[name] = final[name]

@@ -82,7 +82,8 @@ class Api:
                             raise Forbidden(f"this needs one of the roles: {', '.join(allowed)}")
                         kwargs["principal"] = principal
                     if query is not None:
-                        kwargs["query"] = query().load(request.args.to_dict(flat=not _has_lists(query)))
+                        args = request.args.to_dict(flat=False) if _has_lists(query) else request.args.to_dict()
+                        kwargs["query"] = query().load(args)
                     if body is not None:
                         kwargs["body"] = body().load(_json_body())
                     return make_response(view(**kwargs))

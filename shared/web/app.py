@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
+from flask.json.provider import DefaultJSONProvider
 
 from shared.auth import Authenticator, AuthSettings
 from shared.config import Settings
@@ -59,6 +60,10 @@ def auth_settings(settings: Settings) -> AuthSettings:
     )
 
 
+class _InsertionOrderJSON(DefaultJSONProvider):
+    sort_keys = False  # answers keep their keys in the order the code builds them
+
+
 def create_service_app(service: str, *, settings: Settings, event_store: EventStore, apis: list[Api],
                        readiness: dict[str, Callable[[], Any]] | None = None, description: str = "",
                        read_store: ReadStore | None = None,
@@ -66,7 +71,7 @@ def create_service_app(service: str, *, settings: Settings, event_store: EventSt
     start_process(f"{service}-api", settings)
     app = Flask(f"careerloop.{service}")
     app.config["MAX_CONTENT_LENGTH"] = settings.int("MAX_BODY_BYTES")
-    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json = _InsertionOrderJSON(app)
     runtime = Runtime(
         service, settings, Authenticator(auth_settings(settings)), event_store,
         {"event_store": event_store.ping, **(readiness or {})}, read_store, tuple(projections),

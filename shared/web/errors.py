@@ -46,7 +46,8 @@ def _describe(exc: BaseException) -> tuple[int, dict, dict]:
     if isinstance(exc, HTTPException):
         code = exc.code or 500
         name = (exc.name or "error").lower().replace(" ", "_")
-        headers = {"Allow": ", ".join(exc.valid_methods)} if getattr(exc, "valid_methods", None) else {}
+        allowed = getattr(exc, "valid_methods", None)  # set on a 405 (MethodNotAllowed) only
+        headers = {"Allow": ", ".join(allowed)} if allowed else {}
         return code, {"error": name, "message": exc.description or exc.name}, headers
     log.error("unhandled error", exc_info=exc)
     return 500, {"error": "internal_error", "message": "unexpected error",

@@ -301,7 +301,9 @@ def test_concurrent_deliveries_of_the_same_versions_apply_each_exactly_once(read
     def deliver() -> None:
         try:
             for version in range(1, 21):
-                update = Update(push={"log": [version]}, inc={"n": 1}, pull={"gone": [version]} if version % 5 == 0 else {})
+                update = Update(
+                    push={"log": [version]}, inc={"n": 1}, pull={"gone": [version]} if version % 5 == 0 else {}
+                )
                 outcome = docs.apply("c-1", version, update)
                 with lock:
                     outcomes.append((version, outcome))

@@ -84,7 +84,7 @@ class Platform:
     def stop(self) -> dict[str, int]:
         """SIGTERM everything (as honcho does on Ctrl-C); the exit codes by process."""
         codes = {}
-        for name, process in self.processes.items():
+        for process in self.processes.values():
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGTERM)
         for name, process in self.processes.items():

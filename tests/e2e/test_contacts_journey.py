@@ -46,7 +46,9 @@ def test_a_students_contacts_flow_through_to_the_directory_and_survive_a_restart
     fresh = directory(f"?min_version={renamed['id']}:{renamed['version']}&tag=alumni")
     assert fresh[0]["title"] == "Countess"
     # another student sees none of it
-    assert requests.get(f"{api}/contacts", headers={"Authorization": token("student-7")}, timeout=10).json()["items"] == []
+    assert (
+        requests.get(f"{api}/contacts", headers={"Authorization": token("student-7")}, timeout=10).json()["items"] == []
+    )
 
     # when the platform stops (as Ctrl-C does) and starts again
     codes = platform.stop()

@@ -33,8 +33,12 @@ def test_killed_relay_and_worker_lose_nothing_and_apply_nothing_twice(
                 continue
             touches = i % 4
             for t in range(touches):
-                response = session.post(f"{api}/contacts/{created.json()['id']}/touchpoints", headers=auth,
-                                        timeout=30, json={"kind": "outreach", "occurred_at": f"2026-10-{t + 1:02d}T10:00:00Z"})
+                response = session.post(
+                    f"{api}/contacts/{created.json()['id']}/touchpoints",
+                    headers=auth,
+                    timeout=30,
+                    json={"kind": "outreach", "occurred_at": f"2026-10-{t + 1:02d}T10:00:00Z"},
+                )
                 if response.status_code != 201:
                     errors.append(response.text)
             expected[created.json()["id"]] = touches
@@ -67,6 +71,11 @@ def test_killed_relay_and_worker_lose_nothing_and_apply_nothing_twice(
                 return seen
             cursor = f"&cursor={page['next_cursor']}"
 
-    wait_until(lambda: directory() == expected, timeout=90, what="every contact is listed once with all its touchpoints",
-               seen=lambda: (lambda final: {k: (v, final.get(k)) for k, v in expected.items() if final.get(k) != v})(
-                   directory()))
+    wait_until(
+        lambda: directory() == expected,
+        timeout=90,
+        what="every contact is listed once with all its touchpoints",
+        seen=lambda: (lambda final: {k: (v, final.get(k)) for k, v in expected.items() if final.get(k) != v})(
+            directory()
+        ),
+    )

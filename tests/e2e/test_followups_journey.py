@@ -91,7 +91,9 @@ def test_a_students_follow_ups_from_outreach_to_thanks(platform: Platform, token
     # a thank-you touchpoint closes it for good
     assert student.post(f"{contacts}/contacts/{jane}/touchpoints", timeout=10, json={
         "kind": "thank_you", "occurred_at": datetime.now(UTC).isoformat()}).status_code == 201
-    wait_until(lambda: [i for i in queue("state=done") if i["id"] == item_id], what="the thank-you touchpoint closed the item")
+    wait_until(
+        lambda: [i for i in queue("state=done") if i["id"] == item_id], what="the thank-you touchpoint closed the item"
+    )
     assert student.post(f"{followups}/followups/{item_id}/dismiss", timeout=10, json={}).status_code == 409
 
     # the timeline: everything, newest first, each with a link to its source

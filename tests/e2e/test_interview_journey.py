@@ -51,7 +51,9 @@ def test_from_contact_to_a_rescheduled_then_cancelled_interview(platform: Platfo
     moved = session.post(f"{scheduling}/interviews/{interview}/reschedule", timeout=10,
                          json={"start": f"{day}T12:00:00", "time_zone": "America/Chicago"})
     assert moved.status_code == 200
-    invite = icalendar.Calendar.from_ical(session.get(f"{scheduling}/interviews/{interview}/invite.ics", timeout=10).content)
+    invite = icalendar.Calendar.from_ical(
+        session.get(f"{scheduling}/interviews/{interview}/invite.ics", timeout=10).content
+    )
     [event] = invite.walk("VEVENT")
     assert invite["METHOD"] == "REQUEST" and event["SEQUENCE"] == 1 and str(event["UID"]) == f"{interview}@careerloop"
     assert str(event["ORGANIZER"]) == "mailto:kim@uni.example" and event["ORGANIZER"].params["CN"] == "Kim Park"
@@ -81,9 +83,13 @@ def test_from_contact_to_a_rescheduled_then_cancelled_interview(platform: Platfo
     assert not any(t in access_log for t in tokens)
 
     # the contact cancels: the record stays, and a cancelled interview cannot be completed
-    cancel = session.post(f"{scheduling}/interviews/{interview}/cancel", timeout=10, json={"by": "contact", "reason": "ill"})
+    cancel = session.post(
+        f"{scheduling}/interviews/{interview}/cancel", timeout=10, json={"by": "contact", "reason": "ill"}
+    )
     assert cancel.status_code == 200
-    cancelled = icalendar.Calendar.from_ical(session.get(f"{scheduling}/interviews/{interview}/invite.ics", timeout=10).content)
+    cancelled = icalendar.Calendar.from_ical(
+        session.get(f"{scheduling}/interviews/{interview}/invite.ics", timeout=10).content
+    )
     [gone] = cancelled.walk("VEVENT")
     assert cancelled["METHOD"] == "CANCEL" and gone["SEQUENCE"] == 2 and gone["UID"] == event["UID"]
     assert {str(a) for a in gone["ATTENDEE"]} == {"mailto:kim@uni.example", "mailto:jane@acme.example"}

@@ -77,8 +77,10 @@ def test_a_note_from_the_interview_to_an_advisors_read_to_its_deletion(
     # the student shares it; the advisor lists and reads it; the student sees that read
     assert student.post(f"{notes}/notes/{note['id']}/visibility", timeout=10,
                         json={"visibility": "shared"}).status_code == 200
-    listed = wait_until(lambda: requests.get(f"{notes}/students/student-9/notes", headers=advisor,
-                                             timeout=10).json()["items"], what="the advisor's list shows the shared note")
+    listed = wait_until(
+        lambda: requests.get(f"{notes}/students/student-9/notes", headers=advisor, timeout=10).json()["items"],
+        what="the advisor's list shows the shared note",
+    )
     assert [n["id"] for n in listed] == [note["id"]] and "text" not in listed[0]
     read = requests.get(f"{notes}/notes/{note['id']}", headers=advisor, timeout=10)
     assert read.status_code == 200 and "ship small" in read.json()["text"]

@@ -56,7 +56,9 @@ def test_a_reminder_and_a_follow_up_reach_the_student_through_every_channel(
                what="the webhook endpoint is listed (the dispatcher sees it)")
 
     # a contact, and an interview starting in an hour and five seconds
-    jane = student.post(f"{contacts}/contacts", timeout=10, json={"name": "Jane Doe", "organisation": "Acme"}).json()["id"]
+    jane = student.post(f"{contacts}/contacts", timeout=10, json={"name": "Jane Doe", "organisation": "Acme"}).json()[
+        "id"
+    ]
 
     def requested() -> str | None:
         response = student.post(f"{scheduling}/interviews", timeout=10, json={

@@ -71,7 +71,9 @@ def test_a_replay_that_still_fails_keeps_the_stream_parked(bus: Any, read_store:
     bus.ensure_topics({topic: 1})
     handler = Flaky(read_store, topic, group)
     publish(bus, topic, [("a", 1, True)])
-    ConsumerRunner(bus, handler, read_store, max_attempts=1, sleep=lambda s: None).run(threading.Event(), until_idle=True)
+    ConsumerRunner(bus, handler, read_store, max_attempts=1, sleep=lambda s: None).run(
+        threading.Event(), until_idle=True
+    )
     outcome = ConsumerRunner(bus, handler, read_store, sleep=lambda s: None).replay_dead_letters()
     assert outcome["a"].startswith("still failing")
     assert handler.docs.get("a") is None

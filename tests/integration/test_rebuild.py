@@ -142,10 +142,11 @@ def test_a_projection_is_rebuilt_beside_the_live_one_while_queries_answer_and_ev
     try:
         wait_until(lambda: listed(platform.client)[1] == created, what="every contact listed once, in order",
                    timeout=60)
-    except AssertionError:
+    except AssertionError as timed_out:
         got = listed(platform.client)[1]
         raise AssertionError(f"{len(set(created) - set(got))} missing, {len(got)} listed, "
-                             f"{len(created)} created; {platform.read_store.load_generations()}\n{out.getvalue()}")
+                             f"{len(created)} created; {platform.read_store.load_generations()}\n{out.getvalue()}"
+                             ) from timed_out
     reading.join()
     live.join()
     report = out.getvalue()

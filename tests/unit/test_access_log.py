@@ -79,6 +79,12 @@ def test_every_api_process_loads_the_redacting_logger_from_gunicorn_conf() -> No
     for command in commands:  # a flag of its own would bypass ./gunicorn.conf.py
         assert not {"-c", "--config", "--logger-class"} & set(command), command
     assert re.search(r"^COPY gunicorn\.conf\.py \./$", (ROOT / "Dockerfile").read_text(), re.M)
-    printed = subprocess.run([sys.executable, "-m", "gunicorn", "--print-config", "services.scheduling.app:create_app()"],
-                             cwd=ROOT, capture_output=True, text=True, timeout=60, check=True).stdout
+    printed = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "--print-config", "services.scheduling.app:create_app()"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
     assert re.search(r"^logger_class\s+= shared\.web\.logs\.RedactingAccessLogger$", printed, re.M)

@@ -292,7 +292,9 @@ def test_a_missing_header_or_token_is_rejected_as_missing(header: str | None) ->
     assert reason_of(local_authenticator(), header) == "missing bearer token"
 
 
-@pytest.mark.parametrize("header", ["Basic dXNlcjpwYXNz", "Token abc.def.ghi", "eyJhbGciOi.eyJzdWIi.c2ln", "Bearer:abc"])
+@pytest.mark.parametrize(
+    "header", ["Basic dXNlcjpwYXNz", "Token abc.def.ghi", "eyJhbGciOi.eyJzdWIi.c2ln", "Bearer:abc"]
+)
 def test_a_header_with_another_scheme_is_rejected(header: str) -> None:
     assert reason_of(local_authenticator(), header) == "authorization scheme must be Bearer"
 
@@ -510,7 +512,9 @@ def test_a_token_signed_by_another_key_under_a_published_kid_is_a_bad_signature(
     assert reason_of(jwks_authenticator(idp), bearer(forged)) == "bad signature"
 
 
-def test_a_token_claiming_es256_for_an_rsa_key_is_rejected(idp: JwksServer, rsa_1: SigningKey, ec_1: SigningKey) -> None:
+def test_a_token_claiming_es256_for_an_rsa_key_is_rejected(
+    idp: JwksServer, rsa_1: SigningKey, ec_1: SigningKey
+) -> None:
     token = ec_1.sign(claims(), kid=rsa_1.kid)
     assert reason_of(jwks_authenticator(idp), bearer(token)) == "unsupported token algorithm"
 
@@ -534,7 +538,13 @@ def test_an_unreachable_jwks_endpoint_fails_as_signing_keys_unavailable(rsa_1: S
 
 @pytest.mark.parametrize(
     ("status", "body"),
-    [(200, b"<html>not json</html>"), (200, b'{"keys": []}'), (200, b"[1, 2]"), (500, b"{}"), (200, b'{"keys": [{"kty": "RSA"}]}')],
+    [
+        (200, b"<html>not json</html>"),
+        (200, b'{"keys": []}'),
+        (200, b"[1, 2]"),
+        (500, b"{}"),
+        (200, b'{"keys": [{"kty": "RSA"}]}'),
+    ],
 )
 def test_a_broken_jwks_response_fails_as_an_auth_error(
     idp: JwksServer, rsa_1: SigningKey, status: int, body: bytes
@@ -655,7 +665,9 @@ def test_mint_token_refuses_a_bare_string_of_roles() -> None:
         mint_token(SECRET, "s-1", "student")  # type: ignore[arg-type]
 
 
-def test_the_cli_prints_a_token_that_authenticates(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_cli_prints_a_token_that_authenticates(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     # given the secret in the environment
     monkeypatch.setenv(SECRET_ENV, SECRET)
     # when minting on the command line

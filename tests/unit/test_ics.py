@@ -65,7 +65,10 @@ def test_without_the_students_address_the_career_office_organises() -> None:
     assert vevent["ORGANIZER"].params["CN"] == "Career Office"
     assert list(attendees(vevent)) == ["mailto:zoe@acme.example"]
     bare = event(ics.invite(anonymous, NOW, organizer="careers@uni.example"))
-    assert str(bare["ORGANIZER"]) == "mailto:careers@uni.example" and bare["ORGANIZER"].params["CN"] == "careers@uni.example"
+    assert (
+        str(bare["ORGANIZER"]) == "mailto:careers@uni.example"
+        and bare["ORGANIZER"].params["CN"] == "careers@uni.example"
+    )
 
 
 def test_a_party_without_a_name_is_named_by_address_and_old_callers_still_get_an_invite() -> None:

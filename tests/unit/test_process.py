@@ -73,8 +73,13 @@ def test_a_standby_never_runs_its_step_while_another_process_holds_the_lease_and
     stop = threading.Event()
     calls: list[int] = []
     metrics = ProcessMetrics("standby")
-    loop = ProcessLoop("standby", lambda _: calls.append(1) or 1, idle_seconds=0.01, lease=Lease(store, "test:lease", 0.3),
-                       metrics=metrics)
+    loop = ProcessLoop(
+        "standby",
+        lambda _: calls.append(1) or 1,
+        idle_seconds=0.01,
+        lease=Lease(store, "test:lease", 0.3),
+        metrics=metrics,
+    )
     thread = threading.Thread(target=loop.run, args=(stop,))
     thread.start()
     try:

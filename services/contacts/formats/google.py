@@ -59,9 +59,9 @@ class GoogleContacts(CsvImporter):
         websites = [url for cell in groups("website", "value") for url in _split(cell)]
         # Current format: one unnumbered organisation. Legacy: "Organization N - Name/Title".
         organisations = [(value("organization name"), value("organization title"))]
-        organisations += zip(groups("organization", "name"), groups("organization", "title"))
+        organisations += zip(groups("organization", "name"), groups("organization", "title"), strict=True)
         organisation, title = next(((o, t) for o, t in organisations if o or t), ("", ""))
-        places = zip(groups("address", "city"), groups("address", "region"), groups("address", "country"))
+        places = zip(groups("address", "city"), groups("address", "region"), groups("address", "country"), strict=True)
         location = next(
             (", ".join(p for p in (_first(c), _first(r), _first(k)) if p) for c, r, k in places if c or r or k),
             value("location"),

@@ -96,7 +96,8 @@ def _split_cards(lines: list[str]) -> Iterator[_RawCard | _Stray]:
     one are still read. A folded continuation line (one that starts with whitespace) is never read
     as BEGIN or END.
     """
-    begin, body, stray = 0, [], False
+    body: list[str] = []  # the lines of the card open since line `begin` (0: none is open)
+    begin, stray = 0, False
     for number, raw in enumerate(lines, start=1):
         marker = raw.strip().upper() if raw[:1] not in (" ", "\t") else ""
         if marker == "BEGIN:VCARD":
@@ -139,13 +140,14 @@ def _unfold(lines: list[str]) -> list[str]:
 
 def _content_line(line: str) -> tuple[str, _Property] | None:
     """Split ``[group.]NAME;param=a,b;param2="x:y":value``. Return None for anything else."""
-    in_quotes = False
-    for colon, char in enumerate(line):
+    in_quotes, colon = False, -1
+    for index, char in enumerate(line):
         if char == '"':
             in_quotes = not in_quotes
         elif char == ":" and not in_quotes:
+            colon = index
             break
-    else:
+    if colon < 0:
         return None
     head, value = line[:colon], line[colon + 1 :]
     name, *raw_params = _split_outside_quotes(head, ";")
@@ -163,7 +165,9 @@ def _content_line(line: str) -> tuple[str, _Property] | None:
 
 
 def _split_outside_quotes(text: str, separator: str) -> list[str]:
-    parts, current, in_quotes = [], [], False
+    parts: list[str] = []
+    current: list[str] = []
+    in_quotes = False
     for char in text:
         if char == '"':
             in_quotes = not in_quotes

@@ -35,12 +35,14 @@ from datetime import UTC, datetime
 from email.message import EmailMessage, Message
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import format_datetime, parseaddr
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from services.notifications.channels.message import DeliveryFailed, Outgoing
 
 if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
+
     from shared.config import Settings
 
 MESSAGE_ID_DOMAIN = "careerloop"
@@ -132,9 +134,10 @@ class _Budgeted(smtplib.SMTP):
     dispatcher's lease reasoning needs `timeout` to bound the whole send. Connecting needs no
     override: the constructor connects at once with `timeout`, which is all the budget there is."""
 
-    def __init__(self, *args: object, deadline: float, **kwargs: object) -> None:
+    # a mixin: the arguments are SMTP's or SMTP_SSL's, whichever class comes next
+    def __init__(self, *args: Any, deadline: float, **kwargs: Any) -> None:
         self._deadline = deadline
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        super().__init__(*args, **kwargs)
 
     def _left(self) -> float:
         left = self._deadline - time.monotonic()
@@ -144,7 +147,7 @@ class _Budgeted(smtplib.SMTP):
             self.sock.settimeout(left)
         return left
 
-    def send(self, s: bytes | str) -> None:  # type: ignore[override]
+    def send(self, s: ReadableBuffer | str) -> None:
         self._left()
         super().send(s)
 
@@ -179,13 +182,13 @@ class EmailChannel:
         self.local_hostname = local_hostname  # None: smtplib says EHLO with this machine's FQDN
 
     @classmethod
-    def from_settings(cls, settings: Settings, **kwargs: object) -> EmailChannel | None:
+    def from_settings(cls, settings: Settings, *, timeout: float = 30) -> EmailChannel | None:
         """The channel SMTP_URL and EMAIL_FROM describe, or None when SMTP_URL is empty (e-mail is
         not configured). A malformed SMTP_URL raises ValueError: better at start-up than per send."""
         url = settings.get("SMTP_URL").strip()
         if not url:
             return None
-        return cls(url, settings.get("EMAIL_FROM"), **kwargs)  # type: ignore[arg-type]
+        return cls(url, settings.get("EMAIL_FROM"), timeout)
 
     # -- the message ---------------------------------------------------------------------------
     def compose(self, outgoing: Outgoing, to_address: str, *, now: datetime | None = None) -> EmailMessage:

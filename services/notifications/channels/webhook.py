@@ -171,9 +171,9 @@ class WebhookChannel:
         self.ssl_context = ssl_context
 
     @classmethod
-    def from_settings(cls, settings: Settings, **kwargs: object) -> WebhookChannel:
+    def from_settings(cls, settings: Settings, *, timeout: float = 10) -> WebhookChannel:
         """The channel with WEBHOOK_ALLOWED_NETWORKS applied."""
-        return cls(guard=OutboundGuard.from_settings(settings), **kwargs)  # type: ignore[arg-type]
+        return cls(timeout, guard=OutboundGuard.from_settings(settings))
 
     def headers(self, outgoing: Outgoing, secret: str, body: bytes, now: datetime | None = None) -> dict[str, str]:
         timestamp = _unix(now)

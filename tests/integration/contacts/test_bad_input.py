@@ -15,7 +15,9 @@ from tests.integration.fuzz import bodies, operations
 
 @pytest.fixture
 def contact_id(contacts: InProcessPlatform, token: Callable) -> str:
-    return contacts.client.post("/contacts", json={"name": "Jane"}, headers={"Authorization": token("student-1")}).json["id"]
+    return contacts.client.post("/contacts", json={"name": "Jane"}, headers={"Authorization": token("student-1")}).json[
+        "id"
+    ]
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

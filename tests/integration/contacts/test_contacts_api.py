@@ -32,7 +32,12 @@ def test_an_added_contact_appears_in_the_students_directory(contacts: InProcessP
     assert response.headers["Location"].endswith(f"/contacts/{response.json['id']}")
     [entry] = directory(contacts, auth)
     assert entry["id"] == response.json["id"]
-    assert (entry["name"], entry["stage"], entry["tags"], entry["status"]) == ("Jane Doe", "target", ["alumni"], "active")
+    assert (entry["name"], entry["stage"], entry["tags"], entry["status"]) == (
+        "Jane Doe",
+        "target",
+        ["alumni"],
+        "active",
+    )
 
 
 def test_the_directory_filters_searches_and_pages(contacts: InProcessPlatform, token: Callable) -> None:
@@ -166,7 +171,10 @@ def test_archive_restore_and_tags_show_in_the_directory(contacts: InProcessPlatf
     auth = token("student-1")
     jane = add(contacts, auth, JANE).json["id"]
     h = {"Authorization": auth}
-    assert contacts.client.post(f"/contacts/{jane}/tags", json={"tags": ["alumni", "fintech"]}, headers=h).status_code == 200
+    assert (
+        contacts.client.post(f"/contacts/{jane}/tags", json={"tags": ["alumni", "fintech"]}, headers=h).status_code
+        == 200
+    )
     assert contacts.client.delete(f"/contacts/{jane}/tags/alumni", headers=h).status_code == 200
     assert contacts.client.post(f"/contacts/{jane}/archive", json={"reason": "moved on"}, headers=h).status_code == 200
     assert directory(contacts, auth) == []
@@ -182,8 +190,12 @@ def test_merging_keeps_both_histories(contacts: InProcessPlatform, token: Callab
     auth, h = token("student-1"), {"Authorization": token("student-1")}
     jane = add(contacts, auth, JANE).json["id"]
     dup = add(contacts, auth, {"name": "J Doe", "emails": ["jd@acme.example"], "phone": "+44 20 7946 0000"}).json["id"]
-    contacts.client.post(f"/contacts/{jane}/touchpoints", json={"kind": "outreach", "occurred_at": "2026-11-01T10:00:00Z"}, headers=h)
-    contacts.client.post(f"/contacts/{dup}/touchpoints", json={"kind": "reply", "occurred_at": "2026-11-02T10:00:00Z"}, headers=h)
+    contacts.client.post(
+        f"/contacts/{jane}/touchpoints", json={"kind": "outreach", "occurred_at": "2026-11-01T10:00:00Z"}, headers=h
+    )
+    contacts.client.post(
+        f"/contacts/{dup}/touchpoints", json={"kind": "reply", "occurred_at": "2026-11-02T10:00:00Z"}, headers=h
+    )
     merged = contacts.client.post(f"/contacts/{jane}/merge", json={"duplicate_id": dup}, headers=h)
     assert merged.status_code == 200
     survivor = contacts.client.get(f"/contacts/{jane}", headers=h).json
@@ -245,7 +257,10 @@ def test_a_contact_can_have_its_own_check_in_cadence(contacts: InProcessPlatform
                                    headers={"Authorization": auth, "If-Match": '"1"'})
     # then it is recorded (a new version), shown on the contact and in the directory
     assert response.status_code == 200 and response.json["version"] == 2
-    assert contacts.client.get(f"/contacts/{contact_id}", headers={"Authorization": auth}).json["check_in_every_weeks"] == 4
+    assert (
+        contacts.client.get(f"/contacts/{contact_id}", headers={"Authorization": auth}).json["check_in_every_weeks"]
+        == 4
+    )
     assert directory(contacts, auth)[0]["check_in_every_weeks"] == 4
     # the same cadence again changes nothing; null returns to the default rule
     again = contacts.client.put(f"/contacts/{contact_id}/check-in-cadence", json={"every_weeks": 4},

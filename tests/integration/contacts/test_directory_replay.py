@@ -2,7 +2,9 @@
 same directory as delivering every event once, in order."""
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,20 +24,28 @@ NOW = datetime(2026, 11, 25, tzinfo=UTC)
 COMMANDS = st.sampled_from(["tag", "untag", "prioritise", "archive", "restore", "touch", "rename", "email"])
 
 
+def commands_on(contact: Contact, contact_id: str, i: int) -> dict[str, Callable[[], object]]:
+    """The commands by name, their arguments varied by the command's position i."""
+    return {
+        "tag": lambda: contact.tag([f"t{i % 3}"]),
+        "untag": lambda: contact.untag([f"t{(i + 1) % 3}"]),
+        "prioritise": lambda: contact.prioritise(1 + i % 3, 1 + (i * 7) % 3),
+        "archive": lambda: contact.archive("r"),
+        "restore": contact.restore,
+        "touch": lambda: contact.log_touchpoint(
+            f"{contact_id}-{i}", ["outreach", "reply", "conversation", "thank_you", "check_in"][i % 5],
+            NOW - timedelta(days=30 - i), NOW),
+        "rename": lambda: contact.change_details({"name": f"Renamed {i}", "organisation": f"Org {i % 2}"}),
+        "email": lambda: contact.change_details({"emails": [f"x{i}@example.org"]}),
+    }
+
+
 def stream(contact_id: str, commands: list[str]) -> list[Message]:
     """The envelopes a contact's stream holds after the commands (refused commands record nothing)."""
     contact = Contact.add(contact_id, "student-1", {"name": f"Name {contact_id}"})
     for i, command in enumerate(commands):
-        try:
-            {"tag": lambda: contact.tag([f"t{i % 3}"]), "untag": lambda: contact.untag([f"t{(i + 1) % 3}"]),
-             "prioritise": lambda: contact.prioritise(1 + i % 3, 1 + (i * 7) % 3),
-             "archive": lambda: contact.archive("r"), "restore": contact.restore,
-             "touch": lambda: contact.log_touchpoint(f"{contact_id}-{i}", ["outreach", "reply", "conversation",
-                                                     "thank_you", "check_in"][i % 5], NOW - timedelta(days=30 - i), NOW),
-             "rename": lambda: contact.change_details({"name": f"Renamed {i}", "organisation": f"Org {i % 2}"}),
-             "email": lambda: contact.change_details({"emails": [f"x{i}@example.org"]})}[command]()
-        except Exception:  # a rule refused it: the stream simply has no event for it
-            pass
+        with contextlib.suppress(Exception):  # a rule refused it: the stream simply has no event for it
+            commands_on(contact, contact_id, i)[command]()
     meta = Metadata(actor="student-1", correlation_id="c")
     return [Message(CONTACTS.topic, 0, n, contact_id, json.dumps(CONTACTS.envelope(
         event, stream_id=contact_id, stream_version=n + 1, owner_id="student-1", meta=meta,

@@ -59,7 +59,10 @@ def test_a_linkedin_export_is_imported_with_a_report_per_row(contacts: InProcess
     # the report stays readable
     again = contacts.client.get(f"/imports/{report['id']}", headers={"Authorization": auth})
     assert again.status_code == 200 and again.json["rows"] == report["rows"]
-    assert contacts.client.get(f"/imports/{report['id']}", headers={"Authorization": token("student-2")}).status_code == 404
+    assert (
+        contacts.client.get(f"/imports/{report['id']}", headers={"Authorization": token("student-2")}).status_code
+        == 404
+    )
 
 
 def test_importing_the_same_file_twice_creates_nothing_new(contacts: InProcessPlatform, token: Callable) -> None:
@@ -83,8 +86,10 @@ def test_a_vcard_offset_time_zone_is_dropped_not_fatal(contacts: InProcessPlatfo
 
 
 def test_a_google_csv_can_be_uploaded_as_a_form_file(contacts: InProcessPlatform, token: Callable) -> None:
-    google = (b"Name,Given Name,Family Name,E-mail 1 - Type,E-mail 1 - Value,Organization 1 - Name,Organization 1 - Title\n"
-              b"Marie Curie,Marie,Curie,* Work,marie@sorbonne.example ::: mc@home.example,Sorbonne,Professor\n")
+    google = (
+        b"Name,Given Name,Family Name,E-mail 1 - Type,E-mail 1 - Value,Organization 1 - Name,Organization 1 - Title\n"
+        b"Marie Curie,Marie,Curie,* Work,marie@sorbonne.example ::: mc@home.example,Sorbonne,Professor\n"
+    )
     response = contacts.client.post("/imports", data={"file": (io.BytesIO(google), "contacts.csv", "text/csv")},
                                     headers={"Authorization": token("student-1")}, content_type="multipart/form-data")
     assert response.status_code == 201

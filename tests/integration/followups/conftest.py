@@ -100,7 +100,9 @@ class Services:
         return self._client(service).get(path, headers={"Authorization": auth})
 
     def add_contact(self, auth: str, **details: Any) -> str:
-        response = self.post("contacts", "/contacts", auth, {"name": "Jane Doe", "organisation": "Acme Corp", **details})
+        response = self.post(
+            "contacts", "/contacts", auth, {"name": "Jane Doe", "organisation": "Acme Corp", **details}
+        )
         assert response.status_code == 201, response.json
         self.sync()
         return response.json["id"]

@@ -14,7 +14,11 @@ from tests.integration.followups.conftest import Services
 def test_an_advisor_sees_their_students_queues_overdue_first_without_private_texts(
         services: Services, token: Callable) -> None:
     student, other_student = token("student-1"), token("student-2")
-    advisor, other_advisor, admin = token("advisor-1", "advisor"), token("advisor-2", "advisor"), token("admin-1", "admin")
+    advisor, other_advisor, admin = (
+        token("advisor-1", "advisor"),
+        token("advisor-2", "advisor"),
+        token("admin-1", "admin"),
+    )
     jane = services.add_contact(student)
     interview = services.held_interview(student, jane)  # the clock now says Tuesday 3 March, 12:00 UTC
     private = services.post("notes", "/notes", student, {
@@ -55,7 +59,9 @@ def test_an_advisor_sees_their_students_queues_overdue_first_without_private_tex
     # the assigned advisor reads the student's queue and timelines, with the same privacy
     queue = services.get("followups", "/followups?student_id=student-1", advisor)
     assert queue.status_code == 200 and queue.json["items"] == first["items"]
-    assert services.get("followups", "/timeline?student_id=student-1", advisor).json["items"][0]["kind"] == "note_recorded"
+    assert (
+        services.get("followups", "/timeline?student_id=student-1", advisor).json["items"][0]["kind"] == "note_recorded"
+    )
     assert services.get("followups", f"/contacts/{jane}/timeline", advisor).status_code == 200
     # the student sees their own text (and that it is private)
     [own] = [i for i in services.queue(student) if i["id"] == visas["id"]]
@@ -73,11 +79,15 @@ def test_an_advisor_sees_their_students_queues_overdue_first_without_private_tex
     # sharing the note shows its action item's text; unassigning takes the student away
     assert services.post("notes", f"/notes/{private.json['id']}/visibility", student,
                          {"visibility": "shared"}).status_code == 200
-    unassigned = services.notes.client.delete("/advisors/advisor-1/students/student-2", headers={"Authorization": admin})
+    unassigned = services.notes.client.delete(
+        "/advisors/advisor-1/students/student-2", headers={"Authorization": admin}
+    )
     assert unassigned.status_code == 200, unassigned.json
     services.sync()
     fresh = f"min_version={unassigned.json['id']}:{unassigned.json['version']}"
-    after: list[dict[str, Any]] = services.get("followups", f"/advisors/advisor-1/students?{fresh}", advisor).json["items"]
+    after: list[dict[str, Any]] = services.get("followups", f"/advisors/advisor-1/students?{fresh}", advisor).json[
+        "items"
+    ]
     assert [s["student_id"] for s in after] == ["student-1"]
     assert after[0]["items"][0]["reason"] == "Action item: Ask about visas" and not after[0]["items"][0]["private"]
     assert services.get("followups", "/followups?student_id=student-2", advisor).status_code == 404

@@ -43,9 +43,19 @@ def test_an_item_falling_due_is_announced_exactly_once_deferred_by_a_snooze_and_
     jane = services.add_contact(auth)
     interview = services.held_interview(auth, jane)  # ended Monday 15:30 UTC; the clock says Tuesday 12:00
     thanks = f"thank_you:{interview}"
-    recorded = services.post("notes", "/notes", auth, {
-        "interview_id": interview, "text": "Good advice.",
-        "action_items": [{"text": "Send my CV", "due_on": "2026-03-04"}, {"text": "Read the book", "due_on": "2026-03-04"}]})
+    recorded = services.post(
+        "notes",
+        "/notes",
+        auth,
+        {
+            "interview_id": interview,
+            "text": "Good advice.",
+            "action_items": [
+                {"text": "Send my CV", "due_on": "2026-03-04"},
+                {"text": "Read the book", "due_on": "2026-03-04"},
+            ],
+        },
+    )
     assert recorded.status_code == 201, recorded.json
     note = recorded.json["id"]
     services.sync()
@@ -53,7 +63,10 @@ def test_an_item_falling_due_is_announced_exactly_once_deferred_by_a_snooze_and_
     cv, book = actions["Action item: Send my CV"], actions["Action item: Read the book"]
     announcer = services.announcer()
     assert announcer.round() == 0  # nothing is due yet
-    assert services.post("followups", f"/followups/{cv}/snooze", auth, {"until": "2026-03-06T00:00:00Z"}).status_code == 200
+    assert (
+        services.post("followups", f"/followups/{cv}/snooze", auth, {"until": "2026-03-06T00:00:00Z"}).status_code
+        == 200
+    )
     assert services.post("followups", f"/followups/{book}/dismiss", auth, {}).status_code == 200
     services.sync()
 

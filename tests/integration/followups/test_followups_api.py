@@ -133,7 +133,10 @@ def test_snooze_and_dismiss_are_events_the_queue_reflects(services: Services, to
     [item] = by_rule(services.queue(auth), "thank_you")
     assert (item["state"], item["overdue"]) == ("open", True)
     # in the past: refused; another student's item: not found; dismissed: gone for good
-    assert services.post("followups", f"/followups/{item_id}/snooze", auth, {"until": "2026-03-01T00:00:00Z"}).status_code == 409
+    assert (
+        services.post("followups", f"/followups/{item_id}/snooze", auth, {"until": "2026-03-01T00:00:00Z"}).status_code
+        == 409
+    )
     assert services.post("followups", f"/followups/{item_id}/dismiss", other, {}).status_code == 404
     dismissed = services.post("followups", f"/followups/{item_id}/dismiss", auth, {"reason": "thanked in person"})
     assert dismissed.status_code == 200 and dismissed.json["version"] == 2
@@ -142,7 +145,10 @@ def test_snooze_and_dismiss_are_events_the_queue_reflects(services: Services, to
     [gone] = services.queue(auth, "state=dismissed")
     assert (gone["id"], gone["dismissed_reason"]) == (item_id, "thanked in person")
     assert services.post("followups", f"/followups/{item_id}/dismiss", auth, {}).status_code == 409
-    assert services.post("followups", f"/followups/{item_id}/snooze", auth, {"until": "2026-04-01T00:00:00Z"}).status_code == 409
+    assert (
+        services.post("followups", f"/followups/{item_id}/snooze", auth, {"until": "2026-04-01T00:00:00Z"}).status_code
+        == 409
+    )
     assert services.post("followups", "/followups/thank_you:nope/dismiss", auth, {}).status_code == 404
     # an admin names the student; a student cannot name another
     assert [i["id"] for i in services.queue(admin, "state=dismissed&student_id=student-1")] == [item_id]

@@ -11,7 +11,12 @@ from shared.events import Metadata, Recorded
 from shared.readstore import open_read_store
 from shared.relay import encode
 
-CONTEXT = {"interview_id": "interview-1", "contact_id": "contact-1", "contact_name": "Jane Doe", "link": "/interviews/interview-1"}
+CONTEXT = {
+    "interview_id": "interview-1",
+    "contact_id": "contact-1",
+    "contact_name": "Jane Doe",
+    "link": "/interviews/interview-1",
+}
 
 
 def message(stream: str, version: int, name: str, **data: Any) -> Message:
@@ -49,9 +54,15 @@ def test_sent_finally_failed_and_suppressed_notifications_are_entries_and_retrie
     entries = {d["kind"]: d for d in views.timeline.find({"student_id": "student-1"}, limit=50).items}
     assert sorted(entries) == ["notification_failed", "notification_sent", "notification_suppressed"]
     sent = entries["notification_sent"]
-    assert sent["summary"] == "Interview reminder (a day ahead) sent by e-mail (late): Tomorrow: your conversation with Jane Doe"
+    assert (
+        sent["summary"]
+        == "Interview reminder (a day ahead) sent by e-mail (late): Tomorrow: your conversation with Jane Doe"
+    )
     assert (sent["contact_id"], sent["link"]) == ("contact-1", "/notifications/ntf_a")
-    assert entries["notification_failed"]["summary"] == "Interview reminder (a day ahead) could not be delivered by webhook: HTTP 500"
+    assert (
+        entries["notification_failed"]["summary"]
+        == "Interview reminder (a day ahead) could not be delivered by webhook: HTTP 500"
+    )
     assert entries["notification_suppressed"]["summary"] == "Thank-you reminder not sent: email is not configured"
     # and notifications never touch the follow-up queue
     assert views.items.count({"student_id": "student-1"}) == 0

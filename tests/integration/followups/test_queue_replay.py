@@ -47,8 +47,16 @@ def contact_stream(draw: st.DrawFn, contact_id: str, organisation: str, clock: i
     for i in range(draw(st.integers(0, 6))):
         action = draw(st.sampled_from(["touch", "touch", "touch", "tag", "cadence", "archive", "restore"]))
         if action == "touch":
-            events.append(("TouchpointLogged", {"touchpoint_id": f"{contact_id}-t{i}", "kind": draw(st.sampled_from(TOUCH_KINDS)),
-                                                "occurred_at": at(draw(st.integers(-200, 200)))}))
+            events.append(
+                (
+                    "TouchpointLogged",
+                    {
+                        "touchpoint_id": f"{contact_id}-t{i}",
+                        "kind": draw(st.sampled_from(TOUCH_KINDS)),
+                        "occurred_at": at(draw(st.integers(-200, 200))),
+                    },
+                )
+            )
         elif action == "tag":
             events.append(("ContactTagged", {"tags": ["checkin-4w"]}))
         elif action == "cadence":
@@ -90,7 +98,11 @@ def note_stream(draw: st.DrawFn, note_id: str, contact_id: str, clock: int) -> l
         **content, "student_id": STUDENT, "interview_id": None, "contact_id": contact_id, "visibility": "private"})]
     for i in range(draw(st.integers(0, 3))):
         item = {"item_id": f"{note_id}-a{i}", "student_id": STUDENT}
-        due = {"text": f"do {i}", "due_on": draw(st.sampled_from([None, "2026-03-04", "2026-03-09"])), "time_zone": zone}
+        due = {
+            "text": f"do {i}",
+            "due_on": draw(st.sampled_from([None, "2026-03-04", "2026-03-09"])),
+            "time_zone": zone,
+        }
         events.append(("ActionItemAdded", {**item, **due, "contact_id": contact_id, "interview_id": None}))
         follow = draw(st.sampled_from(["none", "complete", "reopen", "change", "remove"]))
         if follow in ("complete", "reopen"):
@@ -102,7 +114,12 @@ def note_stream(draw: st.DrawFn, note_id: str, contact_id: str, clock: int) -> l
         if follow == "remove":
             events.append(("ActionItemRemoved", {**item, "reason": "revised"}))
     if draw(st.booleans()):
-        events.append(("NoteVisibilityChanged", {"student_id": STUDENT, "visibility": draw(st.sampled_from(["shared", "private"]))}))
+        events.append(
+            (
+                "NoteVisibilityChanged",
+                {"student_id": STUDENT, "visibility": draw(st.sampled_from(["shared", "private"]))},
+            )
+        )
     if draw(st.booleans()):
         events.append(("NoteRevised", {**content, "revision": 2}))
     if draw(st.integers(0, 4)) == 0:
@@ -169,12 +186,21 @@ def test_the_generated_histories_reach_every_rule() -> None:
     """A guard on the property above: a typical history yields items of every rule."""
     touch = [("TouchpointLogged", {"touchpoint_id": f"c1-t{i}", "kind": k, "occurred_at": at(i)})
              for i, k in enumerate(["outreach", "conversation"])]
-    messages = envelopes(CONTACTS, "c1", [("ContactAdded", {"student_id": STUDENT, "name": "Jane", "organisation": "Acme",
-                                                           "tags": []}), *touch], 1)
-    messages += envelopes(CONTACTS, "c2", [("ContactAdded", {"student_id": STUDENT, "name": "John", "organisation": "Beta",
-                                                            "tags": []}),
-                                           ("TouchpointLogged", {"touchpoint_id": "c2-t0", "kind": "outreach",
-                                                                 "occurred_at": at(3)})], 2)
+    messages = envelopes(
+        CONTACTS,
+        "c1",
+        [("ContactAdded", {"student_id": STUDENT, "name": "Jane", "organisation": "Acme", "tags": []}), *touch],
+        1,
+    )
+    messages += envelopes(
+        CONTACTS,
+        "c2",
+        [
+            ("ContactAdded", {"student_id": STUDENT, "name": "John", "organisation": "Beta", "tags": []}),
+            ("TouchpointLogged", {"touchpoint_id": "c2-t0", "kind": "outreach", "occurred_at": at(3)}),
+        ],
+        2,
+    )
     who = {"student_id": STUDENT, "contact_id": "c1"}
     messages += envelopes(INTERVIEWS, "i1", [("InterviewCompleted", {**who, "start": at(5), "end": at(5.5),
                                                                     "student_time_zone": "Europe/Berlin"})], 3)

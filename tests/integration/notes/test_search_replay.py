@@ -3,7 +3,9 @@ gives the same search documents as delivering every event once, in order — inc
 arrive before their contact, and deleted notes."""
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from itertools import count
 from typing import Any
@@ -42,30 +44,37 @@ def note_stream(note_id: str, contact_id: str, commands: list[str]) -> list[Mess
                            interview_id=None, contact_id=contact_id, visibility="private", time_zone="Europe/London",
                            new_item_id=new_id)
     for i, command in enumerate(commands):
-        items = [{"item_id": it["item_id"], "text": it["text"], "due_on": it["due_on"]}
-                 for it in note.content.get("action_items", [])]
-        try:
-            {"revise": lambda: note.revise({"text": f"Revision {i}", "action_items": items[1:],
-                                            "insights": [{"category": "advice", "text": f"tip {i}"}]},
-                                           "Europe/London", new_id),
-             "add_item": lambda: note.revise({"text": note.content["text"],
-                                              "action_items": items + [{"text": f"do {i}"}]}, "Europe/London", new_id),
-             "complete": lambda: note.complete_item(items[0]["item_id"]),
-             "reopen": lambda: note.reopen_item(items[0]["item_id"]),
-             "share": lambda: note.set_visibility("shared"), "private": lambda: note.set_visibility("private"),
-             "delete": note.delete}[command]()
-        except Exception:  # a rule refused it (no items, already deleted): the stream has no event for it
-            pass
+        with contextlib.suppress(Exception):  # a rule refused it (no items, already deleted): no event for it
+            note_commands(note, i, new_id)[command]()
     return messages(NOTES, note_id, note.pending)
+
+
+def note_commands(note: Note, i: int, new_id: Callable[[], str]) -> dict[str, Callable[[], object]]:
+    """The note commands by name, their arguments varied by the command's position i."""
+    items = [{"item_id": it["item_id"], "text": it["text"], "due_on": it["due_on"]}
+             for it in note.content.get("action_items", [])]
+    return {"revise": lambda: note.revise({"text": f"Revision {i}", "action_items": items[1:],
+                                           "insights": [{"category": "advice", "text": f"tip {i}"}]},
+                                          "Europe/London", new_id),
+            "add_item": lambda: note.revise({"text": note.content["text"],
+                                             "action_items": items + [{"text": f"do {i}"}]}, "Europe/London", new_id),
+            "complete": lambda: note.complete_item(items[0]["item_id"]),
+            "reopen": lambda: note.reopen_item(items[0]["item_id"]),
+            "share": lambda: note.set_visibility("shared"), "private": lambda: note.set_visibility("private"),
+            "delete": note.delete}
 
 
 def contact_stream(contact_id: str, commands: list[str]) -> list[Message]:
     contact = Contact.add(contact_id, "student-1", {"name": "Jane", "organisation": "Acme", "industry": "Software"})
     for i, command in enumerate(commands):
-        {"move": lambda: contact.change_details({"organisation": f"Org {i}"}),
-         "rename": lambda: contact.change_details({"name": f"Jane {i}"}),
-         "industry": lambda: contact.change_details({"industry": f"Industry {i % 2}"})}[command]()
+        contact_commands(contact, i)[command]()
     return messages(CONTACTS, contact_id, contact.pending)
+
+
+def contact_commands(contact: Contact, i: int) -> dict[str, Callable[[], object]]:
+    return {"move": lambda: contact.change_details({"organisation": f"Org {i}"}),
+            "rename": lambda: contact.change_details({"name": f"Jane {i}"}),
+            "industry": lambda: contact.change_details({"industry": f"Industry {i % 2}"})}
 
 
 @st.composite

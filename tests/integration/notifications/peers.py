@@ -321,7 +321,9 @@ class WebhookReceiver:
         if self.tls is not None:
             self.tls.sni_callback = lambda sock, name, context: self.server_names.append(name)  # type: ignore[assignment]
             self._server.socket = self.tls.wrap_socket(self._server.socket, server_side=True)
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="webhook-receiver", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name="webhook-receiver", daemon=True
+        )
         self._thread.start()
         return self
 

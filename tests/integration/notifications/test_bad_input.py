@@ -58,7 +58,9 @@ def test_rights_are_checked_before_anything_else(world: Notifications, token: Ca
     assert world.get("/templates", student).status_code == 403
     assert world.put("/templates/digest", student, {"subject": "s", "text": "t", "html": "h"}).status_code == 403
     assert world.get("/inbox", advisor).status_code == 403
-    assert world.post("/webhooks", student, {"url": "https://x.example.org", "student_id": "student-2"}).status_code == 403
+    assert (
+        world.post("/webhooks", student, {"url": "https://x.example.org", "student_id": "student-2"}).status_code == 403
+    )
 
 
 def test_templates_refuse_unknown_placeholders_and_kinds(world: Notifications, token: Callable) -> None:
@@ -89,7 +91,9 @@ def test_conflicts_and_what_is_not_yours(world: Notifications, token: Callable) 
     ada, bob = token("ada"), token("bob")
     first = world.ok(world.put("/preferences", ada, {"time_zone": "Europe/Paris"}))
     assert world.put("/preferences", ada, {"time_zone": "UTC"}, **{"If-Match": '"7"'}).status_code == 412
-    assert world.put("/preferences", ada, {"time_zone": "UTC"}, **{"If-Match": f'"{first["version"]}"'}).status_code == 200
+    assert (
+        world.put("/preferences", ada, {"time_zone": "UTC"}, **{"If-Match": f'"{first["version"]}"'}).status_code == 200
+    )
     endpoint = world.ok(world.post("/webhooks", ada, {"url": "https://hooks.example.org/ada"}), 201)
     assert world.post("/webhooks", ada, {"url": "ftp://hooks.example.org"}).json["fields"] == {
         "url": ["only http and https URLs are allowed"]}

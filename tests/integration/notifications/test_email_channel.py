@@ -25,11 +25,15 @@ INTERVIEW = {"id": "int_42", "state": "scheduled", "contact_name": "Zoë Ng", "o
 
 def reminder(notification_id: str = "ntf_5f2a", interview: dict = INTERVIEW) -> Outgoing:
     invite = ics.invite(interview, NOW)
-    return Outgoing(notification_id, "interview_reminder_24h", "Tomorrow: your interview with Zoë Ng",
-                    "Your interview with Zoë Ng is tomorrow at 10:00 (New York).",
-                    "<p>Your interview with <b>Zoë Ng</b> is tomorrow at 10:00 (New York).</p>",
-                    payload={}, attachments=(Attachment("invite.ics", f"text/calendar; method={ics.method_of(interview)}",
-                                                        invite),))
+    return Outgoing(
+        notification_id,
+        "interview_reminder_24h",
+        "Tomorrow: your interview with Zoë Ng",
+        "Your interview with Zoë Ng is tomorrow at 10:00 (New York).",
+        "<p>Your interview with <b>Zoë Ng</b> is tomorrow at 10:00 (New York).</p>",
+        payload={},
+        attachments=(Attachment("invite.ics", f"text/calendar; method={ics.method_of(interview)}", invite),),
+    )
 
 
 def unfolded(calendar: str) -> set[str]:
@@ -69,7 +73,9 @@ def test_a_contact_name_with_line_breaks_arrives_as_one_subject_and_adds_no_head
 
 
 def test_a_cancellation_carries_a_cancel_invite(smtp_server: SmtpServer) -> None:
-    channel(smtp_server).send(reminder(interview={**INTERVIEW, "state": "cancelled", "sequence": 2}), "ada@students.example")
+    channel(smtp_server).send(
+        reminder(interview={**INTERVIEW, "state": "cancelled", "sequence": 2}), "ada@students.example"
+    )
     [invite] = smtp_server.wait_for(1)[0].attachments
     assert invite.get_param("method") == "CANCEL"
     assert {"METHOD:CANCEL", "STATUS:CANCELLED", "SEQUENCE:2"} <= unfolded(invite.get_content())

@@ -92,7 +92,11 @@ def test_interview_reminders_reach_every_channel_once_and_a_reschedule_withdraws
     assert len(withdrawn) == 3 and len([n for n in history if n["status"] == "scheduled"]) == 6
 
     # an admin rewords the 1-hour reminder; a student may not, and an unknown placeholder is refused
-    wording = {"subject": "Soon: {contact_name} at {start_local}", "text": "See you, {contact}.", "html": "<p>{where}</p>"}
+    wording = {
+        "subject": "Soon: {contact_name} at {start_local}",
+        "text": "See you, {contact}.",
+        "html": "<p>{where}</p>",
+    }
     assert world.put("/templates/interview_reminder_1h", auth, wording).status_code == 403
     refused = world.put("/templates/interview_reminder_1h", admin, {**wording, "text": "Hi {first_name}"})
     assert refused.status_code == 422 and list(refused.json["fields"]) == ["text"]

@@ -16,7 +16,9 @@ from tests.integration.scheduling.conftest import Services
 @pytest.fixture
 def interview_id(services: Services, token: Callable) -> str:
     auth = token("student-1")
-    contact = services.contacts.client.post("/contacts", json={"name": "Jane"}, headers={"Authorization": auth}).json["id"]
+    contact = services.contacts.client.post("/contacts", json={"name": "Jane"}, headers={"Authorization": auth}).json[
+        "id"
+    ]
     services.contacts.sync()
     return services.scheduling.client.post("/interviews", headers={"Authorization": auth}, json={
         "contact_id": contact, "objectives": ["x"], "format": "phone", "time_zone": "UTC"}).json["id"]

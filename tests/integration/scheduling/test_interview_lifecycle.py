@@ -18,8 +18,15 @@ def add_contact(services: Services, auth: str, **details: Any) -> str:
 
 
 def request(services: Services, auth: str, contact_id: str, **extra: Any) -> Any:
-    body = {"contact_id": contact_id, "objectives": ["How do product teams work?"], "format": "video",
-            "link": "https://meet.example/abc", "time_zone": "America/New_York", "starter_questions": ["trends"], **extra}
+    body = {
+        "contact_id": contact_id,
+        "objectives": ["How do product teams work?"],
+        "format": "video",
+        "link": "https://meet.example/abc",
+        "time_zone": "America/New_York",
+        "starter_questions": ["trends"],
+        **extra,
+    }
     return services.scheduling.client.post("/interviews", json=body, headers={"Authorization": auth})
 
 
@@ -41,12 +48,19 @@ def test_the_whole_lifecycle_keeps_every_change_as_history(services: Services, t
     slots = services.scheduling.client.get(f"/interviews/{interview}", headers={"Authorization": auth}).json["slots"]
     assert [s["start"] for s in slots] == ["2026-03-06T15:00:00.000000Z", "2026-03-09T14:00:00.000000Z"]
 
-    assert post(services, auth, f"/interviews/{interview}/schedule", {"slot_id": slots[1]["slot_id"]}).status_code == 200
+    assert (
+        post(services, auth, f"/interviews/{interview}/schedule", {"slot_id": slots[1]["slot_id"]}).status_code == 200
+    )
     view = services.scheduling.client.get(f"/interviews/{interview}", headers={"Authorization": auth}).json
     assert view["state"] == "scheduled" and view["contact_name"] == "Jane Doe"
     assert view["local"] == {"student": "2026-03-09T10:00:00-04:00", "contact": "2026-03-09T14:00:00+00:00"}
 
-    moved = post(services, auth, f"/interviews/{interview}/reschedule", {"start": "2026-03-10T09:00:00", "time_zone": "America/New_York"})
+    moved = post(
+        services,
+        auth,
+        f"/interviews/{interview}/reschedule",
+        {"start": "2026-03-10T09:00:00", "time_zone": "America/New_York"},
+    )
     assert moved.status_code == 200
     view = services.scheduling.client.get(f"/interviews/{interview}", headers={"Authorization": auth}).json
     assert view["start"] == "2026-03-10T13:00:00.000000Z" and view["sequence"] == 1
@@ -57,14 +71,21 @@ def test_the_whole_lifecycle_keeps_every_change_as_history(services: Services, t
     assert early.status_code == 409 and "before it starts" in early.json["message"]
 
     services.scheduling.sync()
-    [listed] = services.scheduling.client.get("/interviews?state=scheduled", headers={"Authorization": auth}).json["items"]
+    [listed] = services.scheduling.client.get("/interviews?state=scheduled", headers={"Authorization": auth}).json[
+        "items"
+    ]
     assert listed["id"] == interview and listed["previous_times"][0]["start"] == "2026-03-09T14:00:00.000000Z"
 
 
 def test_a_cancelled_interview_keeps_its_history_and_cannot_be_completed(services: Services, token: Callable) -> None:
     auth = token("student-1")
     interview = request(services, auth, add_contact(services, auth)).json["id"]
-    post(services, auth, f"/interviews/{interview}/schedule", {"start": "2026-03-09T10:00:00", "time_zone": "America/New_York"})
+    post(
+        services,
+        auth,
+        f"/interviews/{interview}/schedule",
+        {"start": "2026-03-09T10:00:00", "time_zone": "America/New_York"},
+    )
     cancelled = post(services, auth, f"/interviews/{interview}/cancel", {"by": "contact", "reason": "sick"})
     assert cancelled.status_code == 200
     refused = post(services, auth, f"/interviews/{interview}/complete")
@@ -81,9 +102,13 @@ def test_overlapping_interviews_are_refused_naming_the_clash(services: Services,
     assert post(services, auth, f"/interviews/{first}/schedule",
                 {"start": "2026-03-09T10:00:00", "time_zone": "America/New_York"}).status_code == 200
     # 14:15 in London is 10:15 in New York on 9 March (after the US change, before the UK one): a clash
-    clash = post(services, auth, f"/interviews/{second}/schedule", {"start": "2026-03-09T14:15:00", "time_zone": "Europe/London"})
+    clash = post(
+        services, auth, f"/interviews/{second}/schedule", {"start": "2026-03-09T14:15:00", "time_zone": "Europe/London"}
+    )
     assert clash.status_code == 409 and clash.json["clashing_interview_id"] == first
-    ok = post(services, auth, f"/interviews/{second}/schedule", {"start": "2026-03-09T14:30:00", "time_zone": "Europe/London"})
+    ok = post(
+        services, auth, f"/interviews/{second}/schedule", {"start": "2026-03-09T14:30:00", "time_zone": "Europe/London"}
+    )
     assert ok.status_code == 200
     # cancelling frees the time
     post(services, auth, f"/interviews/{first}/cancel", {"by": "student"})
@@ -125,7 +150,9 @@ def test_only_your_own_contacts_and_interviews(services: Services, token: Callab
     refused = request(services, other, contact)
     assert refused.status_code == 422 and refused.json["fields"] == {"contact_id": ["not one of your contacts"]}
     interview = request(services, mine, contact).json["id"]
-    assert services.scheduling.client.get(f"/interviews/{interview}", headers={"Authorization": other}).status_code == 404
+    assert (
+        services.scheduling.client.get(f"/interviews/{interview}", headers={"Authorization": other}).status_code == 404
+    )
     assert post(services, other, f"/interviews/{interview}/cancel", {"by": "student"}).status_code == 404
 
 

@@ -84,7 +84,9 @@ def test_an_admin_acting_for_a_student_does_not_become_the_organizer(services: S
     assert (view["student_email"], view["student_name"], view["contact_email"]) == (None, None, None)
 
 
-def test_hostile_names_objectives_and_questions_cannot_inject_into_the_invite(services: Services, token: Callable) -> None:
+def test_hostile_names_objectives_and_questions_cannot_inject_into_the_invite(
+    services: Services, token: Callable
+) -> None:
     hostile = 'Eve";ROLE=CHAIR:mailto:x@y\r\nATTENDEE:mailto:mallory@evil.example\nEND:VEVENT,\\;'
     auth = student("student-1", email="ann@uni.example", name=hostile)
     contact = add_contact(services, auth, name=hostile, emails=["jane@acme.example"])
@@ -138,7 +140,10 @@ def test_the_calendar_feed_is_at_a_secret_url_that_the_student_can_rotate(servic
     assert feed_path(services, auth) == new  # what the feed endpoint hands out from now on
     assert services.scheduling.client.get(others_feed).status_code == 200  # other students keep theirs
     newest = feed_path(services, auth, "POST")
-    assert services.scheduling.client.get(new).status_code == 404 and services.scheduling.client.get(newest).status_code == 200
+    assert (
+        services.scheduling.client.get(new).status_code == 404
+        and services.scheduling.client.get(newest).status_code == 200
+    )
 
 
 def test_rotation_is_a_students_own_or_an_admins_act(services: Services, token: Callable) -> None:

@@ -142,7 +142,9 @@ class World:
                  "advisor_id": ADVISOR, "student_id": OWNER, "kind": "thank_you_due", "tag": "alumni"}
         names = re.findall(r"\{([a-z_]+)\}", template)
         if "token" in names:  # the feed URL as of now: the matrix rotates it too
-            known["token"] = self.ok("scheduling", "GET", "/calendar/feed")["url"].removesuffix(".ics").rsplit("/", 1)[-1]
+            known["token"] = (
+                self.ok("scheduling", "GET", "/calendar/feed")["url"].removesuffix(".ics").rsplit("/", 1)[-1]
+            )
         return {name: known[name] for name in names}
 
     # -- fresh records of the owner ----------------------------------------------------------------

@@ -162,7 +162,7 @@ REQUESTS: dict[str, Callable[[World, bool], Request]] = {
         (lambda note: {"note_id": note, "item_id": w.action_item(note)})(w.note()) if f else
         {"note_id": w.seed["note_id"], "item_id": w.seed["item_id"]}, None),
     "notes/POST /notes/{note_id}/action-items/{item_id}/reopen": lambda w, f: (
-        dict(zip(("note_id", "item_id"), w.completed_item())) if f else
+        dict(zip(("note_id", "item_id"), w.completed_item(), strict=True)) if f else
         {"note_id": w.seed["note_id"], "item_id": w.seed["item_id"]}, None),
     "notes/POST /advisors/{advisor_id}/students/{student_id}": lambda w, f: (
         {"advisor_id": f"advisor-{uuid.uuid4().hex[:8]}" if f else ADVISOR, "student_id": OWNER}, None),
@@ -184,7 +184,7 @@ REQUESTS: dict[str, Callable[[World, bool], Request]] = {
 def _expected(key: str) -> dict[str, str]:
     cells = EXPECTED[key].split()
     assert len(cells) == 1 + len(PRINCIPALS), f"{key}: a row needs {1 + len(PRINCIPALS)} cells"
-    return {**{bad: cells[0] for bad in BAD_TOKENS}, **dict(zip(PRINCIPALS, cells[1:]))}
+    return {**{bad: cells[0] for bad in BAD_TOKENS}, **dict(zip(PRINCIPALS, cells[1:], strict=True))}
 
 
 def test_every_operation_answers_every_principal_as_the_table_says(world: World) -> None:
@@ -212,7 +212,8 @@ def test_every_operation_answers_every_principal_as_the_table_says(world: World)
             want = success if expected[principal] == "ok" else expected[principal]
             fresh = want.startswith("2") and method != "GET"
             # reads and everything else: the seeded records, and a JSON body only where one is documented
-            params, body = REQUESTS.get(key, lambda w, f: (w.path_parameters(service, template), None))(world, fresh)
+            request = REQUESTS.get(key)
+            params, body = request(world, fresh) if request else (world.path_parameters(service, template), None)
             path = template.format(**params)
             before = world.commits()
             kwargs: dict[str, Any] = {"query_string": {"student_id": OWNER}} if student_param else {}

@@ -70,9 +70,29 @@ LINKEDIN_TEXT = (
 )
 LINKEDIN = b"\xef\xbb\xbf" + LINKEDIN_TEXT.encode("utf-8")  # real exports carry a BOM
 
-GOOGLE_HEADER = ["First Name", "Middle Name", "Last Name", "Phonetic First Name", "Phonetic Middle Name", "Phonetic Last Name", "Name Prefix", "Name Suffix", "Nickname", "File As", "Organization Name", "Organization Title", "Organization Department", "Birthday", "Notes", "Photo", "Labels", "E-mail 1 - Label", "E-mail 1 - Value", "E-mail 2 - Label", "E-mail 2 - Value", "Phone 1 - Label", "Phone 1 - Value", "Phone 2 - Label", "Phone 2 - Value", "Address 1 - Label", "Address 1 - Formatted", "Address 1 - Street", "Address 1 - City", "Address 1 - PO Box", "Address 1 - Region", "Address 1 - Postal Code", "Address 1 - Country", "Address 1 - Extended Address", "Website 1 - Label", "Website 1 - Value", "Website 2 - Label", "Website 2 - Value"]
+GOOGLE_HEADER = [
+    "First Name", "Middle Name", "Last Name", "Phonetic First Name", "Phonetic Middle Name", "Phonetic Last Name",
+    "Name Prefix", "Name Suffix", "Nickname", "File As", "Organization Name", "Organization Title",
+    "Organization Department", "Birthday", "Notes", "Photo", "Labels", "E-mail 1 - Label", "E-mail 1 - Value",
+    "E-mail 2 - Label", "E-mail 2 - Value", "Phone 1 - Label", "Phone 1 - Value", "Phone 2 - Label",
+    "Phone 2 - Value", "Address 1 - Label", "Address 1 - Formatted", "Address 1 - Street", "Address 1 - City",
+    "Address 1 - PO Box", "Address 1 - Region", "Address 1 - Postal Code", "Address 1 - Country",
+    "Address 1 - Extended Address", "Website 1 - Label", "Website 1 - Value", "Website 2 - Label",
+    "Website 2 - Value",
+]
 
-GOOGLE_LEGACY_HEADER = ["Name", "Given Name", "Additional Name", "Family Name", "Yomi Name", "Given Name Yomi", "Additional Name Yomi", "Family Name Yomi", "Name Prefix", "Name Suffix", "Initials", "Nickname", "Short Name", "Maiden Name", "Birthday", "Gender", "Location", "Billing Information", "Directory Server", "Mileage", "Occupation", "Hobby", "Sensitivity", "Priority", "Subject", "Notes", "Language", "Photo", "Group Membership", "E-mail 1 - Type", "E-mail 1 - Value", "E-mail 2 - Type", "E-mail 2 - Value", "Phone 1 - Type", "Phone 1 - Value", "Address 1 - Type", "Address 1 - Formatted", "Address 1 - Street", "Address 1 - City", "Address 1 - PO Box", "Address 1 - Region", "Address 1 - Postal Code", "Address 1 - Country", "Address 1 - Extended Address", "Organization 1 - Type", "Organization 1 - Name", "Organization 1 - Yomi Name", "Organization 1 - Title", "Organization 1 - Department", "Organization 1 - Symbol", "Organization 1 - Location", "Organization 1 - Job Description", "Website 1 - Type", "Website 1 - Value"]
+GOOGLE_LEGACY_HEADER = [
+    "Name", "Given Name", "Additional Name", "Family Name", "Yomi Name", "Given Name Yomi", "Additional Name Yomi",
+    "Family Name Yomi", "Name Prefix", "Name Suffix", "Initials", "Nickname", "Short Name", "Maiden Name", "Birthday",
+    "Gender", "Location", "Billing Information", "Directory Server", "Mileage", "Occupation", "Hobby", "Sensitivity",
+    "Priority", "Subject", "Notes", "Language", "Photo", "Group Membership", "E-mail 1 - Type", "E-mail 1 - Value",
+    "E-mail 2 - Type", "E-mail 2 - Value", "Phone 1 - Type", "Phone 1 - Value", "Address 1 - Type",
+    "Address 1 - Formatted", "Address 1 - Street", "Address 1 - City", "Address 1 - PO Box", "Address 1 - Region",
+    "Address 1 - Postal Code", "Address 1 - Country", "Address 1 - Extended Address", "Organization 1 - Type",
+    "Organization 1 - Name", "Organization 1 - Yomi Name", "Organization 1 - Title", "Organization 1 - Department",
+    "Organization 1 - Symbol", "Organization 1 - Location", "Organization 1 - Job Description", "Website 1 - Type",
+    "Website 1 - Value",
+]
 
 
 def google_csv(header: list[str], rows: list[dict[str, str]]) -> bytes:
@@ -637,7 +657,9 @@ def test_vcard_categories_become_tags_and_survive_the_round_trip():
 
 
 def test_google_legacy_group_membership_becomes_tags_without_system_groups():
-    data = google_csv(GOOGLE_LEGACY_HEADER, [{"Name": "Tom", "Group Membership": "* My Contacts ::: Mentors ::: * Starred"}])
+    data = google_csv(
+        GOOGLE_LEGACY_HEADER, [{"Name": "Tom", "Group Membership": "* My Contacts ::: Mentors ::: * Starred"}]
+    )
     [row] = parse(data, "google_csv")
     assert row.contact == {"name": "Tom", "source": "google", "tags": ["Mentors"]}
 
@@ -678,9 +700,9 @@ def test_no_text_can_add_a_property_or_card_to_the_vcard_export(name, note, orga
 @settings(max_examples=200, deadline=None)
 @given(values=st.lists(st.text(st.characters(exclude_categories=("Cs",))), min_size=11, max_size=11))
 def test_no_csv_cell_starts_like_a_formula_and_the_csv_reads_back(values):
-    contact = dict(zip(CSV_COLUMNS, values))
+    contact = dict(zip(CSV_COLUMNS, values, strict=True))
     [row] = list(csv.DictReader(io.StringIO(export_csv([contact]), newline="")))
-    for column, value in zip(CSV_COLUMNS, values):
+    for column, value in zip(CSV_COLUMNS, values, strict=True):
         text = ";".join(part for part in [value.strip()] if part) if column in ("emails", "tags") else value.strip()
         assert row[column] == ("'" + text if text.startswith(FORMULA_START) else text)
         assert not row[column].startswith(FORMULA_START)

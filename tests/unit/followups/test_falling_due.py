@@ -125,7 +125,9 @@ def test_the_rule_holds_for_an_item_loaded_from_its_stream() -> None:
 
 
 def test_a_dismissed_item_a_snoozed_one_and_one_not_due_yet_are_refused() -> None:
-    dismissed = FollowUp.from_history("thank_you:i1", [Recorded("FollowUpDismissed", {"student_id": "s", "reason": None})])
+    dismissed = FollowUp.from_history(
+        "thank_you:i1", [Recorded("FollowUpDismissed", {"student_id": "s", "reason": None})]
+    )
     with pytest.raises(RuleViolated, match="dismissed"):
         dismissed.become_due(announcement(thank_you()), at(LATER))  # type: ignore[attr-defined]
     snoozed = FollowUp("thank_you:i1")

@@ -81,8 +81,12 @@ def test_thank_you_is_due_after_24_hours_overdue_after_48_and_closed_only_by_a_l
 
 def test_3b7_uses_the_students_zone_from_their_newest_interview_event() -> None:
     sent = "2026-03-07T07:30:00.000000Z"  # Friday evening in Los Angeles, Saturday morning in Tokyo
-    la = interview("i1", "jane", "2026-01-10T10:00:00.000000Z", zone="America/Los_Angeles", zone_at="2026-02-01T00:00:00.000000Z")
-    tokyo = interview("i2", "jane", "2026-01-10T10:00:00.000000Z", zone="Asia/Tokyo", zone_at="2026-01-01T00:00:00.000000Z")
+    la = interview(
+        "i1", "jane", "2026-01-10T10:00:00.000000Z", zone="America/Los_Angeles", zone_at="2026-02-01T00:00:00.000000Z"
+    )
+    tokyo = interview(
+        "i2", "jane", "2026-01-10T10:00:00.000000Z", zone="Asia/Tokyo", zone_at="2026-01-01T00:00:00.000000Z"
+    )
     facts = [contact("jane", ("outreach", sent)), tokyo, la]
     assert student_time_zone(facts) == "America/Los_Angeles" == student_time_zone(list(reversed(facts)))
     items = queue(*facts)
@@ -91,9 +95,13 @@ def test_3b7_uses_the_students_zone_from_their_newest_interview_event() -> None:
 
 
 def test_a_reply_closes_the_outreach_items_and_a_second_unanswered_outreach_gets_no_more_follow_ups() -> None:
-    replied = queue(contact("jane", ("outreach", "2026-03-02T10:00:00.000000Z"), ("reply", "2026-03-03T10:00:00.000000Z")))
+    replied = queue(
+        contact("jane", ("outreach", "2026-03-02T10:00:00.000000Z"), ("reply", "2026-03-03T10:00:00.000000Z"))
+    )
     assert {i["status"] for i in replied.values() if i["rule"].startswith("outreach")} == {"done"}
-    twice = queue(contact("jane", ("outreach", "2026-03-02T10:00:00.000000Z"), ("outreach", "2026-03-12T10:00:00.000000Z")))
+    twice = queue(
+        contact("jane", ("outreach", "2026-03-02T10:00:00.000000Z"), ("outreach", "2026-03-12T10:00:00.000000Z"))
+    )
     assert [k for k in twice if k.startswith("outreach")] == ["outreach_next_contact:jane-1"]
     no_organisation = queue(contact("jane", ("outreach", "2026-03-02T10:00:00.000000Z"), organisation=None))
     assert [k for k in no_organisation if k.startswith("outreach")] == ["outreach_follow_up:jane-0"]
@@ -101,7 +109,9 @@ def test_a_reply_closes_the_outreach_items_and_a_second_unanswered_outreach_gets
 
 def test_stay_in_touch_needs_a_conversation_and_follows_the_per_contact_rhythm() -> None:
     assert not [k for k in queue(contact("jane", ("outreach", "2026-01-05T10:00:00.000000Z"))) if k.startswith("stay")]
-    talked = contact("jane", ("conversation", "2026-01-12T10:00:00.000000Z"), ("article", "2026-01-20T10:00:00.000000Z"))
+    talked = contact(
+        "jane", ("conversation", "2026-01-12T10:00:00.000000Z"), ("article", "2026-01-20T10:00:00.000000Z")
+    )
     [(key, item)] = [(k, v) for k, v in queue(talked).items() if k.startswith("stay")]
     assert key == "stay_in_touch:jane:jane-1" and item["due_at"] == "2026-03-17T10:00:00.000000Z"
     talked["tags"] = ["checkin-2w"]
@@ -118,7 +128,12 @@ def test_action_items_and_the_students_decisions() -> None:
          "added_at": "2026-03-01T00:00:00.000000Z"},
         {"item_id": "a2", "text": "CV", "due_on": None, "time_zone": None, "completed": True,
          "completed_at": "2026-03-02T00:00:00.000000Z", "added_at": "2026-03-01T00:00:00.000000Z"}]}
-    snooze = {"_id": "action_item:a1", "type": "followup", "student_id": "s", "snoozed_until": "2026-03-11T00:00:00.000000Z"}
+    snooze = {
+        "_id": "action_item:a1",
+        "type": "followup",
+        "student_id": "s",
+        "snoozed_until": "2026-03-11T00:00:00.000000Z",
+    }
     dismiss = {"_id": "action_item:a2", "type": "followup", "student_id": "s", "dismissed": True}
     items = queue(note, snooze, dismiss)
     assert items["action_item:a1"]["due_at"] == "2026-03-10T04:00:00.000000Z"
@@ -129,9 +144,11 @@ def test_action_items_and_the_students_decisions() -> None:
 
 
 def test_the_queue_is_the_same_whatever_the_order_of_the_facts_and_carries_the_rules_version() -> None:
-    facts = [contact("jane", ("outreach", "2026-03-02T10:00:00.000000Z"), ("conversation", "2026-03-04T10:00:00.000000Z")),
-             contact("john", ("outreach", "2026-03-03T10:00:00.000000Z")),
-             interview("i1", "jane", "2026-03-04T10:30:00.000000Z")]
+    facts = [
+        contact("jane", ("outreach", "2026-03-02T10:00:00.000000Z"), ("conversation", "2026-03-04T10:00:00.000000Z")),
+        contact("john", ("outreach", "2026-03-03T10:00:00.000000Z")),
+        interview("i1", "jane", "2026-03-04T10:30:00.000000Z"),
+    ]
     assert build_queue("s", facts) == build_queue("s", list(reversed(facts)))
     changed = copy.deepcopy(RULES)
     changed["version"] = 2
@@ -147,7 +164,12 @@ def test_the_item_aggregate_snoozes_into_the_future_and_dismisses_once() -> None
         item.snooze("s", now, now)
     item.snooze("s", datetime(2026, 3, 2, tzinfo=UTC), now)
     item.dismiss("s", "done in person")
-    assert (item.owner_id, item.dismissed, item.snoozed_until, item.version) == ("s", True, "2026-03-02T00:00:00.000000Z", 2)
+    assert (item.owner_id, item.dismissed, item.snoozed_until, item.version) == (
+        "s",
+        True,
+        "2026-03-02T00:00:00.000000Z",
+        2,
+    )
     with pytest.raises(RuleViolated):
         item.dismiss("s", None)
     with pytest.raises(RuleViolated):

@@ -160,8 +160,12 @@ def test_an_endpoint_that_answers_gone_is_disabled_at_once() -> None:
 def test_preferences_record_the_whole_state_and_nothing_when_unchanged() -> None:
     preferences = Preferences(Preferences.stream_for("student-1"))
     assert preferences.wants("thank_you_due", "in_app") and not preferences.wants("thank_you_due", "email")
-    choice = {"email": "ada@example.org", "time_zone": "Europe/London", "quiet_hours": {"start": "22:00", "end": "07:00"},
-              "digest": True}
+    choice = {
+        "email": "ada@example.org",
+        "time_zone": "Europe/London",
+        "quiet_hours": {"start": "22:00", "end": "07:00"},
+        "digest": True,
+    }
     preferences.change("student-1", channels={"thank_you_due": ["email", "in_app", "email"]}, **choice)
     data = preferences.pending[0].data
     assert data["channels"]["thank_you_due"] == ["email", "in_app"]  # once each, in a fixed order

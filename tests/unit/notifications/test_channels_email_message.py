@@ -93,7 +93,9 @@ def test_a_line_break_in_a_subject_cannot_inject_headers(brk: str) -> None:
     assert not any(line.lower().startswith((b"bcc:", b"x-evil:")) for line in wire.split(b"\r\n"))
     received = BytesParser(policy=policy.default).parsebytes(wire)  # the standard library reads it back
     assert received["Subject"] == "Thank Zoë Bcc: everyone@uni.example X-Evil: 1"
-    assert received["Bcc"] is None and received["X-Evil"] is None and received.get_all("Subject") == [received["Subject"]]
+    assert (
+        received["Bcc"] is None and received["X-Evil"] is None and received.get_all("Subject") == [received["Subject"]]
+    )
     assert wire.startswith(b"Subject: Thank =?utf-8?q?Zo=C3=AB?= Bcc:")  # non-ASCII RFC 2047-encoded, one line
 
 

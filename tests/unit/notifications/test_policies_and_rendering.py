@@ -28,7 +28,10 @@ def test_an_interview_gets_each_reminder_on_each_chosen_channel() -> None:
     assert sorted((p.kind, p.channel) for p in decision.schedule) == [
         ("interview_reminder_1h", "in_app"), ("interview_reminder_24h", "email"), ("interview_reminder_24h", "in_app")]
     due = {p.kind: p.send_at.isoformat() for p in decision.schedule}
-    assert due == {"interview_reminder_24h": "2026-03-04T09:00:00+00:00", "interview_reminder_1h": "2026-03-05T08:00:00+00:00"}
+    assert due == {
+        "interview_reminder_24h": "2026-03-04T09:00:00+00:00",
+        "interview_reminder_1h": "2026-03-05T08:00:00+00:00",
+    }
     plan = decision.schedule[0]
     assert plan.context["contact_organisation"] == "Acme" and plan.context["link"] == "/interviews/interview-1"
     assert plan.context["time_zone"] == "Europe/Berlin"  # the interview's zone when none is preferred
@@ -56,7 +59,9 @@ def test_a_reschedule_makes_the_reminders_of_every_earlier_time_moot() -> None:
                                           "Asia/Tokyo", ["e1"])
     [moot] = decision.suppress
     assert moot.reason == "the interview was rescheduled"
-    assert set(moot.ids) == set(notification_ids("e1", ["interview_reminder_24h", "interview_reminder_1h"], "student-1"))
+    assert set(moot.ids) == set(
+        notification_ids("e1", ["interview_reminder_24h", "interview_reminder_1h"], "student-1")
+    )
     assert not set(moot.ids) & {p.id for p in decision.schedule}
     assert {p.context["time_zone"] for p in decision.schedule} == {"Asia/Tokyo"}  # the preferred zone wins
 

@@ -85,7 +85,9 @@ def test_the_same_key_always_names_the_same_stream_and_each_part_of_the_key_matt
     assert len(others) == 4 and notification_id(key) not in others
     assert notification_id(key) in notification_ids("event-1", ["interview_reminder_1h"], "student-1")
     day = at("2026-03-02T08:00:00+00:00").date()
-    assert notification_id(digest_key("student-1", "email", day)) != notification_id(digest_key("student-1", "webhook", day))
+    assert notification_id(digest_key("student-1", "email", day)) != notification_id(
+        digest_key("student-1", "webhook", day)
+    )
 
 
 def test_a_time_of_day_is_hh_mm() -> None:

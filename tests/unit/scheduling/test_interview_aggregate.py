@@ -21,9 +21,20 @@ def requested(**overrides: object) -> Recorded:
 
 
 def scheduled(start: str = "2026-03-09T14:00:00.000000Z", end: str = "2026-03-09T14:30:00.000000Z") -> Recorded:
-    return Recorded("InterviewScheduled", {"slot_id": None, "start": start, "end": end, "time_zone": "America/New_York",
-                                           "student_id": "s-1", "contact_id": "c-1", "student_time_zone": "America/New_York",
-                                           "contact_time_zone": "Europe/London", "sequence": 0})
+    return Recorded(
+        "InterviewScheduled",
+        {
+            "slot_id": None,
+            "start": start,
+            "end": end,
+            "time_zone": "America/New_York",
+            "student_id": "s-1",
+            "contact_id": "c-1",
+            "student_time_zone": "America/New_York",
+            "contact_time_zone": "Europe/London",
+            "sequence": 0,
+        },
+    )
 
 
 def given(*events: Recorded) -> Interview:
@@ -58,8 +69,16 @@ def test_the_same_instant_shows_as_each_partys_local_time() -> None:
 
 # -- lifecycle ---------------------------------------------------------------------------------
 def test_requesting_adds_the_chosen_starter_questions() -> None:
-    interview = Interview.request_with("i-1", "s-1", "c-1", objectives=["x"], questions=[{"text": "Mine?", "category": "other"}],
-                                       starter_categories=["advice"], format="phone", student_time_zone="Europe/London")
+    interview = Interview.request_with(
+        "i-1",
+        "s-1",
+        "c-1",
+        objectives=["x"],
+        questions=[{"text": "Mine?", "category": "other"}],
+        starter_categories=["advice"],
+        format="phone",
+        student_time_zone="Europe/London",
+    )
     [event] = interview.pending
     assert event.name == "InterviewRequested"
     assert event.data["questions"][0] == {"text": "Mine?", "category": "other"}
@@ -134,7 +153,11 @@ def test_a_request_records_both_parties_addresses_for_the_invite() -> None:
 def test_a_v1_request_is_upcast_with_unknown_addresses() -> None:
     v1 = {"type": "careerloop.scheduling.InterviewRequested.v1", "data": requested().data}
     recorded = INTERVIEWS.read(v1)
-    assert (recorded.data["student_email"], recorded.data["student_name"], recorded.data["contact_email"]) == (None, None, None)
+    assert (recorded.data["student_email"], recorded.data["student_name"], recorded.data["contact_email"]) == (
+        None,
+        None,
+        None,
+    )
     assert recorded.data["contact_name"] == "Jane" and given(recorded).request["student_email"] is None
     assert all(INTERVIEWS.latest("InterviewRequested").schema().fields[f].metadata["pii"]
                for f in ("student_email", "student_name", "contact_email"))
@@ -145,5 +168,8 @@ def test_rotating_the_feed_counts_generations_from_one() -> None:
     assert schedule.feed_generation == 0
     schedule.rotate_feed("s-1")
     schedule.rotate_feed("s-1")
-    assert [(e.name, e.data["generation"]) for e in schedule.pending] == [("CalendarFeedRotated", 1), ("CalendarFeedRotated", 2)]
+    assert [(e.name, e.data["generation"]) for e in schedule.pending] == [
+        ("CalendarFeedRotated", 1),
+        ("CalendarFeedRotated", 2),
+    ]
     assert StudentSchedule.from_history("schedule-s-1", schedule.pending).feed_generation == 2
