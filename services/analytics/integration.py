@@ -156,7 +156,7 @@ class Source:
 
     @property
     def student_id(self) -> str | None:
-        return self.data.get("student_id") or self.envelope.get("ownerid") or self.stream.get("student_id")
+        return self.data.get("student_id") or self.envelope.get("ownerid")
 
     @property
     def time(self) -> str:

@@ -112,7 +112,7 @@ class Translator(Projection):
         if activated:
             self.students.insert_if_absent(activated, {"activated_by": envelope["id"]})
         self._outgoing.extend(messages)
-        self.write(envelope, Update(set={"student_id": source.student_id, **(keep or {})}))
+        self.write(envelope, Update(set=dict(keep or {})))
         return True
 
     def _stored(self, source_event_id: str) -> list[Outgoing]:
