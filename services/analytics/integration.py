@@ -171,6 +171,7 @@ class Emitted:
     name: str
     fields: dict[str, Any]
     occurred_at: str | None = None  # when it happened, if not the source event's time
+    id_basis: str | None = None  # what the event id derives from, if not the source event's id
 
 
 Translation = Callable[[Source], list[Emitted]]
@@ -294,6 +295,13 @@ def translate(source: Source) -> list[Emitted]:
 
 # -- the wire -------------------------------------------------------------------------------------------
 
+def activation(student: str) -> Emitted:
+    """A student's StudentActivated: its id derives from the student's pseudonym, not from the event
+    that happened to be seen first, so a rebuild that reads the topics in another interleaving still
+    gives it the same id (consumers keep the first)."""
+    return Emitted("StudentActivated", {}, id_basis=f"student:{student}")
+
+
 def event_id(source_event_id: str, name: str) -> str:
     """Deterministic: the same source event always gives the same integration event id."""
     return str(uuid.uuid5(ID_NAMESPACE, f"{source_event_id}:{name}"))
@@ -313,7 +321,8 @@ def envelope(emitted: Emitted, *, source_event_id: str, time: str, student_id: s
             data["interview"] = pseudonyms.interview(value)
         else:
             data[name] = value
-    return {"specversion": SPEC_VERSION, "id": event_id(source_event_id, emitted.name), "source": SOURCE,
+    return {"specversion": SPEC_VERSION, "id": event_id(emitted.id_basis or source_event_id, emitted.name),
+            "source": SOURCE,
             "type": integration_type.type_string, "subject": student, "time": time,
             "datacontenttype": "application/json", "dataschema": integration_type.dataschema, "data": data}
 

@@ -26,7 +26,8 @@ import logging
 from functools import partial
 from typing import Any, Callable
 
-from services.analytics.integration import CONTENT_TYPE, TOPIC, Emitted, Source, envelope, serialise, translate
+from services.analytics.integration import (CONTENT_TYPE, TOPIC, Emitted, Source, activation, envelope, serialise,
+                                            translate)
 from services.analytics.pseudonyms import Pseudonymiser
 from shared.bus import EventBus, Message, Producer
 from shared.contracts.contacts import CONTACTS
@@ -130,7 +131,7 @@ class Translator(Projection):
         activated = None
         if self.students.get(student) is None:
             activated = student
-            emitted = [Emitted("StudentActivated", {}), *emitted]
+            emitted = [activation(student), *emitted]
         wrap = partial(envelope, source_event_id=source.envelope["id"], time=source.time, student_id=student_id,
                        pseudonyms=self.pseudonyms)
         return [(student, serialise(wrap(e)).decode()) for e in emitted], activated
