@@ -203,8 +203,16 @@ class Translator(Projection):
 
 
 def bind(process: Running) -> Callable[..., Translator]:
-    """The translator's factory with this process's bus and pseudonym keys."""
-    return partial(Translator, bus=process.bus(), pseudonyms=Pseudonymiser.from_settings(process.settings))
+    """The translator's factory with this process's bus and pseudonym keys; each translator's producer
+    is closed when the process ends."""
+    bus, pseudonyms = process.bus(), Pseudonymiser.from_settings(process.settings)
+
+    def make(read_store: ReadStore, **options: Any) -> Translator:
+        translator = Translator(read_store, bus=bus, pseudonyms=pseudonyms, **options)
+        process.resources.callback(translator.close)
+        return translator
+
+    return make
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -215,3 +216,11 @@ def test_ids_derive_from_the_source_event_and_type_and_the_bytes_are_canonical()
 def test_every_type_in_the_vocabulary_has_a_valid_schema_named_by_its_dataschema() -> None:
     assert {t.dataschema for t in VOCABULARY.values()} <= set(SCHEMAS)
     assert all(t.schema_path.exists() and t.summary for t in VOCABULARY.values())
+
+
+def test_the_readme_documents_every_published_type_and_the_topic() -> None:
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    section = readme[readme.index("## The integration stream (analytics)"):]
+    assert "careerloop.analytics.journey.v1" in section
+    for name in VOCABULARY:
+        assert f"`{name}`" in section, name
