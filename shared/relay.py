@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from typing import Mapping, TextIO
 
-from shared.bus import EventBus
+from shared.bus import EventBus, close_quietly
 from shared.eventstore import EventStore
 from shared.process import Lease, ProcessLoop, ProcessMetrics, command_line, holder_id, running
 
@@ -87,10 +87,7 @@ class Relay:
 
     def _reset_producer(self) -> None:
         if self._producer is not None:
-            try:
-                self._producer.close()
-            except Exception:
-                log.debug("closing a broken producer failed", exc_info=True)
+            close_quietly(self._producer)
             self._producer = None
 
 

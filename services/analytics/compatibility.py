@@ -119,8 +119,10 @@ def check(directory: Path = SCHEMA_DIR, published: dict[str, int] | None = None)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m services.analytics.compatibility", description=__doc__.splitlines()[0])
-    parser.add_argument("directory", nargs="?", type=Path, default=SCHEMA_DIR, help="the schemas (default: %(default)s)")
+    parser = argparse.ArgumentParser(prog="python -m services.analytics.compatibility",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("directory", nargs="?", type=Path, default=SCHEMA_DIR,
+                        help="the schemas (default: %(default)s)")
     args = parser.parse_args(argv)
     problems = check(args.directory, published=None if args.directory == SCHEMA_DIR else {})
     for problem in problems:

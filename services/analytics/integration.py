@@ -22,10 +22,11 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from services.analytics.pseudonyms import Pseudonymiser
 from shared.contracts import ANALYTICS_JOURNEY_TOPIC

@@ -39,7 +39,7 @@ class Pseudonymiser:
         self._keys = {kind: derive_key(secret, kind) for kind in KINDS}
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "Pseudonymiser":
+    def from_settings(cls, settings: Settings) -> Pseudonymiser:
         return cls(settings.get("ANALYTICS_PSEUDONYM_KEY"), settings.get("ANALYTICS_PSEUDONYM_KEY_ID"))
 
     def pseudonym(self, kind: str, raw_id: str) -> str:

@@ -23,13 +23,22 @@ deduplicate by `id`.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from functools import partial
-from typing import Any, Callable
+from typing import Any
 
-from services.analytics.integration import (CONTENT_TYPE, TOPIC, Emitted, Source, activation, envelope, serialise,
-                                            translate)
+from services.analytics.integration import (
+    CONTENT_TYPE,
+    TOPIC,
+    Emitted,
+    Source,
+    activation,
+    envelope,
+    serialise,
+    translate,
+)
 from services.analytics.pseudonyms import Pseudonymiser
-from shared.bus import EventBus, Message, Producer
+from shared.bus import EventBus, Message, Producer, close_quietly
 from shared.contracts.contacts import CONTACTS
 from shared.contracts.followups import FOLLOWUPS
 from shared.contracts.notes import NOTES
@@ -88,10 +97,7 @@ class Translator(Projection):
 
     def close(self) -> None:
         if self._producer is not None:
-            try:
-                self._producer.close()
-            except Exception:
-                log.debug("closing a broken producer failed", exc_info=True)
+            close_quietly(self._producer)
             self._producer = None
 
     def translate(self, envelope: dict[str, Any], event: Recorded, keep: dict[str, Any] | None = None,

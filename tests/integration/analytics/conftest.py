@@ -4,8 +4,9 @@ offset 0 that uses only the bus port and independent clients (tests/analytics_st
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 

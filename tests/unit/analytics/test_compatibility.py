@@ -7,8 +7,9 @@ import json
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator
@@ -139,4 +140,5 @@ def test_a_file_whose_id_does_not_match_its_name_fails(tmp_path: Path) -> None:
 
 
 def test_a_published_type_without_a_schema_fails() -> None:
-    assert check(published={"InterviewHeld": 2}) == ["InterviewHeld v2 is published but InterviewHeld.v2.json is missing"]
+    assert check(published={"InterviewHeld": 2}) == [
+        "InterviewHeld v2 is published but InterviewHeld.v2.json is missing"]

@@ -36,6 +36,7 @@ def test_no_id_stays_none_and_an_empty_key_is_refused() -> None:
 
 
 def test_the_key_and_its_id_come_from_configuration() -> None:
-    configured = Pseudonymiser.from_settings(Settings({"ANALYTICS_PSEUDONYM_KEY": KEY, "ANALYTICS_PSEUDONYM_KEY_ID": "k9"}))
+    configured = Pseudonymiser.from_settings(Settings({"ANALYTICS_PSEUDONYM_KEY": KEY,
+                                                       "ANALYTICS_PSEUDONYM_KEY_ID": "k9"}))
     assert configured.key_id == "k9" and configured.student("s") == Pseudonymiser(KEY, "k9").student("s")
     assert Pseudonymiser.from_settings(Settings({})).key_id == "k1"  # the embedded defaults

@@ -10,8 +10,17 @@ from typing import Any
 
 import pytest
 
-from services.analytics.integration import (INDUSTRIES, VOCABULARY, Source, envelope, event_id, normalise_industry,
-                                            read, serialise, translate)
+from services.analytics.integration import (
+    INDUSTRIES,
+    VOCABULARY,
+    Source,
+    envelope,
+    event_id,
+    normalise_industry,
+    read,
+    serialise,
+    translate,
+)
 from services.analytics.pseudonyms import Pseudonymiser
 from shared.contracts.contacts import CONTACTS
 from shared.contracts.followups import FOLLOWUPS
@@ -86,7 +95,8 @@ def test_industries_are_normalised_to_the_documented_vocabulary(typed: str, cate
                                         ("check_in", "CheckInMade")])
 def test_touchpoints_become_outreach_reply_and_check_in_at_the_time_they_happened(kind: str, name: str) -> None:
     source = domain(CONTACTS, "TouchpointLogged", {"touchpoint_id": "t-1", "kind": kind, "text": "Dear Ximena",
-                                                   "url": "https://mail.example/x", "occurred_at": "2026-03-01T08:00:00-05:00"},
+                                                   "url": "https://mail.example/x",
+                                                   "occurred_at": "2026-03-01T08:00:00-05:00"},
                     subject="c-1", version=2)
     data = only(published(source), name)
     assert data == {"student": STUDENT, "pseudonym_key_id": "k7", "occurred_at": "2026-03-01T13:00:00.000000Z",
@@ -109,7 +119,8 @@ def test_a_thank_you_counts_the_hours_since_the_latest_held_interview_with_that_
 
 
 REQUEST = {"student_id": "s-1", "contact_id": "c-1", "contact_name": "Ximena Quillfeather",
-           "objectives": ["Learn how Zephyrine teams plan"], "questions": [{"text": "What surprised you?", "category": "advice"}],
+           "objectives": ["Learn how Zephyrine teams plan"],
+           "questions": [{"text": "What surprised you?", "category": "advice"}],
            "format": "video", "link": "https://meet.example/abc", "place": None, "duration_minutes": 30,
            "student_time_zone": "America/New_York", "contact_time_zone": "Europe/London",
            "student_email": "student@uni.example", "student_name": "Sam Student", "contact_email": "xq@example.org"}
@@ -135,7 +146,8 @@ def test_a_scheduled_interview_has_its_agreed_length_and_the_lead_time_from_agre
 def test_a_rescheduled_interview_has_its_new_lead_time() -> None:
     source = domain(INTERVIEWS, "InterviewRescheduled", {**TIMES, "start": "2026-03-02T21:00:00Z",
                                                          "end": "2026-03-02T21:30:00Z",
-                                                         "previous_start": TIMES["start"], "previous_end": TIMES["end"]},
+                                                         "previous_start": TIMES["start"],
+                                                         "previous_end": TIMES["end"]},
                     subject="i-1", version=3)
     assert only(published(source), "InterviewRescheduled")["lead_time_hours"] == 12.0
 
@@ -183,7 +195,8 @@ def test_a_completed_action_item_names_the_contact_of_its_note() -> None:
 
 def test_follow_ups_falling_due_and_dismissed() -> None:
     due = domain(FOLLOWUPS, "FollowUpBecameDue", {
-        "student_id": "s-1", "rule": "thank_you", "reason": "Thank Ximena Quillfeather", "due_at": "2026-03-03T15:30:00Z",
+        "student_id": "s-1", "rule": "thank_you", "reason": "Thank Ximena Quillfeather",
+        "due_at": "2026-03-03T15:30:00Z",
         "overdue_at": None, "contact_id": "c-1", "link": "/interviews/i-1", "source": {"id": "i-1"}},
         subject="thank_you:i-1")
     assert only(published(due), "FollowUpBecameDue") == {
