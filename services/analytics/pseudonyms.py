@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from functools import lru_cache
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -19,6 +20,7 @@ from shared.config import Settings
 
 KINDS = ("student", "contact", "interview")
 PSEUDONYM_HEX_CHARS = 32  # 128 bits: no collisions at any campus's scale, short enough for a warehouse key
+PSEUDONYM_CACHE = 65_536
 _SALT = b"careerloop-analytics-pseudonyms-v1"
 
 
@@ -37,12 +39,14 @@ class Pseudonymiser:
             raise ValueError("ANALYTICS_PSEUDONYM_KEY_ID is empty")
         self.key_id = key_id
         self._keys = {kind: derive_key(secret, kind) for kind in KINDS}
+        # a student's id comes with every one of their events: remember recent pseudonyms
+        self.pseudonym = lru_cache(maxsize=PSEUDONYM_CACHE)(self._pseudonym)  # type: ignore[method-assign]
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Pseudonymiser:
         return cls(settings.get("ANALYTICS_PSEUDONYM_KEY"), settings.get("ANALYTICS_PSEUDONYM_KEY_ID"))
 
-    def pseudonym(self, kind: str, raw_id: str) -> str:
+    def _pseudonym(self, kind: str, raw_id: str) -> str:
         digest = hmac.new(self._keys[kind], raw_id.encode(), hashlib.sha256).hexdigest()
         return digest[:PSEUDONYM_HEX_CHARS]
 

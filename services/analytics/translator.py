@@ -73,12 +73,17 @@ class Translator(Projection):
         self.topic = self.namespace + TOPIC
         self._producer: Producer | None = None  # created on first publish: per process, after fork
         self._outgoing: list[Outgoing] = []
+        self._activations: dict[str, str] = {}  # student pseudonym -> the source event that activated them
 
     # -- plumbing -----------------------------------------------------------------------------
     def handle(self, messages: list[Message]) -> None:
         """Translate the batch into the read store, then publish it and wait for the acknowledgement."""
         self._outgoing = []
-        super().handle(messages)
+        try:
+            super().handle(messages)
+        except Exception:  # the batch's activations may be rolled back: remember only what is stored
+            self._activations = {}
+            raise
         if self._outgoing:
             self.publish(self._outgoing)
 
@@ -100,43 +105,59 @@ class Translator(Projection):
             close_quietly(self._producer)
             self._producer = None
 
-    def translate(self, envelope: dict[str, Any], event: Recorded, keep: dict[str, Any] | None = None,
-                  pair: dict[str, Any] | None = None) -> bool:
-        """Translate one event exactly once; True when it was new.
+    def translate(self, envelope: dict[str, Any], event: Recorded, *, keep: dict[str, Any] | None = None,
+                  facts: bool = False, pair: dict[str, Any] | None = None) -> None:
+        """Translate one event into the batch's messages, the same bytes at every redelivery.
 
-        A new event is translated from itself, its stream's facts and `pair`, and its messages are
-        stored *before* anything else it changes, so a crash in between is healed by its redelivery
-        from the stored messages; a redelivery queues the stored messages again."""
-        before = self.unapplied(envelope)
-        if before is None:
-            self._outgoing.extend(self._stored(envelope["id"]))
-            return False
-        source = Source(envelope, event.data, stream=before, pair=pair or {})
+        A translation depends on the event; with `facts`, on its stream's kept facts (`keep`, written
+        only by a stream's first event, so the same at every later event and at a redelivery); on
+        whether it activated its student (recorded once with the student); and on `pair`, facts of
+        another stream, which may have changed by the time the event is redelivered. So a redelivery
+        is simply translated again, except when the translation used `pair`: those messages are stored
+        before the event's version is, and a redelivery publishes the stored ones."""
+        if pair is None:
+            self.write(envelope, Update(set=dict(keep or {})))  # version guarded: a redelivery changes nothing
+        elif self.unapplied(envelope) is None and (stored := self._stored(envelope["id"])):
+            self._outgoing.extend(stored)
+            return
+        stream = (self.streams.get(envelope["subject"]) or {}) if facts else {}
+        source = Source(envelope, event.data, stream=stream, pair=pair or {})
         messages, activated = self._messages(source, translate(source))
-        if messages and not self.published.insert_if_absent(
-                envelope["id"], {"messages": [{"key": k, "value": v} for k, v in messages]}):
-            messages = self._stored(envelope["id"])  # translated before a crash: publish that again
+        if pair is not None:
+            if messages and not self.published.insert_if_absent(
+                    envelope["id"], {"messages": [{"key": k, "value": v} for k, v in messages]}):
+                messages = self._stored(envelope["id"])  # translated before a crash: publish that again
+            self.write(envelope, Update())
         if activated:
             self.students.insert_if_absent(activated, {"activated_by": envelope["id"]})
         self._outgoing.extend(messages)
-        self.write(envelope, Update(set=dict(keep or {})))
-        return True
 
     def _stored(self, source_event_id: str) -> list[Outgoing]:
         stored = self.published.get(source_event_id) or {}
         return [(m["key"], m["value"]) for m in stored.get("messages", [])]
 
+    def _activated_by(self, student: str) -> str | None:
+        """The source event that activated the student (remembered: it never changes), or None."""
+        known = self._activations.get(student)
+        if known is None:
+            known = (self.students.get(student) or {}).get("activated_by")
+            if known is not None:
+                self._activations[student] = known
+        return known
+
     def _messages(self, source: Source, emitted: list[Emitted]) -> tuple[list[Outgoing], str | None]:
-        """The messages of a translation, with StudentActivated first for a student not seen before
-        (and that student's pseudonym)."""
+        """The messages of a translation, StudentActivated first for the event that activates its
+        student (a redelivery of that event included); and the student's pseudonym when newly activated."""
         student_id = source.student_id
         if not emitted or not student_id:
             return [], None
         assert self.pseudonyms is not None, "the translator needs a Pseudonymiser"
         student = self.pseudonyms.student(student_id)
-        activated = None
-        if self.students.get(student) is None:
+        activated_by, activated = self._activated_by(student), None
+        if activated_by is None:
             activated = student
+            self._activations[student] = source.envelope["id"]
+        if self._activations[student] == source.envelope["id"]:
             emitted = [activation(student), *emitted]
         wrap = partial(envelope, source_event_id=source.envelope["id"], time=source.time, student_id=student_id,
                        pseudonyms=self.pseudonyms)
@@ -153,9 +174,9 @@ class Translator(Projection):
 
     @on("TouchpointLogged")
     def touchpoint(self, envelope: dict[str, Any], event: Recorded) -> None:
-        pair = None
+        pair = None  # only a thank-you depends on another stream (the pair's latest interview)
         if event.data["kind"] == "thank_you" and envelope.get("ownerid"):
-            pair = self.pairs.get(self._pair_id(envelope["ownerid"], envelope["subject"]))
+            pair = self.pairs.get(self._pair_id(envelope["ownerid"], envelope["subject"])) or {}
         self.translate(envelope, event, pair=pair)
 
     # -- interviews -------------------------------------------------------------------------------
@@ -165,7 +186,7 @@ class Translator(Projection):
 
     @on("InterviewScheduled")
     def scheduled(self, envelope: dict[str, Any], event: Recorded) -> None:
-        self.translate(envelope, event)
+        self.translate(envelope, event, facts=True)  # the format, from the request
 
     @on("InterviewRescheduled")
     def rescheduled(self, envelope: dict[str, Any], event: Recorded) -> None:
@@ -196,7 +217,7 @@ class Translator(Projection):
 
     @on("ActionItemCompleted")
     def action_item_completed(self, envelope: dict[str, Any], event: Recorded) -> None:
-        self.translate(envelope, event)
+        self.translate(envelope, event, facts=True)  # the note's contact
 
     # -- follow-ups -------------------------------------------------------------------------------
     @on("FollowUpBecameDue")
@@ -205,7 +226,7 @@ class Translator(Projection):
 
     @on("FollowUpDismissed")
     def dismissed(self, envelope: dict[str, Any], event: Recorded) -> None:
-        self.translate(envelope, event)
+        self.translate(envelope, event, facts=True)  # the item's contact, from its announcement
 
 
 def bind(process: Running) -> Callable[..., Translator]:
