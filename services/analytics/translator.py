@@ -11,14 +11,15 @@ worker). What it writes to the read store is only what translation needs, and no
 - `analytics_translator_pairs`: per (student, contact) pseudonym pair, when their latest held interview
   ended (for `ThankYouSent.hours_after_interview`);
 - `analytics_translator_students`: per student pseudonym, the source event that activated them;
-- `analytics_translator_published`: per source event, the exact messages it was translated into.
+- `analytics_translator_published`: per thank-you touchpoint, the exact messages it was translated
+  into (the only translation that reads another stream's facts, which may change before a redelivery).
 
 Publishing follows the relay: a batch's integration events are sent after its read-store writes, keyed
 by the student's pseudonym, and `handle` returns only once the bus acknowledged every one (`flush`),
 so the runner commits the batch's offsets only after that. A redelivered event (version already
-applied) republishes the messages stored for it, byte for byte, so a restart or a crash between the
-writes and the acknowledgement never publishes a different event under the same id; consumers
-deduplicate by `id`.
+applied) is translated again from the same facts, or republished from what was stored for it, so a
+restart or a crash between the writes and the acknowledgement republishes the same bytes under the same
+id; consumers deduplicate by `id`.
 """
 from __future__ import annotations
 
