@@ -99,3 +99,16 @@ def test_a_redelivered_event_is_translated_again_to_the_same_bytes_activation_in
     assert (scheduled["format"], scheduled["lead_time_hours"]) == ("video", 96.0)  # the format, from the request
     assert translator.students.get(PSEUDONYMS.student("s-1")) == {
         "_id": PSEUDONYMS.student("s-1"), "activated_by": json.loads(ADDED.value)["id"]}
+
+
+def test_an_older_version_of_an_event_is_upcast_before_translation(translator: Translator) -> None:
+    envelope = json.loads(REQUESTED.value)
+    envelope["type"] = envelope["type"].replace(".v2", ".v1")  # InterviewRequested v1: no addresses yet
+    for field in ("student_email", "student_name", "contact_email"):
+        envelope["data"].pop(field, None)
+    old = Message(REQUESTED.topic, 0, 0, "i-1", json.dumps(envelope).encode())
+    assert translator.decode(old)[1] is not None and translator.decode(REQUESTED)[1] is not None
+    translator.handle([old])
+    requested = json.loads(published(translator, 2)[-1])
+    assert requested["type"] == "careerloop.analytics.InterviewRequested.v1"
+    assert (requested["data"]["format"], requested["data"]["duration_minutes"]) == ("video", 30)
