@@ -11,7 +11,9 @@ For each backend profile — `embedded` (SQLite event log, bus and read models: 
   baseline that makes the figures comparable across machines);
 
 and once per profile **freshness**: command accepted → visible in the timeline and the queue,
-p50/p99 under a steady load with the relay and worker as their own processes.
+p50/p99 under a steady load with the relay and worker as their own processes; and the **translator**:
+the analytics translator's rate as a share of a raw consume-and-produce loop on the same bus
+(`bench.translator`, `translator_vs_raw`, goal >= 0.5).
 
 Results go to `var/bench/results.json` (and stdout). Sizes per profile are options because a
 MongoDB-wire server on SQLite (FerretDB, what runs here) is two orders of magnitude slower than
@@ -35,6 +37,7 @@ from typing import Any
 
 from bench.ceiling import ceiling
 from bench.freshness import measure as measure_freshness
+from bench.translator import measure as measure_translator
 from bench.workload import Workload, publish
 from services.followups.projections import FollowUpViews
 from shared.bus import open_bus
@@ -126,11 +129,25 @@ def freshness(profile: str, work: Path, rate: float, seconds: float) -> dict[str
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
+def translator(profile: str, work: Path, events: int) -> dict[str, Any]:
+    data_dir = Path(tempfile.mkdtemp(prefix="translator-", dir=work))
+    urls = profile_urls(profile, data_dir)
+    try:
+        return measure_translator(urls, events)
+    finally:
+        drop_databases(urls)
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--profiles", default="embedded,real")
     parser.add_argument("--embedded-sizes", default="100000,1000000", help="history sizes (events) on SQLite")
     parser.add_argument("--real-sizes", default="10000", help="history sizes (events) on Kafka + MongoDB-wire")
+    parser.add_argument("--embedded-translator-events", type=int, default=20000,
+                        help="translator vs raw loop: history size (events) on SQLite")
+    parser.add_argument("--real-translator-events", type=int, default=5000,
+                        help="translator vs raw loop: history size (events) on Kafka + MongoDB-wire")
     parser.add_argument("--rate", type=float, default=20.0, help="freshness: commands per second")
     parser.add_argument("--seconds", type=float, default=30.0, help="freshness: how long the load lasts")
     parser.add_argument("--out", default=str(ROOT / "var" / "bench" / "results.json"))
@@ -148,6 +165,9 @@ def main(argv: list[str] | None = None) -> int:
             entry["rebuild"][str(size)] = rebuild(profile, size, work)
         print(f"[{profile}] freshness at {args.rate}/s for {args.seconds}s…", file=sys.stderr, flush=True)
         entry["freshness"] = freshness(profile, work, args.rate, args.seconds)
+        events = args.embedded_translator_events if profile == "embedded" else args.real_translator_events
+        print(f"[{profile}] analytics translator vs a raw loop on {events} events…", file=sys.stderr, flush=True)
+        entry["translator"] = translator(profile, work, events)
         results["profiles"][profile] = entry
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(results, indent=2) + "\n")  # after each profile: partial results survive

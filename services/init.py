@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 
+from services.analytics.translator import Translator
 from services.contacts.projections import ContactDirectory
 from services.followups.projections import FollowUpViews
 from services.notes.projections import NotesViews
@@ -23,7 +24,7 @@ from shared.runtime import ensure_all_topics
 
 SERVICES = ("contacts", "scheduling", "notes", "followups", "notifications")
 PROJECTIONS: tuple[type[Projection], ...] = (ContactDirectory, SchedulingViews, NotesViews, FollowUpViews,
-                                             NotificationViews, NotificationPolicies)
+                                             NotificationViews, NotificationPolicies, Translator)
 
 log = logging.getLogger("careerloop.init")
 

@@ -61,6 +61,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("NOTIFICATIONS_DIGEST_HOUR", "8", "Local hour (0-23, the recipient's zone) of the daily digest that collects follow-up notifications when the digest is on."),
     Variable("NOTIFICATIONS_DISPATCHER_LEASE_SECONDS", "30", "Lease that keeps one dispatcher sending at a time; a standby takes over this long after the active one died. Channel timeouts are at most a third of it."),
     Variable("NOTIFICATIONS_DISPATCHER_POLL_SECONDS", "1", "How often an idle dispatcher looks for notifications that fell due."),
+    Variable("ANALYTICS_PSEUDONYM_KEY", "dev-only-analytics-pseudonym-key-change-me", "Key of the pseudonyms on the analytics integration stream (at least 32 bytes outside `make run`): one HMAC-SHA256 key per identifier kind (student, contact, interview) is derived from it with HKDF. Rotate it together with `ANALYTICS_PSEUDONYM_KEY_ID`.", secret=True),
+    Variable("ANALYTICS_PSEUDONYM_KEY_ID", "k1", "Names `ANALYTICS_PSEUDONYM_KEY` in every analytics event (`pseudonym_key_id`), so consumers join pseudonyms only within one key; give each new key a new id."),
 )
 
 _BY_NAME = {v.name: v for v in VARIABLES}

@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import TextIO
 
-from shared.bus import EventBus, Producer
+from shared.bus import EventBus, Producer, close_quietly
 from shared.eventstore import EventStore
 from shared.process import Lease, ProcessLoop, ProcessMetrics, command_line, holder_id, running
 
@@ -89,10 +89,7 @@ class Relay:
 
     def _reset_producer(self) -> None:
         if self._producer is not None:
-            try:
-                self._producer.close()
-            except Exception:
-                log.debug("closing a broken producer failed", exc_info=True)
+            close_quietly(self._producer)
             self._producer = None
 
 

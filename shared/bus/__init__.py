@@ -5,9 +5,10 @@ so the package has no import cycle.
 """
 from __future__ import annotations
 
-from shared.bus.port import Consumer, EventBus, Message, Producer, TopicPartition, dead_letter_topic
+from shared.bus.port import Consumer, EventBus, Message, Producer, TopicPartition, close_quietly, dead_letter_topic
 
-__all__ = ['Message', 'TopicPartition', 'Producer', 'Consumer', 'EventBus', 'dead_letter_topic', 'open_bus']
+__all__ = ['Message', 'TopicPartition', 'Producer', 'Consumer', 'EventBus', 'dead_letter_topic', 'close_quietly',
+           'open_bus']
 
 
 def open_bus(url: str) -> EventBus:

@@ -7,9 +7,12 @@ idempotent.
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
+
+log = logging.getLogger("careerloop.bus")
 
 
 @dataclass(frozen=True)
@@ -53,3 +56,12 @@ class EventBus(Protocol):
 def dead_letter_topic(group_id: str) -> str:
     """Where a consumer group parks the events it could not handle, with the reason in headers."""
     return f"careerloop.deadletter.{group_id}"
+
+
+def close_quietly(client: Producer | Consumer) -> None:
+    """Close a client that may be broken (a producer whose flush failed): a failure to close it changes
+    nothing, since the caller starts over with a fresh one."""
+    try:
+        client.close()
+    except Exception:
+        log.debug("closing a broken %s failed", type(client).__name__, exc_info=True)

@@ -20,6 +20,11 @@ from shared.contracts.notifications import (
 )
 from shared.contracts.scheduling import INTERVIEWS, STUDENT_SCHEDULES
 
+# The published language for consumers outside the platform (services/analytics/integration.py):
+# integration events, not domain events, so the services may change their own events freely.
+ANALYTICS_JOURNEY_TOPIC = "careerloop.analytics.journey.v1"
+INTEGRATION_TOPICS = (ANALYTICS_JOURNEY_TOPIC,)
+
 CATALOGS = (CONTACTS, CONTACT_IMPORTS, INTERVIEWS, STUDENT_SCHEDULES, NOTES, NOTE_ACCESS_LOGS, ADVISING,
             FOLLOWUPS, NOTIFICATIONS, NOTIFICATION_PREFERENCES, WEBHOOK_ENDPOINTS, NOTIFICATION_TEMPLATES)
 

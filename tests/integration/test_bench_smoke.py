@@ -30,7 +30,8 @@ def test_the_synthetic_history_honours_every_contract_and_numbers_each_stream_fr
 def test_a_tiny_bench_run_writes_every_figure(tmp_path: Path) -> None:
     out = tmp_path / "results.json"
     subprocess.run([sys.executable, "-m", "bench", "--profiles", "embedded", "--embedded-sizes", "400",
-                    "--rate", "10", "--seconds", "2", "--out", str(out)], cwd=ROOT, check=True, capture_output=True)
+                    "--rate", "10", "--seconds", "2", "--embedded-translator-events", "400",
+                    "--out", str(out)], cwd=ROOT, check=True, capture_output=True)
     embedded = json.loads(out.read_text())["profiles"]["embedded"]
     rebuild = embedded["rebuild"]["400"]
     students = round(400 / len(Workload(1)))  # the bench rounds a size to whole students' histories
@@ -40,3 +41,6 @@ def test_a_tiny_bench_run_writes_every_figure(tmp_path: Path) -> None:
     freshness = embedded["freshness"]
     assert freshness["commands"] >= 15 and freshness["not_visible_within_60s"] == 0
     assert 0 < freshness["p50_ms"] <= freshness["p99_ms"]
+    translator = embedded["translator"]
+    assert translator["events"] == len(Workload(round(400 / len(Workload(1)))))
+    assert translator["integration_events"] > 0 and translator["translator_vs_raw"] > 0

@@ -1,0 +1,79 @@
+"""The analytics translator's rate as a share of a raw consume-and-produce loop on the same bus.
+
+Both read the same synthetic history (`bench.workload`) from the start of the domain topics, in
+polls of 500, under their own consumer groups:
+
+- **raw**: poll a batch, send every message's bytes unchanged to a scratch topic keyed as it came,
+  flush (wait for the acknowledgement), commit: the least any translator must do on this bus;
+- **translator**: `services.analytics.translator.Translator` run by the consumer runner, as its
+  worker runs it: decode and upcast, version guard, translate, pseudonymise, store the messages,
+  publish, flush, checkpoint, commit.
+
+`translator_vs_raw` is the translator's events per second over the raw loop's (the goal is >= 0.5).
+"""
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from typing import Any
+
+from bench.workload import Workload, publish
+from services.analytics.pseudonyms import Pseudonymiser
+from services.analytics.translator import Translator
+from shared.bus import open_bus
+from shared.config import Settings
+from shared.consumer import ConsumerRunner
+from shared.readstore import open_read_store
+from shared.runtime import ensure_all_topics
+
+BATCH = 500
+
+
+def raw_loop(bus: Any, topics: list[str], out_topic: str, events: int) -> float:
+    """Seconds to consume `events` messages and produce each to `out_topic`, acknowledged and committed."""
+    consumer = bus.consumer(f"bench-raw-{uuid.uuid4().hex[:8]}", topics)
+    producer = bus.producer()
+    started, seen = time.perf_counter(), 0
+    try:
+        while seen < events:
+            messages = consumer.poll(BATCH, timeout=1.0)
+            offsets: dict[tuple[str, int], int] = {}
+            for message in messages:
+                producer.send(out_topic, message.key, message.value, message.headers)
+                offsets[(message.topic, message.partition)] = message.offset + 1
+            producer.flush()
+            if offsets:
+                consumer.commit(offsets)
+            seen += len(messages)
+        return time.perf_counter() - started
+    finally:
+        consumer.close()
+        producer.close()
+
+
+def measure(urls: dict[str, str], events: int) -> dict[str, Any]:
+    namespace = f"bench{uuid.uuid4().hex[:8]}."
+    settings = Settings.from_env({**urls, "BUS_NAMESPACE": namespace})
+    bus = open_bus(urls["BUS_URL"])
+    read_store = open_read_store(urls["READ_STORE_URL"])
+    try:
+        ensure_all_topics(bus, settings)
+        scratch = f"{namespace}bench.raw-copy"
+        bus.ensure_topics({scratch: settings.int("TOPIC_PARTITIONS")})
+        published = publish(Workload(max(1, round(events / len(Workload(1))))), bus, namespace)
+        translator = Translator(read_store, bus=bus, namespace=namespace,
+                                pseudonyms=Pseudonymiser("bench-analytics-pseudonym-key-0123456789", "bench"))
+        raw_seconds = raw_loop(bus, translator.topics, scratch, published)
+        started = time.perf_counter()
+        ConsumerRunner(bus, translator, read_store, batch_size=BATCH).run(threading.Event(), until_idle=True)
+        translator_seconds = time.perf_counter() - started
+        translator.close()
+        integration_events = sum(bus.end_offsets(translator.topic).values())
+    finally:
+        bus.close()
+        read_store.close()
+    raw_rate, translator_rate = published / raw_seconds, published / translator_seconds
+    return {"events": published, "integration_events": integration_events,
+            "raw_events_per_second": round(raw_rate, 1), "translator_events_per_second": round(translator_rate, 1),
+            "translator_vs_raw": round(translator_rate / raw_rate, 4)}

@@ -1,0 +1,2 @@
+"""The analytics service: the pseudonymised integration stream for campus data teams, cohorts, funnels
+and the analyst API."""
