@@ -21,25 +21,15 @@ from services.analytics.catalog import (INTEGRATION_SCHEMAS, INTEGRATION_TOPIC, 
 from shared.config import Settings
 from shared.contracts import CATALOGS
 from shared.events import describe_fields
+from tests.analytics_stream import sample_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 COMMITTED = ROOT / "docs" / "asyncapi.json"
 VALIDATE = Path(__file__).resolve().parent / "validate.mjs"
 
-# An integration schema as the analytics translator's are written (draft 2020-12, `$id` URN, local
-# `$defs`): stands in for the checked-in ones, which this test also reads whatever their number.
-SAMPLE_INTEGRATION_SCHEMA = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "$id": "urn:careerloop:analytics:InterviewCancelled:v1",
-    "title": "InterviewCancelled", "description": "An interview was cancelled, and by whom.",
-    "type": "object",
-    "$defs": {"pseudonym": {"type": "string", "pattern": "^[0-9a-f]{32}$"}},
-    "properties": {"student": {"$ref": "#/$defs/pseudonym"}, "contact": {"$ref": "#/$defs/pseudonym"},
-                   "interview": {"$ref": "#/$defs/pseudonym"}, "pseudonym_key_id": {"type": "string"},
-                   "cancelled_by": {"enum": ["student", "contact", "career_office", "other"]},
-                   "occurred_at": {"type": "string", "format": "date-time"}},
-    "required": ["student", "contact", "interview", "pseudonym_key_id", "cancelled_by", "occurred_at"],
-}
+# An integration schema as the translator's are written (draft 2020-12, `$id` URN, local `$defs`):
+# stands in for the checked-in ones, which the other tests read whatever their number.
+SAMPLE_INTEGRATION_SCHEMA = sample_schema("InterviewCancelled")
 
 
 def parser_modules() -> str:
