@@ -40,3 +40,35 @@ def test_a_tiny_bench_run_writes_every_figure(tmp_path: Path) -> None:
     freshness = embedded["freshness"]
     assert freshness["commands"] >= 15 and freshness["not_visible_within_60s"] == 0
     assert 0 < freshness["p50_ms"] <= freshness["p99_ms"]
+
+
+def test_the_translator_bench_measures_the_consume_and_produce_ceiling(tmp_path: Path) -> None:
+    out = tmp_path / "translator.json"
+    subprocess.run([sys.executable, "-m", "bench.translator", "--profiles", "embedded", "--embedded-events", "400",
+                    "--out", str(out)], cwd=ROOT, check=True, capture_output=True)
+    embedded = json.loads(out.read_text())["embedded"]
+    assert embedded["events"] == len(Workload(round(400 / len(Workload(1)))))
+    assert embedded["ceiling_events_per_second"] > 0 and "translator" not in embedded
+
+
+def test_the_translator_hook_times_a_consumer_process_until_its_group_caught_up(tmp_path: Path) -> None:
+    # Until the translator lands, a real consumer of the same topics stands in for it: the followups
+    # worker, whose group commits the end of every topic it consumes once it caught up.
+    from bench.translator import TranslatorProcess, measure
+    from services.followups.projections import FollowUpViews
+    from shared.projection import group_id
+
+    stand_in = TranslatorProcess([sys.executable, "-m", "services.followups.worker"],
+                                 group_id("", FollowUpViews.name, FollowUpViews.version, 0))
+    result = measure("embedded", 400, tmp_path, stand_in)
+    assert result["translator"]["events"] == result["events"] > 0
+    assert result["translator"]["events_per_second"] > 0 and result["translator_vs_ceiling"] > 0
+
+
+def test_the_funnel_query_hook_times_every_call_after_the_warm_up() -> None:
+    from bench.funnel import measure_funnel_query
+
+    calls = []
+    result = measure_funnel_query(lambda: calls.append(1), repeats=50, warmup=5)
+    assert len(calls) == 55 and result["queries"] == 50
+    assert 0 <= result["p50_ms"] <= result["p99_ms"] <= result["max_ms"]
