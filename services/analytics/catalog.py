@@ -5,7 +5,9 @@ Two published languages share the document:
   with its marshmallow schema turned into JSON Schema by apispec's marshmallow plugin (the converter
   the OpenAPI documents use), personal-data fields marked `x-pii: true`;
 - the **analytics integration topic** `careerloop.analytics.journey.v1`: every (type, version) whose
-  JSON Schema (draft 2020-12) is checked in under `integration_schemas/<Name>.v<N>.json`.
+  JSON Schema (draft 2020-12) is checked in under `integration_schemas/<Name>.v<N>.json`;
+
+and the operational dead-letter topics (`careerloop.deadletter.{group}`), which carry copies.
 
 Every message is a CloudEvents 1.0 envelope in structured JSON mode (the whole envelope is the Kafka
 record value; the `content-type` header says so), so a message's payload is the envelope with its
@@ -29,6 +31,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema, fields
 
+from shared.bus.port import dead_letter_topic
 from shared.config import Settings
 from shared.contracts import CATALOGS
 from shared.events import SPEC_VERSION, EventCatalog, EventType
@@ -73,6 +76,7 @@ def asyncapi_document(settings: Settings | None = None, *,
                  "The pseudonymised analytics stream for campus data teams: integration events with no "
                  "personal data, keyed by the student pseudonym (each student's events in order), ids derived "
                  "from the source event so a replay republishes byte-identical events.")
+    _add_dead_letters(channels, operations, messages)
     return {
         "asyncapi": ASYNCAPI_VERSION,
         "id": "urn:careerloop:events",
@@ -106,9 +110,9 @@ def integration_schemas_in(folder: Path) -> list[tuple[str, int, dict[str, Any]]
 
 
 def published_types(document: dict[str, Any]) -> set[str]:
-    """The CloudEvents `type` of every message in the document."""
+    """The CloudEvents `type` of every event message in the document (dead letters are copies)."""
     return {message["payload"]["allOf"][1]["properties"]["type"]["const"]
-            for message in document["components"]["messages"].values()}
+            for message in document["components"]["messages"].values() if "allOf" in message["payload"]}
 
 
 def _rebased(schema: Any, base: str) -> Any:
@@ -145,6 +149,38 @@ def _add_channel(channels: dict[str, Any], operations: dict[str, Any], messages:
         "channel": {"$ref": f"#/channels/{topic}"},
         "summary": f"The platform publishes on {topic}.",
         "messages": [{"$ref": f"#/channels/{topic}/messages/{key}"} for key in channel_messages],
+    }
+
+
+def _add_dead_letters(channels: dict[str, Any], operations: dict[str, Any], messages: dict[str, Any]) -> None:
+    """Each consumer group's dead-letter topic (`shared.bus.dead_letter_topic`): the records it could
+    not handle, unchanged, with why in `dlq-*` headers."""
+    headers = {name: {"type": "string", "description": meaning} for name, meaning in (
+        ("dlq-reason", "why the record was refused (the last error, at most 2000 characters)"),
+        ("dlq-group", "the consumer group that refused it"), ("dlq-topic", "the topic it came from"),
+        ("dlq-partition", "its partition there"), ("dlq-offset", "its offset there"),
+        ("dlq-at", "when it was refused, RFC 3339 in UTC"))}
+    messages["DeadLetter"] = {
+        "name": "DeadLetter", "title": "Dead letter",
+        "summary": "A record a consumer group could not handle (or a later record of its parked stream), "
+                   "copied unchanged for an operator to replay.",
+        "contentType": "application/cloudevents+json",
+        "headers": {"type": "object", "properties": headers, "required": sorted(headers)},
+        "payload": {"type": "object", "description": "the original record value: an event of `dlq-topic`"},
+        "bindings": {"kafka": {"key": {"type": "string", "description": "the original record key"},
+                               "bindingVersion": KAFKA_BINDING_VERSION}},
+    }
+    prefix = dead_letter_topic("")
+    channels["dead-letters"] = {
+        "address": prefix + "{group}",
+        "description": "One topic per consumer group (created with one partition when the group starts).",
+        "parameters": {"group": {"description": "the consumer group, BUS_NAMESPACE prefix included"}},
+        "messages": {"DeadLetter": {"$ref": "#/components/messages/DeadLetter"}},
+    }
+    operations["send.dead-letters"] = {
+        "action": "send", "channel": {"$ref": "#/channels/dead-letters"},
+        "summary": "A consumer group parks what it could not handle.",
+        "messages": [{"$ref": "#/channels/dead-letters/messages/DeadLetter"}],
     }
 
 

@@ -16,6 +16,8 @@ A rerun rewrites the same bytes: events are deduplicated by their deterministic 
 translator republishes identical events) and sorted by (time, id), and every date in the range the
 stream no longer holds is removed, so DIR is always exactly the stream's content for the range. Files
 are written beside their final name and renamed into place, so a reader never sees half a file.
+The range is held in memory while it is written (about 400k events for 10k students × 40 events).
+An event whose `time` or field values do not fit is an error naming the event and the field.
 """
 from __future__ import annotations
 
@@ -174,9 +176,11 @@ def read_stream(bus: EventBus, topic: str, *, stall_seconds: float = STALL_SECON
                 seen[message.partition] = max(seen.get(message.partition, 0), message.offset + 1)
                 try:
                     envelope = json.loads(message.value)
-                except ValueError as exc:
+                except ValueError:
+                    envelope = None
+                if not isinstance(envelope, dict):
                     raise ValueError(f"export: {topic} partition {message.partition} offset {message.offset} "
-                                     f"is not CloudEvents JSON: {exc}") from exc
+                                     f"is not a CloudEvents JSON object")
                 envelopes.append(envelope)
     finally:
         consumer.close()
@@ -198,11 +202,17 @@ def export(bus: EventBus, out: Path, *, namespace: str = "", start: date | None 
         by_id.setdefault(envelope["id"], envelope)  # a republished event is the same event
     by_date: dict[date, list[dict[str, Any]]] = {}
     for envelope in by_id.values():
-        moment = _parse_time(envelope["time"])
+        try:
+            moment = _parse_time(envelope["time"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"export: event {envelope['id']} ({envelope['type']}) has no RFC 3339 `time`: "
+                             f"{envelope.get('time')!r}") from exc
         if (start is None or moment.date() >= start) and (end is None or moment.date() <= end):
             by_date.setdefault(moment.date(), []).append(envelope)
     out.mkdir(parents=True, exist_ok=True)
-    files = [_write_date(out, day, events, schema) for day, events in sorted(by_date.items())]
+    # every date converted before any is written: an event that does not fit changes nothing on disk
+    tables = {day: _table(events, schema) for day, events in sorted(by_date.items())}
+    files = [_write(out, day, table) for day, table in tables.items()]
     removed = []
     for folder in sorted(out.glob(f"{PARTITION}=*")):
         day = date.fromisoformat(folder.name.split("=", 1)[1])
@@ -212,14 +222,28 @@ def export(bus: EventBus, out: Path, *, namespace: str = "", start: date | None 
     return Exported(sum(len(e) for e in by_date.values()), files, removed, skipped)
 
 
-def _write_date(out: Path, day: date, events: list[dict[str, Any]], schema: pa.Schema) -> Path:
+def _table(events: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
+    """One date's events as rows of the export's columns, sorted by (time, id)."""
     events.sort(key=lambda e: (_parse_time(e["time"]), e["id"]))
     rows = []
     for envelope in events:
-        row = {**_flatten(envelope.get("data") or {}), "id": envelope["id"], "type": envelope["type"],
-               "time": envelope["time"], "subject": envelope.get("subject")}
-        rows.append({f.name: _value(row.get(f.name), f.type) for f in schema})
-    table = pa.Table.from_pylist(rows, schema=schema)
+        flat = {**_flatten(envelope.get("data") or {}), "id": envelope["id"], "type": envelope["type"],
+                "time": envelope["time"], "subject": envelope.get("subject")}
+        row = {}
+        for field in schema:
+            try:
+                row[field.name] = _value(flat.get(field.name), field.type)
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"export: field `{field.name}` of event {envelope['id']} ({envelope['type']}): "
+                                 f"{flat.get(field.name)!r} is not a {field.type}") from exc
+        rows.append(row)
+    try:
+        return pa.Table.from_pylist(rows, schema=schema)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError) as exc:
+        raise ValueError(f"export: {_first_misfit(rows, events, schema)} does not match its column type ({exc})") from exc
+
+
+def _write(out: Path, day: date, table: pa.Table) -> Path:
     folder = out / f"{PARTITION}={day.isoformat()}"
     folder.mkdir(exist_ok=True)
     target = folder / FILE_NAME
@@ -227,6 +251,17 @@ def _write_date(out: Path, day: date, events: list[dict[str, Any]], schema: pa.S
     pq.write_table(table, partial, compression="zstd")
     os.replace(partial, target)
     return target
+
+
+def _first_misfit(rows: list[dict[str, Any]], events: list[dict[str, Any]], schema: pa.Schema) -> str:
+    """Which event's which field Arrow could not convert, for the error message."""
+    for row, envelope in zip(rows, events):
+        for field in schema:
+            try:
+                pa.array([row[field.name]], type=field.type)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError):
+                return f"field `{field.name}` of event {envelope['id']} ({envelope['type']}): {row[field.name]!r}"
+    return "an event"
 
 
 def main(argv: list[str] | None = None) -> int:

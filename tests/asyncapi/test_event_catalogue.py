@@ -81,7 +81,7 @@ def test_the_official_parser_finds_no_error_and_every_publishable_type(tmp_path:
     assert report["errors"] == [] and report["valid"], report["errors"]
     expected = domain_types() | integration_types(INTEGRATION_SCHEMAS)
     assert expected <= set(report["messages"]), sorted(expected - set(report["messages"]))
-    assert set(report["channels"]) == {c.topic for c in CATALOGS} | {INTEGRATION_TOPIC}
+    assert set(report["channels"]) == {c.topic for c in CATALOGS} | {INTEGRATION_TOPIC, "careerloop.deadletter.{group}"}
 
 
 def test_integration_schemas_are_included_and_their_local_references_resolve(sample_schemas: Path,

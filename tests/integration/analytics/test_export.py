@@ -138,3 +138,29 @@ def test_the_command_line_exports_the_configured_bus(tmp_path: Path) -> None:
                               "--from", "2026-09-15", "--to", "2026-09-01"], cwd=ROOT, env=env, capture_output=True,
                              text=True, timeout=60)
     assert refused.returncode == 2 and "--from is after --to" in refused.stderr
+
+
+def test_an_event_that_does_not_fit_its_columns_is_refused_naming_it_and_nothing_is_written(tmp_path: Path) -> None:
+    from shared.bus import open_bus
+
+    bus = open_bus(f"sqlite:///{tmp_path}/bus.db")
+    try:
+        bus.ensure_topics({INTEGRATION_TOPIC: 1})
+        good = integration_event("OutreachSent", student=pseudonym("student", "z"), at=DAY - timedelta(days=2),
+                                 contact=pseudonym("contact", "z"))
+        bad_time = integration_event("OutreachSent", student=pseudonym("student", "y"), at=DAY - timedelta(days=1),
+                                     contact=pseudonym("contact", "y"))
+        bad_time["data"]["occurred_at"] = "yesterday"
+        misfit = integration_event("InterviewScheduled", student=pseudonym("student", "x"), at=DAY,
+                                   contact=pseudonym("contact", "x"), interview=pseudonym("interview", "x"),
+                                   format="video", duration_minutes="thirty", lead_time_hours=2.0)
+        publish(bus, INTEGRATION_TOPIC, [good, bad_time, misfit])
+        schemas = write_sample_schemas(tmp_path / "schemas")
+        with pytest.raises(ValueError, match=rf"`occurred_at` of event {bad_time['id']}"):
+            export(bus, tmp_path / "out", schemas=schemas)
+        with pytest.raises(ValueError, match=rf"`duration_minutes` of event {misfit['id']}"):
+            export(bus, tmp_path / "out", schemas=schemas, start=DAY.date())
+        assert not list((tmp_path / "out").glob("event_date=*"))  # not even the good event's date
+        assert export(bus, tmp_path / "out", schemas=schemas, end=(DAY - timedelta(days=2)).date()).events == 1
+    finally:
+        bus.close()
