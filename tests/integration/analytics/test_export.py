@@ -57,7 +57,7 @@ def parquet_bytes(out: Path) -> dict[str, bytes]:
 
 
 @pytest.fixture
-def stream(bus: EventBus, tmp_path: Path) -> tuple[EventBus, str, list[dict[str, Any]]]:
+def stream(bus: EventBus) -> tuple[EventBus, str, list[dict[str, Any]]]:
     namespace = unique("export") + "."
     bus.ensure_topics({namespace + INTEGRATION_TOPIC: 3})
     events = scenario()
