@@ -45,6 +45,7 @@ rebuild: install ## Rebuild a projection beside the live one, then switch over: 
 
 test: install lint ## Run every test, on the embedded backends and on real Kafka and MongoDB-wire servers
 	infra/tools.sh
+	infra/asyncapi/install.sh >/dev/null
 	infra/with-backends.sh $(PY) -m pytest
 
 lint: install ## Lint (ruff), type-check shared/ and services/ (mypy), check the import contracts (import-linter)

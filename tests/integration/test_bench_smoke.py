@@ -44,3 +44,12 @@ def test_a_tiny_bench_run_writes_every_figure(tmp_path: Path) -> None:
     translator = embedded["translator"]
     assert translator["events"] == len(Workload(round(400 / len(Workload(1)))))
     assert translator["integration_events"] > 0 and translator["translator_vs_raw"] > 0
+
+
+def test_the_funnel_query_hook_times_every_call_after_the_warm_up() -> None:
+    from bench.funnel import measure_funnel_query
+
+    calls = []
+    result = measure_funnel_query(lambda: calls.append(1), repeats=50, warmup=5)
+    assert len(calls) == 55 and result["queries"] == 50
+    assert 0 <= result["p50_ms"] <= result["p99_ms"] <= result["max_ms"]
