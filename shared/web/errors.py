@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, g, jsonify
+from flask import Flask, Response, current_app, g, jsonify
 from marshmallow import ValidationError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from shared.auth import AuthError
 from shared.errors import Conflict, Forbidden, NotFound, PreconditionFailed, TransientError
@@ -43,6 +43,10 @@ def _describe(exc: BaseException) -> tuple[int, dict, dict]:
         return 409, {"error": "conflict", "message": str(exc), **exc.details}, {}
     if isinstance(exc, TransientError):
         return 503, {"error": "unavailable", "message": str(exc)}, {"Retry-After": "1"}
+    if isinstance(exc, RequestEntityTooLarge):  # name the limit, so a client knows what to send instead
+        limit = current_app.config.get("MAX_CONTENT_LENGTH")
+        return 413, {"error": "request_entity_too_large",
+                     "message": f"the request body is larger than MAX_BODY_BYTES ({limit} bytes)"}, {}
     if isinstance(exc, HTTPException):
         code = exc.code or 500
         name = (exc.name or "error").lower().replace(" ", "_")

@@ -73,6 +73,7 @@ def test_a_huge_body_is_refused_with_413(contacts: InProcessPlatform, token: Cal
     response = contacts.client.post("/contacts", data=huge, content_type="application/json",
                                     headers={"Authorization": token("student-1")})
     assert response.status_code == 413 and response.json["error"] == "request_entity_too_large"
+    assert response.json["message"] == f"the request body is larger than MAX_BODY_BYTES ({limit} bytes)"
 
 
 @pytest.mark.parametrize("header", [None, "", "Bearer", "Bearer ", "Basic dXNlcjpwYXNz", "Bearer not.a.jwt",
