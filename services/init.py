@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 
+from services.analytics.projections import FunnelViews
 from services.contacts.projections import ContactDirectory
 from services.followups.projections import FollowUpViews
 from services.notes.projections import NotesViews
@@ -21,9 +22,9 @@ from shared.projection import Projection
 from shared.readstore import open_read_store
 from shared.runtime import ensure_all_topics
 
-SERVICES = ("contacts", "scheduling", "notes", "followups", "notifications")
+SERVICES = ("contacts", "scheduling", "notes", "followups", "notifications", "analytics")
 PROJECTIONS: tuple[type[Projection], ...] = (ContactDirectory, SchedulingViews, NotesViews, FollowUpViews,
-                                             NotificationViews, NotificationPolicies)
+                                             NotificationViews, NotificationPolicies, FunnelViews)
 
 log = logging.getLogger("careerloop.init")
 

@@ -15,7 +15,7 @@ from typing import Callable
 from shared.bus import EventBus
 from shared.config import Settings
 from shared.consumer import ConsumerRunner, is_transient
-from shared.contracts import CATALOGS
+from shared.contracts import CATALOGS, INTEGRATION_TOPICS
 from shared.process import ProcessLoop, ProcessMetrics, Running, running
 from shared.projection import Projection, blueprint, open_projection
 from shared.readstore import ReadStore
@@ -31,10 +31,12 @@ def topics_of(service: str, settings: Settings) -> dict[str, str]:
 
 
 def ensure_all_topics(bus: EventBus, settings: Settings) -> None:
-    """Create every event topic with the configured partition count (producers never auto-create)."""
+    """Create every event topic, domain and integration, with the configured partition count
+    (producers never auto-create)."""
     partitions = settings.int("TOPIC_PARTITIONS")
     namespace = settings.get("BUS_NAMESPACE")
-    bus.ensure_topics({namespace + catalog.topic: partitions for catalog in CATALOGS})
+    topics = [catalog.topic for catalog in CATALOGS] + list(INTEGRATION_TOPICS)
+    bus.ensure_topics({namespace + topic: partitions for topic in topics})
 
 
 # How often a live worker reads the alias document to notice a switch-over (between batches).

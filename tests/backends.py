@@ -26,6 +26,7 @@ TEST_SECRETS = {
     "CAREERLOOP_JWT_SECRET": TEST_SECRET,
     "CALENDAR_FEED_SECRET": "test-calendar-feed-secret-long-enough-for-hmac",
     "WEBHOOK_SECRET_KEY": "test-webhook-secret-key-long-enough-for-hmac",
+    "ANALYTICS_PSEUDONYM_KEY": "test-analytics-pseudonym-key-long-enough-for-hkdf",
 }
 EVENT_STORE_BACKENDS = ("sqlite", "mongo")
 BUS_BACKENDS = ("sqlite", "kafka")

@@ -9,6 +9,7 @@ every published schema that `tests/contract/test_golden_contracts.py` holds the 
 """
 import json
 
+from shared.contracts.analytics import JOURNEY_TOPIC, ROSTER, ROSTER_UPLOADS
 from shared.contracts.contacts import CONTACT_IMPORTS, CONTACTS
 from shared.contracts.followups import FOLLOWUPS
 from shared.contracts.notes import ADVISING, NOTE_ACCESS_LOGS, NOTES
@@ -17,7 +18,11 @@ from shared.contracts.notifications import (NOTIFICATION_PREFERENCES, NOTIFICATI
 from shared.contracts.scheduling import INTERVIEWS, STUDENT_SCHEDULES
 
 CATALOGS = (CONTACTS, CONTACT_IMPORTS, INTERVIEWS, STUDENT_SCHEDULES, NOTES, NOTE_ACCESS_LOGS, ADVISING,
-            FOLLOWUPS, NOTIFICATIONS, NOTIFICATION_PREFERENCES, WEBHOOK_ENDPOINTS, NOTIFICATION_TEMPLATES)
+            FOLLOWUPS, NOTIFICATIONS, NOTIFICATION_PREFERENCES, WEBHOOK_ENDPOINTS, NOTIFICATION_TEMPLATES, ROSTER,
+            ROSTER_UPLOADS)
+# Topics of the published integration language (CloudEvents with JSON Schemas, not domain catalogues):
+# created with the domain topics, never by their producer.
+INTEGRATION_TOPICS = (JOURNEY_TOPIC,)
 
 
 def golden() -> str:

@@ -31,8 +31,8 @@ def settings_of(env: dict[str, str]) -> Settings:
     return Settings(env)  # exactly this environment: nothing leaks in from the test runner's
 
 
-def test_the_secrets_are_the_jwt_calendar_feed_and_webhook_keys() -> None:
-    assert SECRETS == ["CALENDAR_FEED_SECRET", "CAREERLOOP_JWT_SECRET", "WEBHOOK_SECRET_KEY"]
+def test_the_secrets_are_the_jwt_calendar_feed_webhook_and_pseudonym_keys() -> None:
+    assert SECRETS == ["ANALYTICS_PSEUDONYM_KEY", "CALENDAR_FEED_SECRET", "CAREERLOOP_JWT_SECRET", "WEBHOOK_SECRET_KEY"]
 
 
 def test_the_embedded_profile_is_only_when_every_backend_is_an_sqlite_file() -> None:

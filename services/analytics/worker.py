@@ -1,0 +1,41 @@
+"""`python -m services.analytics.worker`: the funnel and engagement read models (`analytics-funnel`),
+with the projection workers' flags (`--rebuild` applies a new FUNNEL_DEFINITION, `--status`, ...).
+
+`--translator` runs the translator instead (`services.analytics.translator.main`), the process that
+turns the domain topics into the pseudonymised journey topic these read models are built from.
+"""
+from __future__ import annotations
+
+import functools
+import sys
+from typing import Callable
+
+from services.analytics.domain import definition
+from services.analytics.projections import FunnelViews
+from services.analytics.pseudonyms import Pseudonymiser
+from shared.config import Settings
+from shared.process import Running
+from shared.runtime import projection_main
+
+
+def funnel_views(settings: Settings) -> Callable[..., FunnelViews]:
+    """The projection as configured: its definition (and so its version) and the roster's pseudonyms."""
+    return functools.partial(FunnelViews, rules=definition(settings.int("FUNNEL_DEFINITION")),
+                             pseudonymiser=Pseudonymiser.from_settings(settings))
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if "--translator" in argv:
+        from services.analytics import translator  # the STREAM side: its own command line
+
+        return translator.main([a for a in argv if a != "--translator"])
+
+    def bind(process: Running) -> Callable[..., FunnelViews]:
+        return funnel_views(process.settings)
+
+    return projection_main(FunnelViews, argv, bind=bind)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
