@@ -31,9 +31,9 @@ def create_app(settings: Settings | None = None, *, event_store: EventStore | No
                     "the informational-interview funnel and weekly engagement by cohort, term, industry and "
                     "organisation, with small cells suppressed.",
     )
-    service = AnalyticsService(event_store, ReadModels.of(read_store), calendar=calendar_of(settings),
-                               rules=definition(settings.int("FUNNEL_DEFINITION")),
-                               min_cell=settings.int("ANALYTICS_MIN_CELL"),
-                               max_rows=settings.int("ANALYTICS_ROSTER_MAX_ROWS"), **overrides)
+    options = {"calendar": calendar_of(settings), "rules": definition(settings.int("FUNNEL_DEFINITION")),
+               "min_cell": settings.int("ANALYTICS_MIN_CELL"), "max_rows": settings.int("ANALYTICS_ROSTER_MAX_ROWS"),
+               **overrides}  # tests replace any of them
+    service = AnalyticsService(event_store, ReadModels.of(read_store), **options)
     app.extensions[SERVICE] = AnalyticsContext(service, settings)
     return app

@@ -14,8 +14,9 @@ replay and any order of two events give the same documents):
 - `analytics_contacts`: per contact, its industry and organisation (categorical values).
 - `analytics_cohorts`: per student, every roster record (attributes from a day on).
 - `analytics_activity`: per student and ISO week, the first moment they did anything that week.
-- `analytics_meta`: the definition the read models are built with, the newest event applied and
-  when: what every answer names as its definition version and freshness.
+- `analytics_meta`: the definition the read models are built with, the moment of the newest journey
+  event applied and when the last batch was: what every answer names as its definition version and
+  freshness.
 
 The funnel definition is part of the projection's version (`Definition.version`): a new definition
 is a new consumer group, built beside the live read models by the generations rebuild
@@ -266,7 +267,6 @@ class FunnelViews(Projection):
             # one record per day: the one recorded last for that day (stream order) stands
             records = sorted([*records, record], key=lambda r: r["effective_from"])
             self.cohorts.upsert(student, Update(set={"records": records}))
-        self._moment(envelope, {})
 
 
 # -- queries ------------------------------------------------------------------------------------
