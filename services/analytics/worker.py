@@ -32,7 +32,10 @@ def main(argv: list[str] | None = None) -> int:
         return translator.main([a for a in argv if a != "--translator"])
 
     def bind(process: Running) -> Callable[..., FunnelViews]:
-        return funnel_views(process.settings)
+        try:
+            return funnel_views(process.settings)
+        except ValueError as exc:  # an unknown FUNNEL_DEFINITION: say so, without a traceback
+            raise SystemExit(f"analytics-funnel: {exc}") from None
 
     return projection_main(FunnelViews, argv, bind=bind)
 
