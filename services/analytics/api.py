@@ -169,7 +169,7 @@ def definitions(principal: Principal) -> Response:
 
 
 @api.route("/asyncapi.json", "GET", summary="The AsyncAPI 3.0 document of every topic the platform publishes",
-           roles=None, errors=(503,))
+           roles=None, response=schemas.AsyncApiDocument, errors=(503,))
 def asyncapi(**_: Any) -> Response:
     try:
         from services.analytics import catalog  # written beside this service; imported when asked for

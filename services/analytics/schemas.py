@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
+from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates, validates_schema
 
 from services.analytics.domain import CANCELLED_BY, DIMENSIONS, MISSED_BY, STEPS, STUDENT_DIMENSIONS
 from shared.contracts.analytics import ROW_OUTCOMES
@@ -191,3 +191,14 @@ class DefinitionsAnswer(About):
     cohorts = fields.String(required=True)
     suppression = fields.String(required=True)
     known_versions = fields.List(fields.Integer(), required=True)
+
+
+class AsyncApiDocument(Schema):
+    """An AsyncAPI 3.0 document (its full shape is AsyncAPI's own schema)."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    asyncapi = fields.String(required=True, metadata={"description": "3.0.0"})
+    info = fields.Dict(required=True)
+    channels = fields.Dict()

@@ -133,3 +133,9 @@ def test_the_asyncapi_document_is_served_when_the_catalogue_is_there(platform: I
         assert response.status_code == 503 and response.headers["Retry-After"] == "1"
         return
     assert response.status_code == 200 and response.json == catalog.asyncapi_document()
+
+
+def test_metrics_report_the_funnel_projection(platform: InProcessPlatform) -> None:
+    response = platform.client.get("/metrics")
+    assert response.status_code == 200
+    assert 'projection="analytics-funnel"' in response.get_data(as_text=True)

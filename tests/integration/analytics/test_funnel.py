@@ -203,3 +203,44 @@ def test_a_new_definition_is_applied_by_the_generations_rebuild(seeded: Any, tok
     definitions = get(platform, "/analytics/definitions", auth).json
     assert definitions["definition"]["version"] == 2 and definitions["configured"]["version"] == 1
     assert definitions["definition"]["thank_you_within_hours"] == 48
+
+
+def test_in_a_cross_table_no_row_or_column_shows_a_single_hidden_cell(seeded: Any, token: Any) -> None:
+    platform, _ = seeded
+    answer = get(platform, "/analytics/funnel?by=program,industry", token("analyst-1", "analyst")).json
+    programs = {g["key"]["program"] for g in answer["groups"]}
+    industries = {g["key"]["industry"] for g in answer["groups"]}
+    assert programs == {"Economics", "History", "Physics"} and industries == {"finance", "education", "technology"}
+    for n, step in enumerate(scenario.STEPS):
+        hidden = {(g["key"]["program"], g["key"]["industry"]) for g in answer["groups"] if g["steps"][n]["suppressed"]}
+        lines = [{(p, i) for p in programs} for i in industries] + [{(p, i) for i in industries} for p in programs]
+        present = {(g["key"]["program"], g["key"]["industry"]) for g in answer["groups"]
+                   if g["steps"][n]["suppressed"] or g["steps"][n]["students"]}
+        for line in [*lines, present]:
+            assert len(line & hidden & present) != 1, (step, sorted(line & present), sorted(hidden))
+        for group in answer["groups"]:
+            cell = group["steps"][n]
+            assert cell["suppressed"] or cell["students"] == 0 or cell["students"] >= 5
+
+
+def test_the_term_is_the_term_of_each_step_and_a_term_filter_keeps_only_its_steps(seeded: Any, token: Any) -> None:
+    platform, _ = seeded
+    auth = token("analyst-1", "analyst")
+    by_term = get(platform, "/analytics/funnel?by=term", auth).json
+    assert [g["key"] for g in by_term["groups"]] == [{"term": "fall-2026"}]  # Sept to Nov 2026
+    assert get(platform, "/analytics/funnel?by=academic_year", auth).json["groups"][0]["key"] == {
+        "academic_year": "2026-27"}
+    spring = get(platform, "/analytics/funnel?term=spring-2027", auth).json
+    assert spring["groups"] == [] and all(c["students"] == 0 for c in spring["total"]["steps"])
+
+
+def test_redelivered_and_replayed_journey_events_change_no_number(seeded: Any, token: Any) -> None:
+    platform, journey = seeded
+    auth = token("analyst-1", "analyst")
+    before = get(platform, "/analytics/funnel?by=program,industry", auth).json
+    engagement = get(platform, "/analytics/engagement?by=program", auth).json
+    journey.publish(list(reversed(journey.published)))  # every event again, in the opposite order
+    platform.sync()
+    after = get(platform, "/analytics/funnel?by=program,industry", auth).json
+    assert {k: v for k, v in after.items() if k != "freshness"} == {k: v for k, v in before.items() if k != "freshness"}
+    assert get(platform, "/analytics/engagement?by=program", auth).json["series"] == engagement["series"]
