@@ -402,15 +402,6 @@ class Window:
     end: str | None = None
     term: str | None = None
 
-    def admits(self, moment: str, calendar: Calendar) -> bool:
-        day = moment[:10]
-        if self.start and day < self.start or self.end and day >= self.end:
-            return False
-        if self.term:
-            on = date.fromisoformat(day)
-            return self.term in (calendar.term_of(on), calendar.academic_year_of(on))
-        return True
-
 
 @dataclass
 class Facts:
@@ -423,26 +414,44 @@ class Facts:
     activity: list[dict[str, Any]] | None = None
 
 
-def group_of(dimensions: Sequence[str], moment: str, student: str, contact: str | None, facts: Facts,
-             calendar: Calendar) -> tuple[str, ...]:
-    day = date.fromisoformat(moment[:10])
-    cohort = cohort_at(facts.cohorts.get(student) or [], moment) or {}
-    about = facts.contacts.get(contact or "") or {}
-    values = []
-    for dimension in dimensions:
-        if dimension == "term":
-            values.append(calendar.term_of(day))
-        elif dimension == "academic_year":
-            values.append(calendar.academic_year_of(day))
-        elif dimension in STUDENT_DIMENSIONS:
-            values.append(str(cohort.get(dimension) or UNKNOWN))
-        else:
-            values.append(str(about.get(dimension) or UNKNOWN))
-    return tuple(values)
+class Grouper:
+    """The group of a step (its dimensions' values at its moment), remembered per day, student and
+    contact: a query asks for the same few hundred days and the same students again and again."""
+
+    def __init__(self, dimensions: Sequence[str], facts: Facts, calendar: Calendar, window: Window) -> None:
+        self.dimensions, self.facts, self.calendar, self.window = tuple(dimensions), facts, calendar, window
+        self._days: dict[str, tuple[bool, dict[str, str]]] = {}
+        self._students: dict[tuple[str, str], Mapping[str, Any]] = {}
+        self._contacts: dict[str | None, Mapping[str, Any]] = {}
+
+    def _day(self, day: str) -> tuple[bool, dict[str, str]]:
+        known = self._days.get(day)
+        if known is None:
+            on = date.fromisoformat(day)
+            terms = {"term": self.calendar.term_of(on), "academic_year": self.calendar.academic_year_of(on)}
+            window = self.window
+            admitted = not (window.start and day < window.start or window.end and day >= window.end
+                            or window.term and window.term not in terms.values())
+            known = self._days[day] = (admitted, terms)
+        return known
+
+    def admits(self, moment: str) -> bool:
+        return self._day(moment[:10])[0]
+
+    def group(self, moment: str, student: str, contact: str | None) -> tuple[str, ...]:
+        day = moment[:10]
+        terms = self._day(day)[1]
+        cohort = self._students.get((student, day))
+        if cohort is None:
+            cohort = self._students[(student, day)] = cohort_at(self.facts.cohorts.get(student) or [], day) or {}
+        about = self._contacts.get(contact)
+        if about is None:
+            about = self._contacts[contact] = self.facts.contacts.get(contact or "") or {}
+        return tuple(terms[d] if d in terms else str((cohort if d in STUDENT_DIMENSIONS else about).get(d) or UNKNOWN)
+                     for d in self.dimensions)
 
 
-def _median_days(pairs: Iterable[tuple[str, str]]) -> float | None:
-    days = [(parse(b) - parse(a)).total_seconds() / 86400 for a, b in pairs]
+def _median(days: list[float]) -> float | None:
     return round(statistics.median(days), 2) if days else None
 
 
@@ -457,15 +466,20 @@ def funnel_table(facts: Facts, dimensions: Sequence[str], window: Window, calend
                  minimum: int) -> dict[str, Any]:
     """The funnel by the groups of `dimensions`: rows of cells, the total, and what is suppressed."""
     per_step: dict[tuple[tuple[str, ...], str], dict[str, set]] = {}
-    previous_of: dict[tuple[tuple[str, ...], str], list[tuple[str, str | None]]] = {}
+    # per (group, step): for each pair whose previous step is in the group, the days it took to reach
+    # this step (None: not reached)
+    previous_of: dict[tuple[tuple[str, ...], str], list[float | None]] = {}
     on_time: dict[tuple[str, ...], list[bool]] = {}
+    grouper = Grouper(dimensions, facts, calendar, window)
     for pair in facts.pairs:
-        reached = pair_steps(pair, rules)
+        # the projection keeps each pair's steps under the definition it is built with
+        reached = pair["steps"] if "steps" in pair else pair_steps(pair, rules)
         key = (pair["student"], pair["contact"])
+        seconds = {step: parse(moment).timestamp() for step, moment in reached.items()}
         for step, moment in reached.items():
-            if not window.admits(moment, calendar):
+            if not grouper.admits(moment):
                 continue
-            group = group_of(dimensions, moment, pair["student"], pair["contact"], facts, calendar)
+            group = grouper.group(moment, pair["student"], pair["contact"])
             for target in {group, TOTAL}:
                 cell = per_step.setdefault((target, step), {"students": set(), "pairs": set()})
                 cell["students"].add(pair["student"])
@@ -474,10 +488,12 @@ def funnel_table(facts: Facts, dimensions: Sequence[str], window: Window, calend
                 position = STEPS.index(step)
                 if position + 1 < len(STEPS):
                     following = STEPS[position + 1]
-                    previous_of.setdefault((target, following), []).append((moment, reached.get(following)))
+                    previous_of.setdefault((target, following), []).append(
+                        (seconds[following] - seconds[step]) / 86400 if following in seconds else None)
                 if step == "interview_held":
-                    on_time.setdefault(target, []).append(thank_you_on_time(pair, rules))
-    interview_cells = _interview_cells(facts, dimensions, window, calendar)
+                    on_time.setdefault(target, []).append(
+                        pair["on_time"] if "on_time" in pair else thank_you_on_time(pair, rules))
+    interview_cells = _interview_cells(facts, grouper)
     groups = sorted(({g for g, _ in per_step} | set(interview_cells)) - {TOTAL})
     columns = [*STEPS, "interviews"]
     counts: dict[tuple[tuple[str, ...], str], int] = {}
@@ -504,9 +520,9 @@ def funnel_table(facts: Facts, dimensions: Sequence[str], window: Window, calend
                                      "conversion": None, "median_days_from_previous": None}
             if position and not suppressed and (group, STEPS[position - 1]) not in hidden:
                 base = previous_of.get((group, step), [])
-                converted = [(a, b) for a, b in base if b is not None]
+                converted = [days for days in base if days is not None]
                 entry["conversion"] = _rate(len(converted), len(base))
-                entry["median_days_from_previous"] = _median_days(converted)
+                entry["median_days_from_previous"] = _median(converted)
             steps.append(entry)
         held_hidden = (group, "interview_held") in hidden
         timely = on_time.get(group, [])
@@ -522,16 +538,15 @@ def funnel_table(facts: Facts, dimensions: Sequence[str], window: Window, calend
             "suppressed_cells": len(hidden)}
 
 
-def _interview_cells(facts: Facts, dimensions: Sequence[str], window: Window,
-                     calendar: Calendar) -> dict[tuple[str, ...], dict[str, Any]]:
+def _interview_cells(facts: Facts, grouper: Grouper) -> dict[tuple[str, ...], dict[str, Any]]:
     """Interview outcomes by the group of the moment of their outcome: held, missed by side,
     cancelled by side, and the distinct students they belong to."""
     cells: dict[tuple[str, ...], dict[str, Any]] = {}
     for interview in facts.interviews:
         outcome, moment = _outcome(interview)
-        if outcome is None or not window.admits(moment, calendar):
+        if outcome is None or not grouper.admits(moment):
             continue
-        group = group_of(dimensions, moment, interview["student"], interview.get("contact"), facts, calendar)
+        group = grouper.group(moment, interview["student"], interview.get("contact"))
         for target in {group, TOTAL}:
             cell = cells.setdefault(target, {"students": set(), "held": 0,
                                              "missed": {side: 0 for side in MISSED_BY},
@@ -579,17 +594,18 @@ def engagement_table(facts: Facts, dimensions: Sequence[str], window: Window, ca
     student's attributes in that week), with every week's total."""
     active: dict[tuple[str, tuple[str, ...]], set[str]] = {}
     held: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+    grouper = Grouper(dimensions, facts, calendar, window)
     for doc in facts.activity or []:
-        if not window.admits(doc["first_at"], calendar):
+        if not grouper.admits(doc["first_at"]):
             continue
-        group = group_of(dimensions, doc["first_at"], doc["student"], None, facts, calendar)
+        group = grouper.group(doc["first_at"], doc["student"], None)
         for target in {group, TOTAL}:
             active.setdefault((doc["week"], target), set()).add(doc["student"])
     for interview in facts.interviews:
         moment = interview.get("held_at")
-        if not moment or not window.admits(moment, calendar):
+        if not moment or not grouper.admits(moment):
             continue
-        group = group_of(dimensions, moment, interview["student"], None, facts, calendar)
+        group = grouper.group(moment, interview["student"], None)
         for target in {group, TOTAL}:
             held.setdefault((week_of(moment), target), []).append(interview["student"])
     weeks = sorted({week for week, _ in active} | {week for week, _ in held})

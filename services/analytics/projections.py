@@ -7,8 +7,9 @@ The collections (all written idempotently: each change is a set union or a minim
 replay and any order of two events give the same documents):
 
 - `analytics_pairs`: per student–contact pair, the moments of its signals (outreach, reply,
-  scheduled, thank-you with its hours, check-in, follow-up done) and of each held interview;
-  `domain.pair_steps` turns them into funnel steps when asked, under the definition in force.
+  scheduled, thank-you with its hours, check-in, follow-up done) and of each held interview, and
+  the steps they make under this projection's definition (`domain.pair_steps`, and whether the
+  thank-you was on time), derived again whenever a signal is added.
 - `analytics_interviews`: per interview, when it was scheduled, held, missed (by whom) or
   cancelled (by whom).
 - `analytics_contacts`: per contact, its industry and organisation (categorical values).
@@ -29,7 +30,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from services.analytics.domain import Calendar, Definition, Facts, week_of
+from services.analytics.domain import Calendar, Definition, Facts, pair_steps, thank_you_on_time, week_of
 from services.analytics.pseudonyms import Pseudonymiser
 from shared.bus import Message
 from shared.contracts.analytics import JOURNEY_TOPIC, ROSTER
@@ -143,17 +144,26 @@ class FunnelViews(Projection):
                 self.activity.upsert(doc_id, Update(set={"student": student, "week": week, "first_at": moment}))
         return moment
 
-    def _signal(self, data: dict[str, Any], signal: str, value: Any) -> None:
-        contact = data.get("contact")
-        if not contact:
+    def _pair(self, data: dict[str, Any], change: Callable[[dict[str, Any]], bool]) -> None:
+        """Change a pair's signals or held interviews (`change` says whether it changed anything);
+        its steps under this projection's definition are kept with them, for the queries."""
+        if not data.get("contact"):
             return
-        doc_id = f"{data['student']}:{contact}"
+        doc_id = f"{data['student']}:{data['contact']}"
         doc = self.pairs.get(doc_id) or {}
-        signals = dict(doc.get("signals") or {})
-        merged = _union(list(signals.get(signal) or []), value)
-        if merged != signals.get(signal):
-            signals[signal] = merged
-            self.pairs.upsert(doc_id, Update(set={"student": data["student"], "contact": contact, "signals": signals}))
+        pair = {"signals": dict(doc.get("signals") or {}), "held": dict(doc.get("held") or {})}
+        if change(pair):
+            self.pairs.upsert(doc_id, Update(set={
+                "student": data["student"], "contact": data["contact"], **pair,
+                "steps": pair_steps(pair, self.rules), "on_time": thank_you_on_time(pair, self.rules)}))
+
+    def _signal(self, data: dict[str, Any], signal: str, value: Any) -> None:
+        def add(pair: dict[str, Any]) -> bool:
+            known = pair["signals"].get(signal) or []
+            pair["signals"][signal] = _union(list(known), value)
+            return pair["signals"][signal] != known
+
+        self._pair(data, add)
 
     def _interview(self, data: dict[str, Any], **fields: Any) -> None:
         doc_id = data["interview"]
@@ -214,15 +224,14 @@ class FunnelViews(Projection):
         moment = self._journey(envelope, event)
         data = event.data
         self._interview(data, held_at=moment)
-        if not data.get("contact"):
-            return
-        doc_id = f"{data['student']}:{data['contact']}"
-        doc = self.pairs.get(doc_id) or {}
-        held = dict(doc.get("held") or {})
-        if held.get(data["interview"], "9999") > moment:
-            held[data["interview"]] = moment
-            self.pairs.upsert(doc_id, Update(set={"student": data["student"], "contact": data["contact"],
-                                                  "held": held}))
+
+        def hold(pair: dict[str, Any]) -> bool:
+            if pair["held"].get(data["interview"], "9999") <= moment:
+                return False
+            pair["held"][data["interview"]] = moment
+            return True
+
+        self._pair(data, hold)
 
     @on("InterviewMissed")
     def interview_missed(self, envelope: dict[str, Any], event: Recorded) -> None:
