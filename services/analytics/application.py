@@ -8,7 +8,7 @@ cell counts fewer than `min_cell` students (see `domain`).
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime, timezone
 from typing import Any, Callable
 
 from marshmallow import ValidationError
@@ -36,7 +36,7 @@ SUPPRESSION_RULE = ("A cell counting fewer than min_cell distinct students (and 
 class AnalyticsService:
     def __init__(self, store: EventStore, models: ReadModels, *, calendar: Calendar, rules: Definition,
                  min_cell: int, max_rows: int, new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
-                 today: Callable[[], date] = lambda: date.today()) -> None:
+                 today: Callable[[], date] = lambda: datetime.now(timezone.utc).date()) -> None:
         self.cohorts: Repository[StudentCohort] = Repository(store, ROSTER, StudentCohort)
         self.uploads: Repository[RosterUpload] = Repository(store, ROSTER_UPLOADS, RosterUpload)
         self.models, self.calendar, self.rules = models, calendar, rules

@@ -295,12 +295,23 @@ class ReadModels:
         return cls(pairs(read_store), interviews(read_store), contacts(read_store), cohorts(read_store),
                    activity(read_store), meta(read_store))
 
+    def __post_init__(self) -> None:
+        self._cached: tuple[tuple[Any, bool], Facts] | None = None
+
     def facts(self, *, with_activity: bool = False) -> Facts:
+        """Every document a query aggregates. Kept in this process until the projection applies its
+        next batch (the meta document's `updated_at` changes with every batch, after its writes), so
+        questions about unchanged data do not read the read models again."""
+        version = ((self.meta.get(META_ID) or {}).get("updated_at"), with_activity)
+        if self._cached is not None and self._cached[0] == version and version[0] is not None:
+            return self._cached[1]
         every: Callable[[Collection], list[dict[str, Any]]] = lambda c: list(iterate(c, {}, page_size=2000))
-        return Facts(pairs=every(self.pairs), interviews=every(self.interviews),
-                     contacts={d["_id"]: d for d in every(self.contacts)},
-                     cohorts={d["_id"]: d.get("records") or [] for d in every(self.cohorts)},
-                     activity=every(self.activity) if with_activity else None)
+        facts = Facts(pairs=every(self.pairs), interviews=every(self.interviews),
+                      contacts={d["_id"]: d for d in every(self.contacts)},
+                      cohorts={d["_id"]: d.get("records") or [] for d in every(self.cohorts)},
+                      activity=every(self.activity) if with_activity else None)
+        self._cached = (version, facts)
+        return facts
 
     def state(self) -> dict[str, Any]:
         """The definition the read models were built with, and how fresh they are."""
