@@ -80,13 +80,24 @@ def _about_headers(answer: dict[str, Any]) -> dict[str, str]:
             "X-Data-Last-Event-At": answer["freshness"]["last_event_at"] or ""}
 
 
+# OWASP CSV injection: a spreadsheet runs a cell starting with one of these as a formula
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: Any) -> Any:
+    """Organisations are as students typed them (`=HYPERLINK(...)`): text a spreadsheet would run
+    gets a leading apostrophe, so it shows as text."""
+    if value is None:
+        return ""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_START) else value
+
+
 def _csv(header: list[str], rows: list[list[Any]], answer: dict[str, Any], filename: str) -> Response:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([*header, "definition_version", "data_last_event_at"])
     for row in rows:
-        writer.writerow(["" if v is None else v for v in row]
-                        + [answer["definition_version"], answer["freshness"]["last_event_at"] or ""])
+        writer.writerow([_cell(v) for v in row] + [answer["definition_version"], answer["freshness"]["last_event_at"] or ""])
     return Response(buffer.getvalue().encode("utf-8"), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="{filename}"', **_about_headers(answer)})
 

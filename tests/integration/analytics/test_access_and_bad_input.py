@@ -3,12 +3,16 @@ students and advisors get 403, no token 401; a bad roster or query is a 4xx nami
 never a 500; every endpoint is in the OpenAPI document with its errors."""
 from __future__ import annotations
 
+import csv
+import io
 import json
+from datetime import datetime, timezone
 from typing import Any, Callable
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+from tests.integration.analytics.conftest import Journey
 from tests.integration.conftest import InProcessPlatform
 
 READS = ["/analytics/funnel", "/analytics/funnel.csv", "/analytics/funnel.svg", "/analytics/engagement",
@@ -63,7 +67,7 @@ def test_a_roster_report_has_a_row_per_data_row_and_its_counts_add_up(platform: 
     again = upload(platform, admin, data, "?effective_from=2026-09-01")
     assert again.json["counts"] == {"recorded": 0, "unchanged": 1, "invalid": 2}
     multipart = platform.client.post("/analytics/roster?effective_from=2026-08-20", headers={"Authorization": admin},
-                                     data={"file": (__import__("io").BytesIO(ROSTER.encode()), "roster.csv")},
+                                     data={"file": (io.BytesIO(ROSTER.encode()), "roster.csv")},
                                      content_type="multipart/form-data")
     assert multipart.status_code == 201 and multipart.json["filename"] == "roster.csv"
 
@@ -139,3 +143,19 @@ def test_metrics_report_the_funnel_projection(platform: InProcessPlatform) -> No
     response = platform.client.get("/metrics")
     assert response.status_code == 200
     assert 'projection="analytics-funnel"' in response.get_data(as_text=True)
+
+
+def test_an_organisation_a_spreadsheet_would_run_is_text_in_the_csv(platform: InProcessPlatform, token: Callable,
+                                                                    pseudonyms: Any) -> None:
+    journey = Journey(platform, pseudonyms)
+    at = datetime(2026, 9, 1, tzinfo=timezone.utc)
+    for n in range(5):
+        journey.event("ContactAdded", f"s{n}", at, contact=f"c{n}", industry="other",
+                      organisation='=HYPERLINK("http://x.example","Acme")', source="manual")
+        journey.event("OutreachSent", f"s{n}", at, contact=f"c{n}")
+    journey.publish()
+    platform.sync()
+    response = platform.client.get("/analytics/funnel.csv?by=organisation",
+                                   headers={"Authorization": token("a-1", "analyst")})
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert rows[0]["organisation"] == '\'=HYPERLINK("http://x.example","Acme")' and rows[0]["students"] == "5"
