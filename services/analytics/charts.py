@@ -62,22 +62,26 @@ def funnel_svg(answer: dict[str, Any], title: str, subtitle: str) -> str:
     rows = [(_label(g["key"]), g) for g in answer["groups"]] or [("All students", answer["total"])]
     rows.sort(key=lambda r: -(r[1]["steps"][0]["students"] or 0))
     drawn, left_out = rows[:MOST_SERIES], rows[MOST_SERIES:]
+    from matplotlib.patches import Patch
+
     figure, axes = _figure(title, subtitle)
     width = 0.8 / len(drawn)
+    colours = [f"C{index}" for index in range(len(drawn))]
     for index, (label, row) in enumerate(drawn):
         xs = [step + (index - (len(drawn) - 1) / 2) * width for step in range(len(STEPS))]
         values = [cell["students"] or 0 for cell in row["steps"]]
-        bars = axes.bar(xs, values, width, label=label)
+        bars = axes.bar(xs, values, width, color=colours[index], label=label)
         for bar, cell in zip(bars, row["steps"]):
-            if cell["suppressed"]:
-                bar.set_hatch("///")
+            if cell["suppressed"]:  # an empty bar in the group's colour, and the word
                 bar.set_fill(False)
+                bar.set_edgecolor(colours[index])
                 axes.annotate("suppressed", (bar.get_x() + bar.get_width() / 2, 0), rotation=90, ha="center",
-                              va="bottom", fontsize=7)
+                              va="bottom", fontsize=7, color=colours[index])
     axes.set_xticks(range(len(STEPS)), [STEP_LABELS[s] for s in STEPS], fontsize=8)
     axes.set_ylabel("distinct students")
-    if len(drawn) > 1:
-        axes.legend(fontsize=8, frameon=False)
+    if len(drawn) > 1:  # the legend's own patches: a group's first bar may be an empty (suppressed) one
+        axes.legend(handles=[Patch(color=colour, label=label) for colour, (label, _) in zip(colours, drawn)],
+                    fontsize=8, frameon=False)
     sentences = [f"Distinct students at each funnel step ({subtitle})."]
     for label, row in drawn:
         cells = [f"{s.replace('_', ' ')} " + ("suppressed (fewer than the minimum cell size)" if c["suppressed"]
@@ -101,6 +105,8 @@ def engagement_svg(answer: dict[str, Any], title: str, subtitle: str) -> str:
         for x, point in enumerate(points):
             if point["active_suppressed"]:
                 axes.annotate("suppressed", (x, 0), rotation=90, ha="center", va="bottom", fontsize=7)
+            elif not answer["series"] and point["conversations_suppressed"]:
+                axes.annotate("conversations suppressed", (x, 0), rotation=90, ha="center", va="bottom", fontsize=7)
         sentences.append(f"{label}: " + "; ".join(
             f"week of {p['week']} " + ("suppressed" if p["active_suppressed"] else str(p["active_students"]))
             for p in points) + ".")
