@@ -84,9 +84,12 @@ def funnel_svg(answer: dict[str, Any], title: str, subtitle: str) -> str:
                     fontsize=8, frameon=False)
     sentences = [f"Distinct students at each funnel step ({subtitle})."]
     for label, row in drawn:
-        cells = [f"{s.replace('_', ' ')} " + ("suppressed (fewer than the minimum cell size)" if c["suppressed"]
-                                              else str(c["students"])) for s, c in zip(STEPS, row["steps"])]
+        cells = [f"{s.replace('_', ' ')} " + ("suppressed" if c["suppressed"] else str(c["students"]))
+                 for s, c in zip(STEPS, row["steps"])]
         sentences.append(f"{label}: " + "; ".join(cells) + ".")
+    if any(c["suppressed"] for _, row in drawn for c in row["steps"]):
+        sentences.append(f"A suppressed cell counts fewer than {answer['min_cell']} students, or is hidden so that "
+                         "such a cell cannot be worked out from the others and the total.")
     if left_out:
         sentences.append(f"{len(left_out)} smaller groups are not drawn; the JSON and CSV answers list them.")
     return accessible(_render(figure), title, " ".join(sentences))
