@@ -1,1 +1,1 @@
-"""analytics: the roster of students' academic attributes, and the funnel and engagement analysts read (pseudonymised, small cells suppressed)."""
+"""analytics: the students' academic attributes (the roster), and the funnel and engagement analysts read."""

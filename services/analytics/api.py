@@ -97,7 +97,8 @@ def _csv(header: list[str], rows: list[list[Any]], answer: dict[str, Any], filen
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([*header, "definition_version", "data_last_event_at"])
     for row in rows:
-        writer.writerow([_cell(v) for v in row] + [answer["definition_version"], answer["freshness"]["last_event_at"] or ""])
+        writer.writerow([_cell(v) for v in row]
+                        + [answer["definition_version"], answer["freshness"]["last_event_at"] or ""])
     return Response(buffer.getvalue().encode("utf-8"), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="{filename}"', **_about_headers(answer)})
 
@@ -119,7 +120,8 @@ def funnel(principal: Principal, query: dict[str, Any]) -> Response:
 def funnel_csv(principal: Principal, query: dict[str, Any]) -> Response:
     answer = _funnel(query)
     rows = []
-    for key, row in [(g["key"], g) for g in answer["groups"]] + [({d: "(total)" for d in answer["by"]}, answer["total"])]:
+    total = ({d: "(total)" for d in answer["by"]}, answer["total"])
+    for key, row in [(g["key"], g) for g in answer["groups"]] + [total]:
         for cell in row["steps"]:
             rows.append([*(key[d] for d in answer["by"]), cell["step"], cell["students"], cell["pairs"],
                          cell["conversion"], cell["median_days_from_previous"], str(cell["suppressed"]).lower()])

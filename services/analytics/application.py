@@ -29,8 +29,8 @@ SUPPRESSION_RULE = ("A cell counting fewer than min_cell distinct students (and 
                     "(suppressed: true, null counts), in JSON, CSV and charts. Complementary suppression: in every "
                     "line of cells that adds up to a published total (all groups of a column; with two dimensions "
                     "also every row and column of the cross table) a single hidden cell is joined by the smallest "
-                    "other cell, so no hidden cell is the difference of published numbers. No answer holds a row "
-                    "per student or a pseudonym.")
+                    "other non-empty cell, so no hidden cell is the difference of published numbers. No answer "
+                    "holds a row per student or a pseudonym.")
 
 
 class AnalyticsService:
@@ -105,6 +105,7 @@ class AnalyticsService:
 
     def definitions(self) -> dict[str, Any]:
         about, rules = self.about()
-        return {**about, "definition": rules.describe(), "configured": self.rules.describe(), "dimensions": list(DIMENSIONS),
+        return {**about, "definition": rules.describe(), "configured": self.rules.describe(),
+                "dimensions": list(DIMENSIONS),
                 "calendar": self.calendar.describe(), "cohorts": COHORT_RULE, "suppression": SUPPRESSION_RULE,
                 "known_versions": sorted(DEFINITIONS)}

@@ -29,7 +29,7 @@ cell that reached this step (at any time), with the median days between the two.
 *Suppression.* A cell of fewer than `min_cell` distinct students shows no numbers. Cells that add
 up to a published total (every group of a column, and with two dimensions every row and column of
 the cross table, whose totals a one-dimension query publishes) get complementary suppression: when
-one cell of such a line is hidden, the smallest other one is hidden too, until no line has exactly
+one cell of such a line is hidden, the smallest other non-empty one is hidden too, until no line has exactly
 one hidden cell, so no hidden cell is the difference of published numbers.
 """
 from __future__ import annotations
@@ -363,7 +363,7 @@ def cohort_at(records: Sequence[Mapping[str, Any]], moment: str) -> Mapping[str,
 def suppress(counts: Mapping[Any, int], lines: Iterable[Sequence[Any]], minimum: int) -> set[Any]:
     """The cells to hide: those counting fewer than `minimum` (but more than 0: an empty cell reveals
     no one), and complementary ones, so that no line of cells adding up to a published total has
-    exactly one hidden cell. The smallest other cell of such a line is hidden (ties by key)."""
+    exactly one hidden cell. The smallest other non-empty cell of such a line is hidden (ties by key)."""
     hidden = {cell for cell, count in counts.items() if 0 < count < minimum}
     lines = [list(line) for line in lines if len(line) > 1]
     changed = True
@@ -372,7 +372,10 @@ def suppress(counts: Mapping[Any, int], lines: Iterable[Sequence[Any]], minimum:
         for line in lines:
             shown = [cell for cell in line if cell not in hidden]
             if len(line) - len(shown) == 1 and shown:
-                smallest = min(shown, key=lambda cell: (counts.get(cell, 0), repr(cell)))
+                # an empty cell is a poor complement (that nobody is in it is often plain from other
+                # cells), so the complement counts someone when a cell of the line does
+                counted = [cell for cell in shown if counts.get(cell, 0) > 0] or shown
+                smallest = min(counted, key=lambda cell: (counts.get(cell, 0), repr(cell)))
                 hidden.add(smallest)
                 changed = True
     return hidden
@@ -555,7 +558,8 @@ def _interview_cells(facts: Facts, grouper: Grouper) -> dict[tuple[str, ...], di
             if outcome == "held":
                 cell["held"] += 1
             elif outcome == "missed":
-                cell["missed"][interview.get("missed_by") if interview.get("missed_by") in MISSED_BY else "contact"] += 1
+                side = interview.get("missed_by")
+                cell["missed"][side if side in MISSED_BY else "contact"] += 1
             else:
                 side = interview.get("cancelled_by")
                 cell["cancelled"][side if side in CANCELLED_BY else "other"] += 1

@@ -81,7 +81,8 @@ class RosterReport(Schema):
     version = fields.Integer(required=True)
     filename = fields.String(allow_none=True)
     effective_from = fields.String(required=True)
-    rows_read = fields.Integer(required=True, metadata={"description": "data rows of the file: the counts add up to it"})
+    rows_read = fields.Integer(required=True,
+                               metadata={"description": "data rows of the file: the counts add up to it"})
     counts = fields.Nested(RosterCounts, required=True)
     rows = fields.List(fields.Nested(RosterRowView), required=True)
     warnings = fields.List(fields.String(), required=True)
@@ -115,7 +116,8 @@ class StepCell(Schema):
     students = fields.Integer(allow_none=True, required=True)
     pairs = fields.Integer(allow_none=True, required=True)
     conversion = fields.Float(allow_none=True, required=True,
-                              metadata={"description": "share of the pairs at the previous step here that reached this one"})
+                              metadata={"description": "share of the pairs at the previous step here that reached "
+                                                       "this one"})
     median_days_from_previous = fields.Float(allow_none=True, required=True)
 
 

@@ -149,8 +149,9 @@ def expected_funnel(min_cell: int, thank_you_hours: float = 24) -> dict[str, Any
     for step in STEPS:
         counts = {g: answer["cells"].get((g, step), {"students": 0})["students"] for g in groups}
         small = {g for g, n in counts.items() if 0 < n < min_cell}
-        if len(small) == 1:  # three groups: one more hides it, the smallest of the others
-            small.add(min((g for g in groups if g not in small), key=lambda g: (counts[g], g)))
+        if len(small) == 1:  # three groups: one more hides it, the smallest of the others who counts someone
+            others = [g for g in groups if g not in small]
+            small.add(min([g for g in others if counts[g]] or others, key=lambda g: (counts[g], g)))
         answer["hidden"] |= {(g, step) for g in small}
         if 0 < answer["cells"].get(("(total)", step), {"students": 0})["students"] < min_cell:
             answer["hidden"].add(("(total)", step))

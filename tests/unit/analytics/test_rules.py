@@ -118,6 +118,8 @@ def test_a_small_cell_is_hidden_with_the_smallest_other_cell_of_its_line() -> No
     assert suppress(counts, lines_of(list(counts)), 5) == {("b",), ("c",)}
     assert suppress({("a",): 12, ("b",): 0}, lines_of([("a",), ("b",)]), 5) == set()  # empty reveals no one
     assert suppress({("a",): 2, ("b",): 3, ("c",): 9}, lines_of([("a",), ("b",), ("c",)]), 5) == {("a",), ("b",)}
+    # an empty cell is a poor complement: the smallest one that counts someone is taken
+    assert suppress({("a",): 0, ("b",): 3, ("c",): 9}, lines_of([("a",), ("b",), ("c",)]), 5) == {("b",), ("c",)}
 
 
 def test_in_a_cross_table_no_row_or_column_has_exactly_one_hidden_cell() -> None:
