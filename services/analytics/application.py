@@ -8,13 +8,25 @@ cell counts fewer than `min_cell` students (see `domain`).
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import Any
 
 from marshmallow import ValidationError
 
-from services.analytics.domain import (DEFINITIONS, DIMENSIONS, Calendar, Definition, RosterError, RosterUpload,
-                                       StudentCohort, Window, engagement_table, funnel_table, parse_roster)
+from services.analytics.domain import (
+    DEFINITIONS,
+    DIMENSIONS,
+    Calendar,
+    Definition,
+    RosterError,
+    RosterUpload,
+    StudentCohort,
+    Window,
+    engagement_table,
+    funnel_table,
+    parse_roster,
+)
 from services.analytics.projections import ReadModels
 from shared.contracts.analytics import ROSTER, ROSTER_UPLOADS, ROW_OUTCOMES
 from shared.events import Metadata
@@ -36,7 +48,7 @@ SUPPRESSION_RULE = ("A cell counting fewer than min_cell distinct students (and 
 class AnalyticsService:
     def __init__(self, store: EventStore, models: ReadModels, *, calendar: Calendar, rules: Definition,
                  min_cell: int, max_rows: int, new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
-                 today: Callable[[], date] = lambda: datetime.now(timezone.utc).date()) -> None:
+                 today: Callable[[], date] = lambda: datetime.now(UTC).date()) -> None:
         self.cohorts: Repository[StudentCohort] = Repository(store, ROSTER, StudentCohort)
         self.uploads: Repository[RosterUpload] = Repository(store, ROSTER_UPLOADS, RosterUpload)
         self.models, self.calendar, self.rules = models, calendar, rules
@@ -59,17 +71,21 @@ class AnalyticsService:
             if row.cohort is None:
                 rows.append({"line": row.line, "outcome": "invalid", "reason": row.error})
                 continue
-            cohort = row.cohort
-            recorded: list[bool] = []
-            self.cohorts.update(StudentCohort.stream_for(cohort["student_id"]), meta,
-                                lambda student: recorded.append(student.record_cohort(cohort, day, upload_id)))
-            rows.append({"line": row.line, "outcome": "recorded" if recorded[-1] else "unchanged", "reason": None})
+            changed = self._record_cohort(row.cohort, day, upload_id, meta)
+            rows.append({"line": row.line, "outcome": "recorded" if changed else "unchanged", "reason": None})
         upload = RosterUpload.record_report(upload_id, filename, day, rows, warnings)
         commit = self.uploads.save(upload, meta)
         return {"id": upload_id, "version": commit.last_version if commit else upload.version, "filename": filename,
                 "effective_from": day, "rows_read": len(rows),
                 "counts": {outcome: sum(1 for r in rows if r["outcome"] == outcome) for outcome in ROW_OUTCOMES},
                 "rows": rows, "warnings": warnings}
+
+    def _record_cohort(self, cohort: dict[str, Any], day: str, upload_id: str, meta: Metadata) -> bool:
+        """Record one student's attributes from `day` on; False when they are in effect already."""
+        recorded: list[bool] = []  # the last attempt's decision (a lost race decides again)
+        self.cohorts.update(StudentCohort.stream_for(cohort["student_id"]), meta,
+                            lambda student: recorded.append(student.record_cohort(cohort, day, upload_id)))
+        return recorded[-1]
 
     # -- the analysts' questions -------------------------------------------------------------------
     def about(self) -> tuple[dict[str, Any], Definition]:

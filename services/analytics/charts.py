@@ -71,7 +71,7 @@ def funnel_svg(answer: dict[str, Any], title: str, subtitle: str) -> str:
         xs = [step + (index - (len(drawn) - 1) / 2) * width for step in range(len(STEPS))]
         values = [cell["students"] or 0 for cell in row["steps"]]
         bars = axes.bar(xs, values, width, color=colours[index], label=label)
-        for bar, cell in zip(bars, row["steps"]):
+        for bar, cell in zip(bars, row["steps"], strict=True):
             if cell["suppressed"]:  # an empty bar in the group's colour, and the word
                 bar.set_fill(False)
                 bar.set_edgecolor(colours[index])
@@ -80,12 +80,12 @@ def funnel_svg(answer: dict[str, Any], title: str, subtitle: str) -> str:
     axes.set_xticks(range(len(STEPS)), [STEP_LABELS[s] for s in STEPS], fontsize=8)
     axes.set_ylabel("distinct students")
     if len(drawn) > 1:  # the legend's own patches: a group's first bar may be an empty (suppressed) one
-        axes.legend(handles=[Patch(color=colour, label=label) for colour, (label, _) in zip(colours, drawn)],
-                    fontsize=8, frameon=False)
+        patches = [Patch(color=colour, label=label) for colour, (label, _) in zip(colours, drawn, strict=True)]
+        axes.legend(handles=patches, fontsize=8, frameon=False)
     sentences = [f"Distinct students at each funnel step ({subtitle})."]
     for label, row in drawn:
         cells = [f"{s.replace('_', ' ')} " + ("suppressed" if c["suppressed"] else str(c["students"]))
-                 for s, c in zip(STEPS, row["steps"])]
+                 for s, c in zip(STEPS, row["steps"], strict=True)]
         sentences.append(f"{label}: " + "; ".join(cells) + ".")
     if any(c["suppressed"] for _, row in drawn for c in row["steps"]):
         sentences.append(f"A suppressed cell counts fewer than {answer['min_cell']} students, or is hidden so that "

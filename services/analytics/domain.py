@@ -38,9 +38,10 @@ import csv
 import io
 import re
 import statistics
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from shared.aggregate import Aggregate, applies
 from shared.times import parse
@@ -164,7 +165,7 @@ class Calendar:
     year_start: tuple[int, int]
 
     @classmethod
-    def parse(cls, terms: str, year_start: str) -> "Calendar":
+    def parse(cls, terms: str, year_start: str) -> Calendar:
         parsed = []
         for part in terms.split(","):
             name, _, start = part.partition(":")
@@ -338,7 +339,7 @@ class RosterUpload(Aggregate):
 
     @classmethod
     def record_report(cls, upload_id: str, filename: str | None, effective_from: str, rows: list[dict[str, Any]],
-                      warnings: list[str]) -> "RosterUpload":
+                      warnings: list[str]) -> RosterUpload:
         upload = cls(upload_id)
         upload.record("RosterUploaded", filename=filename, effective_from=effective_from, rows=rows,
                       warnings=warnings)
@@ -536,7 +537,7 @@ def funnel_table(facts: Facts, dimensions: Sequence[str], window: Window, calend
                 "interviews": _interview_view(interviews, interviews_hidden)}
 
     return {"columns": list(STEPS),
-            "groups": [{"key": dict(zip(dimensions, group)), **row(group)} for group in groups],
+            "groups": [{"key": dict(zip(dimensions, group, strict=True)), **row(group)} for group in groups],
             "total": row(TOTAL),
             "suppressed_cells": len(hidden)}
 
@@ -632,5 +633,6 @@ def engagement_table(facts: Facts, dimensions: Sequence[str], window: Window, ca
                 "conversations_suppressed": c_hidden}
 
     return {"weeks": weeks,
-            "series": [{"key": dict(zip(dimensions, g)), "points": [point(w, g) for w in weeks]} for g in groups],
+            "series": [{"key": dict(zip(dimensions, g, strict=True)), "points": [point(w, g) for w in weeks]}
+                       for g in groups],
             "total": [point(w, TOTAL) for w in weeks]}

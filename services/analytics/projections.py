@@ -27,8 +27,9 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from services.analytics.domain import Calendar, Definition, Facts, pair_steps, thank_you_on_time, week_of
 from services.analytics.pseudonyms import Pseudonymiser
@@ -291,7 +292,7 @@ class ReadModels:
     meta: Collection
 
     @classmethod
-    def of(cls, read_store: ReadStore) -> "ReadModels":
+    def of(cls, read_store: ReadStore) -> ReadModels:
         return cls(pairs(read_store), interviews(read_store), contacts(read_store), cohorts(read_store),
                    activity(read_store), meta(read_store))
 
@@ -305,7 +306,9 @@ class ReadModels:
         version = ((self.meta.get(META_ID) or {}).get("updated_at"), with_activity)
         if self._cached is not None and self._cached[0] == version and version[0] is not None:
             return self._cached[1]
-        every: Callable[[Collection], list[dict[str, Any]]] = lambda c: list(iterate(c, {}, page_size=2000))
+        def every(collection: Collection) -> list[dict[str, Any]]:
+            return list(iterate(collection, {}, page_size=2000))
+
         facts = Facts(pairs=every(self.pairs), interviews=every(self.interviews),
                       contacts={d["_id"]: d for d in every(self.contacts)},
                       cohorts={d["_id"]: d.get("records") or [] for d in every(self.cohorts)},

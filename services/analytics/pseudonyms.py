@@ -34,7 +34,7 @@ class Pseudonymiser:
         object.__setattr__(self, "_keys", {kind: derive_key(self.secret, kind) for kind in KINDS})
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> "Pseudonymiser":
+    def from_settings(cls, settings: Settings) -> Pseudonymiser:
         return cls(settings.get("ANALYTICS_PSEUDONYM_KEY").encode(), settings.get("ANALYTICS_PSEUDONYM_KEY_ID"))
 
     def _of(self, kind: str, identifier: str) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 from services.analytics.domain import definition
 from services.analytics.projections import FunnelViews

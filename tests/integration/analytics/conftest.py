@@ -10,9 +10,10 @@ from __future__ import annotations
 import functools
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -71,8 +72,9 @@ class Journey:
 def analytics(in_process: Callable[..., InProcessPlatform], settings: Settings) -> Callable[..., InProcessPlatform]:
     """analytics(rules=Definition(1), **service_options) -> the analytics service and its projection."""
 
-    def build(rules: Definition = Definition(1), **options: Any) -> InProcessPlatform:
-        views = functools.partial(FunnelViews, rules=rules, pseudonymiser=Pseudonymiser.from_settings(settings))
+    def build(rules: Definition | None = None, **options: Any) -> InProcessPlatform:
+        views = functools.partial(FunnelViews, rules=rules or Definition(1),
+                                  pseudonymiser=Pseudonymiser.from_settings(settings))
         return in_process(create_app, "analytics", [views], **options)
 
     return build
@@ -83,4 +85,4 @@ def pseudonyms(settings: Settings) -> Pseudonymiser:
     return Pseudonymiser.from_settings(settings)
 
 
-T0 = datetime(2026, 9, 1, 14, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 9, 1, 14, 0, tzinfo=UTC)

@@ -79,7 +79,7 @@ def pairs() -> list[Pair]:
 
 def publish_history(journey: Journey) -> None:
     """Every pair's journey as the translator would publish it, student by student in time order."""
-    for i, student in enumerate(STUDENTS):
+    for student in STUDENTS:
         events = [journey.event("StudentActivated", student, T0 - timedelta(days=1))]
         for pair in (p for p in pairs() if p.student == student):
             steps, c, v = pair.steps, pair.contact, pair.interview

@@ -6,11 +6,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import datetime, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.integration.analytics.conftest import Journey
 from tests.integration.conftest import InProcessPlatform
@@ -148,7 +150,7 @@ def test_metrics_report_the_funnel_projection(platform: InProcessPlatform) -> No
 def test_an_organisation_a_spreadsheet_would_run_is_text_in_the_csv(platform: InProcessPlatform, token: Callable,
                                                                     pseudonyms: Any) -> None:
     journey = Journey(platform, pseudonyms)
-    at = datetime(2026, 9, 1, tzinfo=timezone.utc)
+    at = datetime(2026, 9, 1, tzinfo=UTC)
     for n in range(5):
         journey.event("ContactAdded", f"s{n}", at, contact=f"c{n}", industry="other",
                       organisation='=HYPERLINK("http://x.example","Acme")', source="manual")

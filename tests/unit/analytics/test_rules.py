@@ -6,8 +6,18 @@ from datetime import date
 
 import pytest
 
-from services.analytics.domain import (Calendar, Definition, RosterError, StudentCohort, cohort_at, lines_of,
-                                       pair_steps, parse_roster, suppress, thank_you_on_time)
+from services.analytics.domain import (
+    Calendar,
+    Definition,
+    RosterError,
+    StudentCohort,
+    cohort_at,
+    lines_of,
+    pair_steps,
+    parse_roster,
+    suppress,
+    thank_you_on_time,
+)
 
 RULES = Definition(1)
 DEFAULT = Calendar.parse("spring:01-01,summer:05-15,fall:08-15", "07-01")
