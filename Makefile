@@ -33,6 +33,7 @@ run: install ## Start the whole platform on embedded backends (data under var/);
 	@echo "  notes API        http://$${HOST:-127.0.0.1}:$${NOTES_PORT:-8003}   (OpenAPI: /openapi.json)"
 	@echo "  followups API    http://$${HOST:-127.0.0.1}:$${FOLLOWUPS_PORT:-8004}   (OpenAPI: /openapi.json)"
 	@echo "  notifications    http://$${HOST:-127.0.0.1}:$${NOTIFICATIONS_PORT:-8005}   (OpenAPI: /openapi.json; e-mail needs SMTP_URL)"
+	@echo "  analytics API    http://$${HOST:-127.0.0.1}:$${ANALYTICS_PORT:-8006}   (OpenAPI: /openapi.json; analysts: make token SUB=analyst-1 ROLE=analyst)"
 	@echo "  get a token      make token SUB=student-1 ROLE=student"
 	@echo "  then             curl -H \"Authorization: Bearer \$$TOKEN\" http://$${HOST:-127.0.0.1}:$${CONTACTS_PORT:-8001}/contacts"
 	$(VENV)/bin/honcho --procfile Procfile start

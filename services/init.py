@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 
+from services.analytics.projections import FunnelViews
 from services.analytics.translator import Translator
 from services.contacts.projections import ContactDirectory
 from services.followups.projections import FollowUpViews
@@ -22,9 +23,10 @@ from shared.projection import Projection
 from shared.readstore import open_read_store
 from shared.runtime import ensure_all_topics
 
-SERVICES = ("contacts", "scheduling", "notes", "followups", "notifications")
+SERVICES = ("contacts", "scheduling", "notes", "followups", "notifications", "analytics")
 PROJECTIONS: tuple[type[Projection], ...] = (ContactDirectory, SchedulingViews, NotesViews, FollowUpViews,
-                                             NotificationViews, NotificationPolicies, Translator)
+                                             NotificationViews, NotificationPolicies, Translator,
+                                             FunnelViews)
 
 log = logging.getLogger("careerloop.init")
 

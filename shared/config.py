@@ -61,8 +61,14 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("NOTIFICATIONS_DIGEST_HOUR", "8", "Local hour (0-23, the recipient's zone) of the daily digest that collects follow-up notifications when the digest is on."),
     Variable("NOTIFICATIONS_DISPATCHER_LEASE_SECONDS", "30", "Lease that keeps one dispatcher sending at a time; a standby takes over this long after the active one died. Channel timeouts are at most a third of it."),
     Variable("NOTIFICATIONS_DISPATCHER_POLL_SECONDS", "1", "How often an idle dispatcher looks for notifications that fell due."),
+    Variable("ANALYTICS_PORT", "8006", "Port of the analytics API (roster upload, funnel and engagement for analysts) under `make run`."),
     Variable("ANALYTICS_PSEUDONYM_KEY", "dev-only-analytics-pseudonym-key-change-me", "Key of the pseudonyms on the analytics integration stream (at least 32 bytes outside `make run`): one HMAC-SHA256 key per identifier kind (student, contact, interview) is derived from it with HKDF. Rotate it together with `ANALYTICS_PSEUDONYM_KEY_ID`.", secret=True),
     Variable("ANALYTICS_PSEUDONYM_KEY_ID", "k1", "Names `ANALYTICS_PSEUDONYM_KEY` in every analytics event (`pseudonym_key_id`), so consumers join pseudonyms only within one key; give each new key a new id."),
+    Variable("ANALYTICS_MIN_CELL", "5", "Smallest number of distinct students an analytics cell may count; smaller cells (and the complementary cells that would reveal them) are shown as suppressed."),
+    Variable("FUNNEL_DEFINITION", "1", "Version of the funnel definition the analytics read models are built with (`GET /analytics/definitions`); a new version is applied by `make rebuild SERVICE=analytics`."),
+    Variable("ACADEMIC_TERMS", "spring:01-01,summer:05-15,fall:08-15", "The academic terms as `name:MM-DD` start days (UTC), each running until the next one starts; a step on 2026-09-01 is in `fall-2026`."),
+    Variable("ACADEMIC_YEAR_START", "07-01", "First day (MM-DD) of the academic year used in first-destination reporting (July 1 - June 30: `2026-27`)."),
+    Variable("ANALYTICS_ROSTER_MAX_ROWS", "50000", "Most data rows a roster upload may have (more: 422 naming this limit)."),
 )
 
 _BY_NAME = {v.name: v for v in VARIABLES}

@@ -1,2 +1,2 @@
-"""The analytics service: the pseudonymised integration stream for campus data teams, cohorts, funnels
-and the analyst API."""
+"""The analytics service: the pseudonymised integration stream for campus data teams, the students'
+academic attributes (the roster), and the funnel and engagement analysts read."""

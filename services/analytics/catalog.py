@@ -34,11 +34,12 @@ from marshmallow import Schema, fields
 from shared.bus.port import dead_letter_topic
 from shared.config import Settings
 from shared.contracts import CATALOGS
+from shared.contracts.analytics import JOURNEY_TOPIC
 from shared.events import SPEC_VERSION, EventCatalog, EventType
 
 ASYNCAPI_VERSION = "3.0.0"
 DOCUMENT_VERSION = "1.0.0"
-INTEGRATION_TOPIC = "careerloop.analytics.journey.v1"
+INTEGRATION_TOPIC = JOURNEY_TOPIC
 INTEGRATION_SOURCE = "/careerloop/analytics"
 INTEGRATION_SCHEMAS = Path(__file__).resolve().parent / "integration_schemas"
 STRUCTURED_CONTENT_TYPE = "application/cloudevents+json; charset=utf-8"

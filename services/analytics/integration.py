@@ -29,11 +29,11 @@ from pathlib import Path
 from typing import Any
 
 from services.analytics.pseudonyms import Pseudonymiser
-from shared.contracts import ANALYTICS_JOURNEY_TOPIC
+from shared.contracts.analytics import JOURNEY_TOPIC
 from shared.events import SPEC_VERSION
 from shared.times import normal, parse
 
-TOPIC = ANALYTICS_JOURNEY_TOPIC
+TOPIC = JOURNEY_TOPIC
 SOURCE = "/careerloop/analytics"
 SCHEMA_DIR = Path(__file__).parent / "integration_schemas"
 CONTENT_TYPE = "application/cloudevents+json; charset=utf-8"

@@ -9,6 +9,7 @@ every published schema that `tests/contract/test_golden_contracts.py` holds the 
 """
 import json
 
+from shared.contracts.analytics import JOURNEY_TOPIC, ROSTER, ROSTER_UPLOADS
 from shared.contracts.contacts import CONTACT_IMPORTS, CONTACTS
 from shared.contracts.followups import FOLLOWUPS
 from shared.contracts.notes import ADVISING, NOTE_ACCESS_LOGS, NOTES
@@ -20,13 +21,13 @@ from shared.contracts.notifications import (
 )
 from shared.contracts.scheduling import INTERVIEWS, STUDENT_SCHEDULES
 
-# The published language for consumers outside the platform (services/analytics/integration.py):
-# integration events, not domain events, so the services may change their own events freely.
-ANALYTICS_JOURNEY_TOPIC = "careerloop.analytics.journey.v1"
-INTEGRATION_TOPICS = (ANALYTICS_JOURNEY_TOPIC,)
-
 CATALOGS = (CONTACTS, CONTACT_IMPORTS, INTERVIEWS, STUDENT_SCHEDULES, NOTES, NOTE_ACCESS_LOGS, ADVISING,
-            FOLLOWUPS, NOTIFICATIONS, NOTIFICATION_PREFERENCES, WEBHOOK_ENDPOINTS, NOTIFICATION_TEMPLATES)
+            FOLLOWUPS, NOTIFICATIONS, NOTIFICATION_PREFERENCES, WEBHOOK_ENDPOINTS, NOTIFICATION_TEMPLATES, ROSTER,
+            ROSTER_UPLOADS)
+# Topics of the published integration language for consumers outside the platform
+# (services/analytics/integration.py: CloudEvents with JSON Schemas, not domain events, so the services
+# may change their own events freely): created with the domain topics, never by their producer.
+INTEGRATION_TOPICS = (JOURNEY_TOPIC,)
 
 
 def golden() -> str:

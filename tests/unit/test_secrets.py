@@ -116,6 +116,8 @@ def refused_start(argv: list[str]) -> subprocess.CompletedProcess[str]:
     (["-m", "services.notifications.dispatcher"], "notifications-dispatcher"),
     (["-m", "services.notifications.policy_worker", "--status"], "notifications-policies"),
     (["-m", "services.init"], "init"),
+    (["-m", "services.analytics.worker"], "analytics-funnel"),
+    (["-c", "from services.analytics.app import create_app; create_app()"], "analytics-api"),
 ])
 def test_every_process_refuses_to_start_and_exits_non_zero_naming_the_variables(argv: list[str], process: str) -> None:
     result = refused_start(argv)

@@ -1,86 +1,88 @@
-"""The platform's services and the analytics translator wired in-process on one backend profile (see
-tests/integration/followups/conftest.py for the services), and a reader of the integration topic from
-offset 0 that uses only the bus port and independent clients (tests/analytics_stream.py)."""
+"""The analytics service wired in-process on one backend profile, and a seeded history.
+
+The journey topic is written by the translator (built beside this service); these tests publish
+the pseudonymised journey CloudEvents themselves (`Journey`), exactly as the published language
+describes them (ANALYTICS-SPEC: type, id, subject, time, dataschema, the payload fields), so the read
+side is tested on its input contract and not on the translator's code.
+"""
 from __future__ import annotations
 
+import functools
+import json
 import uuid
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
+from services.analytics.app import create_app
+from services.analytics.domain import Definition
+from services.analytics.projections import FunnelViews
 from services.analytics.pseudonyms import Pseudonymiser
-from services.analytics.translator import Translator
-from services.contacts.app import create_app as create_contacts_app
-from services.contacts.projections import ContactDirectory
-from services.followups.app import create_app as create_followups_app
-from services.followups.projections import FollowUpViews
-from services.notes.app import create_app as create_notes_app
-from services.notes.projections import NotesViews
-from services.scheduling.app import create_app as create_scheduling_app
-from services.scheduling.projections import SchedulingViews
-from shared.bus import Message
 from shared.config import Settings
-from tests.backends import TEST_SECRET, TEST_SECRETS
-from tests.clock import Clock
+from shared.contracts.analytics import JOURNEY_TOPIC
+from shared.events import isoformat
 from tests.integration.conftest import InProcessPlatform
-from tests.integration.followups.conftest import NOW, Catcher, Services
-from tests.support import wait_until
 
-PSEUDONYMS = Pseudonymiser(TEST_SECRETS["ANALYTICS_PSEUDONYM_KEY"], "k-test")
+ID_NAMESPACE = uuid.UUID("6f1f2a52-8d4e-4c55-9d7c-2f0a3c1e9b10")
 
 
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings.from_env({"CAREERLOOP_DATA_DIR": str(tmp_path), "CAREERLOOP_JWT_SECRET": TEST_SECRET,
-                              "CAREERLOOP_JWKS_URL": "", "READ_YOUR_WRITES_WAIT_SECONDS": "1"})
+@dataclass
+class Journey:
+    """Publishes journey events of one deployment (its bus and namespace), pseudonymised with its key."""
 
+    platform: InProcessPlatform
+    pseudonyms: Pseudonymiser
+    published: list[dict[str, Any]] = field(default_factory=list)
 
-class Journey(Services):
-    """The services, with the translator among the projections `sync()` runs."""
+    @property
+    def topic(self) -> str:
+        return self.platform.client.application.extensions["careerloop"].settings.get("BUS_NAMESPACE") + JOURNEY_TOPIC
 
-    translator: Translator
+    def event(self, name: str, student: str, at: datetime, *, contact: str | None = None,
+              interview: str | None = None, **fields: Any) -> dict[str, Any]:
+        data: dict[str, Any] = {"student": self.pseudonyms.student(student), "pseudonym_key_id": self.pseudonyms.key_id,
+                                "occurred_at": isoformat(at), **fields}
+        if contact is not None:
+            data["contact"] = self.pseudonyms.contact(contact)
+        if interview is not None:
+            data["interview"] = self.pseudonyms.interview(interview)
+        source_id = f"{student}:{contact}:{interview}:{name}:{isoformat(at)}"
+        envelope = {"specversion": "1.0", "id": str(uuid.uuid5(ID_NAMESPACE, source_id)),
+                    "source": "/careerloop/analytics", "type": f"careerloop.analytics.{name}.v1",
+                    "subject": data["student"], "time": isoformat(at), "datacontenttype": "application/json",
+                    "dataschema": f"urn:careerloop:analytics:{name}:v1", "data": data}
+        self.published.append(envelope)
+        return envelope
 
-    def integration_messages(self) -> list[Message]:
-        """Every message on the analytics topic, from offset 0, in partition and offset order."""
-        self.sync()
-        bus, topic = self.contacts.bus, self.translator.topic
-        ends = bus.end_offsets(topic)
-        consumer = bus.consumer(f"test-reader-{uuid.uuid4().hex[:8]}", [topic])
-        seen: dict[tuple[int, int], Message] = {}
-
-        def read_to_the_end() -> bool:
-            for message in consumer.poll(500, timeout=0.2):
-                seen[(message.partition, message.offset)] = message
-            return all((partition, end - 1) in seen for partition, end in ends.items() if end)
-
+    def publish(self, envelopes: list[dict[str, Any]] | None = None) -> None:
+        producer = self.platform.bus.producer()
         try:
-            wait_until(read_to_the_end, what=f"the analytics topic was read up to {ends}", interval=0,
-                       seen=lambda: f"{len(seen)} messages")
+            for envelope in envelopes if envelopes is not None else self.published:
+                producer.send(self.topic, envelope["subject"],
+                              json.dumps(envelope, sort_keys=True, separators=(",", ":")).encode())
+            producer.flush()
         finally:
-            consumer.close()
-        return [seen[k] for k in sorted(seen)]
+            producer.close()
 
 
 @pytest.fixture
-def journey(in_process: Callable[..., InProcessPlatform]) -> Iterator[Journey]:
-    clock = Clock(NOW)
-    contacts = in_process(create_contacts_app, "contacts", [ContactDirectory])
-    translator: list[Translator] = []
+def analytics(in_process: Callable[..., InProcessPlatform], settings: Settings) -> Callable[..., InProcessPlatform]:
+    """analytics(rules=Definition(1), **service_options) -> the analytics service and its projection."""
 
-    def make_translator(read_store: Any, **options: Any) -> Translator:
-        translator.append(Translator(read_store, bus=contacts.bus, pseudonyms=PSEUDONYMS, **options))
-        return translator[-1]
+    def build(rules: Definition | None = None, **options: Any) -> InProcessPlatform:
+        views = functools.partial(FunnelViews, rules=rules or Definition(1),
+                                  pseudonymiser=Pseudonymiser.from_settings(settings))
+        return in_process(create_app, "analytics", [views], **options)
 
-    scheduling = in_process(create_scheduling_app, "scheduling", [SchedulingViews], clock=clock)
-    notes = in_process(create_notes_app, "notes", [NotesViews])
-    notes.client.application.extensions["notes"].service.reference_wait_seconds = 0
-    followups = in_process(create_followups_app, "followups", [FollowUpViews, make_translator], clock=clock)
-    catcher = Catcher(followups)
-    services = Journey(contacts, scheduling, notes, followups, clock, catcher)
-    services.translator = translator[0]
-    yield services
-    catcher.close()
-    translator[0].close()
+    return build
 
+
+@pytest.fixture
+def pseudonyms(settings: Settings) -> Pseudonymiser:
+    return Pseudonymiser.from_settings(settings)
+
+
+T0 = datetime(2026, 9, 1, 14, 0, tzinfo=UTC)

@@ -24,7 +24,7 @@ from shared.errors import UnknownTopic
 from shared.events import EventCatalog, Metadata, Recorded
 from shared.runtime import ensure_all_topics
 from tests.analytics_stream import parse_and_validate
-from tests.integration.analytics.conftest import PSEUDONYMS
+from tests.integration.analytics.stream.conftest import PSEUDONYMS
 from tests.support import poll_at_least
 
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tests.analytics_stream import parse_and_validate, validators
-from tests.integration.analytics.conftest import PSEUDONYMS, Journey
+from tests.integration.analytics.stream.conftest import PSEUDONYMS, Journey
 
 STUDENT = "student-pii-7f3a"
 ZEPHYRINA = {"name": "Zephyrina Quillfeather-Marchetti", "emails": ["zephyrina.quillfeather@obscuremail.example"],
