@@ -97,7 +97,7 @@ def test_a_dispatcher_killed_mid_send_loses_nothing_and_sends_nothing_twice(
         "BUS_URL": f"sqlite:///{tmp_path}/unused-bus.db"}, tmp_path / "dispatcher.log")
     try:
         dispatcher.start()
-        assert len(smtp_server.wait_for(2, timeout=30)) == 2, dispatcher.log.read_text()
+        assert len(smtp_server.wait_for(2, timeout=60)) == 2, dispatcher.log.read_text()
         smtp_server.hold_next()
         # when the third message's DATA is held (the server has not taken it) the dispatcher dies
         assert smtp_server.wait_until_held(timeout=30), dispatcher.log.read_text()
