@@ -6,6 +6,7 @@ import re
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
 from services.notes import search
+from shared.contracts import notes as contract
 from shared.contracts.notes import INSIGHT_CATEGORIES, VISIBILITIES
 from shared.web.api import AcceptedSchema
 from shared.web.validators import check_time_zone
@@ -138,28 +139,20 @@ class StudentsQuery(Schema):
 
 
 # -- responses (for the OpenAPI document; a test validates real answers against it) ----------------
-class ActionItemView(Schema):
-    item_id = fields.String(required=True)
-    text = fields.String(required=True)
+class ActionItemView(contract.ActionItem):
     due_on = fields.String(allow_none=True, required=True, metadata={"description": "YYYY-MM-DD"})
-    completed = fields.Boolean(required=True)
 
 
-class InsightView(Schema):
-    category = fields.String(required=True, validate=validate.OneOf(INSIGHT_CATEGORIES))
-    text = fields.String(required=True)
+class InsightView(contract.Insight):
+    """An insight as its event recorded it (own name: `Insight` is the request)."""
 
 
-class ContentView(Schema):
+class ContentView(contract.NoteContent):
     """A note's content as of one revision, as its event recorded it."""
 
-    revision = fields.Integer(required=True)
     time_zone = fields.String(allow_none=True, required=True)
-    text = fields.String(required=True)
     insights = fields.List(fields.Nested(InsightView), required=True)
     action_items = fields.List(fields.Nested(ActionItemView), required=True)
-    tags = fields.List(fields.String(), required=True)
-    objectives_covered = fields.List(fields.String(), required=True)
 
 
 class _NoteAnswer(ContentView):
