@@ -4,6 +4,7 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from services.followups.projections import TIMELINE_KINDS
+from shared.web.api import page_of
 
 _CURSOR = validate.Regexp(r"^[A-Za-z0-9_\-]{1,1000}$", error="malformed cursor")
 # `<stream id>:<version>` from any command's answer: a contact, interview, note or follow-up item
@@ -86,9 +87,7 @@ class TimelineEntry(Schema):
     source = fields.Nested(SourceView, required=True)
 
 
-class TimelinePage(Schema):
-    items = fields.List(fields.Nested(TimelineEntry), required=True)
-    next_cursor = fields.String(allow_none=True, required=True)
+TimelinePage = page_of(TimelineEntry, "TimelinePage")
 
 
 class ClosedBy(Schema):
@@ -119,10 +118,8 @@ class FollowUpView(Schema):
     rules_version = fields.Integer(allow_none=True, required=True)
 
 
-class FollowUpsPage(Schema):
-    items = fields.List(fields.Nested(FollowUpView), required=True)
-    next_cursor = fields.String(allow_none=True, required=True)
-    now = fields.String(required=True, metadata={"description": "the time the states were computed for"})
+_NOW = "the time the states were computed for"
+FollowUpsPage = page_of(FollowUpView, "FollowUpsPage", now=fields.String(required=True, metadata={"description": _NOW}))
 
 
 class LastActivity(Schema):
@@ -142,7 +139,4 @@ class AdviseeView(Schema):
     queue = fields.String(required=True, metadata={"description": "the API path of the student's queue"})
 
 
-class AdviseesPage(Schema):
-    items = fields.List(fields.Nested(AdviseeView), required=True)
-    next_cursor = fields.String(allow_none=True, required=True)
-    now = fields.String(required=True)
+AdviseesPage = page_of(AdviseeView, "AdviseesPage", now=fields.String(required=True, metadata={"description": _NOW}))

@@ -6,9 +6,10 @@ import re
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
 from services.notes import search
+from services.notes.projections import SUMMARY
 from shared.contracts import notes as contract
 from shared.contracts.notes import INSIGHT_CATEGORIES, VISIBILITIES
-from shared.web.api import AcceptedSchema
+from shared.web.api import AcceptedSchema, page_of
 from shared.web.validators import check_time_zone
 
 _TAG = validate.And(validate.Length(1, 40), validate.Regexp(r"^[\w\- ]+$", error="letters, digits, spaces, - and _"))
@@ -197,29 +198,17 @@ class NoteEntry(_NoteAnswer, _ContactDetails):
     revised_at = fields.String(required=True)
 
 
-class NotesPage(Schema):
-    items = fields.List(fields.Nested(NoteEntry), required=True)
-    next_cursor = fields.String(allow_none=True, required=True)
+NotesPage = page_of(NoteEntry, "NotesPage")
 
 
-class SharedNoteEntry(_ContactDetails):
+class SharedNoteEntry(NoteEntry):
     """One shared note in an advisor's list, as `projections.summary` shows it: no content."""
 
-    id = fields.String(required=True)
-    version = fields.Integer(required=True)
-    interview_id = fields.String(allow_none=True, required=True)
-    contact_id = fields.String(allow_none=True, required=True)
-    tags = fields.List(fields.String(), required=True)
-    categories = fields.List(fields.String(validate=validate.OneOf(INSIGHT_CATEGORIES)), required=True)
-    revision = fields.Integer(required=True)
-    open_actions = fields.Integer(required=True)
-    recorded_at = fields.String(required=True)
-    revised_at = fields.String(required=True)
+    class Meta:
+        fields = ("id", "version", *SUMMARY)
 
 
-class SharedNotesPage(Schema):
-    items = fields.List(fields.Nested(SharedNoteEntry), required=True)
-    next_cursor = fields.String(allow_none=True, required=True)
+SharedNotesPage = page_of(SharedNoteEntry, "SharedNotesPage")
 
 
 class AccessEntry(Schema):
@@ -228,18 +217,14 @@ class AccessEntry(Schema):
     at = fields.String(required=True)
 
 
-class AccessLogPage(Schema):
-    items = fields.List(fields.Nested(AccessEntry), required=True)
-    next_cursor = fields.String(allow_none=True, required=True)
+AccessLogPage = page_of(AccessEntry, "AccessLogPage")
 
 
 class AdviseeEntry(Schema):
     student_id = fields.String(required=True)
 
 
-class AdviseesPage(Schema):
-    items = fields.List(fields.Nested(AdviseeEntry), required=True)
-    next_cursor = fields.String(allow_none=True, required=True)
+AdviseesPage = page_of(AdviseeEntry, "AdviseesPage")
 
 
 class Advisors(Schema):

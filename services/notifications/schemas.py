@@ -7,6 +7,7 @@ from services.notifications.domain import STATUSES, USER_KINDS
 from shared.contracts import notifications as contract
 from shared.contracts.notifications import CHANNELS, KINDS
 from shared.outbound import UnsafeUrl, parse_url
+from shared.web.api import page_of
 from shared.web.validators import check_time_zone
 
 _CURSOR = validate.Regexp(r"^[A-Za-z0-9_\-]{1,1000}$", error="malformed cursor")
@@ -145,9 +146,7 @@ class NotificationView(Schema):
                                  metadata={"description": "the history's; null for a single notification"})
 
 
-class NotificationsPage(Schema):
-    items = fields.List(fields.Nested(NotificationView), required=True)
-    next_cursor = fields.String(allow_none=True, required=True)
+NotificationsPage = page_of(NotificationView, "NotificationsPage")
 
 
 class InboxItem(NotificationView):
@@ -157,10 +156,8 @@ class InboxItem(NotificationView):
         fields = INBOX_FIELDS
 
 
-class InboxPage(Schema):
-    items = fields.List(fields.Nested(InboxItem), required=True)
-    next_cursor = fields.String(allow_none=True, required=True)
-    unread = fields.Integer(required=True, metadata={"description": "all unread in-app notifications, not the page's"})
+InboxPage = page_of(InboxItem, "InboxPage", unread=fields.Integer(
+    required=True, metadata={"description": "all unread in-app notifications, not only the page's"}))
 
 
 class WebhookRegistered(Schema):

@@ -6,6 +6,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from services.scheduling.domain import STARTER_QUESTIONS, TimeError, to_utc
 from shared.contracts import scheduling as contract
 from shared.contracts.scheduling import FORMATS, QUESTION_CATEGORIES
+from shared.web.api import page_of
 from shared.web.validators import check_time_zone
 
 STATES = ("requested", "proposed", "scheduled", "completed", "missed", "cancelled")
@@ -176,9 +177,7 @@ class InterviewEntry(_InterviewAnswer):
     updated_at = fields.String(required=True)
 
 
-class InterviewPage(Schema):
-    items = fields.List(fields.Nested(InterviewEntry), required=True)
-    next_cursor = fields.String(allow_none=True, required=True)
+InterviewPage = page_of(InterviewEntry, "InterviewPage")
 
 
 class FeedUrls(Schema):
