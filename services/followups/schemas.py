@@ -122,11 +122,11 @@ _NOW = "the time the states were computed for"
 FollowUpsPage = page_of(FollowUpView, "FollowUpsPage", now=fields.String(required=True, metadata={"description": _NOW}))
 
 
-class LastActivity(Schema):
-    at = fields.String(required=True)
-    kind = fields.String(required=True, validate=validate.OneOf(TIMELINE_KINDS))
-    summary = fields.String(required=True)
-    link = fields.String(required=True)
+class LastActivity(TimelineEntry):
+    """The student's newest timeline entry, in brief."""
+
+    class Meta:
+        fields = ("at", "kind", "summary", "link")
 
 
 class AdviseeView(Schema):

@@ -116,26 +116,15 @@ class PreviousTime(Schema):
     end = fields.String(required=True, metadata={"description": "UTC, RFC 3339"})
 
 
-class _InterviewAnswer(Schema):
-    """What both the interview view and the list show: the request and the agreed time."""
+class _InterviewAnswer(contract.InterviewRequestedV2):
+    """What both the interview view and the list show: the request as its event recorded it, and the agreed time."""
 
     id = fields.String(required=True)
     version = fields.Integer(required=True)
     state = fields.String(required=True, validate=validate.OneOf(STATES))
-    student_id = fields.String(required=True)
-    contact_id = fields.String(required=True)
-    contact_name = fields.String(allow_none=True)
-    contact_email = fields.String(allow_none=True)
-    student_email = fields.String(allow_none=True)
-    student_name = fields.String(allow_none=True)
-    objectives = fields.List(fields.String(), required=True)
     questions = fields.List(fields.Nested(QuestionView), required=True)
-    format = fields.String(required=True, validate=validate.OneOf(FORMATS))
     link = fields.String(allow_none=True, required=True)
     place = fields.String(allow_none=True, required=True)
-    duration_minutes = fields.Integer(required=True)
-    student_time_zone = fields.String(required=True)
-    contact_time_zone = fields.String(required=True)
     slots = fields.List(fields.Nested(contract.Slot), required=True, metadata={"description": "proposed times"})
     start = fields.String(allow_none=True, required=True, metadata={"description": "UTC, RFC 3339; null until agreed"})
     end = fields.String(allow_none=True, required=True, metadata={"description": "UTC, RFC 3339"})
