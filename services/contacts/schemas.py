@@ -8,7 +8,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates, va
 from services.contacts.domain import STAGES, normalise_linkedin
 from services.contacts.formats import FORMATS
 from shared.contracts.contacts import IMPORT_OUTCOMES, TOUCHPOINT_KINDS, TouchpointSchema
-from shared.web.api import AcceptedSchema
+from shared.web.api import AcceptedSchema, page_of
 from shared.web.validators import check_time_zone
 
 _PHONE = re.compile(r"^\+?[0-9 ()./\-]{3,40}(?:\s*(?:x|ext\.?)\s*[0-9]{1,6})?$")
@@ -183,9 +183,7 @@ class DirectoryEntry(_ContactAnswer):
     import_id = fields.String(allow_none=True, metadata={"description": "the import that added the contact"})
 
 
-class DirectoryPage(Schema):
-    items = fields.List(fields.Nested(DirectoryEntry), required=True)
-    next_cursor = fields.String(allow_none=True, required=True)
+DirectoryPage = page_of(DirectoryEntry, "DirectoryPage")
 
 
 class TouchpointView(TouchpointSchema):

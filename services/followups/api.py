@@ -120,14 +120,14 @@ def _timeline(filter: dict[str, Any], query: dict[str, Any]) -> Response:
 
 
 @api.route("/timeline", "GET", summary="Everything that happened, newest first: filter by kind and date range",
-           roles=READERS, query=schemas.TimelineQuery, errors=(404, 503))
+           roles=READERS, query=schemas.TimelineQuery, response=schemas.TimelinePage, errors=(404, 503))
 def student_timeline(principal: Principal, query: dict[str, Any]) -> Response:
     reader = _reader(principal, query)
     return _timeline({"student_id": reader.student_id}, query)
 
 
 @api.route("/contacts/<contact_id>/timeline", "GET", summary="One contact's timeline, newest first",
-           roles=READERS, query=schemas.TimelineQuery, errors=(404, 503))
+           roles=READERS, query=schemas.TimelineQuery, response=schemas.TimelinePage, errors=(404, 503))
 def contact_timeline(principal: Principal, contact_id: str, query: dict[str, Any]) -> Response:
     named = _reader(principal, query) if "student_id" in query else None  # a student naming another: 403
     if named is None:
@@ -192,7 +192,7 @@ def _queue(student_id: str, query: dict[str, Any], now: str) -> Page:
 
 
 @api.route("/followups", "GET", summary="The follow-up queue: open items overdue first, or snoozed, dismissed, done",
-           roles=READERS, query=schemas.FollowUpsQuery, errors=(404, 503))
+           roles=READERS, query=schemas.FollowUpsQuery, response=schemas.FollowUpsPage, errors=(404, 503))
 def list_followups(principal: Principal, query: dict[str, Any]) -> Response:
     reader = _reader(principal, query)
     now = isoformat(_ctx().clock())
@@ -238,7 +238,7 @@ def _advisee(student_id: str, query: dict[str, Any], now: str) -> dict[str, Any]
 
 @api.route("/advisors/<advisor_id>/students", "GET",
            summary="An advisor's students: open and overdue counts, open items overdue first, next due, last activity",
-           roles=ADVISORS, query=schemas.AdviseesQuery, errors=(404, 503))
+           roles=ADVISORS, query=schemas.AdviseesQuery, response=schemas.AdviseesPage, errors=(404, 503))
 def list_advisees(principal: Principal, advisor_id: str, query: dict[str, Any]) -> Response:
     if not principal.has("admin") and advisor_id != principal.subject:
         raise NotFound(

@@ -104,13 +104,13 @@ def get_note(principal: Principal, note_id: str) -> Response:
 
 
 @api.route("/notes/<note_id>/revisions", "GET", summary="Every revision of a note, oldest first", roles=OWNERS,
-           errors=(404,))
+           response=schemas.Revisions, errors=(404,))
 def list_revisions(principal: Principal, note_id: str) -> Response:
     return json_response({"items": _ctx().service.revisions(note_id, principal)})
 
 
 @api.route("/notes", "GET", summary="Search your notes: words, tag, category, contact, organisation, industry",
-           roles=OWNERS, query=schemas.NotesQuery, response=schemas.Page, errors=(503,))
+           roles=OWNERS, query=schemas.NotesQuery, response=schemas.NotesPage, errors=(503,))
 def search_notes(principal: Principal, query: dict[str, Any]) -> Response:
     ctx = _ctx()
     student_id = acting_for(principal, query.get("student_id"))
@@ -121,7 +121,7 @@ def search_notes(principal: Principal, query: dict[str, Any]) -> Response:
 
 
 @api.route("/notes/access-log", "GET", summary="Who read your shared notes, and when (newest first)", roles=OWNERS,
-           query=schemas.AccessLogQuery, response=schemas.Page)
+           query=schemas.AccessLogQuery, response=schemas.AccessLogPage)
 def list_access_log(principal: Principal, query: dict[str, Any]) -> Response:
     student_id = acting_for(principal, query.get("student_id"))
     filter: dict[str, Any] = {"student_id": student_id,
@@ -147,7 +147,7 @@ def unassign_advisor(principal: Principal, advisor_id: str, student_id: str) -> 
 
 
 @api.route("/advisors/<advisor_id>/students", "GET", summary="The students an advisor advises", roles=ADVISORS,
-           query=schemas.StudentsQuery, response=schemas.Page, errors=(404, 503))
+           query=schemas.StudentsQuery, response=schemas.AdviseesPage, errors=(404, 503))
 def list_advisees(principal: Principal, advisor_id: str, query: dict[str, Any]) -> Response:
     if not principal.has("admin") and advisor_id != principal.subject:
         raise NotFound(f"advisor {advisor_id} not found")
@@ -159,14 +159,14 @@ def list_advisees(principal: Principal, advisor_id: str, query: dict[str, Any]) 
 
 
 @api.route("/students/<student_id>/advisors", "GET", summary="A student's advisors: who may read their shared notes",
-           roles=OWNERS)
+           roles=OWNERS, response=schemas.Advisors)
 def list_advisors(principal: Principal, student_id: str) -> Response:
     advising = _ctx().service.advising_of(acting_for(principal, student_id))
     return json_response({"student_id": student_id, "advisors": advising.advisors}, version=advising.version)
 
 
 @api.route("/students/<student_id>/notes", "GET", summary="An advisee's shared notes (no content: read each one)",
-           roles=ADVISORS, query=schemas.StudentNotesQuery, response=schemas.Page, errors=(404,))
+           roles=ADVISORS, query=schemas.StudentNotesQuery, response=schemas.SharedNotesPage, errors=(404,))
 def list_shared_notes(principal: Principal, student_id: str, query: dict[str, Any]) -> Response:
     ctx = _ctx()
     ctx.service.require_advisee(principal, student_id)

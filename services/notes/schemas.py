@@ -6,8 +6,10 @@ import re
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
 from services.notes import search
+from services.notes.projections import SUMMARY
+from shared.contracts import notes as contract
 from shared.contracts.notes import INSIGHT_CATEGORIES, VISIBILITIES
-from shared.web.api import AcceptedSchema
+from shared.web.api import AcceptedSchema, page_of
 from shared.web.validators import check_time_zone
 
 _TAG = validate.And(validate.Length(1, 40), validate.Regexp(r"^[\w\- ]+$", error="letters, digits, spaces, - and _"))
@@ -137,43 +139,105 @@ class StudentsQuery(Schema):
                                 metadata={"description": "`<id>:<version>` from an assignment's response"})
 
 
-# -- responses (for the OpenAPI document) -----------------------------------------------------
-class ActionItemView(Schema):
-    item_id = fields.String()
-    text = fields.String()
-    due_on = fields.String(allow_none=True)
-    completed = fields.Boolean()
+# -- responses (for the OpenAPI document; a test validates real answers against it) ----------------
+class ActionItemView(contract.ActionItem):
+    due_on = fields.String(allow_none=True, required=True, metadata={"description": "YYYY-MM-DD"})
 
 
-class NoteView(Schema):
-    id = fields.String()
-    version = fields.Integer()
-    student_id = fields.String()
-    interview_id = fields.String(allow_none=True)
-    contact_id = fields.String(allow_none=True)
-    visibility = fields.String()
-    time_zone = fields.String(allow_none=True)
-    revision = fields.Integer()
-    text = fields.String()
-    insights = fields.List(fields.Nested(Insight))
-    action_items = fields.List(fields.Nested(ActionItemView))
-    tags = fields.List(fields.String())
-    objectives_covered = fields.List(fields.String())
-    recorded_at = fields.String()
-    revised_at = fields.String()
+class InsightView(contract.Insight):
+    """An insight as its event recorded it (own name: `Insight` is the request)."""
 
 
-class Page(Schema):
-    items = fields.List(fields.Dict())
-    next_cursor = fields.String(allow_none=True)
+class ContentView(contract.NoteContent):
+    """A note's content as of one revision, as its event recorded it."""
+
+    time_zone = fields.String(allow_none=True, required=True)
+    insights = fields.List(fields.Nested(InsightView), required=True)
+    action_items = fields.List(fields.Nested(ActionItemView), required=True)
+
+
+class _NoteAnswer(ContentView):
+    id = fields.String(required=True)
+    version = fields.Integer(required=True)
+    student_id = fields.String(required=True)
+    interview_id = fields.String(allow_none=True, required=True)
+    contact_id = fields.String(allow_none=True, required=True)
+    visibility = fields.String(required=True, validate=validate.OneOf(VISIBILITIES))
+
+
+class NoteView(_NoteAnswer):
+    """`GET /notes/{id}`: exactly the keys `api.note_view` returns."""
+
+    recorded_at = fields.String(allow_none=True, required=True)
+    revised_at = fields.String(allow_none=True, required=True)
+
+
+class RevisionView(ContentView):
+    written_at = fields.String(required=True)
+    written_by = fields.String(required=True, metadata={"description": "the subject of who wrote it"})
+
+
+class Revisions(Schema):
+    items = fields.List(fields.Nested(RevisionView), required=True, metadata={"description": "oldest first"})
+
+
+class _ContactDetails(Schema):
+    """The note's contact as the notes read side last heard of it (null when unknown)."""
+
+    contact_name = fields.String(allow_none=True, required=True)
+    organisation = fields.String(allow_none=True, required=True)
+    industry = fields.String(allow_none=True, required=True)
+
+
+class NoteEntry(_NoteAnswer, _ContactDetails):
+    """One note in the owner's search, as `projections.present` shows a search document."""
+
+    categories = fields.List(fields.String(validate=validate.OneOf(INSIGHT_CATEGORIES)), required=True)
+    open_actions = fields.Integer(required=True)
+    recorded_at = fields.String(required=True)
+    revised_at = fields.String(required=True)
+
+
+NotesPage = page_of(NoteEntry, "NotesPage")
+
+
+class SharedNoteEntry(NoteEntry):
+    """One shared note in an advisor's list, as `projections.summary` shows it: no content."""
+
+    class Meta:
+        fields = ("id", "version", *SUMMARY)
+
+
+SharedNotesPage = page_of(SharedNoteEntry, "SharedNotesPage")
+
+
+class AccessEntry(Schema):
+    note_id = fields.String(required=True)
+    advisor_id = fields.String(required=True)
+    at = fields.String(required=True)
+
+
+AccessLogPage = page_of(AccessEntry, "AccessLogPage")
+
+
+class AdviseeEntry(Schema):
+    student_id = fields.String(required=True)
+
+
+AdviseesPage = page_of(AdviseeEntry, "AdviseesPage")
+
+
+class Advisors(Schema):
+    student_id = fields.String(required=True)
+    advisors = fields.List(fields.String(), required=True)
 
 
 class Assignment(Schema):
-    id = fields.String(metadata={"description": "the student's advising stream (for min_version)"})
-    version = fields.Integer()
-    advisor_id = fields.String()
-    student_id = fields.String()
-    assigned = fields.Boolean()
+    id = fields.String(required=True, metadata={"description": "the student's advising stream (for min_version)"})
+    version = fields.Integer(required=True)
+    advisor_id = fields.String(required=True)
+    student_id = fields.String(required=True)
+    assigned = fields.Boolean(required=True)
 
 
 def check_path_id(name: str, value: str) -> None:

@@ -50,7 +50,7 @@ def _accepted(accepted: Accepted, status: int = 200, location: str | None = None
 
 # -- preferences ----------------------------------------------------------------------------
 @api.route("/preferences", "GET", summary="Your notification preferences (admins: anyone's, by student_id)",
-           query=schemas.StudentQuery)
+           query=schemas.StudentQuery, response=schemas.PreferencesView)
 def get_preferences(principal: Principal, query: dict[str, Any]) -> Response:
     user_id = acting_for(principal, query.get("student_id"))
     preferences = _ctx().service.get_preferences(user_id)
@@ -87,7 +87,7 @@ def _catch_up(query: dict[str, Any], collection: Collection) -> None:
 
 
 @api.route("/inbox", "GET", summary="Your in-app notifications, newest first; unread=true for the unread ones",
-           query=schemas.InboxQuery, errors=(503,))
+           query=schemas.InboxQuery, response=schemas.InboxPage, errors=(503,))
 def inbox(principal: Principal, query: dict[str, Any]) -> Response:
     user_id = acting_for(principal, query.get("student_id"))
     ctx = _ctx()
@@ -96,8 +96,7 @@ def inbox(principal: Principal, query: dict[str, Any]) -> Response:
     if "unread" in query:
         filter["read"] = not query["unread"]
     page = ctx.notifications.find(filter, [("sent_key", -1)], query["limit"], query.get("cursor"))
-    items = [{k: v for k, v in item_view(d).items() if k in (
-        "id", "version", "kind", "subject", "text", "link", "sent_at", "late", "read", "read_at")} for d in page.items]
+    items = [{k: v for k, v in item_view(d).items() if k in schemas.INBOX_FIELDS} for d in page.items]
     unread = ctx.notifications.count({"recipient_id": user_id, "channel": "in_app", "status": "sent", "read": False})
     return json_response({"items": items, "next_cursor": page.next_cursor, "unread": unread})
 
@@ -109,7 +108,7 @@ def mark_read(principal: Principal, notification_id: str) -> Response:
 
 
 @api.route("/notifications", "GET", summary="Your notifications: scheduled, bundled, sent (late?), failed, suppressed",
-           query=schemas.HistoryQuery, errors=(503,))
+           query=schemas.HistoryQuery, response=schemas.NotificationsPage, errors=(503,))
 def history(principal: Principal, query: dict[str, Any]) -> Response:
     user_id = acting_for(principal, query.get("student_id"))
     ctx = _ctx()
@@ -123,7 +122,7 @@ def history(principal: Principal, query: dict[str, Any]) -> Response:
 
 
 @api.route("/notifications/<notification_id>", "GET", summary="One notification as of its newest event",
-           errors=(404,))
+           response=schemas.NotificationView, errors=(404,))
 def get_notification(principal: Principal, notification_id: str) -> Response:
     notification: Notification = _ctx().service.get(notification_id, principal)
     view = item_view({"_id": notification.id, "_version": notification.version, **notification.snapshot()})
@@ -132,7 +131,7 @@ def get_notification(principal: Principal, notification_id: str) -> Response:
 
 # -- webhook endpoints ----------------------------------------------------------------------
 @api.route("/webhooks", "POST", summary="Register a webhook endpoint; the answer holds its signing secret, once",
-           body=schemas.RegisterWebhook, status=201, errors=(503,))
+           body=schemas.RegisterWebhook, status=201, response=schemas.WebhookRegistered, errors=(503,))
 def register_webhook(principal: Principal, body: dict[str, Any]) -> Response:
     user_id = acting_for(principal, body.get("student_id"))
     accepted, secret = _ctx().service.register_endpoint(user_id, body["url"], body.get("description"),
@@ -143,7 +142,7 @@ def register_webhook(principal: Principal, body: dict[str, Any]) -> Response:
 
 
 @api.route("/webhooks", "GET", summary="Your webhook endpoints: enabled or disabled (why), consecutive failures",
-           query=schemas.WebhooksQuery, errors=(503,))
+           query=schemas.WebhooksQuery, response=schemas.WebhooksList, errors=(503,))
 def list_webhooks(principal: Principal, query: dict[str, Any]) -> Response:
     user_id = acting_for(principal, query.get("student_id"))
     ctx = _ctx()
@@ -156,7 +155,8 @@ def list_webhooks(principal: Principal, query: dict[str, Any]) -> Response:
     return json_response({"items": items})
 
 
-@api.route("/webhooks/<endpoint_id>", "GET", summary="One webhook endpoint as of its newest event", errors=(404,))
+@api.route("/webhooks/<endpoint_id>", "GET", summary="One webhook endpoint as of its newest event",
+           response=schemas.WebhookView, errors=(404,))
 def get_webhook(principal: Principal, endpoint_id: str) -> Response:
     endpoint = _ctx().service.endpoint(endpoint_id, principal)
     return json_response({**endpoint.view(), "version": endpoint.version}, version=endpoint.version)
@@ -177,13 +177,14 @@ def remove_webhook(principal: Principal, endpoint_id: str) -> Response:
 
 
 # -- templates ------------------------------------------------------------------------------
-@api.route("/templates", "GET", summary="Every kind's templates and placeholders", roles=ADMINS)
+@api.route("/templates", "GET", summary="Every kind's templates and placeholders", roles=ADMINS,
+           response=schemas.TemplatesList)
 def list_templates(principal: Principal) -> Response:
     return json_response({"items": [_ctx().service.template(kind)[1] for kind in KINDS]})
 
 
 @api.route("/templates/<kind>", "GET", summary="One kind's subject, text and HTML templates and placeholders",
-           roles=ADMINS, errors=(404,))
+           roles=ADMINS, response=schemas.TemplateView, errors=(404,))
 def get_template(principal: Principal, kind: str) -> Response:
     template, view = _ctx().service.template(kind)
     return json_response(view, version=template.version)

@@ -115,7 +115,7 @@ def miss_interview(principal: Principal, interview_id: str, body: dict[str, Any]
 
 # -- reads ----------------------------------------------------------------------------------
 @api.route("/interviews/<interview_id>", "GET", summary="An interview as of its newest event", roles=READERS,
-           errors=(404,))
+           response=schemas.InterviewView, errors=(404,))
 def get_interview(principal: Principal, interview_id: str) -> Response:
     interview = _ctx().service.get(interview_id, principal)
     return json_response(interview_view(interview), version=interview.version)
@@ -133,7 +133,7 @@ def get_invite(principal: Principal, interview_id: str) -> Response:
 
 
 @api.route("/interviews", "GET", summary="The student's interviews: upcoming or past, by state and date range",
-           roles=READERS, query=schemas.InterviewsQuery, errors=(503,))
+           roles=READERS, query=schemas.InterviewsQuery, response=schemas.InterviewPage, errors=(503,))
 def list_interviews(principal: Principal, query: dict[str, Any]) -> Response:
     ctx = _ctx()
     student_id = acting_for(principal, query.get("student_id"))
@@ -163,14 +163,14 @@ def list_interviews(principal: Principal, query: dict[str, Any]) -> Response:
 
 
 @api.route("/calendar/feed", "GET", summary="The secret URL of your calendar feed, for calendar apps",
-           roles=READERS, query=schemas.FeedQuery)
+           roles=READERS, query=schemas.FeedQuery, response=schemas.FeedUrls)
 def feed_url(principal: Principal, query: dict[str, Any]) -> Response:
     student_id = acting_for(principal, query.get("student_id"))
     return json_response(_feed_urls(student_id, _ctx().service.feed_generation(student_id)))
 
 
 @api.route("/calendar/feed/rotate", "POST", summary="A new secret feed URL; the previous one stops working",
-           roles=READERS, query=schemas.FeedQuery)
+           roles=READERS, query=schemas.FeedQuery, response=schemas.FeedUrls)
 def rotate_feed(principal: Principal, query: dict[str, Any]) -> Response:
     student_id = acting_for(principal, query.get("student_id"))
     generation = _ctx().service.rotate_feed(student_id, command_metadata(principal))

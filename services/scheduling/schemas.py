@@ -1,11 +1,15 @@
-"""Shapes of the scheduling API's requests (marshmallow)."""
+"""Shapes of the scheduling API's requests and responses (marshmallow)."""
 from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from services.scheduling.domain import STARTER_QUESTIONS, TimeError, to_utc
+from shared.contracts import scheduling as contract
 from shared.contracts.scheduling import FORMATS, QUESTION_CATEGORIES
+from shared.web.api import page_of
 from shared.web.validators import check_time_zone
+
+STATES = ("requested", "proposed", "scheduled", "completed", "missed", "cancelled")
 
 
 class Question(Schema):
@@ -89,9 +93,7 @@ class Missed(Schema):
 
 
 class InterviewsQuery(Schema):
-    state = fields.String(
-        validate=validate.OneOf(("requested", "proposed", "scheduled", "completed", "missed", "cancelled"))
-    )
+    state = fields.String(validate=validate.OneOf(STATES))
     when = fields.String(validate=validate.OneOf(("upcoming", "past")))
     start_from = fields.AwareDateTime(data_key="from")
     start_to = fields.AwareDateTime(data_key="to")
@@ -101,7 +103,73 @@ class InterviewsQuery(Schema):
     min_version = fields.String(validate=validate.Regexp(r"^[A-Za-z0-9\-]{1,128}:\d{1,9}$"))
 
 
-
-
 class FeedQuery(Schema):
     student_id = fields.String(validate=validate.Length(1, 128), metadata={"description": "admins only"})
+
+
+class QuestionView(contract.Question):
+    """A question as the API shows it: as its event recorded it (own name: `Question` is the request)."""
+
+
+class PreviousTime(Schema):
+    start = fields.String(required=True, metadata={"description": "UTC, RFC 3339"})
+    end = fields.String(required=True, metadata={"description": "UTC, RFC 3339"})
+
+
+class _InterviewAnswer(contract.InterviewRequestedV2):
+    """What both the interview view and the list show: the request as its event recorded it, and the agreed time."""
+
+    id = fields.String(required=True)
+    version = fields.Integer(required=True)
+    state = fields.String(required=True, validate=validate.OneOf(STATES))
+    questions = fields.List(fields.Nested(QuestionView), required=True)
+    link = fields.String(allow_none=True, required=True)
+    place = fields.String(allow_none=True, required=True)
+    slots = fields.List(fields.Nested(contract.Slot), required=True, metadata={"description": "proposed times"})
+    start = fields.String(allow_none=True, required=True, metadata={"description": "UTC, RFC 3339; null until agreed"})
+    end = fields.String(allow_none=True, required=True, metadata={"description": "UTC, RFC 3339"})
+    time_zone = fields.String(allow_none=True, required=True, metadata={"description": "zone the time was agreed in"})
+    previous_times = fields.List(fields.Nested(PreviousTime), required=True)
+    sequence = fields.Integer(required=True, metadata={"description": "iCalendar SEQUENCE; -1 before any invite"})
+
+
+class LocalTimes(Schema):
+    student = fields.String(required=True, metadata={"description": "the start in the student's zone"})
+    contact = fields.String(required=True, metadata={"description": "the start in the contact's zone"})
+
+
+class InterviewView(_InterviewAnswer):
+    """`GET /interviews/{id}`: the aggregate as `api.interview_view` shows it, its outcome spread in."""
+
+    cancelled_by = fields.String(validate=validate.OneOf(("student", "contact")), metadata={"description": "cancelled"})
+    reason = fields.String(allow_none=True, metadata={"description": "cancelled: why"})
+    no_show = fields.String(validate=validate.OneOf(("student", "contact")), metadata={"description": "missed"})
+    local = fields.Nested(LocalTimes, metadata={"description": "once a time is agreed"})
+
+
+class Outcome(Schema):
+    cancelled_by = fields.String(validate=validate.OneOf(("student", "contact")))
+    reason = fields.String(allow_none=True)
+    no_show = fields.String(validate=validate.OneOf(("student", "contact")))
+    completed_at = fields.String()
+
+
+class InterviewEntry(_InterviewAnswer):
+    """One interview in `GET /interviews`, as the `interviews` read model holds it."""
+
+    contact_name = fields.String(allow_none=True, required=True)
+    contact_email = fields.String(allow_none=True, required=True)
+    student_email = fields.String(allow_none=True, required=True)
+    student_name = fields.String(allow_none=True, required=True)
+    outcome = fields.Nested(Outcome, required=True, metadata={"description": "empty while the interview is open"})
+    requested_at = fields.String(required=True)
+    updated_at = fields.String(required=True)
+
+
+InterviewPage = page_of(InterviewEntry, "InterviewPage")
+
+
+class FeedUrls(Schema):
+    url = fields.String(required=True, metadata={"description": "the secret feed URL (the token is the credential)"})
+    webcal = fields.String(required=True, metadata={"description": "the same URL for calendar apps"})
+    generation = fields.Integer(required=True, metadata={"description": "rotations so far"})

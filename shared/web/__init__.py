@@ -7,6 +7,7 @@ from shared.web.api import (  # noqa: F401
     current_principal,
     if_match_version,
     json_response,
+    page_of,
     wait_for_version,
 )
 from shared.web.app import create_service_app  # noqa: F401

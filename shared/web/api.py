@@ -36,6 +36,14 @@ class AcceptedSchema(Schema):
                              metadata={"description": "stream version; ask queries for it as min_version"})
 
 
+def page_of(item: type[Schema], name: str, **extra: fields.Field) -> type[Schema]:
+    """A list answer's schema: a page of `item`s, the next page's cursor, and any `extra` keys."""
+    return Schema.from_dict({
+        "items": fields.List(fields.Nested(item), required=True),
+        "next_cursor": fields.String(allow_none=True, required=True, metadata={"description": "null on the last page"}),
+        **extra}, name=name)
+
+
 @dataclass(frozen=True)
 class Operation:
     rule: str

@@ -1,6 +1,7 @@
 """The response checker finds what a document does not allow (the integration tests rely on it)."""
 from __future__ import annotations
 
+import importlib
 from typing import Any
 
 import pytest
@@ -56,3 +57,38 @@ def test_the_common_errors_are_documented_with_the_error_body() -> None:
     assert {"200", "404", "503"} <= set(response)
     assert response["503"]["headers"]["Retry-After"]
     assert response["404"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+
+
+def _weak_objects(schema: dict[str, Any], components: dict[str, Any], where: str, seen: set[str]) -> list[str]:
+    """The places in a schema where an object is allowed without saying what it holds."""
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        if name in seen:
+            return []
+        return _weak_objects(components[name], components, where, seen | {name})
+    found = []
+    if schema.get("type") == "array":
+        found += _weak_objects(schema["items"], components, f"{where}[]", seen)
+    if schema.get("type") == "object":
+        extra = schema.get("additionalProperties")
+        if not schema.get("properties") and not (isinstance(extra, dict) and extra):
+            found.append(where)
+        for name, sub in (schema.get("properties") or {}).items():
+            found += _weak_objects(sub, components, f"{where}.{name}", seen)
+        if isinstance(extra, dict):
+            found += _weak_objects(extra, components, f"{where}.*", seen)
+    return found
+
+
+@pytest.mark.parametrize("service", ["contacts", "scheduling", "followups", "notifications", "notes"])
+def test_every_json_answer_of_a_service_documents_its_keys(service: str) -> None:
+    """A bare `{"type": "object"}` lets any answer pass the checker: each operation declares its `response=`."""
+    module = importlib.import_module(f"services.{service}.api")
+    document = openapi_document(service, [api for api in vars(module).values() if isinstance(api, Api)])
+    components = document["components"]["schemas"]
+    weak = [f"{method.upper()} {path} -> {status}{where}"
+            for path, operations in document["paths"].items() for method, operation in operations.items()
+            for status, answer in operation["responses"].items() if status.startswith("2")
+            for where in _weak_objects(answer.get("content", {}).get("application/json", {}).get("schema", {}),
+                                       components, "", set())]
+    assert not weak, "answers documented only as 'an object':\n  " + "\n  ".join(weak)
