@@ -21,6 +21,7 @@ from services.analytics.application import AnalyticsService
 from services.analytics.domain import STUDENT_DIMENSIONS
 from shared.auth import Principal
 from shared.config import Settings
+from shared.spreadsheet import defuse
 from shared.web import Api, command_metadata, json_response
 
 api = Api("analytics", __name__)
@@ -79,24 +80,12 @@ def _about_headers(answer: dict[str, Any]) -> dict[str, str]:
             "X-Data-Last-Event-At": answer["freshness"]["last_event_at"] or ""}
 
 
-# OWASP CSV injection: a spreadsheet runs a cell starting with one of these as a formula
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value: Any) -> Any:
-    """Organisations are as students typed them (`=HYPERLINK(...)`): text a spreadsheet would run
-    gets a leading apostrophe, so it shows as text."""
-    if value is None:
-        return ""
-    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_START) else value
-
-
 def _csv(header: list[str], rows: list[list[Any]], answer: dict[str, Any], filename: str) -> Response:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([*header, "definition_version", "data_last_event_at"])
     for row in rows:
-        writer.writerow([_cell(v) for v in row]
+        writer.writerow([defuse(v) for v in row]
                         + [answer["definition_version"], answer["freshness"]["last_event_at"] or ""])
     return Response(buffer.getvalue().encode("utf-8"), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="{filename}"', **_about_headers(answer)})

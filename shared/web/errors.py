@@ -43,7 +43,8 @@ def _describe(exc: BaseException) -> tuple[int, dict, dict]:
         return 409, {"error": "conflict", "message": str(exc), **exc.details}, {}
     if isinstance(exc, TransientError):
         return 503, {"error": "unavailable", "message": str(exc)}, {"Retry-After": "1"}
-    if isinstance(exc, RequestEntityTooLarge):  # name the limit, so a client knows what to send instead
+    if isinstance(exc, RequestEntityTooLarge) and exc.description == RequestEntityTooLarge.description:
+        # Flask's own refusal (MAX_CONTENT_LENGTH) names no limit: name it, so a client knows what fits
         limit = current_app.config.get("MAX_CONTENT_LENGTH")
         return 413, {"error": "request_entity_too_large",
                      "message": f"the request body is larger than MAX_BODY_BYTES ({limit} bytes)"}, {}

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from services.contacts.formats.records import as_list, as_text
+from shared.spreadsheet import defuse
 
 #: Columns of the export, in order.
 CSV_COLUMNS = (
@@ -14,8 +15,6 @@ CSV_COLUMNS = (
     "tags", "note",
 )
 _LISTS = ("emails", "tags")
-# OWASP CSV injection: a spreadsheet runs a cell that starts with one of these as a formula.
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 class CareerloopCsv:
@@ -32,13 +31,6 @@ class CareerloopCsv:
             writer.writerow(defuse(";".join(as_list(contact.get(column))) if column in _LISTS
                                    else as_text(contact.get(column))) for column in CSV_COLUMNS)
         return ("\ufeff" + buffer.getvalue()).encode("utf-8")
-
-
-def defuse(cell: str) -> str:
-    """A contact's details are other people's text (a title of `=HYPERLINK(...)`): a cell that a
-    spreadsheet would run gets a leading apostrophe, so it shows as text. Phone numbers too: Excel
-    would otherwise turn `+1-555-0100` into the sum -654."""
-    return "'" + cell if cell.startswith(FORMULA_START) else cell
 
 
 CSV = CareerloopCsv()

@@ -27,7 +27,7 @@ from services.contacts.formats import (
     detect_format,
     parse,
 )
-from services.contacts.formats.careerloop_csv import FORMULA_START
+from shared.spreadsheet import FORMULA_START
 
 _CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _LINE_SEPARATORS = re.compile(r"\r\n|[\r\n\x85\u2028\u2029]")
