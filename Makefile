@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock run token rebuild test test-unit lint bench clean
+.PHONY: help install lock run token rebuild test test-unit lint bench faults clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -59,6 +59,10 @@ test-unit: install ## Only the fast unit tests
 
 bench: install ## Measure the read side (rebuild, apply rate vs bulk-upsert ceiling, freshness, RSS) -> var/bench/results.json
 	infra/with-backends.sh $(PY) -m bench $(BENCH_ARGS)
+
+faults: install ## Load and fault scenarios on Kafka + FerretDB/PostgreSQL of their own -> var/faults/results.json
+	infra/tools.sh
+	$(PY) -m tests.faults $(FAULTS_ARGS)
 
 clean: ## Remove the virtual environment and test caches (never the data under var/)
 	rm -rf $(VENV) var/test-backends .pytest_cache .hypothesis

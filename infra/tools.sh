@@ -2,14 +2,14 @@
 # Install the Debian tools the tests drive as independent clients, when they are missing:
 #   docker-compose  `docker-compose config` checks the compose file's interpolation offline
 #                   (no Docker engine needed): it must refuse to start without the secrets.
+#   postgresql      the storage of the test FerretDB (infra/postgres/start.sh); most machine
+#                   images have it already.
 # Idempotent and quiet when everything is there; needs root (or sudo) only when something is missing.
 set -euo pipefail
 
-wanted=(docker-compose)
 missing=()
-for tool in "${wanted[@]}"; do
-  command -v "$tool" >/dev/null 2>&1 || missing+=("$tool")
-done
+command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 [[ ${#missing[@]} -eq 0 ]] && exit 0
 
 sudo=()

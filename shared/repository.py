@@ -57,8 +57,10 @@ class Repository(Generic[A]):
 
         `load` is the service's own loader that also decides whether the caller may see the
         aggregate (404 before 412, so existence never leaks). `expected_version` comes from
-        If-Match: a mismatch is 412, and a lost race is 409. Without it, a lost race is simply
-        decided again on fresh state: the command's rules run on what is current."""
+        If-Match: a mismatch is 412, and so is a race lost to a writer that appended between our
+        load and our append (the version the client named is no longer current when it would have
+        been written: RFC 9110 evaluates If-Match then). Without it, a lost race is simply decided
+        again on fresh state: the command's rules run on what is current."""
         load = load or self.load
         for attempt in range(RETRIES_ON_LOST_RACE):
             aggregate = load(aggregate_id)
@@ -67,8 +69,10 @@ class Repository(Generic[A]):
             act(aggregate)
             try:
                 commit = self.save(aggregate, meta)
-            except ConcurrencyConflict:
-                if expected_version is not None or attempt == RETRIES_ON_LOST_RACE - 1:
+            except ConcurrencyConflict as lost:
+                if expected_version is not None:
+                    raise PreconditionFailed(str(expected_version), lost.actual) from lost
+                if attempt == RETRIES_ON_LOST_RACE - 1:
                     raise
                 continue
             return aggregate, Accepted(aggregate_id, commit.last_version if commit else aggregate.version)

@@ -70,18 +70,20 @@ func main() {
 	listenAddr := flag.String("listen-addr", "127.0.0.1:27017", "TCP address to listen on (host:port)")
 	sqliteURL := flag.String("sqlite-url", "file:data/",
 		`SQLite URI of the data directory; must start with "file:", end with "/" and the directory must exist`)
+	postgresqlURL := flag.String("postgresql-url", "",
+		"PostgreSQL connection string (postgres://host:port/db); when set, the PostgreSQL backend is used instead of SQLite")
 	logLevel := flag.String("log-level", "info", "log level: debug, info, warn or error")
 	serialize := flag.Bool("serialize-writes", true,
 		"run write commands one at a time across connections (makes single-document updates atomic)")
 	flag.Parse()
 
-	if err := run(*listenAddr, *sqliteURL, *logLevel, *serialize); err != nil {
+	if err := run(*listenAddr, *sqliteURL, *postgresqlURL, *logLevel, *serialize); err != nil {
 		fmt.Fprintf(os.Stderr, "careerloop-ferretdb: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-func run(listenAddr, sqliteURL, logLevel string, serialize bool) error {
+func run(listenAddr, sqliteURL, postgresqlURL, logLevel string, serialize bool) error {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 		return fmt.Errorf("bad -log-level %q: %w", logLevel, err)
@@ -89,7 +91,10 @@ func run(listenAddr, sqliteURL, logLevel string, serialize bool) error {
 
 	// Checked here as well as by FerretDB, so that a wrong flag gives a short,
 	// clear message in the log instead of a backend construction error.
-	if !strings.HasPrefix(sqliteURL, "file:") || !strings.HasSuffix(sqliteURL, "/") {
+	backend := "sqlite"
+	if postgresqlURL != "" {
+		backend = "postgresql"
+	} else if !strings.HasPrefix(sqliteURL, "file:") || !strings.HasSuffix(sqliteURL, "/") {
 		return fmt.Errorf(`-sqlite-url must look like "file:/abs/dir/", got %q`, sqliteURL)
 	}
 
@@ -125,15 +130,16 @@ func run(listenAddr, sqliteURL, logLevel string, serialize bool) error {
 	f, err := ferretdb.New(&ferretdb.Config{
 		Listener: listener,
 		Logger:   logger,
-		Handler:  "sqlite",
+		Handler:  backend,
 		// No replica-set name: clients connect as to a standalone server.
-		SQLiteURL: sqliteURL,
+		SQLiteURL:     sqliteURL,
+		PostgreSQLURL: postgresqlURL,
 	})
 	if err != nil {
 		return err
 	}
 
-	logger.Info("careerloop-ferretdb starting", "listen_addr", listenAddr, "sqlite_url", sqliteURL,
+	logger.Info("careerloop-ferretdb starting", "listen_addr", listenAddr, "backend", backend, "sqlite_url", sqliteURL,
 		"serialize_writes", serialize, "pid", os.Getpid())
 
 	done := make(chan struct{})

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Start a local FerretDB (MongoDB wire protocol, SQLite backend) in the
-# background and wait until it answers ping.
+# Start a local FerretDB (MongoDB wire protocol, on PostgreSQL or SQLite) in
+# the background and wait until it answers ping.
 #
 # Usage: infra/ferretdb/start.sh <state-dir>
 #   env FERRETDB_PORT   TCP port on 127.0.0.1 (default 27017)
@@ -11,6 +11,9 @@
 #                               every request and reply)
 #       FERRETDB_SERIALIZE_WRITES  1 (default) or 0; see main.go: without it,
 #                               concurrent updates of one document lose writes
+#       FERRETDB_POSTGRESQL_URL postgres://... : use the PostgreSQL backend on
+#                               that database (infra/postgres/start.sh prints
+#                               one); unset: the SQLite backend under data/
 #       CAREERLOOP_CACHE        build cache root (see build.sh)
 #
 # Layout under <state-dir>: data/ (SQLite files, one per database),
@@ -106,7 +109,9 @@ fi
 
 bin="$("$here/build.sh")"
 mkdir -p "$state/data"
-echo "=== $(date -u +%Y-%m-%dT%H:%M:%SZ) start.sh: $bin port $port serialize-writes=$serialize" >>"$logfile"
+backend=(-sqlite-url "file:$state/data/")
+[[ -z "${FERRETDB_POSTGRESQL_URL:-}" ]] || backend=(-postgresql-url "$FERRETDB_POSTGRESQL_URL")
+echo "=== $(date -u +%Y-%m-%dT%H:%M:%SZ) start.sh: $bin port $port ${backend[*]} serialize-writes=$serialize" >>"$logfile"
 
 # DO_NOT_TRACK: belt and braces; the embedded package already disables
 # telemetry. nohup + </dev/null: the server must outlive this script and the
@@ -114,7 +119,7 @@ echo "=== $(date -u +%Y-%m-%dT%H:%M:%SZ) start.sh: $bin port $port serialize-wri
 # job being ended) still takes the server down.
 DO_NOT_TRACK=1 nohup "$bin" \
     -listen-addr "127.0.0.1:$port" \
-    -sqlite-url "file:$state/data/" \
+    "${backend[@]}" \
     -log-level "$log_level" \
     -serialize-writes="$serialize" \
     >>"$logfile" 2>&1 </dev/null &

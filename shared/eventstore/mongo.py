@@ -52,6 +52,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ParamSpec, TypeVar
 from urllib.parse import unquote, urlsplit
 
+import pymongo
 from pymongo import ASCENDING, DESCENDING, IndexModel, MongoClient, ReturnDocument
 from pymongo.collection import Collection
 from pymongo.database import Database
@@ -74,6 +75,9 @@ R = TypeVar("R")
 # Defaults a URL option overrides: fail within seconds when the server is away.
 CLIENT_DEFAULTS = {"serverSelectionTimeoutMS": 5000, "connectTimeoutMS": 5000, "appname": "careerloop"}
 _TRANSIENT_LABELS = ("RetryableWriteError", "TransientTransactionError", "ResumableChangeStreamError")
+# A readiness probe must answer within its own timeout (Kubernetes: 1 s by default, we advise 3 s):
+# the ping gives up after this, not after server selection's 5 s.
+PING_TIMEOUT_SECONDS = 2.0
 _PURGE_EVERY_SECONDS = 60.0
 _ATTEMPTS = 5
 _PREPARED = "event-store"
@@ -169,7 +173,8 @@ class MongoHandle:
         self._prepared = {key for key in self._prepared if prefix and not key.startswith(prefix)}
 
     def ping(self) -> None:
-        self.client.admin.command("ping")
+        with pymongo.timeout(PING_TIMEOUT_SECONDS):
+            self.client.admin.command("ping")
 
     def drop_database(self) -> None:
         self.client.drop_database(self.database_name)

@@ -16,7 +16,7 @@ from shared.bus import open_bus
 from shared.errors import UnknownTopic
 from tests.analytics_stream import parse_and_validate
 from tests.backends import TEST_SECRETS
-from tests.e2e.conftest import Platform
+from tests.platform import Platform
 from tests.support import wait_until
 
 pytestmark = pytest.mark.e2e

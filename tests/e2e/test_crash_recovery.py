@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pytest
 import requests
 
-from tests.e2e.conftest import Platform
+from tests.platform import Platform
 from tests.support import wait_until
 
 pytestmark = pytest.mark.e2e

@@ -10,7 +10,7 @@ import requests
 
 from shared.auth import mint_token
 from tests.backends import TEST_SECRET
-from tests.e2e.conftest import Platform
+from tests.platform import Platform
 from tests.support import wait_until
 
 pytestmark = pytest.mark.e2e

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.e2e.conftest import Platform
+from tests.platform import Platform
 from tests.support import wait_until
 
 pytestmark = pytest.mark.e2e

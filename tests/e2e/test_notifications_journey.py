@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import requests
 
-from tests.e2e.conftest import Platform
 from tests.integration.notifications.peers import SmtpServer, WebhookReceiver
+from tests.platform import Platform
 from tests.support import wait_until
 
 pytestmark = pytest.mark.e2e

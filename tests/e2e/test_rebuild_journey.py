@@ -12,7 +12,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.conftest import ROOT, Platform
+from tests.platform import ROOT, Platform
 from tests.support import wait_until
 
 pytestmark = pytest.mark.e2e

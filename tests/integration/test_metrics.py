@@ -18,8 +18,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from services.contacts.app import create_app
 from services.contacts.projections import ContactDirectory
 from shared.eventstore import open_event_store
-from tests.e2e.conftest import ROOT, free_port
 from tests.integration.conftest import InProcessPlatform
+from tests.platform import ROOT, free_port
 from tests.support import wait_until
 
 
