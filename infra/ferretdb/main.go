@@ -1,5 +1,6 @@
 // Command careerloop-ferretdb runs FerretDB (a MongoDB wire-protocol server)
-// with its SQLite backend, for local development and CI, without Docker.
+// with its SQLite backend, or its PostgreSQL backend when -postgresql-url is
+// given, for local development and CI, without Docker.
 //
 // Why a program of our own instead of `go install .../cmd/ferretdb`: the
 // upstream command panics at start when built from the module zip, because it
