@@ -13,7 +13,9 @@ For each backend profile — `embedded` (SQLite event log, bus and read models: 
 and once per profile **freshness**: command accepted → visible in the timeline and the queue,
 p50/p99 under a steady load with the relay and worker as their own processes; and the **translator**:
 the analytics translator's rate as a share of a raw consume-and-produce loop on the same bus
-(`bench.translator`, `translator_vs_raw`, goal >= 0.5).
+(`bench.translator`, `translator_vs_raw`, goal >= 0.5); and on the real profile the **relay**: the outbox
+relay's publish rate as a share of a bare kafka-python producer sending the same records with the
+same delivery settings (`bench.relay`, `relay_vs_raw`, goal >= 0.8).
 
 Results go to `var/bench/results.json` (and stdout). Sizes per profile are options because a
 MongoDB-wire server on SQLite (FerretDB, what runs here) is two orders of magnitude slower than
@@ -37,6 +39,7 @@ from typing import Any
 
 from bench.ceiling import ceiling
 from bench.freshness import measure as measure_freshness
+from bench.relay import measure as measure_relay
 from bench.translator import measure as measure_translator
 from bench.workload import Workload, publish
 from services.followups.projections import FollowUpViews
@@ -129,6 +132,14 @@ def freshness(profile: str, work: Path, rate: float, seconds: float) -> dict[str
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
+def relay(work: Path, events: int) -> dict[str, Any]:
+    urls = profile_urls("real", work)
+    try:
+        return measure_relay(urls, events)
+    finally:
+        drop_databases(urls)
+
+
 def translator(profile: str, work: Path, events: int) -> dict[str, Any]:
     data_dir = Path(tempfile.mkdtemp(prefix="translator-", dir=work))
     urls = profile_urls(profile, data_dir)
@@ -148,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="translator vs raw loop: history size (events) on SQLite")
     parser.add_argument("--real-translator-events", type=int, default=5000,
                         help="translator vs raw loop: history size (events) on Kafka + MongoDB-wire")
+    parser.add_argument("--real-relay-events", type=int, default=2000,
+                        help="relay vs a raw kafka-python producer (real profile): events")
     parser.add_argument("--rate", type=float, default=20.0, help="freshness: commands per second")
     parser.add_argument("--seconds", type=float, default=30.0, help="freshness: how long the load lasts")
     parser.add_argument("--out", default=str(ROOT / "var" / "bench" / "results.json"))
@@ -168,6 +181,9 @@ def main(argv: list[str] | None = None) -> int:
         events = args.embedded_translator_events if profile == "embedded" else args.real_translator_events
         print(f"[{profile}] analytics translator vs a raw loop on {events} events…", file=sys.stderr, flush=True)
         entry["translator"] = translator(profile, work, events)
+        if profile == "real":
+            print(f"[real] relay vs a raw producer on {args.real_relay_events} events…", file=sys.stderr, flush=True)
+            entry["relay"] = relay(work, args.real_relay_events)
         results["profiles"][profile] = entry
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(results, indent=2) + "\n")  # after each profile: partial results survive
