@@ -15,7 +15,9 @@ p50/p99 under a steady load with the relay and worker as their own processes; an
 the analytics translator's rate as a share of a raw consume-and-produce loop on the same bus
 (`bench.translator`, `translator_vs_raw`, goal >= 0.5); and on the real profile the **relay**: the outbox
 relay's publish rate as a share of a bare kafka-python producer sending the same records with the
-same delivery settings (`bench.relay`, `relay_vs_raw`, goal >= 0.8).
+same delivery settings (`bench.relay`, `relay_vs_raw`, goal >= 0.8); and on the embedded profile the
+**event store**: commands (load, decide, append one event) per second against the `eventsourcing`
+library on SQLite doing the same (`bench.eventstore`, `careerloop_vs_library`, goal >= 1.5).
 
 Results go to `var/bench/results.json` (and stdout). Sizes per profile are options because a
 MongoDB-wire server on SQLite (FerretDB, what runs here) is two orders of magnitude slower than
@@ -38,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.ceiling import ceiling
+from bench.eventstore import measure as measure_eventstore
 from bench.freshness import measure as measure_freshness
 from bench.relay import measure as measure_relay
 from bench.translator import measure as measure_translator
@@ -159,6 +162,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="translator vs raw loop: history size (events) on SQLite")
     parser.add_argument("--real-translator-events", type=int, default=5000,
                         help="translator vs raw loop: history size (events) on Kafka + MongoDB-wire")
+    parser.add_argument("--embedded-eventstore-commands", type=int, default=2000,
+                        help="event-store appends vs the eventsourcing library (embedded profile): commands")
     parser.add_argument("--real-relay-events", type=int, default=2000,
                         help="relay vs a raw kafka-python producer (real profile): events")
     parser.add_argument("--rate", type=float, default=20.0, help="freshness: commands per second")
@@ -181,6 +186,10 @@ def main(argv: list[str] | None = None) -> int:
         events = args.embedded_translator_events if profile == "embedded" else args.real_translator_events
         print(f"[{profile}] analytics translator vs a raw loop on {events} events…", file=sys.stderr, flush=True)
         entry["translator"] = translator(profile, work, events)
+        if profile == "embedded":
+            print(f"[embedded] event-store appends vs the eventsourcing library on {args.embedded_eventstore_commands}"
+                  " commands…", file=sys.stderr, flush=True)
+            entry["eventstore"] = measure_eventstore(args.embedded_eventstore_commands)
         if profile == "real":
             print(f"[real] relay vs a raw producer on {args.real_relay_events} events…", file=sys.stderr, flush=True)
             entry["relay"] = relay(work, args.real_relay_events)

@@ -31,6 +31,7 @@ def test_a_tiny_bench_run_writes_every_figure(tmp_path: Path) -> None:
     out = tmp_path / "results.json"
     subprocess.run([sys.executable, "-m", "bench", "--profiles", "embedded", "--embedded-sizes", "400",
                     "--rate", "10", "--seconds", "2", "--embedded-translator-events", "400",
+                    "--embedded-eventstore-commands", "100",
                     "--out", str(out)], cwd=ROOT, check=True, capture_output=True)
     embedded = json.loads(out.read_text())["profiles"]["embedded"]
     rebuild = embedded["rebuild"]["400"]
@@ -44,6 +45,8 @@ def test_a_tiny_bench_run_writes_every_figure(tmp_path: Path) -> None:
     translator = embedded["translator"]
     assert translator["events"] == len(Workload(round(400 / len(Workload(1)))))
     assert translator["integration_events"] > 0 and translator["translator_vs_raw"] > 0
+    eventstore = embedded["eventstore"]
+    assert eventstore["commands"] == 100 and eventstore["careerloop_vs_library"] > 0
 
 
 def test_the_funnel_query_hook_times_every_call_after_the_warm_up() -> None:
