@@ -57,7 +57,8 @@ lint: install ## Lint (ruff), type-check shared/ and services/ (mypy), check the
 test-unit: install ## Only the fast unit tests
 	$(PY) -m pytest tests/unit
 
-bench: install ## Measure the read side (rebuild, apply rate vs bulk-upsert ceiling, freshness, RSS) -> var/bench/results.json
+bench: install ## Measure against ceilings (read side, translator, event store, relay, API) -> var/bench/results.json
+	infra/tools.sh
 	infra/with-backends.sh $(PY) -m bench $(BENCH_ARGS)
 
 faults: install ## Load and fault scenarios on Kafka + FerretDB/PostgreSQL of their own -> var/faults/results.json

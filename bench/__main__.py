@@ -17,7 +17,10 @@ the analytics translator's rate as a share of a raw consume-and-produce loop on 
 relay's publish rate as a share of a bare kafka-python producer sending the same records with the
 same delivery settings (`bench.relay`, `relay_vs_raw`, goal >= 0.8); and on the embedded profile the
 **event store**: commands (load, decide, append one event) per second against the `eventsourcing`
-library on SQLite doing the same (`bench.eventstore`, `careerloop_vs_library`, goal >= 1.5).
+library on SQLite doing the same (`bench.eventstore`, `careerloop_vs_library`, goal >= 1.5); and the
+**command API**: `POST /contacts/{id}/touchpoints` under gunicorn against a bare Flask endpoint with
+the same workers, both loaded by `wrk` (`bench.api`, `command_vs_ceiling`, goal >= 0.6; p99 at half
+the ceiling's rate, goal <= 30 ms).
 
 Results go to `var/bench/results.json` (and stdout). Sizes per profile are options because a
 MongoDB-wire server on SQLite (FerretDB, what runs here) is two orders of magnitude slower than
@@ -39,6 +42,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.api import measure as measure_api
 from bench.ceiling import ceiling
 from bench.eventstore import measure as measure_eventstore
 from bench.freshness import measure as measure_freshness
@@ -164,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="translator vs raw loop: history size (events) on Kafka + MongoDB-wire")
     parser.add_argument("--embedded-eventstore-commands", type=int, default=2000,
                         help="event-store appends vs the eventsourcing library (embedded profile): commands")
+    parser.add_argument("--embedded-api-seconds", type=int, default=10,
+                        help="command API vs a bare Flask endpoint (embedded profile): seconds of wrk load per side")
     parser.add_argument("--real-relay-events", type=int, default=2000,
                         help="relay vs a raw kafka-python producer (real profile): events")
     parser.add_argument("--rate", type=float, default=20.0, help="freshness: commands per second")
@@ -190,6 +196,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[embedded] event-store appends vs the eventsourcing library on {args.embedded_eventstore_commands}"
                   " commands…", file=sys.stderr, flush=True)
             entry["eventstore"] = measure_eventstore(args.embedded_eventstore_commands)
+            print(f"[embedded] command API vs a bare Flask endpoint, {args.embedded_api_seconds}s of wrk each…",
+                  file=sys.stderr, flush=True)
+            entry["api"] = measure_api(seconds=args.embedded_api_seconds,
+                                       paced_seconds=min(5.0, float(args.embedded_api_seconds)))
         if profile == "real":
             print(f"[real] relay vs a raw producer on {args.real_relay_events} events…", file=sys.stderr, flush=True)
             entry["relay"] = relay(work, args.real_relay_events)

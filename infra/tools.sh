@@ -4,11 +4,13 @@
 #                   (no Docker engine needed): it must refuse to start without the secrets.
 #   postgresql      the storage of the test FerretDB (infra/postgres/start.sh); most machine
 #                   images have it already.
+#   wrk             `make bench`: the HTTP load generator of the API throughput anchor (bench/api.py).
 # Idempotent and quiet when everything is there; needs root (or sudo) only when something is missing.
 set -euo pipefail
 
 missing=()
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+command -v wrk >/dev/null 2>&1 || missing+=(wrk)
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || missing+=(postgresql)
 [[ ${#missing[@]} -eq 0 ]] && exit 0
 

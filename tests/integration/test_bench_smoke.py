@@ -31,7 +31,7 @@ def test_a_tiny_bench_run_writes_every_figure(tmp_path: Path) -> None:
     out = tmp_path / "results.json"
     subprocess.run([sys.executable, "-m", "bench", "--profiles", "embedded", "--embedded-sizes", "400",
                     "--rate", "10", "--seconds", "2", "--embedded-translator-events", "400",
-                    "--embedded-eventstore-commands", "100",
+                    "--embedded-eventstore-commands", "100", "--embedded-api-seconds", "1",
                     "--out", str(out)], cwd=ROOT, check=True, capture_output=True)
     embedded = json.loads(out.read_text())["profiles"]["embedded"]
     rebuild = embedded["rebuild"]["400"]
@@ -47,6 +47,9 @@ def test_a_tiny_bench_run_writes_every_figure(tmp_path: Path) -> None:
     assert translator["integration_events"] > 0 and translator["translator_vs_raw"] > 0
     eventstore = embedded["eventstore"]
     assert eventstore["commands"] == 100 and eventstore["careerloop_vs_library"] > 0
+    api = embedded["api"]
+    assert api["ceiling"]["requests_per_second"] > 0 and api["command"]["non_2xx"] == 0
+    assert api["command_vs_ceiling"] > 0 and api["at_half_its_own_rate"]["requests"] > 0
 
 
 def test_the_funnel_query_hook_times_every_call_after_the_warm_up() -> None:

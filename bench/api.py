@@ -1,0 +1,176 @@
+"""P1: a command API's throughput and latency against a bare Flask + gunicorn JSON endpoint (embedded).
+
+Both servers run under gunicorn with the Procfile's worker settings (`--workers 2`, sync workers) and
+are loaded by the same generator, `wrk` (Debian's package, installed by infra/tools.sh), with the same
+connections, threads and duration:
+
+- **command**: `POST /contacts/{id}/touchpoints` of the contacts service on the embedded backends —
+  authentication, validation, load the contact's stream, decide, append one event, answer `{id, version}`;
+- **ceiling**: `bench.bare_app`, a Flask app whose one route parses the same JSON body and answers
+  201 with a small JSON object: what Flask and gunicorn cost with nothing else going on.
+
+`command_vs_ceiling` is the command's requests per second over the ceiling's (goal >= 0.6). Then the
+command endpoint at half the ceiling's rate, sent at fixed intervals by a paced client for a few
+seconds, latency measured from each request's scheduled time (so a stall is not hidden): p50/p99
+(goal: p99 <= 30 ms).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, wait
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+SECRET = "bench-secret-that-is-long-enough-for-hs256"
+CONTACTS = 50  # commands spread over this many contacts' streams, as many students' work would be
+WRK_SCRIPT = '''
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer {token}"
+wrk.body = '{body}'
+local paths = {{{paths}}}
+local n = 0
+request = function()
+  n = n + 1
+  return wrk.format(nil, paths[(n % #paths) + 1])
+end
+'''
+
+
+def free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def gunicorn(app: str, port: int, env: dict[str, str], log: Path) -> subprocess.Popen:
+    command = [str(Path(sys.executable).parent / "gunicorn"), "--workers", "2", "--bind", f"127.0.0.1:{port}",
+               "--graceful-timeout", "10", app]
+    with log.open("ab") as out:
+        server = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            return server
+        except requests.RequestException:
+            time.sleep(0.2)
+    server.terminate()
+    raise RuntimeError(f"{app} did not start; see {log}")
+
+
+def wrk(url: str, script: Path, *, seconds: int, connections: int) -> dict[str, float]:
+    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url],
+                         check=True, capture_output=True, text=True).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"requests_per_second": round(rate, 1), "non_2xx": int(errors.group(1)) if errors else 0,
+            "p50_ms": _ms(out, "50%"), "p99_ms": _ms(out, "99%")}
+
+
+def _ms(out: str, label: str) -> float:
+    value, unit = re.search(rf"{re.escape(label)}\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
+    return round(float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit], 2)
+
+
+def paced(urls: list[str], headers: dict[str, str], body: bytes, *, rate: float, seconds: float,
+          grace: float = 10.0) -> dict[str, Any]:
+    """Requests at fixed intervals for `seconds` (to `urls` in turn); latency from each request's
+    scheduled send time, so a server that falls behind shows it. What is not answered `grace` seconds
+    after the last send is cancelled and counted as `unanswered` (the run stays bounded when the rate
+    is more than the server can take); p50/p99 then count those as slower than anything answered."""
+    latencies: list[float] = []
+    errors = 0
+    lock = threading.Lock()
+    local = threading.local()
+
+    def one(url: str, scheduled: float) -> None:
+        nonlocal errors
+        session = getattr(local, "session", None) or requests.Session()
+        local.session = session
+        try:
+            ok = session.post(url, data=body, headers=headers, timeout=grace).status_code < 300
+        except requests.RequestException:
+            ok = False
+        with lock:
+            latencies.append(time.perf_counter() - scheduled)
+            errors += not ok
+
+    count = int(rate * seconds)
+    start = time.perf_counter() + 0.1
+    pool = ThreadPoolExecutor(32)
+    futures = []
+    for n in range(count):
+        scheduled = start + n / rate
+        time.sleep(max(0.0, scheduled - time.perf_counter()))
+        futures.append(pool.submit(one, urls[n % len(urls)], scheduled))
+    wait(futures, timeout=grace)
+    pool.shutdown(wait=True, cancel_futures=True)
+    with lock:
+        answered = sorted(latencies)
+    unanswered = count - len(answered)
+    ranked = answered + [float("inf")] * unanswered
+
+    def ms(share: float) -> float | None:
+        value = ranked[min(len(ranked) - 1, int(len(ranked) * share))]
+        return None if value == float("inf") else round(value * 1000, 2)
+
+    return {"rate_per_second": round(rate, 1), "requests": count, "errors": errors, "unanswered": unanswered,
+            "p50_ms": ms(0.50), "p99_ms": ms(0.99)}
+
+
+def measure(*, seconds: int = 10, connections: int = 16, paced_seconds: float = 5.0) -> dict[str, Any]:
+    from shared.auth import mint_token
+
+    with tempfile.TemporaryDirectory(prefix="bench-api-") as folder:
+        work = Path(folder)
+        token = mint_token(SECRET, "bench-student", ["student"])
+        env = {"CAREERLOOP_DATA_DIR": folder, "CAREERLOOP_JWT_SECRET": SECRET, "LOG_LEVEL": "WARNING",
+               "EVENT_STORE_URL": f"sqlite:///{folder}/events-{{service}}.db",
+               "READ_STORE_URL": f"sqlite:///{folder}/read-models.db", "BUS_URL": f"sqlite:///{folder}/bus.db"}
+        subprocess.run([sys.executable, "-m", "services.init"], cwd=ROOT, env={**os.environ, **env}, check=True,
+                       capture_output=True)
+        api_port, bare_port = free_port(), free_port()
+        api = gunicorn("services.contacts.app:create_app()", api_port, env, work / "contacts-api.log")
+        bare = gunicorn("bench.bare_app:create_app()", bare_port, env, work / "bare.log")
+        try:
+            auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+            paths = [f"/contacts/{contact}/touchpoints" for contact in (
+                requests.post(f"http://127.0.0.1:{api_port}/contacts", headers=auth, timeout=10,
+                              json={"name": f"Bench Contact {n}"}).json()["id"] for n in range(CONTACTS))]
+            body = json.dumps({"kind": "outreach", "occurred_at": datetime.now(UTC).isoformat(), "text": "hello"})
+            script = work / "post.lua"
+            script.write_text(WRK_SCRIPT.format(token=token, body=body, paths=", ".join(f'"{p}"' for p in paths)))
+            ceiling = wrk(f"http://127.0.0.1:{bare_port}/", script, seconds=seconds, connections=connections)
+            command = wrk(f"http://127.0.0.1:{api_port}/", script, seconds=seconds, connections=connections)
+            urls = [f"http://127.0.0.1:{api_port}{path}" for path in paths]
+            time.sleep(2)  # let wrk's last requests drain
+            # the latency at a load the command can take (half its own throughput), then at the goal's
+            sustainable = paced(urls, auth, body.encode(), rate=command["requests_per_second"] / 2,
+                                seconds=paced_seconds)
+            half = paced(urls, auth, body.encode(), rate=ceiling["requests_per_second"] / 2, seconds=paced_seconds)
+        finally:
+            for server in (api, bare):
+                server.terminate()
+                server.wait(30)
+    return {"endpoint": "POST /contacts/{id}/touchpoints", "wrk": {"threads": 2, "connections": connections,
+                                                                   "seconds": seconds},
+            "ceiling": ceiling, "command": command,
+            "command_vs_ceiling": round(command["requests_per_second"] / ceiling["requests_per_second"], 3),
+            "goal": ">= 0.6", "at_half_the_ceiling": half, "at_half_its_own_rate": sustainable, "p99_goal_ms": 30}
+
+
+if __name__ == "__main__":
+    print(json.dumps(measure(), indent=2))
