@@ -20,7 +20,9 @@ same delivery settings (`bench.relay`, `relay_vs_raw`, goal >= 0.8); and on the 
 library on SQLite doing the same (`bench.eventstore`, `careerloop_vs_library`, goal >= 1.5); and the
 **command API**: `POST /contacts/{id}/touchpoints` under gunicorn against a bare Flask endpoint with
 the same workers, both loaded by `wrk` (`bench.api`, `command_vs_ceiling`, goal >= 0.6; p99 at half
-the ceiling's rate, goal <= 30 ms).
+the ceiling's rate, goal <= 30 ms); and the **funnel query**: the analyst API's funnel answers over
+the analytics read models of 10k students' histories (about 40 journey events each) made by the
+translator and the projection (`bench.funnel`, p50/p99, goal p99 <= 100 ms).
 
 Results go to `var/bench/results.json` (and stdout). Sizes per profile are options because a
 MongoDB-wire server on SQLite (FerretDB, what runs here) is two orders of magnitude slower than
@@ -46,6 +48,7 @@ from bench.api import measure as measure_api
 from bench.ceiling import ceiling
 from bench.eventstore import measure as measure_eventstore
 from bench.freshness import measure as measure_freshness
+from bench.funnel import measure as measure_funnel
 from bench.relay import measure as measure_relay
 from bench.translator import measure as measure_translator
 from bench.workload import Workload, publish
@@ -157,6 +160,14 @@ def translator(profile: str, work: Path, events: int) -> dict[str, Any]:
         shutil.rmtree(data_dir, ignore_errors=True)
 
 
+def funnel(work: Path, students: int) -> dict[str, Any]:
+    data_dir = Path(tempfile.mkdtemp(prefix="funnel-", dir=work))
+    try:
+        return measure_funnel(profile_urls("embedded", data_dir), students)
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--profiles", default="embedded,real")
@@ -170,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="event-store appends vs the eventsourcing library (embedded profile): commands")
     parser.add_argument("--embedded-api-seconds", type=int, default=10,
                         help="command API vs a bare Flask endpoint (embedded profile): seconds of wrk load per side")
+    parser.add_argument("--embedded-funnel-students", type=int, default=10000,
+                        help="funnel query latency (embedded profile): students whose histories are analysed")
     parser.add_argument("--real-relay-events", type=int, default=2000,
                         help="relay vs a raw kafka-python producer (real profile): events")
     parser.add_argument("--rate", type=float, default=20.0, help="freshness: commands per second")
@@ -200,6 +213,9 @@ def main(argv: list[str] | None = None) -> int:
                   file=sys.stderr, flush=True)
             entry["api"] = measure_api(seconds=args.embedded_api_seconds,
                                        paced_seconds=min(5.0, float(args.embedded_api_seconds)))
+            print(f"[embedded] funnel query over {args.embedded_funnel_students} students' histories…",
+                  file=sys.stderr, flush=True)
+            entry["funnel_query"] = funnel(work, args.embedded_funnel_students)
         if profile == "real":
             print(f"[real] relay vs a raw producer on {args.real_relay_events} events…", file=sys.stderr, flush=True)
             entry["relay"] = relay(work, args.real_relay_events)

@@ -2,7 +2,7 @@
 analysts' questions from the read models, each answer naming its definition and freshness.
 
 What an analyst sees is counts of groups, never a row per student or a pseudonym: the tables come
-from `domain.funnel_table` / `domain.engagement_table`, which return cells only, suppressed where a
+from `cells.funnel_table` / `cells.engagement_table`, which return cells only, suppressed where a
 cell counts fewer than `min_cell` students (see `domain`).
 """
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 
 from marshmallow import ValidationError
 
+from services.analytics.cells import Window, engagement_table, funnel_table
 from services.analytics.domain import (
     DEFINITIONS,
     DIMENSIONS,
@@ -22,9 +23,6 @@ from services.analytics.domain import (
     RosterError,
     RosterUpload,
     StudentCohort,
-    Window,
-    engagement_table,
-    funnel_table,
     parse_roster,
 )
 from services.analytics.projections import ReadModels

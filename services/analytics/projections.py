@@ -31,7 +31,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from services.analytics.domain import Calendar, Definition, Facts, pair_steps, thank_you_on_time, week_of
+from services.analytics.cells import Facts
+from services.analytics.domain import Calendar, Definition, pair_steps, thank_you_on_time, week_of
 from services.analytics.pseudonyms import Pseudonymiser
 from shared.bus import Message
 from shared.contracts.analytics import JOURNEY_TOPIC, ROSTER
@@ -297,23 +298,26 @@ class ReadModels:
                    activity(read_store), meta(read_store))
 
     def __post_init__(self) -> None:
-        self._cached: tuple[tuple[Any, bool], Facts] | None = None
+        self._cached: tuple[str, Facts] | None = None
 
     def facts(self, *, with_activity: bool = False) -> Facts:
         """Every document a query aggregates. Kept in this process until the projection applies its
         next batch (the meta document's `updated_at` changes with every batch, after its writes), so
-        questions about unchanged data do not read the read models again."""
-        version = ((self.meta.get(META_ID) or {}).get("updated_at"), with_activity)
-        if self._cached is not None and self._cached[0] == version and version[0] is not None:
-            return self._cached[1]
+        questions about unchanged data do not read the read models again; the weekly activity only
+        when a question needs it."""
         def every(collection: Collection) -> list[dict[str, Any]]:
             return list(iterate(collection, {}, page_size=2000))
 
-        facts = Facts(pairs=every(self.pairs), interviews=every(self.interviews),
-                      contacts={d["_id"]: d for d in every(self.contacts)},
-                      cohorts={d["_id"]: d.get("records") or [] for d in every(self.cohorts)},
-                      activity=every(self.activity) if with_activity else None)
-        self._cached = (version, facts)
+        version = (self.meta.get(META_ID) or {}).get("updated_at")
+        if self._cached is None or self._cached[0] != version or version is None:
+            facts = Facts(pairs=every(self.pairs), interviews=every(self.interviews),
+                          contacts={d["_id"]: d for d in every(self.contacts)},
+                          cohorts={d["_id"]: d.get("records") or [] for d in every(self.cohorts)})
+            self._cached = (version, facts) if version is not None else None
+        else:
+            facts = self._cached[1]
+        if with_activity and facts.activity is None:
+            facts.activity = every(self.activity)
         return facts
 
     def state(self) -> dict[str, Any]:
