@@ -288,6 +288,13 @@ def _dismissed(source: Source) -> list[Emitted]:
                                      "rule": rule_of(source.envelope["subject"]), "outcome": "dismissed"})]
 
 
+@translates("FollowUpCompleted")
+def _completed(source: Source) -> list[Emitted]:
+    data = source.data
+    return [Emitted("FollowUpDone", {"contact_id": data.get("contact_id"), "rule": data["rule"], "outcome": "done"},
+                    occurred_at=normal(data["completed_at"]))]
+
+
 def translate(source: Source) -> list[Emitted]:
     """The integration events of one domain event (none for events outside the published language)."""
     translation = TRANSLATIONS.get(source.name)

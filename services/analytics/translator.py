@@ -242,6 +242,10 @@ class Translator(Projection):
     def dismissed(self, envelope: dict[str, Any], event: Recorded) -> None:
         self.translate(envelope, event, facts=True)  # the item's contact, from its announcement
 
+    @on("FollowUpCompleted")
+    def completed_follow_up(self, envelope: dict[str, Any], event: Recorded) -> None:
+        self.translate(envelope, event)
+
 
 def bind(process: Running) -> Callable[..., Translator]:
     """The translator's factory with this process's bus and pseudonym keys; each translator's producer

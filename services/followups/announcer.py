@@ -1,4 +1,5 @@
-"""`python -m services.followups.announcer`: records `FollowUpBecameDue` when an open item falls due.
+"""`python -m services.followups.announcer`: records `FollowUpBecameDue` when an open item falls due,
+and `FollowUpCompleted` when an item it announced is done.
 
 Each round asks the read model for open items whose due time has passed and was not announced yet
 (`domain.due_filter`: status, `due_announced`, `due_at` and `snoozed_until` are indexed, so this is
@@ -17,7 +18,12 @@ announcer so that standbys do not repeat the query; it is an economy, not the gu
 projection has not caught up with (announced, or snoozed on the write side) may come back in the
 next round: this process remembers what it already settled, so it is not reloaded every round.
 
-Dismissed and done items are never selected; a snoozed one only once its snooze has passed. A snooze
+Completions follow the same pattern: announced items the queue shows as done whose completion is
+not recorded (`domain.completion_filter`, index-backed) get a `FollowUpCompleted`, which the
+aggregate accepts once per announced due time. They close the loop for the consumers of the stream
+(the analytics `FollowUpDone`), which need not know the queue's rules.
+
+Dismissed and done items are never announced; a snoozed one only once its snooze has passed. A snooze
 *after* an announcement does not announce the same due time again. An item closed (e.g. by a
 thank-you touchpoint) in the moment between the query and the append can still be announced once;
 consumers that remind the student check the item's source for themselves if that matters.
@@ -31,7 +37,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any, TextIO
 
-from services.followups.domain import FollowUp, announceable, announcement, due_filter
+from services.followups.domain import FollowUp, announceable, announcement, completion, completion_filter, due_filter
 from services.followups.projections import items
 from shared.contracts.followups import FOLLOWUPS
 from shared.errors import ConcurrencyConflict, RuleViolated
@@ -55,7 +61,8 @@ class Announcer:
         self.items = items(read_store)
         self.clock, self.page_size = clock, page_size
         self.lease = Lease(store, LEASE, lease_ttl)
-        self._settled: set[tuple[str, str]] = set()  # (item, due_at) announced or refused by this process
+        # (announce | complete, item, due_at) recorded or refused by this process
+        self._settled: set[tuple[str, str, str]] = set()
 
     # -- one round --------------------------------------------------------------------------
     def due(self, now: str) -> list[dict[str, Any]]:
@@ -63,20 +70,31 @@ class Announcer:
         return [item for item in iterate(self.items, due_filter(now), [("due_at", 1)], self.page_size)
                 if announceable(item, now)]
 
+    def completed(self) -> list[dict[str, Any]]:
+        """Announced items that are done and whose completion is not recorded yet."""
+        return list(iterate(self.items, completion_filter(), [("_id", 1)], self.page_size))
+
     def announce(self, item: dict[str, Any], now: datetime) -> str:
         """Record the item's FollowUpBecameDue: "announced"; "refused" when its stream says no (already
         announced, by us or an announcer that won a race; dismissed; snoozed); "busy" when the stream
         kept moving under us (the student deciding at that moment): the next round decides again."""
         data = announcement(item)
+        return self._record(item, lambda f: f.become_due(data, now), "announced")
+
+    def complete(self, item: dict[str, Any]) -> str:
+        """Record the item's FollowUpCompleted: "completed", "refused" or "busy" (as `announce`)."""
+        data = completion(item)
+        return self._record(item, lambda f: f.complete(data), "completed")
+
+    def _record(self, item: dict[str, Any], decide: Callable[[FollowUp], None], done: str) -> str:
         try:
-            self.followups.update(item["_id"], Metadata(actor=ACTOR), lambda f: f.become_due(data, now),
-                                  load=self._load(item))
+            self.followups.update(item["_id"], Metadata(actor=ACTOR), decide, load=self._load(item))
         except RuleViolated as refused:
-            log.debug("not announcing %s due at %s: %s", item["_id"], data["due_at"], refused)
+            log.debug("not recording %s for %s due at %s: %s", done, item["_id"], item["due_at"], refused)
             return "refused"
         except ConcurrencyConflict:
             return "busy"
-        return "announced"
+        return done
 
     def _load(self, item: dict[str, Any]) -> Callable[[str], FollowUp]:
         def load(stream_id: str) -> FollowUp:
@@ -87,25 +105,27 @@ class Announcer:
         return load
 
     def announce_due(self) -> int:
-        """One round: announce every item that is due now; how many were announced."""
+        """One round: announce every item that is due now, and record the completion of announced
+        items that are done; how many events were recorded."""
         moment = self.clock()
-        now = isoformat(moment)
-        selected = self.due(now)
-        keys = {(item["_id"], item["due_at"]) for item in selected}
+        selected = [("announce", item) for item in self.due(isoformat(moment))]
+        selected += [("complete", item) for item in self.completed()]
+        keys = {(kind, item["_id"], item["due_at"]) for kind, item in selected}
         self._settled &= keys  # forget what the read model has caught up with: the set stays small
-        announced = 0
-        for item in selected:
-            key = (item["_id"], item["due_at"])
+        recorded: dict[str, int] = {"announced": 0, "completed": 0}
+        for kind, item in selected:
+            key = (kind, item["_id"], item["due_at"])
             if key in self._settled:
                 continue
-            outcome = self.announce(item, moment)
-            if outcome == "announced":
-                announced += 1
+            outcome = self.announce(item, moment) if kind == "announce" else self.complete(item)
+            if outcome in recorded:
+                recorded[outcome] += 1
             if outcome != "busy":
                 self._settled.add(key)
-        if announced:
-            log.info("announced %d follow-ups as due", announced)
-        return announced
+        if any(recorded.values()):
+            log.info("announced %d follow-ups as due, recorded %d as completed", recorded["announced"],
+                     recorded["completed"])
+        return sum(recorded.values())
 
     # -- the process --------------------------------------------------------------------------
     def round(self) -> int | None:

@@ -13,6 +13,8 @@ Each item also carries two flags derived from facts, never from the clock:
 - `due_announced`: the item's stream holds a `FollowUpBecameDue` for the item's *current* `due_at`.
   It is indexed, so the announcer finds what is due with one query instead of loading every
   aggregate; a rule that moves `due_at` clears it, so the new due time is announced again.
+- `completion_recorded`: the item's stream holds a `FollowUpCompleted` for its current `due_at`
+  (indexed too: the announcer records the completion of announced items that are done).
 - `private`: the item comes from a note that is not shared with the student's advisors; the advisor
   view counts it but hides its text (see `services.followups.api`).
 
@@ -146,6 +148,7 @@ def build_queue(student_id: str, facts: list[dict[str, Any]], rules: dict[str, A
         item["snoozed_until"] = decision.get("snoozed_until") or ""
         item["dismissed_reason"] = decision.get("dismissed_reason")
         item["due_announced"] = item["due_at"] in (decision.get("announced") or [])
+        item["completion_recorded"] = item["due_at"] in (decision.get("completed") or [])
         if decision.get("dismissed") and item["status"] == "active":
             item["status"] = "dismissed"
     return sorted(items, key=lambda i: i["_id"])
@@ -310,6 +313,20 @@ def announcement(item: dict[str, Any]) -> dict[str, Any]:
             "contact_id": item.get("contact_id"), "link": item["link"], "source": dict(item["source"])}
 
 
+def completion_filter() -> dict[str, Any]:
+    """The read-store query for announced items that are done and whose completion is not recorded
+    yet: index-backed (status, due_announced, completion_recorded)."""
+    return {"status": "done", "due_announced": True, "completion_recorded": False}
+
+
+def completion(item: dict[str, Any]) -> dict[str, Any]:
+    """The data of a `FollowUpCompleted` for a done queue item."""
+    closed = item.get("closed_by") or {}
+    return {"student_id": item["student_id"], "rule": item["rule"], "due_at": normal(item["due_at"]),
+            "completed_at": normal(closed.get("at") or item["due_at"]), "closed_by": str(closed.get("kind") or "done"),
+            "contact_id": item.get("contact_id")}
+
+
 # -- the student's decisions about one item -------------------------------------------------
 class FollowUp(Aggregate):
     """One queue item's snoozes, dismissal and announcements (stream id = the item id)."""
@@ -321,6 +338,7 @@ class FollowUp(Aggregate):
         self.snoozed_until: str | None = None
         self.dismissed = False
         self.announced: set[str] = set()  # the due times already announced
+        self.completed: set[str] = set()  # the announced due times whose completion is recorded
 
     def become_due(self, announced: dict[str, Any], now: datetime) -> None:
         """Announce that the item reached its due time (`announced`: see `announcement`).
@@ -336,6 +354,16 @@ class FollowUp(Aggregate):
         self.require(due_at not in self.announced, "the item was already announced as due at this time",
                      due_at=due_at)
         self.record("FollowUpBecameDue", **{**announced, "due_at": due_at})
+
+    def complete(self, completed: dict[str, Any]) -> None:
+        """Record that the item, announced as due at `due_at`, was done (`completed`: see `completion`);
+        once per announced due time, never for a dismissed item."""
+        due_at = normal(completed["due_at"])
+        self.require(not self.dismissed, "a dismissed item is not completed")
+        self.require(due_at in self.announced, "only an item announced as due is recorded as completed",
+                     due_at=due_at)
+        self.require(due_at not in self.completed, "the item's completion is already recorded", due_at=due_at)
+        self.record("FollowUpCompleted", **{**completed, "due_at": due_at})
 
     def snooze(self, student_id: str, until: datetime, now: datetime) -> None:
         self.require(not self.dismissed, "a dismissed item cannot be snoozed")
@@ -360,3 +388,8 @@ class FollowUp(Aggregate):
     def _became_due(self, data: dict[str, Any]) -> None:
         self.owner_id = data["student_id"]
         self.announced.add(normal(data["due_at"]))
+
+    @applies("FollowUpCompleted")
+    def _completed(self, data: dict[str, Any]) -> None:
+        self.owner_id = data["student_id"]
+        self.completed.add(normal(data["due_at"]))

@@ -40,7 +40,7 @@ from shared.readstore import Collection, Index, ReadStore, Update, iterate
 
 SOURCE_TYPES = {CONTACTS.aggregate, INTERVIEWS.aggregate, NOTES.aggregate, FOLLOWUPS.aggregate}
 ITEM_INDEXES = (Index("student_id"), Index("status"), Index("snoozed_until"), Index("overdue_at"), Index("due_at"),
-                Index("contact_id"), Index("rule"), Index("due_announced"))
+                Index("contact_id"), Index("rule"), Index("due_announced"), Index("completion_recorded"))
 TIMELINE_INDEXES = (Index("student_id"), Index("contact_id"), Index("kind"), Index("at"))
 TIMELINE_KINDS = ("contact_added", "contact_merged", "outreach", "reply", "conversation", "thank_you", "check_in",
                   "update", "article", "intro", "interview_requested", "interview_scheduled",
@@ -99,7 +99,7 @@ def _local(moment: str, time_zone: str | None) -> str:
 
 class FollowUpViews(Projection):
     name = f"followups-views-rules{RULES['version']}"  # a changed rule is a new group: a rebuild
-    version = 2  # 2: advisors, note visibility and announced due times
+    version = 3  # 2: advisors, note visibility and announced due times; 3: recorded completions
     stamps_updated_at = False  # facts: the queue is derived from them, the timeline keeps the times
     catalogs = (CONTACTS, INTERVIEWS, NOTES, FOLLOWUPS, ADVISING, NOTIFICATIONS)
 
@@ -401,6 +401,11 @@ class FollowUpViews(Projection):
     def became_due(self, envelope: dict[str, Any], event: Recorded) -> None:
         self.write(envelope, Update(set={"student_id": event.data["student_id"]},
                                      add_to_set={"announced": [normal(event.data["due_at"])]}))
+
+    @on("FollowUpCompleted")
+    def completed_recorded(self, envelope: dict[str, Any], event: Recorded) -> None:
+        self.write(envelope, Update(set={"student_id": event.data["student_id"]},
+                                     add_to_set={"completed": [normal(event.data["due_at"])]}))
 
     # -- who advises whom -----------------------------------------------------------------------
     @on("AdvisorAssigned")

@@ -125,3 +125,40 @@ def test_an_item_falling_due_is_announced_exactly_once_deferred_by_a_snooze_and_
     assert [e["data"]["due_at"] for e in announcements(services, cv)] == [
         "2026-03-04T05:00:00.000000Z", "2026-03-05T05:00:00.000000Z"]
     assert len(announcements(services, thanks)) == 1 and announcements(services, book) == []
+
+
+def test_an_announced_item_that_is_done_is_recorded_as_completed_once_and_a_never_announced_one_never(
+        services: Services, token: Callable) -> None:
+    auth = token("student-1")
+    jane = services.add_contact(auth)
+    interview = services.held_interview(auth, jane)  # ended Monday 15:30 UTC
+    thanks = f"thank_you:{interview}"
+    announcer = services.announcer()
+    services.clock.now = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
+    assert announcer.round() == 1  # the thank-you fell due (Tuesday 15:30)
+    services.sync()
+    # Wednesday: the thank-you goes out; the next round records the completion, once
+    services.touch(auth, jane, "thank_you", "2026-03-04T08:15:00Z")
+    services.sync()
+    assert announcer.completed() and announcer.round() == 1
+    services.sync()
+    assert announcer.completed() == [] and announcer.round() == 0 and services.announcer().complete(
+        {"_id": thanks, "student_id": "student-1", "rule": "thank_you", "due_at": "2026-03-03T15:30:00Z",
+         "closed_by": {"kind": "thank_you", "at": "2026-03-04T08:15:00Z"}, "contact_id": jane}) == "refused"
+    [completed] = [e for e in services.followups.store.load(thanks)
+                   if e["type"] == "careerloop.followups.FollowUpCompleted.v1"]
+    assert completed["data"] == {
+        "student_id": "student-1", "rule": "thank_you", "due_at": "2026-03-03T15:30:00.000000Z",
+        "completed_at": "2026-03-04T08:15:00.000000Z", "closed_by": "thank_you", "contact_id": jane}
+    [item] = [i for i in services.queue(auth, "state=done") if i["id"] == thanks]
+    assert item["state"] == "done"
+
+    # a second interview's thank-you, sent before it fell due: done, never announced, never completed
+    second = services.held_interview(auth, jane, start="2026-03-04T10:00:00")
+    services.touch(auth, jane, "thank_you", "2026-03-04T16:00:00Z")
+    services.sync()
+    services.clock.now = datetime(2026, 3, 9, 0, 0, tzinfo=UTC)
+    announcer.round()
+    services.sync()
+    announcer.round()
+    assert [e["type"] for e in services.followups.store.load(f"thank_you:{second}")] == []

@@ -193,7 +193,7 @@ def test_a_completed_action_item_names_the_contact_of_its_note() -> None:
     assert only(published(source), "ActionItemCompleted")["contact"] is None
 
 
-def test_follow_ups_falling_due_and_dismissed() -> None:
+def test_follow_ups_falling_due_dismissed_and_completed() -> None:
     due = domain(FOLLOWUPS, "FollowUpBecameDue", {
         "student_id": "s-1", "rule": "thank_you", "reason": "Thank Ximena Quillfeather",
         "due_at": "2026-03-03T15:30:00Z",
@@ -206,6 +206,13 @@ def test_follow_ups_falling_due_and_dismissed() -> None:
                        subject="stay_in_touch:c-1:2026-01-01", version=2)
     data = only(published(dismissed, stream={"contact_id": "c-1"}), "FollowUpDone")
     assert (data["rule"], data["outcome"], data["contact"]) == ("stay_in_touch", "dismissed", PSEUDONYMS.contact("c-1"))
+    completed = domain(FOLLOWUPS, "FollowUpCompleted", {
+        "student_id": "s-1", "rule": "thank_you", "due_at": "2026-03-03T15:30:00Z",
+        "completed_at": "2026-03-04T08:15:00Z", "closed_by": "thank_you", "contact_id": "c-1"},
+        subject="thank_you:i-1", version=2)
+    assert only(published(completed), "FollowUpDone") == {
+        "student": STUDENT, "pseudonym_key_id": "k7", "occurred_at": "2026-03-04T08:15:00.000000Z",
+        "contact": PSEUDONYMS.contact("c-1"), "rule": "thank_you", "outcome": "done"}
 
 
 def test_events_outside_the_published_language_translate_to_nothing() -> None:
