@@ -1,0 +1,158 @@
+"""Data keys for subjects, wrapped by a master key: create on first use, find for decryption, shred,
+and rotate the master key without touching a single event.
+
+The master key comes from configuration as `<key id>:<base64 of 32 bytes>` (`MasterKey.parse`); a
+rotation configures the new key as current and the old ones as `previous` until
+`DataKeys.rotate` has rewrapped every record (resumable: it pages by subject and only touches
+records still wrapped by another key). Wrapping is AES-256-GCM ([cryptography]'s AESGCM) with the
+subject and key id as associated data, so a wrapped key moved to another record does not unwrap.
+
+Unwrapped keys are kept in this process for `cache_seconds` (a command, a projection batch and a
+view reuse them). That bounds how long a process that has not yet seen a `SubjectErased` can still
+decrypt a shredded subject's data; consumers of the erasure topic call `forget(subject)` at once.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import secrets
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from shared.events import isoformat, utcnow
+from shared.keys.port import KeyRecord, KeyStore
+
+NONCE_BYTES = 12
+
+
+class SubjectErased(Exception):
+    """The subject's data key was shredded: their data can no longer be written or read."""
+
+
+@dataclass(frozen=True)
+class MasterKey:
+    key_id: str
+    key: bytes
+
+    @classmethod
+    def parse(cls, text: str) -> MasterKey:
+        """`<key id>:<base64 of 32 bytes>`, e.g. `m2026:` + `base64.b64encode(os.urandom(32))`."""
+        key_id, sep, encoded = text.strip().partition(":")
+        if not sep or not key_id:
+            raise ValueError("a master key is '<key id>:<base64 of 32 random bytes>'")
+        try:
+            key = base64.b64decode(encoded, validate=True)
+        except binascii.Error as exc:
+            raise ValueError(f"master key {key_id!r}: not base64") from exc
+        if len(key) != 32:
+            raise ValueError(f"master key {key_id!r}: {len(key)} bytes; AES-256 needs 32")
+        return cls(key_id, key)
+
+    @classmethod
+    def generate(cls, key_id: str) -> MasterKey:
+        return cls(key_id, os.urandom(32))
+
+    def __str__(self) -> str:
+        return f"{self.key_id}:{base64.b64encode(self.key).decode()}"
+
+    def __repr__(self) -> str:  # never the key itself, in logs or tracebacks
+        return f"MasterKey({self.key_id!r})"
+
+
+def _aad(subject: str, key_id: str) -> bytes:
+    return f"careerloop-data-key\0{subject}\0{key_id}".encode()
+
+
+class DataKeys:
+    def __init__(self, store: KeyStore, master: MasterKey, previous: Sequence[MasterKey] = (), *,
+                 cache_seconds: float = 60.0) -> None:
+        self.store, self.master = store, master
+        self.masters = {m.key_id: m for m in (*previous, master)}
+        self.cache_seconds = cache_seconds
+        self._cache: dict[str, tuple[float, str, bytes]] = {}  # key id or subject -> (until, key id, key)
+        self._lock = threading.Lock()
+
+    # -- wrapping ---------------------------------------------------------------------------------
+    def _wrap(self, subject: str, key_id: str, key: bytes, master: MasterKey) -> bytes:
+        nonce = os.urandom(NONCE_BYTES)
+        return nonce + AESGCM(master.key).encrypt(nonce, key, _aad(subject, key_id))
+
+    def _unwrap(self, record: KeyRecord) -> bytes:
+        if record.wrapped is None:
+            raise SubjectErased(record.subject)
+        master = self.masters.get(record.master_key_id or "")
+        if master is None:
+            raise RuntimeError(f"the data key of {record.key_id} is wrapped by master key {record.master_key_id!r}, "
+                               "which is not configured (add it as a previous master key)")
+        wrapped = record.wrapped
+        return AESGCM(master.key).decrypt(wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:],
+                                          _aad(record.subject, record.key_id))
+
+    def _remember(self, record: KeyRecord, key: bytes) -> tuple[str, bytes]:
+        until = time.monotonic() + self.cache_seconds
+        with self._lock:
+            self._cache[record.subject] = self._cache[record.key_id] = (until, record.key_id, key)
+        return record.key_id, key
+
+    def _cached(self, name: str) -> tuple[str, bytes] | None:
+        entry = self._cache.get(name)
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1], entry[2]
+
+    # -- use ----------------------------------------------------------------------------------------
+    def key_for(self, subject: str) -> tuple[str, bytes]:
+        """The subject's (key id, data key), created on first use; `SubjectErased` once shredded."""
+        cached = self._cached(subject)
+        if cached is not None:
+            return cached
+        record = self.store.by_subject(subject)
+        if record is None:
+            key_id, key = secrets.token_hex(16), AESGCM.generate_key(bit_length=256)
+            record = self.store.create(KeyRecord(subject, key_id, self._wrap(subject, key_id, key, self.master),
+                                                 self.master.key_id, isoformat(utcnow())))
+        return self._remember(record, self._unwrap(record))
+
+    def key_by_id(self, key_id: str) -> bytes:
+        """The data key a ciphertext names; `SubjectErased` once shredded (or never known)."""
+        cached = self._cached(key_id)
+        if cached is not None:
+            return cached[1]
+        record = self.store.by_key_id(key_id)
+        if record is None:
+            raise SubjectErased(key_id)
+        return self._remember(record, self._unwrap(record))[1]
+
+    def shred(self, subject: str) -> bool:
+        """Delete the subject's data key (keeping a tombstone); False when it was shredded already."""
+        shredded = self.store.shred(subject, isoformat(utcnow()))
+        self.forget(subject)
+        return shredded
+
+    def forget(self, subject: str) -> None:
+        """Drop the subject's key from this process (an erasure seen on the erasure topic)."""
+        with self._lock:
+            entry = self._cache.pop(subject, None)
+            if entry is not None:
+                self._cache.pop(entry[1], None)
+
+    def rotate(self, page_size: int = 500) -> int:
+        """Rewrap every live data key still wrapped by a previous master key under the current one;
+        how many were rewrapped. Resumable and safe beside running processes and shredding."""
+        rewrapped, after = 0, ""
+        while True:
+            page = self.store.wrapped_by_other_than(self.master.key_id, after, page_size)
+            if not page:
+                return rewrapped
+            for record in page:
+                assert record.wrapped is not None
+                key = self._unwrap(record)
+                rewrapped += self.store.rewrap(record.subject, record.wrapped,
+                                               self._wrap(record.subject, record.key_id, key, self.master),
+                                               self.master.key_id)
+            after = page[-1].subject
