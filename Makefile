@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock run token rebuild test test-unit lint bench faults clean
+.PHONY: help install lock run token rebuild test test-unit lint deploy-check bench faults clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -47,7 +47,12 @@ rebuild: install ## Rebuild a projection beside the live one, then switch over: 
 test: install lint ## Run every test, on the embedded backends and on real Kafka and MongoDB-wire servers
 	infra/tools.sh
 	infra/asyncapi/install.sh >/dev/null
+	infra/helm/install.sh >/dev/null
 	infra/with-backends.sh $(PY) -m pytest
+
+deploy-check: install ## Render the Helm chart with the example values: helm lint, Kubernetes schemas, hardening (also in make test)
+	infra/helm/install.sh >/dev/null
+	$(PY) -m pytest tests/deploy
 
 lint: install ## Lint (ruff), type-check shared/ and services/ (mypy), check the import contracts (import-linter)
 	$(VENV)/bin/ruff check --no-cache .

@@ -1,0 +1,94 @@
+{{/* The chart's name and labels. */}}
+{{- define "careerloop.name" -}}
+{{- .Chart.Name -}}
+{{- end -}}
+
+{{- define "careerloop.labels" -}}
+app.kubernetes.io/name: {{ include "careerloop.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+{{- end -}}
+
+{{/* Selector labels of one process: (dict "root" $ "process" "contacts-api") */}}
+{{- define "careerloop.selector" -}}
+app.kubernetes.io/name: {{ include "careerloop.name" .root }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .process }}
+{{- end -}}
+
+{{- define "careerloop.fullname" -}}
+{{- printf "%s-%s" .root.Release.Name .process | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* The image, required. */}}
+{{- define "careerloop.image" -}}
+{{- $repository := required "set image.repository: the image built from careerloop's Dockerfile" .Values.image.repository -}}
+{{- $tag := required "set image.tag: the careerloop image's tag (never 'latest' in production)" .Values.image.tag -}}
+{{- printf "%s:%s" $repository $tag -}}
+{{- end -}}
+
+{{/* Every process's environment: plain settings, then each secret from the Secret the values name. */}}
+{{- define "careerloop.env" -}}
+{{- $secret := required "set secretName: the Kubernetes Secret holding CAREERLOOP_JWT_SECRET, CALENDAR_FEED_SECRET, WEBHOOK_SECRET_KEY, ANALYTICS_PSEUDONYM_KEY, EVENT_STORE_URL and READ_STORE_URL (the chart has no default secrets)" .Values.secretName -}}
+- name: BUS_URL
+  value: {{ printf "kafka://%s" (required "set kafka.bootstrapServers: the Strimzi cluster's bootstrap service, host:port" .Values.kafka.bootstrapServers) | quote }}
+- name: TOPIC_PARTITIONS
+  value: {{ .Values.kafka.topicPartitions | quote }}
+- name: CAREERLOOP_JWKS_URL
+  value: {{ .Values.oidc.jwksUrl | quote }}
+- name: CAREERLOOP_JWT_ISSUER
+  value: {{ .Values.oidc.issuer | quote }}
+- name: CAREERLOOP_JWT_AUDIENCE
+  value: {{ .Values.oidc.audience | quote }}
+- name: METRICS_PORT
+  value: {{ .Values.metricsPort | quote }}
+- name: METRICS_HOST
+  value: "0.0.0.0"
+- name: HOST
+  value: "0.0.0.0"
+- name: HOME
+  value: /tmp  # the root file system is read-only; gunicorn keeps its control socket under $HOME
+{{- range $name, $value := .Values.config }}
+- name: {{ $name }}
+  value: {{ $value | quote }}
+{{- end }}
+{{- range .Values.secretKeys.required }}
+- name: {{ . }}
+  valueFrom:
+    secretKeyRef: {name: {{ $secret | quote }}, key: {{ . | quote }}}
+{{- end }}
+{{- range .Values.secretKeys.optional }}
+- name: {{ . }}
+  valueFrom:
+    secretKeyRef: {name: {{ $secret | quote }}, key: {{ . | quote }}, optional: true}
+{{- end }}
+{{- end -}}
+
+{{/* The pod-level parts every process shares. */}}
+{{- define "careerloop.podSpec" -}}
+serviceAccountName: {{ .root.Release.Name }}-careerloop
+automountServiceAccountToken: false
+securityContext:
+  {{- toYaml .root.Values.podSecurityContext | nindent 2 }}
+{{- with .root.Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+volumes:
+  - name: tmp
+    emptyDir: {sizeLimit: 64Mi}
+{{- end -}}
+
+{{- define "careerloop.containerCommon" -}}
+image: {{ include "careerloop.image" .root }}
+imagePullPolicy: {{ .root.Values.image.pullPolicy }}
+securityContext:
+  {{- toYaml .root.Values.securityContext | nindent 2 }}
+env:
+  {{- include "careerloop.env" .root | nindent 2 }}
+volumeMounts:
+  - name: tmp
+    mountPath: /tmp
+{{- end -}}

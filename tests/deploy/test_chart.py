@@ -1,0 +1,162 @@
+"""The Helm chart (`deploy/helm/careerloop`), rendered by a real Helm (`infra/helm/install.sh` builds it
+from the Go module proxy) with the example values: it lints, every manifest validates against the
+Kubernetes schemas (`kubernetes-validate`), every process of the Procfile runs with the same command,
+hardened, probed and bounded, secrets only come from the Secret the values name, and leaving out a
+required value fails the rendering with a message naming it."""
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+CHART = ROOT / "deploy" / "helm" / "careerloop"
+EXAMPLE = CHART / "values-example.yaml"
+KUBERNETES = "1.30.0"  # a version in the chart's kubeVersion range (>= 1.27) that kubernetes-validate has schemas for
+SECRETS = {"CAREERLOOP_JWT_SECRET", "CALENDAR_FEED_SECRET", "WEBHOOK_SECRET_KEY", "ANALYTICS_PSEUDONYM_KEY",
+           "EVENT_STORE_URL", "READ_STORE_URL", "SMTP_URL"}
+
+
+@cache
+def helm() -> str:
+    return subprocess.run([str(ROOT / "infra" / "helm" / "install.sh")], check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+def render(*overrides: str, values: Path | None = EXAMPLE) -> subprocess.CompletedProcess[str]:
+    command = [helm(), "template", "careerloop", str(CHART), "--namespace", "careers", "--kube-version", KUBERNETES]
+    if values is not None:
+        command += ["-f", str(values)]
+    for override in overrides:
+        command += ["--set", override]
+    return subprocess.run(command, capture_output=True, text=True)
+
+
+@cache
+def manifests() -> list[dict[str, Any]]:
+    rendered = render()
+    assert rendered.returncode == 0, rendered.stderr
+    return [doc for doc in yaml.safe_load_all(rendered.stdout) if doc]
+
+
+def of_kind(kind: str) -> dict[str, dict[str, Any]]:
+    return {m["metadata"]["name"]: m for m in manifests() if m["kind"] == kind}
+
+
+def procfile() -> dict[str, list[str]]:
+    processes = {}
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, command = line.split(":", 1)
+            processes[name] = shlex.split(command.replace("exec ", "", 1))
+    return processes
+
+
+def test_the_chart_lints_with_the_example_values() -> None:
+    linted = subprocess.run([helm(), "lint", "--strict", "--kube-version", KUBERNETES, str(CHART), "-f", str(EXAMPLE)],
+                            capture_output=True, text=True)
+    assert linted.returncode == 0, linted.stdout + linted.stderr
+
+
+def test_every_rendered_manifest_validates_against_the_kubernetes_schemas() -> None:
+    assert len(manifests()) > 40
+    for manifest in manifests():
+        kubernetes_validate.validate(manifest, KUBERNETES, strict=True)  # raises on any error
+
+
+def test_every_procfile_process_is_a_deployment_with_the_same_command() -> None:
+    deployments = {name.removeprefix("careerloop-"): d for name, d in of_kind("Deployment").items()}
+    assert set(deployments) == set(procfile())
+    for name, command in procfile().items():
+        [container] = deployments[name]["spec"]["template"]["spec"]["containers"]
+        rendered = container["command"]
+        if command[0] == "gunicorn":
+            # the same app and workers; bound to every interface on the API's port inside the pod
+            port = re.search(r":\$\{\w+:-(\d+)\}", " ".join(command))[1]  # type: ignore[index]
+            assert rendered[-1] == command[-1] and rendered[:3] == command[:3]
+            assert rendered[rendered.index("--bind") + 1] == f"0.0.0.0:{port}"
+            assert container["ports"][0]["containerPort"] == int(port)
+        else:
+            assert rendered == command
+
+
+def test_every_container_is_hardened_bounded_and_probed() -> None:
+    pods = [(name, d["spec"]["template"]["spec"]) for name, d in of_kind("Deployment").items()]
+    pods += [(name, j["spec"]["template"]["spec"]) for name, j in of_kind("Job").items()]
+    for name, pod in pods:
+        assert pod["securityContext"]["runAsNonRoot"] is True, name
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, name
+        assert pod["automountServiceAccountToken"] is False, name
+        for container in pod["containers"]:
+            context = container["securityContext"]
+            assert context["readOnlyRootFilesystem"] is True and context["allowPrivilegeEscalation"] is False, name
+            assert context["capabilities"] == {"drop": ["ALL"]}, name
+            assert {"cpu", "memory"} <= set(container["resources"]["requests"]) and \
+                {"cpu", "memory"} <= set(container["resources"]["limits"]), name
+            assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"], name  # writable scratch only
+            if name.endswith("-init"):
+                continue
+            assert "livenessProbe" in container and "startupProbe" in container, name
+            if name.endswith("-api"):
+                assert container["livenessProbe"]["httpGet"]["path"] == "/healthz", name
+                assert container["readinessProbe"]["httpGet"]["path"] == "/readyz", name
+
+
+def test_secrets_come_only_from_the_named_secret_and_none_is_rendered() -> None:
+    assert of_kind("Secret") == {}
+    for name, deployment in of_kind("Deployment").items():
+        [container] = deployment["spec"]["template"]["spec"]["containers"]
+        env = {e["name"]: e for e in container["env"]}
+        assert set(env) >= SECRETS, name
+        for variable in SECRETS:
+            assert "value" not in env[variable], name
+            assert env[variable]["valueFrom"]["secretKeyRef"]["name"] == "careerloop-secrets", name
+        assert env["SMTP_URL"]["valueFrom"]["secretKeyRef"].get("optional") is True
+        assert not env["CAREERLOOP_JWT_SECRET"]["valueFrom"]["secretKeyRef"].get("optional")
+
+
+@pytest.mark.parametrize(("unset", "named"), [
+    ("image.repository=", "image.repository"), ("image.tag=", "image.tag"), ("secretName=", "secretName"),
+    ("kafka.bootstrapServers=", "kafka.bootstrapServers"), ("ingress.tlsSecretName=", "ingress.tlsSecretName"),
+])
+def test_rendering_without_a_required_value_fails_naming_it(unset: str, named: str) -> None:
+    rendered = render(unset)
+    assert rendered.returncode != 0 and f"set {named}" in rendered.stderr, rendered.stderr
+
+
+def test_the_default_values_alone_do_not_render() -> None:
+    rendered = render(values=None)
+    assert rendered.returncode != 0 and "set image.repository" in rendered.stderr
+
+
+def test_apis_scale_and_survive_disruption_and_leased_processes_run_standbys() -> None:
+    apis = [name for name in procfile() if name.endswith("-api")]
+    hpas, budgets = of_kind("HorizontalPodAutoscaler"), of_kind("PodDisruptionBudget")
+    for api in apis:
+        assert hpas[f"careerloop-{api}"]["spec"]["minReplicas"] >= 2
+        assert budgets[f"careerloop-{api}"]["spec"]["minAvailable"] == 1
+    deployments = of_kind("Deployment")
+    for name in procfile():
+        if name.endswith(("-relay", "-announcer", "-dispatcher")):
+            assert deployments[f"careerloop-{name}"]["spec"]["replicas"] >= 2, name
+    init = of_kind("Job")["careerloop-init"]
+    assert init["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
+
+
+def test_only_the_ingress_controller_and_prometheus_reach_the_pods() -> None:
+    policies = of_kind("NetworkPolicy")
+    apis = policies["careerloop-careerloop-apis"]["spec"]
+    sources = [peer["namespaceSelector"]["matchLabels"] for peer in apis["ingress"][0]["from"]]
+    assert sources == [{"kubernetes.io/metadata.name": "ingress-nginx"}, {"kubernetes.io/metadata.name": "monitoring"}]
+    workers = policies["careerloop-careerloop-workers"]["spec"]
+    assert workers["ingress"][0]["ports"] == [{"protocol": "TCP", "port": 9100}]
+    ingress = of_kind("Ingress")["careerloop-careerloop"]["spec"]
+    assert sorted(rule["host"] for rule in ingress["rules"]) == sorted(
+        f"{name.removesuffix('-api')}.careers.example.edu" for name in procfile() if name.endswith("-api"))
