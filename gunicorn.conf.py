@@ -1,5 +1,29 @@
 """Settings every careerloop gunicorn shares; gunicorn reads ./gunicorn.conf.py by default, so the
-Procfile, docker-compose and Dockerfile commands pick it up from the project's root (/app)."""
+Procfile, docker-compose, Dockerfile and Helm chart commands pick it up from the project's root (/app)."""
+import os
+import shutil
+import tempfile
 
 # The access log (`--access-logfile -`) without feed tokens, credential parameters or auth headers.
 logger_class = "shared.web.logs.RedactingAccessLogger"
+
+# Request metrics across the workers (shared/web/traffic.py): each worker writes its samples to files
+# in this directory, and a scrape of any worker adds them all up. It is set here, when gunicorn reads
+# this file and before anything imports prometheus_client (which picks its storage at import), and is
+# fresh for every server start, so no count survives from an earlier one.
+_metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+_own_metrics_dir = not _metrics_dir
+if _own_metrics_dir:
+    _metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="careerloop-metrics-")
+
+
+def child_exit(server, worker):
+    """A worker's gauges would outlive it; its counters stay counted (prometheus_client's rule)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    if _own_metrics_dir:
+        shutil.rmtree(_metrics_dir, ignore_errors=True)

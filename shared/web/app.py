@@ -1,8 +1,9 @@
 """The Flask app factory every service's `create_app()` builds on.
 
 Every service API answers `/healthz` (liveness), `/readyz` (its backends answer), `/openapi.json` and
-`/metrics` (Prometheus, see `shared.metrics`), all without authentication: they are for the
-platform's own probes and scrapers on the internal network.
+`/metrics` (Prometheus: the backends' state, see `shared.metrics`, and the API's request counts and
+latencies, see `shared.web.traffic`), all without authentication: they are for the platform's own
+probes and scrapers on the internal network.
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from shared.readstore import ReadStore
 from shared.web.api import Api
 from shared.web.errors import register_error_handlers
 from shared.web.openapi import openapi_document
+from shared.web.traffic import Traffic
 
 _CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 log = logging.getLogger("careerloop.web")
@@ -83,6 +85,8 @@ def create_service_app(service: str, *, settings: Settings, event_store: EventSt
         # closes the bus; the probe, not the app, is referenced, so the app can still be collected
         weakref.finalize(app, runtime.bus.close)
     register_error_handlers(app)
+    traffic = Traffic(service)
+    traffic.install(app)
 
     @app.before_request
     def take_correlation_id() -> None:
@@ -119,7 +123,7 @@ def create_service_app(service: str, *, settings: Settings, event_store: EventSt
         collector = ServiceCollector(state.service, state.projections, event_store=state.event_store,
                                      read_store=state.read_store, bus=state.bus,
                                      namespace=state.settings.get("BUS_NAMESPACE"))
-        return Response(exposition(collector), mimetype=None, content_type=CONTENT_TYPE)
+        return Response(exposition(collector) + traffic.exposition(), mimetype=None, content_type=CONTENT_TYPE)
 
     @app.get("/openapi.json")
     def openapi() -> Response:

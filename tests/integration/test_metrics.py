@@ -126,3 +126,75 @@ def test_a_relay_process_serves_its_own_metrics_lease_heartbeat_and_published_co
             process.kill()
             process.wait(timeout=30)
         store.close()
+
+
+def test_an_api_counts_its_requests_by_route_method_and_status_and_times_them(
+        in_process: Callable[..., InProcessPlatform], token: Callable) -> None:
+    platform = in_process(create_app, "contacts", [ContactDirectory])
+    auth = {"Authorization": token("student-1")}
+    for _ in range(3):
+        assert platform.client.get("/contacts/no-such-contact", headers=auth).status_code == 404
+    assert platform.client.post("/contacts", json={"name": "Ada"}, headers=auth).status_code == 201
+    assert platform.client.get("/no/such/route").status_code == 404
+    metrics = scrape(platform)
+    requests_ = metrics["careerloop_http_requests"]
+    assert total(requests_, route="/contacts/<contact_id>", method="GET", status="404", service="contacts") == 3
+    assert total(requests_, route="/contacts", method="POST", status="201") == 1
+    assert total(requests_, route="unmatched", status="404") == 1  # a path never becomes a label
+    assert not [s for s in requests_ if "no-such" in str(s.labels)]
+    durations = metrics["careerloop_http_request_duration_seconds"]
+    assert total(durations, route="/contacts/<contact_id>", method="GET") > 0
+    counts = [s for s in durations if s.name.endswith("_count") and s.labels["route"] == "/contacts/<contact_id>"]
+    assert [s.value for s in counts] == [3]
+
+
+def test_under_gunicorn_every_worker_answers_the_requests_of_all_of_them(tmp_path: Path) -> None:
+    # given the contacts API under gunicorn with the Procfile's two workers and gunicorn.conf.py
+    port = free_port()
+    env = {**os.environ, "CAREERLOOP_DATA_DIR": str(tmp_path), "LOG_LEVEL": "WARNING"}
+    for name in ("EVENT_STORE_URL", "READ_STORE_URL", "BUS_URL", "BUS_NAMESPACE"):
+        env.pop(name, None)
+    samples = tmp_path / "metrics"  # where the workers write (gunicorn.conf.py makes one when unset)
+    samples.mkdir()
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(samples)
+    subprocess.run([sys.executable, "-m", "services.init"], cwd=ROOT, env=env, check=True, capture_output=True)
+    log = tmp_path / "gunicorn.log"
+    with log.open("wb") as out:
+        server = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "--workers", "2", "--bind",
+                                   f"127.0.0.1:{port}", "services.contacts.app:create_app()"], cwd=ROOT, env=env,
+                                  stdout=out, stderr=subprocess.STDOUT)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_until(lambda: _answers(f"{base}/healthz"), what="gunicorn answers", timeout=60,
+                   seen=lambda: log.read_text()[-2000:])
+        # when requests are spread over the workers (a new connection each) until both have answered
+        # some (a worker still booting answers none), each worker writing its own counts
+        def workers_counting() -> int:
+            return len({path.stem.rsplit("_", 1)[1] for path in samples.glob("counter_*.db")})
+
+        sent = 0
+        while sent < 40 or workers_counting() < 2 and sent < 2000:
+            assert requests.get(f"{base}/openapi.json", timeout=10).status_code == 200
+            sent += 1
+        assert workers_counting() == 2
+
+        # then every scrape, whichever worker answers it, counts all of them
+        def counted() -> set[float]:
+            seen = set()
+            for _ in range(6):
+                text = requests.get(f"{base}/metrics", timeout=10).text
+                seen.add(sum(s.value for f in text_string_to_metric_families(text) for s in f.samples
+                             if s.name == "careerloop_http_requests_total" and s.labels["route"] == "/openapi.json"))
+            return seen
+
+        assert counted() == {float(sent)}
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=2).status_code == 200
+    except requests.ConnectionError:
+        return False
