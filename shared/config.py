@@ -46,7 +46,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("CALENDAR_ORGANIZER_EMAIL", "Career Office <career-office@localhost>", "ORGANIZER of interview invites whose student's e-mail is unknown (no `email` claim in their token): `Name <address>` or a bare address."),
     Variable("NOTES_PORT", "8003", "Port of the notes API under `make run`."),
     Variable("FOLLOWUPS_PORT", "8004", "Port of the followups API (timelines and follow-up queues) under `make run`."),
-    Variable("FOLLOWUPS_ANNOUNCE_INTERVAL_SECONDS", "5", "How often the follow-ups announcer looks for items that fell due (one indexed query) and records `FollowUpBecameDue` for each."),
+    Variable("FOLLOWUPS_ANNOUNCE_INTERVAL_SECONDS", "5", "How often the follow-ups announcer looks for items that fell due and announced items that are done (one indexed query each) and records `FollowUpBecameDue` or `FollowUpCompleted` for each."),
     Variable("NOTIFICATIONS_PORT", "8005", "Port of the notifications API (preferences, inbox, webhooks, templates) under `make run`."),
     Variable("CALENDAR_FEED_SECRET", "dev-only-calendar-secret-change-me", "Key of the per-student calendar feed URLs (at least 32 bytes outside `make run`); changing it revokes every feed URL.", secret=True),
     Variable("SMTP_URL", "", "Mail server of the e-mail notifications: `smtp://[user:password@]host:port[?starttls=true]` (STARTTLS before login) or `smtps://[user:password@]host:465` (TLS from the start); user and password percent-encoded. Empty: e-mail is not configured, e-mail notifications are suppressed and in-app ones still work."),
