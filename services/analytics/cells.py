@@ -3,12 +3,15 @@ of `domain` (steps, cohorts at the time of a step, suppression).
 
 The funnel has to answer within tens of milliseconds over 10k students' histories (issue 14's goal:
 p99 at most 100 ms), so it is not computed by walking every pair's steps per query. `Facts`, the
-documents of one read-model snapshot, are turned once per snapshot and definition into numpy
-columns (`FunnelColumns`): one row per step a pair reached and one per interview outcome, each with
-its student, day, contact and the roster record in effect that day. A query maps its dimensions to
+documents of one read-model snapshot, are turned once per snapshot and definition into numpy columns
+(`FunnelColumns`): one row per step a pair reached and one per interview outcome, each with its
+student, day, contact and the roster record in effect that day. A query maps its dimensions to
 integer codes per day, record and contact (a few hundred to a few thousand values), combines them
-into one group code per row and counts with numpy's sort-based `unique`: distinct students, pairs,
-conversions, medians. Only the arithmetic is vectorised; what counts where is `domain`'s.
+into one group code per row and counts with numpy: distinct students by a bitmap of (cell, student),
+pairs and conversions by `bincount`, medians by a stable sort of rows kept in order of their days.
+The engagement series is counted the same way (`EngagementColumns`: one row per student-week of
+activity and per conversation held). Only the arithmetic is vectorised; what counts where is
+`domain`'s.
 """
 from __future__ import annotations
 
@@ -70,12 +73,19 @@ class Facts:
     cohorts: dict[str, list[dict[str, Any]]]
     activity: list[dict[str, Any]] | None = None
     _columns: dict[Definition, FunnelColumns] = field(default_factory=dict, repr=False, compare=False)
+    _engagement: EngagementColumns | None = field(default=None, repr=False, compare=False)
 
     def columns(self, rules: Definition) -> FunnelColumns:
         """The funnel's columns under `rules`, made on first use and kept with this snapshot."""
         if rules not in self._columns:
             self._columns[rules] = FunnelColumns.of(self, rules)
         return self._columns[rules]
+
+    def engagement_columns(self) -> EngagementColumns:
+        """The engagement's columns (the weekly activity must be loaded), kept with this snapshot."""
+        if self._engagement is None:
+            self._engagement = EngagementColumns.of(self)
+        return self._engagement
 
 
 def _interview_outcome(interview: Mapping[str, Any]) -> tuple[tuple[str, str | None] | None, str]:
@@ -121,81 +131,59 @@ class Rows:
     on_time: np.ndarray | None = None  # steps: the pair's thank-you came on time
 
 
-@dataclass
-class FunnelColumns:
-    """A snapshot's funnel facts as numpy columns (see the module docstring)."""
+class _Indexer:
+    """Numbers the students, days, roster records in effect and contacts of a snapshot's rows."""
+
+    def __init__(self, facts: Facts) -> None:
+        self.facts = facts
+        self.students, self.days, self.records, self.contacts = _Index(), _Index(), _Index(), _Index()
+        self.records(None, {})
+        self.contacts("", {})
+        self._in_effect: dict[tuple[str, str], int] = {}
+
+    def record_of(self, student: str, day: str) -> int:
+        number = self._in_effect.get((student, day))
+        if number is None:
+            record = cohort_at(self.facts.cohorts.get(student) or [], day)
+            number = self._in_effect[(student, day)] = 0 if record is None else self.records(
+                (student, record["effective_from"]), record)
+        return number
+
+    def contact_of(self, contact: str | None) -> int:
+        return self.contacts(contact or "", self.facts.contacts.get(contact or "") or {})
+
+    def row(self, columns: dict[str, list[Any]], student: str, moment: str, contact: str | None, kind: int) -> None:
+        day = moment[:10]
+        columns["student"].append(self.students(student))
+        columns["day"].append(self.days(day))
+        columns["record"].append(self.record_of(student, day))
+        columns["contact"].append(self.contact_of(contact))
+        columns["kind"].append(kind)
+
+
+def _rows(source: dict[str, list[Any]]) -> Rows:
+    return Rows(**{name: np.asarray(values, dtype=np.float64 if name == "to_next" else
+                                    bool if name == "on_time" else np.int64) for name, values in source.items()})
+
+
+def _columns(*extra: str) -> dict[str, list[Any]]:
+    return {name: [] for name in ("student", "day", "record", "contact", "kind", *extra)}
+
+
+@dataclass(kw_only=True)
+class Columns:
+    """What a snapshot's rows refer to, and how a query groups them (see the module docstring)."""
 
     students: int
     days: list[str]
     records: list[Mapping[str, Any]]  # 0: no roster record
     contacts: list[Mapping[str, Any]]  # 0: an unknown contact
-    steps: Rows
-    outcomes: Rows
     _dimensions: dict[tuple[str, Calendar], tuple[list[str], np.ndarray, str]] = field(default_factory=dict)
-    totals: dict[tuple[Window, Calendar], _Cells] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        assert self.steps.to_next is not None
-        self.reached_next = ~np.isnan(self.steps.to_next)
-        self.by_days_to_next = np.argsort(self.steps.to_next, kind="stable")  # NaN (never reached) last
-
-    @classmethod
-    def of(cls, facts: Facts, rules: Definition) -> FunnelColumns:
-        students, days, records, contacts = _Index(), _Index(), _Index(), _Index()
-        records(None, {})
-        contacts("", {})
-        in_effect: dict[tuple[str, str], int] = {}
-
-        def record_of(student: str, day: str) -> int:
-            number = in_effect.get((student, day))
-            if number is None:
-                record = cohort_at(facts.cohorts.get(student) or [], day)
-                number = in_effect[(student, day)] = 0 if record is None else records(
-                    (student, record["effective_from"]), record)
-            return number
-
-        def contact_of(contact: str | None) -> int:
-            return contacts(contact or "", facts.contacts.get(contact or "") or {})
-
-        step_of = {step: position for position, step in enumerate(STEPS)}
-        columns: dict[str, list[Any]] = {name: [] for name in ("student", "day", "record", "contact", "kind",
-                                                               "to_next", "on_time")}
-        for pair in facts.pairs:
-            # the projection keeps each pair's steps under the definition it is built with
-            reached = pair["steps"] if "steps" in pair else pair_steps(pair, rules)
-            on_time = pair["on_time"] if "on_time" in pair else thank_you_on_time(pair, rules)
-            seconds = {step: parse(moment).timestamp() for step, moment in reached.items()}
-            student, contact = students(pair["student"]), contact_of(pair["contact"])
-            for step, moment in reached.items():
-                position = step_of[step]
-                following = STEPS[position + 1] if position + 1 < len(STEPS) else None
-                day = moment[:10]
-                columns["student"].append(student)
-                columns["day"].append(days(day))
-                columns["record"].append(record_of(pair["student"], day))
-                columns["contact"].append(contact)
-                columns["kind"].append(position)
-                columns["to_next"].append((seconds[following] - seconds[step]) / 86400 if following in seconds
-                                          else np.nan)
-                columns["on_time"].append(on_time)
-        outcomes: dict[str, list[Any]] = {name: [] for name in ("student", "day", "record", "contact", "kind")}
-        for interview in facts.interviews:
-            outcome, moment = _interview_outcome(interview)
-            if outcome is None:
-                continue
-            day = moment[:10]
-            outcomes["student"].append(students(interview["student"]))
-            outcomes["day"].append(days(day))
-            outcomes["record"].append(record_of(interview["student"], day))
-            outcomes["contact"].append(contact_of(interview.get("contact")))
-            outcomes["kind"].append(OUTCOME_CODE[outcome])
-
-        def rows(source: dict[str, list[Any]]) -> Rows:
-            arrays = {name: np.asarray(values, dtype=np.float64 if name == "to_next" else
-                                       bool if name == "on_time" else np.int64) for name, values in source.items()}
-            return Rows(**arrays)
-
-        return cls(len(students.values), days.values, records.values, contacts.values, rows(columns), rows(outcomes))
+    @staticmethod
+    def indexed(indexer: _Indexer) -> dict[str, Any]:
+        return {"students": len(indexer.students.values), "days": indexer.days.values,
+                "records": indexer.records.values, "contacts": indexer.contacts.values}
 
     def _codes(self, dimension: str, calendar: Calendar) -> tuple[list[str], np.ndarray, str]:
         """A dimension's values (sorted), the value's number per day, record or contact, and which of
@@ -234,6 +222,65 @@ class FunnelColumns:
             code, position = divmod(code, len(values))
             labels.append(values[position])
         return tuple(reversed(labels))
+
+
+@dataclass(kw_only=True)
+class FunnelColumns(Columns):
+    """A snapshot's funnel facts: one row per step a pair reached, one per interview outcome."""
+
+    steps: Rows
+    outcomes: Rows
+    totals: dict[tuple[Window, Calendar], _Cells] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        assert self.steps.to_next is not None
+        self.reached_next = ~np.isnan(self.steps.to_next)
+        self.by_days_to_next = np.argsort(self.steps.to_next, kind="stable")  # NaN (never reached) last
+
+    @classmethod
+    def of(cls, facts: Facts, rules: Definition) -> FunnelColumns:
+        index = _Indexer(facts)
+        step_of = {step: position for position, step in enumerate(STEPS)}
+        steps = _columns("to_next", "on_time")
+        for pair in facts.pairs:
+            # the projection keeps each pair's steps under the definition it is built with
+            reached = pair["steps"] if "steps" in pair else pair_steps(pair, rules)
+            on_time = pair["on_time"] if "on_time" in pair else thank_you_on_time(pair, rules)
+            seconds = {step: parse(moment).timestamp() for step, moment in reached.items()}
+            for step, moment in reached.items():
+                position = step_of[step]
+                following = STEPS[position + 1] if position + 1 < len(STEPS) else None
+                index.row(steps, pair["student"], moment, pair["contact"], position)
+                steps["to_next"].append((seconds[following] - seconds[step]) / 86400 if following in seconds
+                                        else np.nan)
+                steps["on_time"].append(on_time)
+        outcomes = _columns()
+        for interview in facts.interviews:
+            outcome, moment = _interview_outcome(interview)
+            if outcome is not None:
+                index.row(outcomes, interview["student"], moment, interview.get("contact"), OUTCOME_CODE[outcome])
+        return cls(**cls.indexed(index), steps=_rows(steps), outcomes=_rows(outcomes))
+
+
+@dataclass(kw_only=True)
+class EngagementColumns(Columns):
+    """A snapshot's engagement facts: one row per student and week they were active (kind: the week,
+    numbered in `weeks`), one per conversation held (kind: its week)."""
+
+    weeks: list[str]
+    active: Rows
+    held: Rows
+
+    @classmethod
+    def of(cls, facts: Facts) -> EngagementColumns:
+        index, weeks = _Indexer(facts), _Index()
+        active, held = _columns(), _columns()
+        for doc in facts.activity or []:
+            index.row(active, doc["student"], doc["first_at"], None, weeks(doc["week"]))
+        for interview in facts.interviews:
+            if interview.get("held_at"):
+                index.row(held, interview["student"], interview["held_at"], None, weeks(week_of(interview["held_at"])))
+        return cls(**cls.indexed(index), weeks=weeks.values, active=_rows(active), held=_rows(held))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -390,74 +437,52 @@ def _interview_view(outcomes: Mapping[tuple[str, str | None], int], students: in
 
 
 # -- engagement -------------------------------------------------------------------------------------
-class Grouper:
-    """The group of a moment (its dimensions' values then), remembered per day, student and contact:
-    a query asks for the same few hundred days and the same students again and again."""
-
-    def __init__(self, dimensions: Sequence[str], facts: Facts, calendar: Calendar, window: Window) -> None:
-        self.dimensions, self.facts, self.calendar, self.window = tuple(dimensions), facts, calendar, window
-        self._days: dict[str, tuple[bool, dict[str, str]]] = {}
-        self._students: dict[tuple[str, str], Mapping[str, Any]] = {}
-
-    def _day(self, day: str) -> tuple[bool, dict[str, str]]:
-        known = self._days.get(day)
-        if known is None:
-            terms = _terms(self.calendar, day)
-            known = self._days[day] = (self.window.admits(day, terms), terms)
-        return known
-
-    def admits(self, moment: str) -> bool:
-        return self._day(moment[:10])[0]
-
-    def group(self, moment: str, student: str) -> tuple[str, ...]:
-        day = moment[:10]
-        terms = self._day(day)[1]
-        cohort = self._students.get((student, day))
-        if cohort is None:
-            cohort = self._students[(student, day)] = cohort_at(self.facts.cohorts.get(student) or [], day) or {}
-        return tuple(terms[d] if d in terms else str(cohort.get(d) or UNKNOWN) for d in self.dimensions)
-
-
 def engagement_table(facts: Facts, dimensions: Sequence[str], window: Window, calendar: Calendar,
                      minimum: int) -> dict[str, Any]:
     """Weekly active students and conversations per week, by the groups of `dimensions` (the
     student's attributes in that week), with every week's total."""
-    active: dict[tuple[str, tuple[str, ...]], set[str]] = {}
-    held: dict[tuple[str, tuple[str, ...]], list[str]] = {}
-    grouper = Grouper(dimensions, facts, calendar, window)
-    for doc in facts.activity or []:
-        if not grouper.admits(doc["first_at"]):
-            continue
-        group = grouper.group(doc["first_at"], doc["student"])
-        for target in {group, TOTAL}:
-            active.setdefault((doc["week"], target), set()).add(doc["student"])
-    for interview in facts.interviews:
-        moment = interview.get("held_at")
-        if not moment or not grouper.admits(moment):
-            continue
-        group = grouper.group(moment, interview["student"])
-        for target in {group, TOTAL}:
-            held.setdefault((week_of(moment), target), []).append(interview["student"])
-    weeks = sorted({week for week, _ in active} | {week for week, _ in held})
-    groups = sorted({g for _, g in active} | {g for _, g in held})
-    groups = [g for g in groups if g != TOTAL] if dimensions else []
+    columns = facts.engagement_columns()
+    active_admitted, active_codes, axes = columns.groups(columns.active, dimensions, window, calendar)
+    held_admitted, held_codes, _ = columns.groups(columns.held, dimensions, window, calendar)
+    groups_n, weeks_n, students = math.prod(len(axis) for axis in axes), len(columns.weeks), max(columns.students, 1)
+    active_week, active_student = columns.active.kind[active_admitted], columns.active.student[active_admitted]
+    held_week, held_student = columns.held.kind[held_admitted], columns.held.student[held_admitted]
+    active_cell = active_week * groups_n + active_codes[active_admitted]
+    held_cell = held_week * groups_n + held_codes[held_admitted]
+    cells = weeks_n * groups_n
+    # per (week, group) and per week: distinct active students, conversations, distinct students in them
+    active = {**_keyed(_distinct(active_cell, active_student, cells, students), groups_n, columns, axes),
+              **_keyed(_distinct(active_week, active_student, weeks_n, students), 1, columns, [])}
+    talks = {**_keyed(_counts(held_cell, cells), groups_n, columns, axes),
+             **_keyed(_counts(held_week, weeks_n), 1, columns, [])}
+    talkers = {**_keyed(_distinct(held_cell, held_student, cells, students), groups_n, columns, axes),
+               **_keyed(_distinct(held_week, held_student, weeks_n, students), 1, columns, [])}
+    weeks = sorted({week for week, _ in active} | {week for week, _ in talks})
+    groups = sorted({g for _, g in active} | {g for _, g in talks}) if dimensions else []
+    groups = [g for g in groups if g != TOTAL]
     hidden: set[Any] = set()
-    for measure, source in (("active", active), ("conversations", held)):
+    for measure, distinct in (("active", active), ("conversations", talkers)):
         for week in weeks:
-            count = {g: len(set(source.get((week, g), ()))) for g in groups}
+            count = {g: distinct.get((week, g), 0) for g in groups}
             hidden |= {(week, g, measure) for g in suppress(count, [groups], minimum)}
-            if 0 < len(set(source.get((week, TOTAL), ()))) < minimum:
+            if 0 < distinct.get((week, TOTAL), 0) < minimum:
                 hidden.add((week, TOTAL, measure))
 
     def point(week: str, group: tuple[str, ...]) -> dict[str, Any]:
-        students = active.get((week, group), set())
-        talks = held.get((week, group), [])
         a_hidden, c_hidden = (week, group, "active") in hidden, (week, group, "conversations") in hidden
-        return {"week": week, "active_students": None if a_hidden else len(students),
-                "active_suppressed": a_hidden, "conversations": None if c_hidden else len(talks),
+        return {"week": week, "active_students": None if a_hidden else active.get((week, group), 0),
+                "active_suppressed": a_hidden, "conversations": None if c_hidden else talks.get((week, group), 0),
                 "conversations_suppressed": c_hidden}
 
     return {"weeks": weeks,
             "series": [{"key": dict(zip(dimensions, g, strict=True)), "points": [point(w, g) for w in weeks]}
                        for g in groups],
             "total": [point(w, TOTAL) for w in weeks]}
+
+
+def _keyed(counts: Mapping[int, int], groups_n: int, columns: EngagementColumns,
+           axes: list[list[str]]) -> dict[tuple[str, tuple[str, ...]], int]:
+    """Counts keyed `week * groups_n + group` as {(week label, group): count}; with no axes, the
+    week totals ({(week, TOTAL): count})."""
+    return {(columns.weeks[key // groups_n], columns.decode(key % groups_n, axes) if axes else TOTAL): count
+            for key, count in counts.items()}

@@ -11,8 +11,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.analytics.cells import Facts, Window, funnel_table
-from services.analytics.domain import CANCELLED_BY, MISSED_BY, STEPS, Calendar, Definition, cohort_at
+from services.analytics.cells import Facts, Window, engagement_table, funnel_table
+from services.analytics.domain import CANCELLED_BY, MISSED_BY, STEPS, Calendar, Definition, cohort_at, week_of
 
 CALENDAR = Calendar.parse("spring:01-01,summer:05-15,fall:08-15", "07-01")
 RULES = Definition(1)
@@ -52,7 +52,14 @@ def histories(draw: Any) -> Facts:
         cohorts[student] = [{"effective_from": (START + timedelta(days=d)).date().isoformat(),
                              "program": draw(st.sampled_from(["History", "Biology"])), "college": "Arts",
                              "degree_level": "undergraduate", "class_year": "2027"} for d in days]
-    return Facts(pairs=pairs, interviews=interviews, contacts=contacts, cohorts=cohorts)
+    activity = []
+    for student in STUDENTS:
+        for hours in draw(st.sets(st.integers(0, 24 * 120), max_size=6)):
+            at = moment(hours)
+            week = week_of(at)
+            if all(a["week"] != week or a["student"] != student for a in activity):
+                activity.append({"student": student, "week": week, "first_at": at})
+    return Facts(pairs=pairs, interviews=interviews, contacts=contacts, cohorts=cohorts, activity=activity)
 
 
 def reference(facts: Facts, dimensions: list[str], window: Window) -> dict[tuple, dict[str, Any]]:
@@ -116,7 +123,7 @@ def test_the_vectorised_funnel_counts_what_a_plain_walk_counts(facts: Facts, dim
     expected = reference(facts, dimensions, window)
     answered = {tuple(g["key"][d] for d in dimensions): g for g in table["groups"]}
     answered[()] = table["total"]
-    assert set(answered) == (set(expected) | {()}) if dimensions else {()}
+    assert set(answered) == ((set(expected) | {()}) if dimensions else {()})
     for group, row in answered.items():
         want = expected.get(group) or {"students": {s: set() for s in STEPS}, "pairs": {s: 0 for s in STEPS},
                                        "next": {s: [] for s in STEPS}, "on_time": [], "iv_students": set(),
@@ -139,3 +146,40 @@ def test_the_vectorised_funnel_counts_what_a_plain_walk_counts(facts: Facts, dim
         assert interviews["held"] == sum(1 for o, _ in want["outcomes"] if o == "held")
         assert interviews["missed"] == {s: want["outcomes"].count(("missed", s)) for s in MISSED_BY}
         assert interviews["cancelled"] == {s: want["outcomes"].count(("cancelled", s)) for s in CANCELLED_BY}
+
+
+@settings(max_examples=100, deadline=None)
+@given(histories(), st.sampled_from([[], ["program"], ["term"], ["college", "academic_year"]]),
+       st.sampled_from([Window(), Window("2026-01-01", "2026-02-15"), Window(term="spring-2026")]))
+def test_the_vectorised_engagement_counts_what_a_plain_walk_counts(facts: Facts, dimensions: list[str],
+                                                                    window: Window) -> None:
+    table = engagement_table(facts, dimensions, window, CALENDAR, minimum=1)
+    active: dict[tuple, set] = {}
+    talks: dict[tuple, int] = {}
+
+    def group(at: str, student: str) -> tuple:
+        cohort = cohort_at(facts.cohorts.get(student) or [], at[:10]) or {}
+        on = datetime.fromisoformat(at[:10]).date()
+        terms = {"term": CALENDAR.term_of(on), "academic_year": CALENDAR.academic_year_of(on)}
+        return tuple(terms[d] if d in terms else str(cohort.get(d) or "unknown") for d in dimensions)
+
+    def admitted(at: str) -> bool:
+        on = datetime.fromisoformat(at[:10]).date()
+        return window.admits(at[:10], {"term": CALENDAR.term_of(on), "academic_year": CALENDAR.academic_year_of(on)})
+
+    for doc in facts.activity or []:
+        if admitted(doc["first_at"]):
+            for g in {group(doc["first_at"], doc["student"]), ()}:
+                active.setdefault((doc["week"], g), set()).add(doc["student"])
+    for interview in facts.interviews:
+        if interview.get("held_at") and admitted(interview["held_at"]):
+            for g in {group(interview["held_at"], interview["student"]), ()}:
+                key = (week_of(interview["held_at"]), g)
+                talks[key] = talks.get(key, 0) + 1
+    assert table["weeks"] == sorted({w for w, _ in active} | {w for w, _ in talks})
+    series = {tuple(s["key"][d] for d in dimensions): s["points"] for s in table["series"]}
+    assert set(series) == (({g for _, g in active} | {g for _, g in talks}) - {()} if dimensions else set())
+    for g, points in [*series.items(), ((), table["total"])]:
+        for point in points:
+            assert point["active_students"] == len(active.get((point["week"], g), ()))
+            assert point["conversations"] == talks.get((point["week"], g), 0)
