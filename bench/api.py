@@ -31,6 +31,8 @@ from typing import Any
 
 import requests
 
+from bench.freshness import percentile
+
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "bench-secret-that-is-long-enough-for-hs256"
 CONTACTS = 50  # commands spread over this many contacts' streams, as many students' work would be
@@ -119,12 +121,12 @@ def paced(urls: list[str], headers: dict[str, str], body: bytes, *, rate: float,
     wait(futures, timeout=grace)
     pool.shutdown(wait=True, cancel_futures=True)
     with lock:
-        answered = sorted(latencies)
+        answered = list(latencies)
     unanswered = count - len(answered)
-    ranked = answered + [float("inf")] * unanswered
+    ranked = answered + [float("inf")] * unanswered  # what never came counts as slower than anything
 
     def ms(share: float) -> float | None:
-        value = ranked[min(len(ranked) - 1, int(len(ranked) * share))]
+        value = percentile(ranked, share)
         return None if value == float("inf") else round(value * 1000, 2)
 
     return {"rate_per_second": round(rate, 1), "requests": count, "errors": errors, "unanswered": unanswered,

@@ -299,7 +299,11 @@ def _rate(part: int, whole: int) -> float | None:
 
 def _counts(keys: np.ndarray, size: int) -> dict[int, int]:
     """How many times each key (0 <= key < size) occurs, for the keys that do."""
-    counts = np.bincount(keys, minlength=size)
+    return _present(np.bincount(keys, minlength=size))
+
+
+def _present(counts: np.ndarray) -> dict[int, int]:
+    """{index: count} for the non-zero counts."""
     present = np.flatnonzero(counts)
     return dict(zip(present.tolist(), counts[present].tolist(), strict=True))
 
@@ -310,9 +314,7 @@ def _distinct(cell: np.ndarray, student: np.ndarray, cells: int, students: int) 
     if cells * students <= 1 << 25:
         seen = np.zeros(cells * students, dtype=bool)
         seen[cell * students + student] = True
-        counts = seen.reshape(cells, students).sum(axis=1)
-        present = np.flatnonzero(counts)
-        return dict(zip(present.tolist(), counts[present].tolist(), strict=True))
+        return _present(seen.reshape(cells, students).sum(axis=1))
     return _counts(np.unique(cell * students + student) // students, cells)
 
 
