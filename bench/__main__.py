@@ -22,7 +22,10 @@ library on SQLite doing the same (`bench.eventstore`, `careerloop_vs_library`, g
 the same workers, both loaded by `wrk` (`bench.api`, `command_vs_ceiling`, goal >= 0.6; p99 at half
 the ceiling's rate, goal <= 30 ms); and the **funnel query**: the analyst API's funnel answers over
 the analytics read models of 10k students' histories (about 40 journey events each) made by the
-translator and the projection (`bench.funnel`, p50/p99, goal p99 <= 100 ms).
+translator and the projection (`bench.funnel`, p50/p99, goal p99 <= 100 ms); and the cost of
+**sealing personal data**: commands through the contacts API and the contact directory's apply rate,
+each with and without encryption (`bench.encryption`, `command_ratio` goal <= 1.15, `apply_ratio`
+goal <= 1.25).
 
 Results go to `var/bench/results.json` (and stdout). Sizes per profile are options because a
 MongoDB-wire server on SQLite (FerretDB, what runs here) is two orders of magnitude slower than
@@ -46,6 +49,7 @@ from typing import Any
 
 from bench.api import measure as measure_api
 from bench.ceiling import ceiling
+from bench.encryption import measure as measure_encryption
 from bench.eventstore import measure as measure_eventstore
 from bench.freshness import measure as measure_freshness
 from bench.funnel import measure as measure_funnel
@@ -76,7 +80,8 @@ def profile_urls(profile: str, data_dir: Path) -> dict[str, str]:
         raise SystemExit("the real profile needs KAFKA_BOOTSTRAP_SERVERS and MONGODB_URI (make bench starts both)")
     run = uuid.uuid4().hex[:8]
     return {"EVENT_STORE_URL": f"{mongo.rstrip('/')}/bench_{run}_{{service}}", "BUS_URL": f"kafka://{kafka}",
-            "READ_STORE_URL": f"{mongo.rstrip('/')}/bench_{run}_read"}
+            "READ_STORE_URL": f"{mongo.rstrip('/')}/bench_{run}_read",
+            "KEY_STORE_URL": f"{mongo.rstrip('/')}/bench_{run}_keys"}
 
 
 def drop_databases(urls: dict[str, str]) -> None:
@@ -181,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="event-store appends vs the eventsourcing library (embedded profile): commands")
     parser.add_argument("--embedded-api-seconds", type=int, default=10,
                         help="command API vs a bare Flask endpoint (embedded profile): seconds of wrk load per side")
+    parser.add_argument("--embedded-encryption-commands", type=int, default=2000,
+                        help="cost of sealing personal data (embedded profile): commands per side and round")
     parser.add_argument("--embedded-funnel-students", type=int, default=10000,
                         help="funnel query latency (embedded profile): students whose histories are analysed")
     parser.add_argument("--real-relay-events", type=int, default=2000,
@@ -213,6 +220,9 @@ def main(argv: list[str] | None = None) -> int:
                   file=sys.stderr, flush=True)
             entry["api"] = measure_api(seconds=args.embedded_api_seconds,
                                        paced_seconds=min(5.0, float(args.embedded_api_seconds)))
+            print(f"[embedded] sealing personal data: {args.embedded_encryption_commands} commands per side…",
+                  file=sys.stderr, flush=True)
+            entry["encryption"] = measure_encryption(args.embedded_encryption_commands)
             print(f"[embedded] funnel query over {args.embedded_funnel_students} students' histories…",
                   file=sys.stderr, flush=True)
             entry["funnel_query"] = funnel(work, args.embedded_funnel_students)

@@ -23,6 +23,7 @@ from typing import Any
 from services.contacts.app import create_app as create_contacts_app
 from shared.auth import mint_token
 from shared.config import VARIABLES, Settings
+from shared.keys.vault import MasterKey
 from shared.readstore import open_read_store
 
 SECRET = "bench-secret-that-is-long-enough-for-hs256"
@@ -37,6 +38,7 @@ def percentile(values: list[float], share: float) -> float:
 def measure(env: dict[str, str], data_dir: Path, *, rate: float, seconds: float, contacts: int = 50) -> dict[str, Any]:
     # fresh secrets per run: the real profile refuses published ones (shared.config.check_secrets)
     run_secrets = {v.name: secrets.token_urlsafe(48) for v in VARIABLES if v.secret}
+    run_secrets["ERASURE_MASTER_KEY"] = str(MasterKey.generate("bench"))
     settings = Settings.from_env({**env, **run_secrets, "CAREERLOOP_JWT_SECRET": SECRET, "CAREERLOOP_JWKS_URL": ""})
     child_env = {**os.environ, **settings.env, "LOG_LEVEL": "WARNING"}
     # each child writes to its own copy of the log's descriptor: ours can close once it has started

@@ -18,6 +18,7 @@ from services.notifications.projections import NotificationViews
 from services.scheduling.projections import SchedulingViews
 from shared.bus import open_bus
 from shared.eventstore import open_event_store
+from shared.keys import open_personal_data
 from shared.process import start_process
 from shared.projection import Projection
 from shared.readstore import open_read_store
@@ -42,6 +43,9 @@ def main() -> int:
         store = open_event_store(settings.event_store_url(service))
         store.prepare()
         store.close()
+    personal = open_personal_data(settings)  # under make run: generates the master key, once
+    personal.keys.store.prepare()
+    personal.keys.store.close()
     read_store = open_read_store(settings.get("READ_STORE_URL"))
     for projection in PROJECTIONS:
         projection(read_store)  # declaring a projection's collections creates their indexes

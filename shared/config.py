@@ -25,6 +25,10 @@ VARIABLES: tuple[Variable, ...] = (
              "Each service's event store. `{service}` is replaced by the service name: `sqlite:///path` or `mongodb://host:27017/careerloop_{service}`."),
     Variable("BUS_URL", "sqlite:///{data_dir}/bus.db", "The event bus: the embedded SQLite log, or `kafka://host:9092[,host:9092][?replication_factor=3]` (the replication factor of the topics the platform creates; default 1)."),
     Variable("READ_STORE_URL", "sqlite:///{data_dir}/read-models.db", "Read models: `sqlite:///path` or `mongodb://host:27017/careerloop_read`."),
+    Variable("KEY_STORE_URL", "sqlite:///{data_dir}/keys.db", "The subjects' data keys (erasure by crypto-shredding), each wrapped by the master key: `sqlite:///path` or `mongodb://host:27017/careerloop_keys`. A store of its own: never the event store's database."),
+    Variable("ERASURE_MASTER_KEY", "", "The master key that wraps every data key, as `<key id>:<base64 of 32 random bytes>` (generate: `python -m shared.keys new-master-key m1`). Required outside `make run`, here or in `ERASURE_MASTER_KEY_FILE`; under `make run` one is generated once into `{data_dir}/master.key`. Losing it loses every sealed personal field.", secret=True),
+    Variable("ERASURE_MASTER_KEY_FILE", "", "A file holding `ERASURE_MASTER_KEY` instead (e.g. a mounted Kubernetes secret)."),
+    Variable("ERASURE_PREVIOUS_MASTER_KEYS", "", "Comma-separated master keys being rotated away from: they still unwrap the data keys `python -m shared.keys rotate` has not yet rewrapped under the current one."),
     Variable("TOPIC_PARTITIONS", "6", "Partitions of each topic, fixed when the topic is created."),
     Variable("BUS_NAMESPACE", "", "Prefix of every topic and consumer group, so that several deployments (or test runs) can share one Kafka cluster."),
     Variable("CAREERLOOP_JWT_SECRET", "dev-only-secret-change-me-in-production", "HS256 secret for locally minted tokens (at least 32 bytes outside `make run`); set it to an empty string to accept only the identity provider's tokens (`CAREERLOOP_JWKS_URL`).", secret=True),
@@ -101,7 +105,7 @@ class Settings:
 
 # Where the backends are all embedded (SQLite files on one machine), the deployment is `make run`: the
 # published development secrets are tolerated there, and only there.
-BACKEND_URLS = ("EVENT_STORE_URL", "BUS_URL", "READ_STORE_URL")
+BACKEND_URLS = ("EVENT_STORE_URL", "BUS_URL", "READ_STORE_URL", "KEY_STORE_URL")
 MIN_SECRET_BYTES = 32
 PUBLISHED_SECRET_PREFIX = "dev-only-"
 
@@ -127,6 +131,11 @@ def secret_problems(settings: Settings) -> dict[str, str]:
         value = settings.env.get(variable.name)
         if variable.name == "CAREERLOOP_JWT_SECRET" and value == "" and settings.get("CAREERLOOP_JWKS_URL"):
             continue  # identity-provider tokens only: no shared secret at all is the safest setting
+        if variable.name == "ERASURE_MASTER_KEY":
+            problem = master_key_problem(settings)
+            if problem:
+                problems[variable.name] = problem
+            continue
         if value is None or value == "":
             problems[variable.name] = "is not set"
         elif value.startswith(PUBLISHED_SECRET_PREFIX):
@@ -134,6 +143,34 @@ def secret_problems(settings: Settings) -> dict[str, str]:
         elif len(value.encode()) < MIN_SECRET_BYTES:
             problems[variable.name] = f"is shorter than {MIN_SECRET_BYTES} bytes"
     return problems
+
+
+def master_key_text(settings: Settings) -> str:
+    """`ERASURE_MASTER_KEY`, else the content of `ERASURE_MASTER_KEY_FILE`, else ""."""
+    value, path = settings.env.get("ERASURE_MASTER_KEY", ""), settings.get("ERASURE_MASTER_KEY_FILE")
+    if value or not path:
+        return value
+    try:
+        with open(path, encoding="utf-8") as file:
+            return file.read().strip()
+    except OSError as exc:
+        return f"unreadable:{exc.strerror}"
+
+
+def master_key_problem(settings: Settings) -> str | None:
+    """Why the configured master key cannot be used, or None when it can."""
+    from shared.keys.vault import MasterKey  # cryptography, only for the processes that check it
+
+    text = master_key_text(settings)
+    if not text:
+        return "is not set (nor ERASURE_MASTER_KEY_FILE)"
+    if text.startswith("unreadable:"):
+        return f"file {settings.get('ERASURE_MASTER_KEY_FILE')!r} cannot be read ({text.partition(':')[2]})"
+    try:
+        MasterKey.parse(text)
+    except ValueError as exc:
+        return f"is not a master key: {exc}"
+    return None
 
 
 def check_secrets(settings: Settings, process: str) -> None:
@@ -144,13 +181,17 @@ def check_secrets(settings: Settings, process: str) -> None:
     if not problems:
         return
     if is_embedded(settings):
+        problems.pop("ERASURE_MASTER_KEY", None)  # generated into the data folder (shared.keys.master_keys)
+        if not problems:
+            return
         log.warning("%s: embedded profile (make run) with the published development secrets for %s; "
                     "never expose this deployment beyond this machine", process, ", ".join(sorted(problems)))
         return
     lines = "\n".join(f"  {name} {why}" for name, why in sorted(problems.items()))
     raise InsecureConfiguration(
         f"{process}: refusing to start outside the embedded profile with unsafe secrets:\n{lines}\n"
-        f"Generate each with: python -c 'import secrets; print(secrets.token_urlsafe(48))'")
+        f"Generate each with: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+        + ("\nand the master key with: python -m shared.keys new-master-key m1" if "ERASURE_MASTER_KEY" in problems else ""))
 
 
 def markdown_table() -> str:

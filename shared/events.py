@@ -40,10 +40,21 @@ def isoformat(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-def pii(field: fields.Field) -> fields.Field:
-    """Mark a schema field as personal data, so per-subject encryption (crypto-shredding) can
-    find it later without a new contract."""
-    field.metadata = {**field.metadata, "pii": True}
+SUBJECTS = ("student", "contact", None)
+
+
+def pii(field: fields.Field, *, subject: str | None = "student") -> fields.Field:
+    """Mark a schema field as personal data, and name whose: the subject whose data key seals it
+    before the event is stored (`shared.keys.personal`), so that shredding that key erases it.
+
+    - `"student"`: the stream's owner (`ownerid`);
+    - `"contact"`: the professional the event is about (the contact stream itself, else the
+      `contact_id` beside the field); a student's erasure covers their contacts' keys too;
+    - `None`: an identifier kept in clear, as every envelope's `ownerid` is (it names a subject, it
+      says nothing about them; analytics unlinks it by pseudonyms that shredding also unlinks)."""
+    if subject not in SUBJECTS:
+        raise ValueError(f"pii subject must be one of {SUBJECTS}: {subject!r}")
+    field.metadata = {**field.metadata, "pii": True, "subject": subject}
     return field
 
 
@@ -202,6 +213,8 @@ def describe_fields(schema: Schema) -> dict[str, dict[str, Any]]:
 def describe_field(field: fields.Field) -> dict[str, Any]:
     described: dict[str, Any] = {"type": type(field).__name__, "required": field.required,
                                  "nullable": field.allow_none, "pii": bool(field.metadata.get("pii"))}
+    if field.metadata.get("pii"):
+        described["subject"] = field.metadata["subject"] or "identifier"
     if isinstance(field, fields.List):
         described["items"] = describe_field(field.inner)
     elif isinstance(field, fields.Nested):

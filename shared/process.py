@@ -221,10 +221,21 @@ class Running:
     stop: threading.Event
     metrics: ProcessMetrics
     resources: ExitStack
+    _personal: Any = None
 
     def event_store(self, service: str) -> EventStore:
+        """The service's event store, sealing personal data on append (`shared.keys.personal`)."""
         from shared.eventstore import open_event_store
-        return self.closing(open_event_store(self.settings.event_store_url(service)))
+        from shared.keys import sealing
+        return sealing(self.closing(open_event_store(self.settings.event_store_url(service))), self.personal_data())
+
+    def personal_data(self) -> Any:
+        """This process's sealer and opener of personal data (opened on first use)."""
+        if self._personal is None:
+            from shared.keys import open_personal_data
+            self._personal = open_personal_data(self.settings)
+            self.closing(self._personal.keys.store)
+        return self._personal
 
     def read_store(self) -> Any:
         from shared.readstore import open_read_store

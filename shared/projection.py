@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 
 from shared.bus import Message
 from shared.events import EventCatalog, Recorded, UnknownEvent, parse_type
+from shared.keys.personal import PersonalData
 from shared.readstore import Collection, Index, ReadStore, Update, VersionGap
 from shared.readstore.generations import GenerationView, generation_of
 
@@ -58,8 +59,9 @@ class Projection:
                 if hasattr(attr, "__projects__"):
                     cls._reactions[attr.__projects__] = attr
 
-    def __init__(self, read_store: ReadStore, *, namespace: str = "") -> None:
+    def __init__(self, read_store: ReadStore, *, namespace: str = "", personal: PersonalData | None = None) -> None:
         self.read_store = read_store
+        self.personal = personal  # opens the sealed personal data of what is consumed (None: nothing sealed)
         self.namespace = namespace  # BUS_NAMESPACE: prefixes topics and the consumer group
         # the generation this instance writes: a GenerationView's, else 0 (tests, replays)
         self.generation: int = getattr(read_store, "pinned_generation", 0)
@@ -80,6 +82,8 @@ class Projection:
         envelope = json.loads(message.value)
         if not isinstance(envelope, dict):
             raise ValueError("message is not a CloudEvents JSON object")
+        if self.personal is not None:
+            envelope = self.personal.open(envelope)
         parsed = parse_type(envelope.get("type", ""))
         if parsed is None or parsed[1] not in self._reactions or parsed[:2] not in self._catalog_of:
             return envelope, None

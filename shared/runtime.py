@@ -7,6 +7,7 @@ one (`follow_projection`); the same command line rebuilds a projection beside th
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import threading
 import time
@@ -130,7 +131,7 @@ def projection_main(projection: type[Projection], argv: list[str] | None = None,
         parser.error("--keep-old and --dry-run go with --rebuild")
     command = args.rebuild or args.status or args.drop_retired or args.abandon
     with running(projection.name, one_shot=bool(command or args.replay_dead_letters)) as process:
-        make = bind(process) if bind is not None else projection
+        make = functools.partial(bind(process) if bind is not None else projection, personal=process.personal_data())
         if command:
             return rebuild_projection(make, args, process)
         bus, read_store = process.bus(), process.read_store()

@@ -28,6 +28,7 @@ TEST_SECRETS = {
     "CALENDAR_FEED_SECRET": "test-calendar-feed-secret-long-enough-for-hmac",
     "WEBHOOK_SECRET_KEY": "test-webhook-secret-key-long-enough-for-hmac",
     "ANALYTICS_PSEUDONYM_KEY": "test-analytics-pseudonym-key-long-enough-for-hkdf",
+    "ERASURE_MASTER_KEY": "test-m1:" + "dGVzdHMtb25seS1tYXN0ZXIta2V5LTMyLWJ5dGVzLiE=",  # 32 bytes the tests alone use
 }
 EVENT_STORE_BACKENDS = ("sqlite", "mongo")
 BUS_BACKENDS = ("sqlite", "kafka")

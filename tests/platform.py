@@ -114,5 +114,6 @@ def profile_env(profile: str, data_dir: Path, *, mongo: str | None = None, kafka
         run = uuid.uuid4().hex[:8]
         mongo = mongo.rstrip("/")
         env.update({"EVENT_STORE_URL": f"{mongo}/e2e_{run}_{{service}}", "READ_STORE_URL": f"{mongo}/e2e_{run}_read",
-                    "BUS_URL": f"kafka://{kafka}", "BUS_NAMESPACE": f"e2e{run}."})
+                    "KEY_STORE_URL": f"{mongo}/e2e_{run}_keys", "BUS_URL": f"kafka://{kafka}",
+                    "BUS_NAMESPACE": f"e2e{run}."})
     return env

@@ -37,6 +37,7 @@ from services.analytics.pseudonyms import Pseudonymiser
 from shared.bus import Message
 from shared.contracts.analytics import JOURNEY_TOPIC, ROSTER
 from shared.events import Recorded, isoformat, parse_type, utcnow
+from shared.keys.personal import PersonalData
 from shared.projection import Projection, on
 from shared.readstore import Collection, Index, ReadStore, Update, iterate
 from shared.times import normal
@@ -87,8 +88,8 @@ class FunnelViews(Projection):
     stamps_updated_at = False
 
     def __init__(self, read_store: ReadStore, *, namespace: str = "", rules: Definition | None = None,
-                 pseudonymiser: Pseudonymiser | None = None) -> None:
-        super().__init__(read_store, namespace=namespace)
+                 pseudonymiser: Pseudonymiser | None = None, personal: PersonalData | None = None) -> None:
+        super().__init__(read_store, namespace=namespace, personal=personal)
         self.rules = rules or Definition(1)
         self.version = self.rules.version  # type: ignore[misc]  # a new definition is a new group: a rebuild
         self.pseudonymiser = pseudonymiser

@@ -87,6 +87,8 @@ class Translator(Projection):
         parsed = parse_type(envelope.get("type", "")) if isinstance(envelope, dict) else None
         catalog = self._catalog_of.get(parsed[:2]) if parsed and parsed[1] in self._reactions else None
         if parsed and catalog is not None and catalog.latest(parsed[1]).version == parsed[2]:
+            if self.personal is not None:
+                envelope = self.personal.open(envelope)
             return envelope, Recorded(parsed[1], dict(envelope.get("data") or {}))
         return super().decode(message)
 

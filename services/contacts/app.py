@@ -10,6 +10,7 @@ from services.contacts.application import ContactsService
 from services.contacts.projections import ContactDirectory, directory
 from shared.config import Settings
 from shared.eventstore import EventStore, open_event_store
+from shared.keys import sealing
 from shared.readstore import ReadStore, open_read_store
 from shared.web import create_service_app
 
@@ -20,7 +21,7 @@ def create_app(settings: Settings | None = None, *, event_store: EventStore | No
                read_store: ReadStore | None = None, **overrides: Any) -> Flask:
     """Gunicorn calls this in each worker after fork, so every client is created per process."""
     settings = settings or Settings.from_env(overrides.pop("env", None))
-    event_store = event_store or open_event_store(settings.event_store_url(SERVICE))
+    event_store = sealing(event_store or open_event_store(settings.event_store_url(SERVICE)), settings)
     read_store = read_store or open_read_store(settings.get("READ_STORE_URL"))
     app = create_service_app(
         SERVICE, settings=settings, event_store=event_store, apis=[api],

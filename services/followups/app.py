@@ -12,6 +12,7 @@ from services.followups.projections import FollowUpViews, advisees, items, sourc
 from shared.config import Settings
 from shared.events import utcnow
 from shared.eventstore import EventStore, open_event_store
+from shared.keys import sealing
 from shared.readstore import ReadStore, open_read_store
 from shared.web import create_service_app
 
@@ -23,7 +24,7 @@ def create_app(settings: Settings | None = None, *, event_store: EventStore | No
                env: dict[str, str] | None = None) -> Flask:
     """Gunicorn calls this in each worker after fork, so every client is created per process."""
     settings = settings or Settings.from_env(env)
-    event_store = event_store or open_event_store(settings.event_store_url(SERVICE))
+    event_store = sealing(event_store or open_event_store(settings.event_store_url(SERVICE)), settings)
     read_store = read_store or open_read_store(settings.get("READ_STORE_URL"))
     app = create_service_app(
         SERVICE, settings=settings, event_store=event_store, apis=[api],

@@ -34,7 +34,7 @@ class StudentCohortRecordedV1(Schema):
     """The student's academic attributes, as the roster states them, in effect from a date on."""
 
     student_id = pii(fields.String(required=True, metadata={
-        "description": "the university's student id (the `sub` of the student's token)"}))
+        "description": "the university's student id (the `sub` of the student's token)"}), subject=None)
     effective_from = fields.String(required=True, metadata={"description": "YYYY-MM-DD (UTC day)"})
     program = fields.String(required=True, metadata={"description": "program or major, as the roster names it"})
     college = fields.String(required=True, metadata={"description": "college or school"})

@@ -14,17 +14,17 @@ TOUCHPOINT_KINDS = ("outreach", "reply", "conversation", "thank_you", "check_in"
 class ContactDetails(Schema):
     """The editable details of a contact (shared by several events)."""
 
-    name = pii(fields.String(required=True))
-    emails = pii(fields.List(fields.String()))
-    phone = pii(fields.String(allow_none=True))
-    linkedin_url = pii(fields.String(allow_none=True))
+    name = pii(fields.String(required=True), subject="contact")
+    emails = pii(fields.List(fields.String()), subject="contact")
+    phone = pii(fields.String(allow_none=True), subject="contact")
+    linkedin_url = pii(fields.String(allow_none=True), subject="contact")
     organisation = fields.String(allow_none=True)
     title = fields.String(allow_none=True)
     industry = fields.String(allow_none=True)
     location = fields.String(allow_none=True)
     time_zone = fields.String(allow_none=True, metadata={"description": "IANA time zone name"})
     source = fields.String(allow_none=True, metadata={"description": "how the student found the contact"})
-    note = pii(fields.String(allow_none=True))
+    note = pii(fields.String(allow_none=True), subject="contact")
 
 
 @CONTACTS.event("ContactAdded", 1)
@@ -40,7 +40,7 @@ class ContactAddedV1(ContactDetails):
 class ContactDetailsChangedV1(ContactDetails):
     """Some details changed; only the changed fields are present (null = cleared)."""
 
-    name = pii(fields.String())
+    name = pii(fields.String(), subject="contact")
 
 
 @CONTACTS.event("ContactTagged", 1)
@@ -91,7 +91,7 @@ class TouchpointSchema(Schema):
     occurred_at = fields.String(required=True, metadata={"description": "RFC 3339 UTC"})
     channel = fields.String(allow_none=True)
     url = fields.String(allow_none=True)
-    text = pii(fields.String(allow_none=True))
+    text = pii(fields.String(allow_none=True), subject="contact")
 
 
 @CONTACTS.event("TouchpointLogged", 1)
@@ -104,7 +104,7 @@ class ContactsMergedV1(Schema):
     """Another contact (a duplicate) was merged into this one; its details and history came along."""
 
     merged_contact_id = fields.String(required=True)
-    emails = pii(fields.List(fields.String()))
+    emails = pii(fields.List(fields.String()), subject="contact")
     filled = fields.Nested(ContactDetailsChangedV1, metadata={"description": "details this contact lacked"})
     tags = fields.List(fields.String())
     touchpoints = fields.List(fields.Nested(TouchpointSchema))

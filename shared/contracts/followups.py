@@ -57,7 +57,8 @@ class FollowUpBecameDueV1(Schema):
     rule = fields.String(required=True, validate=validate.OneOf(RULES),
                          metadata={"description": "thank_you | outreach_next_contact | outreach_follow_up | "
                                                   "stay_in_touch (check-in) | action_item"})
-    reason = pii(fields.String(required=True, metadata={"description": "the one-line text of the item"}))
+    reason = pii(fields.String(required=True, metadata={"description": "the one-line text of the item"}),
+                 subject="contact")
     due_at = fields.String(required=True, metadata={"description": "RFC 3339 UTC; the due time announced"})
     overdue_at = fields.String(allow_none=True, required=True,
                                metadata={"description": "RFC 3339 UTC, or null when the item never becomes overdue"})

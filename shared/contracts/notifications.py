@@ -63,7 +63,7 @@ class Context(Schema):
 
     interview_id = fields.String(allow_none=True)
     contact_id = fields.String(allow_none=True)
-    contact_name = pii(fields.String(allow_none=True))
+    contact_name = pii(fields.String(allow_none=True), subject="contact")
     contact_organisation = fields.String(allow_none=True)
     start = fields.String(allow_none=True, metadata=_UTC)
     end = fields.String(allow_none=True, metadata=_UTC)

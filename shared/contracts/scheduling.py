@@ -34,7 +34,7 @@ class InterviewRequestedV1(Schema):
 
     student_id = fields.String(required=True)
     contact_id = fields.String(required=True)
-    contact_name = pii(fields.String(allow_none=True))
+    contact_name = pii(fields.String(allow_none=True), subject="contact")
     objectives = fields.List(fields.String(), required=True)
     questions = fields.List(fields.Nested(Question), required=True)
     format = fields.String(required=True, validate=validate.OneOf(FORMATS))
@@ -53,7 +53,8 @@ class InterviewRequestedV2(InterviewRequestedV1):
         "description": "the student's address from their token's `email` claim: the invite's ORGANIZER"}))
     student_name = pii(fields.String(allow_none=True, metadata={"description": "from the token's `name` claim"}))
     contact_email = pii(fields.String(allow_none=True, metadata={
-        "description": "the contact's first address, as the contacts stream told: the invited ATTENDEE"}))
+        "description": "the contact's first address, as the contacts stream told: the invited ATTENDEE"}),
+        subject="contact")
 
 
 @INTERVIEWS.upcaster("InterviewRequested", 1)

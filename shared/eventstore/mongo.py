@@ -43,6 +43,7 @@ fork-safe; indexes are created on first use in each process.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -375,6 +376,24 @@ class MongoEventStore:
     @transient_errors
     def release_claim(self, scope: str, value: str, owner: str) -> None:
         self._db.claims.delete_one({"_id": {"scope": scope, "value": value}, "owner": owner})
+
+    @transient_errors
+    def claims_after(self, scope: str, value: str, limit: int) -> list[tuple[str, str, str]]:
+        after = {"$or": [{"_id.scope": {"$gt": scope}}, {"_id.scope": scope, "_id.value": {"$gt": value}}]}
+        docs = self._db.claims.find(after).sort([("_id.scope", ASCENDING), ("_id.value", ASCENDING)]).limit(limit)
+        return [(doc["_id"]["scope"], doc["_id"]["value"], doc["owner"]) for doc in docs]
+
+    @transient_errors
+    def rename_claim(self, scope: str, value: str, new_value: str, owner: str) -> None:
+        # two writes, each idempotent: interrupted between them, the next run inserts nothing and deletes the old
+        with contextlib.suppress(DuplicateKeyError):
+            self._db.claims.insert_one({"_id": {"scope": scope, "value": new_value}, "owner": owner})
+        self._db.claims.delete_one({"_id": {"scope": scope, "value": value}, "owner": owner})
+
+    # -- migration ----------------------------------------------------------------------------
+    @transient_errors
+    def replace_events(self, position: int, events: Sequence[dict[str, Any]]) -> None:
+        self._db.commits.update_one({"_id": position}, {"$set": {"events": json.dumps(list(events))}})
 
     # -- idempotency keys -------------------------------------------------------------------
     @transient_errors

@@ -132,6 +132,28 @@ class SQLiteEventStore:
         with self.db.write() as conn:
             conn.execute("DELETE FROM claims WHERE scope = ? AND value = ? AND owner = ?", (scope, value, owner))
 
+    def claims_after(self, scope: str, value: str, limit: int) -> list[tuple[str, str, str]]:
+        rows = self.db.execute("SELECT scope, value, owner FROM claims WHERE (scope, value) > (?, ?) "
+                               "ORDER BY scope, value LIMIT ?", (scope, value, limit)).fetchall()
+        return [(row["scope"], row["value"], row["owner"]) for row in rows]
+
+    def rename_claim(self, scope: str, value: str, new_value: str, owner: str) -> None:
+        with self.db.write() as conn:
+            conn.execute("INSERT OR IGNORE INTO claims (scope, value, owner) VALUES (?, ?, ?)",
+                         (scope, new_value, owner))
+            conn.execute("DELETE FROM claims WHERE scope = ? AND value = ? AND owner = ?", (scope, value, owner))
+
+    # -- migration ----------------------------------------------------------------------------
+    def replace_events(self, position: int, events: Sequence[dict[str, Any]]) -> None:
+        with self.db.write() as conn:
+            conn.execute("UPDATE commits SET events = ? WHERE position = ?", (json.dumps(list(events)), position))
+
+    def vacuum(self) -> None:
+        """Rewrite the file so that no freed page keeps what an update replaced (after a migration)."""
+        self.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self.db.conn.execute("VACUUM")
+        self.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
     # -- idempotency keys -------------------------------------------------------------------
     def begin_request(self, key: str, request_hash: str, ttl_seconds: int) -> StoredResponse | None:
         now = time.time()

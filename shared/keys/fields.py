@@ -2,9 +2,11 @@
 
 A sealed value is a small JSON object that stands where the plain value stood:
 
-    {"$sealed": 1, "key": "<key id>", "data": "<base64 of nonce | AES-256-GCM ciphertext | tag>"}
+    {"$sealed": 1, "key": "<key id>", "shape": "string", "data": "<base64 of nonce | AES-256-GCM ciphertext | tag>"}
 
-The plain value is serialised as JSON first, so strings, lists and objects seal alike. The associated
+The plain value is serialised as JSON first, so strings, lists and objects seal alike; `shape` (its
+JSON type, nothing more) lets an erased value read as a placeholder of the same type: `ERASED` for a
+string, an empty list or object, so that every reader's schema still holds. The associated
 data binds the ciphertext to its place: the event id and the field's name. A sealed value copied into
 another event or field does not open, and neither does a tampered one.
 
@@ -23,7 +25,13 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from shared.keys.vault import NONCE_BYTES, DataKeys, SubjectErased
 
 MARK = "$sealed"
-ERASED = "[erased]"  # what a shredded subject's personal data reads as, in every view
+ERASED = "[erased]"  # what a shredded subject's personal text reads as, in every view
+PLACEHOLDERS: dict[str, Any] = {"string": ERASED, "list": [], "object": {}, "other": None}
+
+
+def _shape(value: Any) -> str:
+    return "string" if isinstance(value, str) else "list" if isinstance(value, list) else \
+        "object" if isinstance(value, dict) else "other"
 
 
 def _aad(event_id: str, field: str) -> bytes:
@@ -41,18 +49,48 @@ def seal(value: Any, subject: str, keys: DataKeys, *, event_id: str, field: str)
     nonce = os.urandom(NONCE_BYTES)
     plain = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
     sealed = nonce + AESGCM(key).encrypt(nonce, plain, _aad(event_id, field))
-    return {MARK: 1, "key": key_id, "data": base64.b64encode(sealed).decode()}
+    return {MARK: 1, "key": key_id, "shape": _shape(value), "data": base64.b64encode(sealed).decode()}
 
 
-def open_value(value: Any, keys: DataKeys, *, event_id: str, field: str) -> Any:
-    """The plain value of a sealed one (`ERASED` when its key is shredded); any other value as it is.
+class OpenedValues:
+    """The values this process opened lately, by place and ciphertext: every command loads its
+    aggregate's whole stream again, and a stream's fields need not be decrypted each time. A hit still
+    asks for the key, so a shredded (or forgotten) key reads as erased exactly as without this; the
+    oldest entries make room for new ones."""
+
+    def __init__(self, size: int = 20_000) -> None:
+        self.size = size
+        self._values: dict[tuple[str, str, str], str | bytes] = {}  # a str as it is, anything else as JSON
+
+    def get(self, place: tuple[str, str, str]) -> Any:
+        found = self._values.get(place)
+        return found if not isinstance(found, bytes) else json.loads(found)  # a fresh copy of a list or object
+
+    def put(self, place: tuple[str, str, str], plain: bytes, value: Any) -> None:
+        if len(self._values) >= self.size:
+            self._values.pop(next(iter(self._values)), None)
+        self._values[place] = value if isinstance(value, str) else plain
+
+    def clear(self) -> None:
+        self._values.clear()
+
+
+def open_value(value: Any, keys: DataKeys, *, event_id: str, field: str, opened: OpenedValues | None = None) -> Any:
+    """The plain value of a sealed one (its placeholder when its key is shredded); any other value as it is.
     Raises `cryptography.exceptions.InvalidTag` for a value sealed for another place or tampered with."""
     if not is_sealed(value):
         return value
     try:
         key = keys.key_by_id(value["key"])
     except SubjectErased:
-        return ERASED
+        placeholder = PLACEHOLDERS.get(value.get("shape", "string"), ERASED)
+        return placeholder.copy() if isinstance(placeholder, list | dict) else placeholder
+    place = (event_id, field, value["data"])
+    if opened is not None and (found := opened.get(place)) is not None:
+        return found
     sealed = base64.b64decode(value["data"])
     plain = AESGCM(key).decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], _aad(event_id, field))
-    return json.loads(plain)
+    result = json.loads(plain)
+    if opened is not None:
+        opened.put(place, plain, result)
+    return result

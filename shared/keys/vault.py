@@ -24,14 +24,20 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from shared.errors import Conflict
 from shared.events import isoformat, utcnow
 from shared.keys.port import KeyRecord, KeyStore
 
 NONCE_BYTES = 12
 
 
-class SubjectErased(Exception):
-    """The subject's data key was shredded: their data can no longer be written or read."""
+class SubjectErased(Conflict):
+    """The subject's data key was shredded: their data can no longer be written or read (a command
+    that would record something about them is answered 409)."""
+
+    def __init__(self, subject: str) -> None:
+        super().__init__("this person's data was erased: nothing more is recorded about them", subject=subject)
+        self.subject = subject
 
 
 @dataclass(frozen=True)

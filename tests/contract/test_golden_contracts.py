@@ -79,8 +79,13 @@ def test_the_golden_copy_is_what_the_command_prints() -> None:
 
 
 def test_pii_fields_are_recorded_as_such() -> None:
-    """The golden copy really records which fields are personal data (crypto-shredding finds them by it)."""
+    """The golden copy really records which fields are personal data and whose key seals each
+    (crypto-shredding finds them by it)."""
     added = recorded()["careerloop.contacts.ContactAdded.v1"]["fields"]
-    assert added["name"] == {"type": "String", "required": True, "nullable": False, "pii": True}
-    assert added["student_id"]["pii"] is False
+    assert added["name"] == {"type": "String", "required": True, "nullable": False, "pii": True, "subject": "contact"}
+    assert added["student_id"]["pii"] is False and "subject" not in added["student_id"]
+    note = recorded()["careerloop.notes.NoteRecorded.v1"]["fields"]
+    assert note["text"]["subject"] == "student"
+    roster = recorded()["careerloop.analytics.StudentCohortRecorded.v1"]["fields"]
+    assert roster["student_id"]["pii"] is True and roster["student_id"]["subject"] == "identifier"
     assert added["emails"]["pii"] is True and added["emails"]["items"]["type"] == "String"

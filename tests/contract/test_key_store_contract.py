@@ -40,7 +40,7 @@ def opened(event_store_backend: str, tmp_path: Path) -> Iterator[Callable[[], Ke
 
 
 def sealed_note(keys: DataKeys, subject: str = "student:s-1") -> dict[str, Any]:
-    return seal({"text": "Ximena Quillfeather said to call her"}, subject, keys, event_id="e-1", field="text")
+    return seal("Ximena Quillfeather said to call her", subject, keys, event_id="e-1", field="text")
 
 
 def test_a_subject_key_is_made_on_first_use_and_every_process_finds_the_same(opened: Callable[[], KeyStore]) -> None:
@@ -48,7 +48,9 @@ def test_a_subject_key_is_made_on_first_use_and_every_process_finds_the_same(ope
     value = sealed_note(first)
     assert is_sealed(value) and "Ximena" not in str(value)
     assert first.key_for("student:s-1")[0] == second.key_for("student:s-1")[0] == value["key"]
-    assert open_value(value, second, event_id="e-1", field="text") == {"text": "Ximena Quillfeather said to call her"}
+    assert open_value(value, second, event_id="e-1", field="text") == "Ximena Quillfeather said to call her"
+    structured = seal({"insights": ["call her"]}, "student:s-1", first, event_id="e-1", field="insights")
+    assert open_value(structured, second, event_id="e-1", field="insights") == {"insights": ["call her"]}
     assert open_value("written before encryption", second, event_id="e-1", field="text") == \
         "written before encryption"
     assert first.key_for("contact:c-1")[0] != value["key"]  # one key per subject

@@ -21,7 +21,8 @@ CHART = ROOT / "deploy" / "helm" / "careerloop"
 EXAMPLE = CHART / "values-example.yaml"
 KUBERNETES = "1.30.0"  # a version in the chart's kubeVersion range (>= 1.27) that kubernetes-validate has schemas for
 SECRETS = {"CAREERLOOP_JWT_SECRET", "CALENDAR_FEED_SECRET", "WEBHOOK_SECRET_KEY", "ANALYTICS_PSEUDONYM_KEY",
-           "EVENT_STORE_URL", "READ_STORE_URL", "SMTP_URL"}
+           "ERASURE_MASTER_KEY", "ERASURE_PREVIOUS_MASTER_KEYS", "EVENT_STORE_URL", "READ_STORE_URL", "KEY_STORE_URL",
+           "SMTP_URL"}
 
 
 @cache

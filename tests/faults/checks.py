@@ -24,7 +24,10 @@ from typing import Any
 import requests
 from pymongo import MongoClient
 
+from shared.config import Settings
 from shared.eventstore import open_event_store
+from shared.keys import open_personal_data
+from shared.keys.personal import PersonalData
 from shared.readstore import open_read_store
 from shared.readstore.port import physical_name
 from tests.faults.load import Load, Outcome
@@ -37,14 +40,15 @@ KIND_OF_TYPE = {"ContactAdded": "contact", "TouchpointLogged": "touchpoint", "Co
                 "NoteRecorded": "note"}
 
 
-def _events(url: str) -> Iterator[dict[str, Any]]:
+def _events(url: str, personal: PersonalData) -> Iterator[dict[str, Any]]:
+    """Every stored event, its personal data opened as the platform's processes open it."""
     store = open_event_store(url)
     try:
         position = 0
         while commits := store.read_all(position, 500):
             for commit in commits:
                 for event in commit.events:
-                    yield {**event, "stream_id": commit.stream_id}
+                    yield {**personal.open(event), "stream_id": commit.stream_id}
             position = commits[-1].position
     finally:
         store.close()
@@ -65,8 +69,9 @@ def _markers_in(event: dict[str, Any]) -> list[str]:
 def stored(platform: Platform, load: Load) -> dict[str, Any]:
     seen: Counter = Counter()
     schedules: Counter = Counter()
+    personal = open_personal_data(Settings.from_env(platform.env))
     for service in SERVICES:
-        for event in _events(platform.env["EVENT_STORE_URL"].replace("{service}", service)):
+        for event in _events(platform.env["EVENT_STORE_URL"].replace("{service}", service), personal):
             for marker in _markers_in(event):
                 seen[(KIND_OF_TYPE[event_name(event)], marker)] += 1
             if event_name(event) == "InterviewScheduled":

@@ -20,6 +20,8 @@ from shared.bus import open_bus
 from shared.config import Settings
 from shared.consumer import ConsumerRunner
 from shared.eventstore import open_event_store
+from shared.keys import open_personal_data, sealing
+from shared.keys.personal import PersonalData
 from shared.projection import Projection
 from shared.readstore import open_read_store
 from shared.relay import Relay
@@ -33,11 +35,13 @@ PROFILES = {"embedded": ("sqlite", "sqlite"), "real": ("mongo", "kafka")}
 @dataclass
 class InProcessPlatform:
     client: FlaskClient
-    store: Any
+    store: Any  # the app's event store, sealing personal data (shared.keys.personal.SealingEventStore)
     bus: Any
     read_store: Any
     relays: list[Relay]
     runners: list[ConsumerRunner]
+    settings: Settings  # what the apps were created with (its BUS_NAMESPACE, its key store)
+    personal: PersonalData  # what a projection worker opens personal data with (pass it to extra projections)
 
     def sync(self) -> None:
         """Publish everything stored, then let every projection catch up."""
@@ -76,15 +80,19 @@ def in_process(profile: str, tmp_path: Path, settings: Settings) -> Iterator[Cal
             shared["bus"] = open_bus(bus_url(bus_backend, tmp_path))
             ensure_all_topics(shared["bus"], test_settings)
         (tmp_path / service).mkdir()
-        store = open_event_store(event_store_url(store_backend, tmp_path / service))
-        stores.append(store)
+        raw_store = open_event_store(event_store_url(store_backend, tmp_path / service))
+        stores.append(raw_store)
+        # as the app seals (`load` opens personal data; `read_all`, what the relay publishes, does not)
+        store = sealing(raw_store, test_settings)
         # every answer of every API test is checked against the app's own OpenAPI document
         app = checked(create_app(test_settings, event_store=store, read_store=shared["read_store"], **overrides))
         app.config["TESTING"] = True
         relays.append(Relay(store, shared["bus"], service=service, topics=topics_of(service, test_settings)))
-        runners.extend(ConsumerRunner(shared["bus"], p(shared["read_store"], namespace=namespace), shared["read_store"])
-                       for p in projections)
-        return InProcessPlatform(app.test_client(), store, shared["bus"], shared["read_store"], relays, runners)
+        personal = open_personal_data(test_settings)  # the key store and master key the app seals with
+        runners.extend(ConsumerRunner(shared["bus"], p(shared["read_store"], namespace=namespace, personal=personal),
+                                      shared["read_store"]) for p in projections)
+        return InProcessPlatform(app.test_client(), store, shared["bus"], shared["read_store"], relays, runners,
+                                 test_settings, personal)
 
     yield build
     for backend in stores + ([shared["read_store"]] if shared else []):

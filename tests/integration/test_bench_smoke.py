@@ -32,7 +32,7 @@ def test_a_tiny_bench_run_writes_every_figure(tmp_path: Path) -> None:
     subprocess.run([sys.executable, "-m", "bench", "--profiles", "embedded", "--embedded-sizes", "400",
                     "--rate", "10", "--seconds", "2", "--embedded-translator-events", "400",
                     "--embedded-eventstore-commands", "100", "--embedded-api-seconds", "1",
-                    "--embedded-funnel-students", "20",
+                    "--embedded-funnel-students", "20", "--embedded-encryption-commands", "100",
                     "--out", str(out)], cwd=ROOT, check=True, capture_output=True)
     embedded = json.loads(out.read_text())["profiles"]["embedded"]
     rebuild = embedded["rebuild"]["400"]
@@ -51,6 +51,9 @@ def test_a_tiny_bench_run_writes_every_figure(tmp_path: Path) -> None:
     api = embedded["api"]
     assert api["ceiling"]["requests_per_second"] > 0 and api["command"]["non_2xx"] == 0
     assert api["command_vs_ceiling"] > 0 and api["at_half_its_own_rate"]["requests"] > 0
+    encryption = embedded["encryption"]
+    assert (encryption["commands"], encryption["contacts"]) == (100, 10)
+    assert encryption["command_ratio"] > 0 and encryption["write_ratio"] > 0 and encryption["apply_ratio"] > 0
     funnel = embedded["funnel_query"]
     assert (funnel["students"], funnel["journey_events"]) == (20, 800) and funnel["queries"] == 120
     assert 0 < funnel["p50_ms"] <= funnel["p99_ms"]

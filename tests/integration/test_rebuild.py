@@ -6,6 +6,7 @@ meanwhile a reader queries the directory without pause and a writer keeps adding
 """
 from __future__ import annotations
 
+import functools
 import io
 import threading
 import time
@@ -80,7 +81,7 @@ def test_a_projection_is_rebuilt_beside_the_live_one_while_queries_answer_and_ev
     url = bus_url(PROFILES[profile][1], tmp_path)  # the bus in_process opened: each thread opens its own client
     auth = {"Authorization": token("student-1")}
     handled = Handled()
-    directory = handled.projection()
+    directory = functools.partial(handled.projection(), personal=platform.personal)  # as projection_main binds it
     created: list[str] = []
 
     def add_contacts(count: int) -> None:

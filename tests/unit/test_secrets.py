@@ -2,6 +2,7 @@
 secret, and docker compose refuses to interpolate the file without them."""
 from __future__ import annotations
 
+import base64
 import logging
 import os
 import shutil
@@ -22,9 +23,12 @@ from shared.config import (
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRETS = sorted(v.name for v in VARIABLES if v.secret)
-GOOD = {name: f"{name.lower()}-generated-value-0123456789abcdef" for name in SECRETS}
+MASTER = "ERASURE_MASTER_KEY"  # a key of a set format, not a passphrase: checked by its own tests below
+TEXT_SECRETS = [name for name in SECRETS if name != MASTER]
+GOOD = {**{name: f"{name.lower()}-generated-value-0123456789abcdef" for name in TEXT_SECRETS},
+        MASTER: "m1:" + base64.b64encode(bytes(range(32))).decode()}
 DISTRIBUTED = {"EVENT_STORE_URL": "mongodb://db:27017/careerloop_{service}", "READ_STORE_URL": "mongodb://db:27017/read",
-               "BUS_URL": "kafka://kafka:9092"}
+               "BUS_URL": "kafka://kafka:9092", "KEY_STORE_URL": "mongodb://db:27017/keys"}
 
 
 def settings_of(env: dict[str, str]) -> Settings:
@@ -32,7 +36,8 @@ def settings_of(env: dict[str, str]) -> Settings:
 
 
 def test_the_secrets_are_the_jwt_calendar_feed_webhook_and_analytics_pseudonym_keys() -> None:
-    assert SECRETS == ["ANALYTICS_PSEUDONYM_KEY", "CALENDAR_FEED_SECRET", "CAREERLOOP_JWT_SECRET", "WEBHOOK_SECRET_KEY"]
+    assert SECRETS == ["ANALYTICS_PSEUDONYM_KEY", "CALENDAR_FEED_SECRET", "CAREERLOOP_JWT_SECRET", "ERASURE_MASTER_KEY",
+                       "WEBHOOK_SECRET_KEY"]
 
 
 def test_the_embedded_profile_is_only_when_every_backend_is_an_sqlite_file() -> None:
@@ -45,8 +50,9 @@ def test_the_embedded_profile_keeps_its_published_defaults_and_says_so(caplog: p
     with caplog.at_level(logging.WARNING, logger="careerloop.config"):
         check_secrets(settings_of({}), "contacts-api")
     assert "published development secrets" in caplog.text
-    for name in SECRETS:
+    for name in TEXT_SECRETS:
         assert name in caplog.text
+    assert MASTER not in caplog.text  # not published: make run generates its own (shared.keys.master_keys)
 
 
 def test_a_distributed_profile_with_generated_secrets_starts_silently(caplog: pytest.LogCaptureFixture) -> None:
@@ -63,7 +69,7 @@ def test_a_distributed_profile_with_generated_secrets_starts_silently(caplog: py
     ("dev-only-secret-change-me-in-production", "is a published development value"),
     ("dev-only-calendar-secret-change-me-but-now-much-longer", "is a published development value"),
 ])
-@pytest.mark.parametrize("name", SECRETS)
+@pytest.mark.parametrize("name", TEXT_SECRETS)
 def test_each_unsafe_secret_stops_a_distributed_process_naming_it(name: str, value: str | None, why: str) -> None:
     env = {**DISTRIBUTED, **GOOD}
     if value is None:
@@ -80,9 +86,11 @@ def test_each_unsafe_secret_stops_a_distributed_process_naming_it(name: str, val
 def test_every_offending_variable_is_named_in_one_message() -> None:
     with pytest.raises(InsecureConfiguration) as refused:
         check_secrets(settings_of(DISTRIBUTED), "relay")
-    assert secret_problems(settings_of(DISTRIBUTED)) == {name: "is not set" for name in SECRETS}
+    assert secret_problems(settings_of(DISTRIBUTED)) == {
+        **{name: "is not set" for name in TEXT_SECRETS}, MASTER: "is not set (nor ERASURE_MASTER_KEY_FILE)"}
     for name in SECRETS:
         assert f"  {name} is not set" in str(refused.value)
+    assert "python -m shared.keys new-master-key" in str(refused.value)
     assert refused.value.code == str(refused.value)  # SystemExit: the message, and a non-zero exit status
 
 
@@ -96,6 +104,40 @@ def test_an_empty_jwt_secret_is_allowed_only_with_an_identity_provider() -> None
     assert secret_problems(settings_of(env)) == {"CAREERLOOP_JWT_SECRET": "is not set"}
     env["CAREERLOOP_JWKS_URL"] = "https://idp.university.example/realms/campus/protocol/openid-connect/certs"
     assert secret_problems(settings_of(env)) == {}
+
+
+@pytest.mark.parametrize("value, why", [
+    ("m1:" + base64.b64encode(bytes(31)).decode(), "is not a master key: master key 'm1': 31 bytes; AES-256 needs 32"),
+    ("m1:not base64!", "is not a master key: master key 'm1': not base64"),
+    (base64.b64encode(bytes(32)).decode(),
+     "is not a master key: a master key is '<key id>:<base64 of 32 random bytes>'"),
+    ("dev-only-secret-change-me-in-production", "is not a master key"),
+])
+def test_the_master_key_must_be_a_named_256_bit_key(value: str, why: str) -> None:
+    problems = secret_problems(settings_of({**DISTRIBUTED, **GOOD, MASTER: value}))
+    assert list(problems) == [MASTER] and problems[MASTER].startswith(why)
+    assert value not in problems[MASTER]  # a near-miss key is never echoed into a log
+
+
+def test_the_master_key_may_come_from_a_file(tmp_path: Path) -> None:
+    key_file = tmp_path / "master-key"
+    key_file.write_text(GOOD[MASTER] + "\n")
+    env = {**DISTRIBUTED, **GOOD, "ERASURE_MASTER_KEY_FILE": str(key_file)}
+    del env[MASTER]
+    assert secret_problems(settings_of(env)) == {}
+    env["ERASURE_MASTER_KEY_FILE"] = str(tmp_path / "absent")
+    assert secret_problems(settings_of(env))[MASTER].startswith(f"file {str(tmp_path / 'absent')!r} cannot be read")
+
+
+def test_make_run_generates_its_master_key_once_readable_only_by_its_user(tmp_path: Path) -> None:
+    from shared.keys import master_keys
+
+    settings = settings_of({"CAREERLOOP_DATA_DIR": str(tmp_path)})
+    first, previous = master_keys(settings)
+    assert previous == [] and master_keys(settings)[0] == first and len(first.key) == 32
+    assert (tmp_path / "master.key").stat().st_mode & 0o777 == 0o600
+    with pytest.raises(ValueError, match="ERASURE_MASTER_KEY is not set"):
+        master_keys(settings_of({**DISTRIBUTED, "CAREERLOOP_DATA_DIR": str(tmp_path)}))
 
 
 def refused_start(argv: list[str]) -> subprocess.CompletedProcess[str]:

@@ -203,7 +203,7 @@ class Notifications:
         """A policy worker instance; another `version` is another consumer group (a replay from 0)."""
         policy_class = NotificationPolicies if version == 1 else type(
             "ReplayedPolicies", (NotificationPolicies,), {"version": version})
-        return policy_class(self.api.read_store, self.api.store, namespace=self.namespace)
+        return policy_class(self.api.read_store, self.api.store, namespace=self.namespace, personal=self.api.personal)
 
 
 @pytest.fixture

@@ -20,9 +20,11 @@ from services.notifications.domain import Preferences, dedupe_key
 from services.notifications.policies import Plan
 from services.notifications.projections import NotificationViews
 from shared.bus import Message
+from shared.config import Settings
 from shared.contracts.notifications import NOTIFICATIONS
 from shared.events import Metadata
 from shared.eventstore import open_event_store
+from shared.keys import sealing
 from shared.readstore import open_read_store
 from tests.backends import event_store_url, marked, read_store_url
 from tests.integration.notifications.peers import SmtpServer
@@ -66,15 +68,18 @@ class DispatcherProcess:
 
 
 def project(store: Any, read_store: Any) -> None:
-    """The delivery queue as notifications-views would build it (straight from the store)."""
-    views = NotificationViews(read_store)
+    """The delivery queue as notifications-views would build it (straight from the store, opening
+    personal data as the store seals it)."""
+    views = NotificationViews(read_store, personal=store.personal)
     views.handle([Message(NOTIFICATIONS.topic, 0, c.position, c.stream_id, json.dumps(e).encode())
                   for c in store.read_all(0, 10_000) for e in c.events if c.stream_type == "notification"])
 
 
 def test_a_dispatcher_killed_mid_send_loses_nothing_and_sends_nothing_twice(
         stores: tuple[str, str, Any, Any], smtp_server: SmtpServer, tmp_path: Path) -> None:
-    events_url, read_url, store, read_store = stores
+    events_url, read_url, raw_store, read_store = stores
+    # the test and the dispatcher process seal personal data with the same key store and master key
+    store = sealing(raw_store, Settings.from_env({"CAREERLOOP_DATA_DIR": str(tmp_path)}))
     service = NotificationsService(store, webhook_key="k")
     meta = Metadata(actor="test")
     service.change_preferences("student-1", {"email": "ada@example.org", "channels": {
@@ -94,7 +99,8 @@ def test_a_dispatcher_killed_mid_send_loses_nothing_and_sends_nothing_twice(
         "EVENT_STORE_URL": events_url, "READ_STORE_URL": read_url, "SMTP_URL": smtp_server.url,
         "EMAIL_FROM": "careers@uni.example", "NOTIFICATIONS_DISPATCHER_LEASE_SECONDS": "6",
         "NOTIFICATIONS_DISPATCHER_POLL_SECONDS": "0.1", "LOG_LEVEL": "INFO",
-        "BUS_URL": f"sqlite:///{tmp_path}/unused-bus.db"}, tmp_path / "dispatcher.log")
+        "BUS_URL": f"sqlite:///{tmp_path}/unused-bus.db", "CAREERLOOP_DATA_DIR": str(tmp_path)},
+        tmp_path / "dispatcher.log")
     try:
         dispatcher.start()
         assert len(smtp_server.wait_for(2, timeout=60)) == 2, dispatcher.log.read_text()

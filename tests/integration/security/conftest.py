@@ -226,7 +226,8 @@ def _build_world(in_process: Callable[..., InProcessPlatform]) -> World:
     platforms["notes"].client.application.extensions["notes"].service.reference_wait_seconds = 0
     notifications.runners.append(ConsumerRunner(notifications.bus, NotificationPolicies(
         notifications.read_store, notifications.store,
-        namespace=notifications.client.application.extensions["careerloop"].settings.get("BUS_NAMESPACE")),
+        namespace=notifications.client.application.extensions["careerloop"].settings.get("BUS_NAMESPACE"),
+        personal=notifications.personal),
         notifications.read_store))
     settings = notifications.client.application.extensions["careerloop"].settings
     dispatcher = Dispatcher(notifications.store, notifications.read_store, settings, clock=clock)

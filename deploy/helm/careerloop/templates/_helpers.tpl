@@ -31,7 +31,7 @@ app.kubernetes.io/component: {{ .process }}
 
 {{/* Every process's environment: plain settings, then each secret from the Secret the values name. */}}
 {{- define "careerloop.env" -}}
-{{- $secret := required "set secretName: the Kubernetes Secret holding CAREERLOOP_JWT_SECRET, CALENDAR_FEED_SECRET, WEBHOOK_SECRET_KEY, ANALYTICS_PSEUDONYM_KEY, EVENT_STORE_URL and READ_STORE_URL (the chart has no default secrets)" .Values.secretName -}}
+{{- $secret := required "set secretName: the Kubernetes Secret holding CAREERLOOP_JWT_SECRET, CALENDAR_FEED_SECRET, WEBHOOK_SECRET_KEY, ANALYTICS_PSEUDONYM_KEY, ERASURE_MASTER_KEY, EVENT_STORE_URL, READ_STORE_URL and KEY_STORE_URL (the chart has no default secrets)" .Values.secretName -}}
 - name: BUS_URL
   value: {{ printf "kafka://%s" (required "set kafka.bootstrapServers: the Strimzi cluster's bootstrap service, host:port" .Values.kafka.bootstrapServers) | quote }}
 - name: TOPIC_PARTITIONS
