@@ -15,6 +15,7 @@ from services.followups.projections import FollowUpViews
 from services.notes.projections import NotesViews
 from services.notifications.policy_worker import NotificationPolicies
 from services.notifications.projections import NotificationViews
+from services.privacy.projections import ErasureViews
 from services.scheduling.projections import SchedulingViews
 from shared.bus import open_bus
 from shared.eventstore import open_event_store
@@ -24,10 +25,10 @@ from shared.projection import Projection
 from shared.readstore import open_read_store
 from shared.runtime import ensure_all_topics
 
-SERVICES = ("contacts", "scheduling", "notes", "followups", "notifications", "analytics")
+SERVICES = ("contacts", "scheduling", "notes", "followups", "notifications", "analytics", "privacy")
 PROJECTIONS: tuple[type[Projection], ...] = (ContactDirectory, SchedulingViews, NotesViews, FollowUpViews,
                                              NotificationViews, NotificationPolicies, Translator,
-                                             FunnelViews)
+                                             FunnelViews, ErasureViews)
 
 log = logging.getLogger("careerloop.init")
 

@@ -72,6 +72,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("FUNNEL_DEFINITION", "1", "Version of the funnel definition the analytics read models are built with (`GET /analytics/definitions`); a new version is applied by `make rebuild SERVICE=analytics`."),
     Variable("ACADEMIC_TERMS", "spring:01-01,summer:05-15,fall:08-15", "The academic terms as `name:MM-DD` start days (UTC), each running until the next one starts; a step on 2026-09-01 is in `fall-2026`."),
     Variable("ACADEMIC_YEAR_START", "07-01", "First day (MM-DD) of the academic year used in first-destination reporting (July 1 - June 30: `2026-27`)."),
+    Variable("PRIVACY_PORT", "8007", "Port of the privacy API (erasures) under `make run`."),
     Variable("ANALYTICS_ROSTER_MAX_ROWS", "50000", "Most data rows a roster upload may have (more: 422 naming this limit)."),
 )
 

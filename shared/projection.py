@@ -13,21 +13,32 @@ The base owns the plumbing, so a projection is its collections and its handlers 
 - `unapplied` gives a stream's document before an event, or None for a redelivery: for changes
   computed from the current document.
 - `before_batch` / `after_batch` run around each polled batch, inside its read-store batch.
+
+Every projection also follows the erasure topic (issue 15). On `SubjectErased` it forgets the
+student's keys in this process, deletes their documents from the collections it lists in `erasable`
+(each with the field naming the student), and acknowledges (`shared.erasure`). From then on it skips
+every event the erased student owns, so a redelivery, a replay or a rebuild brings nothing back. A
+projection that holds no personal data and must keep its counts (the analytics side) sets
+`holds_personal_data = False`: it only acknowledges.
 """
 from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable
 from typing import Any, ClassVar
 
 from shared.bus import Message
-from shared.events import EventCatalog, Recorded, UnknownEvent, parse_type
-from shared.keys.personal import PersonalData
+from shared.contracts.privacy import ERASURES
+from shared.erasure import acknowledge
+from shared.events import EventCatalog, Recorded, UnknownEvent, isoformat, parse_type, utcnow
+from shared.keys.personal import PersonalData, student_subject
 from shared.readstore import Collection, Index, ReadStore, Update, VersionGap
 from shared.readstore.generations import GenerationView, generation_of
 
 log = logging.getLogger("careerloop.projection")
+ERASED_CHECK_SECONDS = 60.0  # how long a projection trusts that an owner was not erased (a SubjectErased: at once)
 
 Reaction = Callable[[Any, dict[str, Any], Recorded], None]
 
@@ -49,6 +60,7 @@ class Projection:
     catalogs: ClassVar[tuple[EventCatalog, ...]]
     # `write` stamps each document with its latest event's time; False for documents that are facts only
     stamps_updated_at: ClassVar[bool] = True
+    holds_personal_data: ClassVar[bool] = True
     _reactions: ClassVar[dict[str, Reaction]]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -65,9 +77,12 @@ class Projection:
         self.namespace = namespace  # BUS_NAMESPACE: prefixes topics and the consumer group
         # the generation this instance writes: a GenerationView's, else 0 (tests, replays)
         self.generation: int = getattr(read_store, "pinned_generation", 0)
-        self._catalog_of = {(c.service, t.name): c for c in self.catalogs for t in c.types()}
+        self._catalog_of = {(c.service, t.name): c for c in (*self.catalogs, ERASURES) for t in c.types()}
         # stream type -> the collection of one version-guarded document per stream (see `write`)
         self.versioned: dict[str, Collection] = {}
+        # the collections holding students' personal data, each with the field naming the student
+        self.erasable: list[tuple[Collection, str]] = []
+        self._erased: dict[str, tuple[float, bool]] = {}  # owner -> (checked at, erased), see `_erased_owner`
 
     @property
     def group_id(self) -> str:
@@ -75,7 +90,7 @@ class Projection:
 
     @property
     def topics(self) -> list[str]:
-        return sorted({self.namespace + c.topic for c in self.catalogs})
+        return sorted({self.namespace + c.topic for c in (*self.catalogs, ERASURES)})
 
     def decode(self, message: Message) -> tuple[dict[str, Any], Recorded | None]:
         """The envelope and its upcast event; None as the event when this projection has no use for it."""
@@ -100,9 +115,34 @@ class Projection:
             for envelope, event in decoded:
                 if event is None:
                     self.skip(envelope)
+                elif event.name != "SubjectErased" and self._erased_owner(envelope.get("ownerid")):
+                    continue  # an erased student's: dropped, not applied (nothing of theirs comes back)
                 else:
                     self._reactions[event.name](self, envelope, event)
             self.after_batch()
+
+    # -- erasure ----------------------------------------------------------------------------------
+    @on("SubjectErased")
+    def subject_erased(self, envelope: dict[str, Any], event: Recorded) -> None:
+        student_id = event.data["student_id"]
+        if self.personal is not None:
+            self.personal.forget(student_subject(student_id))
+        if self.holds_personal_data:
+            self._erased[student_id] = (time.monotonic(), True)
+            for collection, field in self.erasable:
+                while page := collection.find({field: student_id}, limit=500).items:
+                    for doc in page:
+                        collection.delete(doc["_id"])
+        acknowledge(self.read_store, envelope["subject"], self.name, isoformat(utcnow()))
+
+    def _erased_owner(self, owner: Any) -> bool:
+        """Whether the student owning an event was erased (asked of the key store, remembered a minute)."""
+        if not owner or self.personal is None or not self.holds_personal_data:
+            return False
+        known = self._erased.get(owner)
+        if known is None or known[0] < time.monotonic() - ERASED_CHECK_SECONDS:
+            known = self._erased[owner] = (time.monotonic(), self.personal.keys.erased(student_subject(owner)))
+        return known[1]
 
     def before_batch(self) -> None:
         """Called before a polled batch's events are handled (per-batch state starts here)."""

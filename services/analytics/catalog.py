@@ -36,6 +36,7 @@ from shared.config import Settings
 from shared.contracts import CATALOGS
 from shared.contracts.analytics import JOURNEY_TOPIC
 from shared.events import SPEC_VERSION, EventCatalog, EventType
+from shared.keys.personal import seal_plan
 
 ASYNCAPI_VERSION = "3.0.0"
 DOCUMENT_VERSION = "1.0.0"
@@ -86,7 +87,9 @@ def asyncapi_document(settings: Settings | None = None, *,
             "version": DOCUMENT_VERSION,
             "description": "Every topic the careerloop platform publishes. Messages are CloudEvents 1.0 in "
                            "structured JSON mode; a published schema is never edited (a change is a new "
-                           "version). Fields marked `x-pii: true` hold personal data.",
+                           "version). Fields marked `x-pii: true` hold personal data; on the domain topics each field "
+                           "holding any is sealed (`SealedValue`) with the data key of the subject named by "
+                           "`x-sealed-for`.",
         },
         "defaultContentType": "application/cloudevents+json",
         "servers": {"kafka": {
@@ -298,7 +301,35 @@ def _domain_data_schemas() -> dict[str, Any]:
     for catalog in CATALOGS:
         for event in catalog.types():
             spec.components.schema(f"{catalog.service}.{event.name}.v{event.version}", schema=event.schema)
-    return spec.to_dict()["components"]["schemas"]
+    schemas: dict[str, Any] = spec.to_dict()["components"]["schemas"]
+    for catalog in CATALOGS:
+        for event in catalog.types():
+            properties = schemas[f"{catalog.service}.{event.name}.v{event.version}"]["properties"]
+            for name, subject in seal_plan(event.schema()):
+                properties[name] = _sealed(properties[name], subject)
+    schemas["SealedValue"] = SEALED_VALUE
+    return schemas
+
+
+SEALED_VALUE = {
+    "type": "object", "required": ["$sealed", "key", "data"],
+    "description": "Personal data sealed with its subject's data key (shared.keys.fields): AES-256-GCM over the "
+                   "value's JSON, with the event id and the field name as associated data. Only the platform's "
+                   "processes open it; once the subject is erased (its key shredded) it opens to nothing.",
+    "properties": {
+        "$sealed": {"const": 1},
+        "key": {"type": "string", "description": "the data key's id (never the key)"},
+        "shape": {"enum": ["string", "list", "object", "other"],
+                  "description": "the plain value's JSON type, so an erased value reads as a placeholder of it"},
+        "data": {"type": "string", "contentEncoding": "base64", "description": "nonce | ciphertext | tag"}}}
+
+
+def _sealed(plain: dict[str, Any], subject: str) -> dict[str, Any]:
+    """A top-level field holding personal data, as it is on the wire: sealed (in clear only in events
+    stored before sealing began, until `python -m shared.keys seal-existing` ran)."""
+    marks = {"x-pii": True} if plain.get("x-pii") else {}
+    return {"anyOf": [{"$ref": "#/components/schemas/SealedValue"}, plain], **marks, "x-sealed-for": subject,
+            "description": f"holds personal data: sealed with the {subject}'s data key"}
 
 
 def main(argv: list[str] | None = None) -> int:

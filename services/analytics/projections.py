@@ -86,6 +86,7 @@ class FunnelViews(Projection):
     name = "analytics-funnel"
     catalogs = (ROSTER,)
     stamps_updated_at = False
+    holds_personal_data = False  # pseudonymised facts: counts stay after an erasure (it only acknowledges)
 
     def __init__(self, read_store: ReadStore, *, namespace: str = "", rules: Definition | None = None,
                  pseudonymiser: Pseudonymiser | None = None, personal: PersonalData | None = None) -> None:

@@ -61,6 +61,7 @@ class Translator(Projection):
     name = "analytics-translator"
     version = 1
     stamps_updated_at = False
+    holds_personal_data = False  # pseudonymised facts: counts stay after an erasure (it only acknowledges)
     catalogs = (CONTACTS, INTERVIEWS, NOTES, FOLLOWUPS)
 
     def __init__(self, read_store: ReadStore, *, bus: EventBus | None = None,

@@ -52,6 +52,7 @@ class ContactDirectory(Projection):
         super().__init__(read_store, **options)
         self.docs = directory(read_store)
         self.versioned = {CONTACTS.aggregate: self.docs}
+        self.erasable = [(self.docs, "student_id")]
 
     @on("ContactAdded")
     def added(self, envelope: dict[str, Any], event: Recorded) -> None:

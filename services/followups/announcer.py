@@ -43,6 +43,7 @@ from shared.contracts.followups import FOLLOWUPS
 from shared.errors import ConcurrencyConflict, RuleViolated
 from shared.events import Metadata, isoformat, utcnow
 from shared.eventstore import EventStore
+from shared.keys.vault import SubjectErased
 from shared.process import Lease, ProcessLoop, ProcessMetrics, command_line, running
 from shared.readstore import ReadStore, iterate
 from shared.repository import Repository
@@ -94,6 +95,9 @@ class Announcer:
             return "refused"
         except ConcurrencyConflict:
             return "busy"
+        except SubjectErased:  # the views drop the erased student's items as soon as they see the erasure
+            log.debug("not recording %s for %s: its student was erased", done, item["_id"])
+            return "refused"
         return done
 
     def _load(self, item: dict[str, Any]) -> Callable[[str], FollowUp]:

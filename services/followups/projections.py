@@ -113,6 +113,7 @@ class FollowUpViews(Projection):
         self.notifications = notifications(read_store)
         self.versioned = {**{stream_type: self.sources for stream_type in SOURCE_TYPES},
                           ADVISING.aggregate: self.advisees}
+        self.erasable = [(c, "student_id") for c in (self.sources, self.items, self.timeline, self.advisees)]
         self._dirty: set[str] = set()  # the students whose queue this batch derives again
         self._seen: dict[str, int] = {}  # per stream, the newest version this batch wrote
         self._facts: dict[str, dict[str, Any]] = {}  # per stream, its facts as this batch last wrote them

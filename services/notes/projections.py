@@ -95,6 +95,8 @@ class NotesViews(Projection):
         self.assignments = assignments(read_store)
         self.versioned = {NOTES.aggregate: self.search, ADVISING.aggregate: self.assignments,
                           CONTACTS.aggregate: self.contacts, INTERVIEWS.aggregate: self.interviews}
+        self.erasable = [(c, "student_id") for c in (self.search, self.contacts, self.interviews, self.access_log,
+                                                     self.assignments)]
 
     # -- notes --------------------------------------------------------------------------------
     @on("NoteRecorded")

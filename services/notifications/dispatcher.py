@@ -79,6 +79,7 @@ from shared.errors import ConcurrencyConflict
 from shared.events import Metadata, isoformat, utcnow
 from shared.eventstore import EventStore
 from shared.ics import invite, method_of
+from shared.keys.personal import student_subject
 from shared.process import Lease, ProcessLoop, ProcessMetrics, command_line, holder_id, running
 from shared.readstore import ReadStore, iterate
 from shared.repository import Repository
@@ -86,6 +87,7 @@ from shared.repository import Repository
 log = logging.getLogger("careerloop.notifications.dispatcher")
 ACTOR = "system:notifications-dispatcher"
 LEASE = "dispatcher:notifications"
+RECIPIENT_ERASED = "the recipient's personal data was erased"
 
 
 @dataclass(frozen=True)
@@ -200,6 +202,8 @@ class Dispatcher:
         now = self.clock()
         if not notification.due(now):
             return False
+        if self._erased(notification.recipient_id):
+            return self._suppress(notification, RECIPIENT_ERASED)
         preferences = self.preferences.load(Preferences.stream_for(notification.recipient_id))
         time_zone = preferences.time_zone or notification.context.get("time_zone")
         channel, kind = notification.channel, notification.kind
@@ -221,6 +225,12 @@ class Dispatcher:
             self._save(notification)
             return True
         return self._send(notification, preferences, time_zone, targets, now)
+
+    def _erased(self, recipient_id: str) -> bool:
+        """Whether the recipient was erased: the views drop their queue on the erasure, and this
+        settles what was already read from it (nothing is sent to, or about, an erased student)."""
+        personal = getattr(self.store, "personal", None)  # a sealing store: the deployed dispatcher's
+        return personal is not None and personal.keys.erased(student_subject(recipient_id))
 
     def _targets(self, notification: Notification) -> list[str]:
         if notification.channel != "webhook":

@@ -50,6 +50,7 @@ class NotificationPolicies(Projection):
         self.followups = followup_facts(read_store)
         self.versioned = {CONTACTS.aggregate: self.contacts, INTERVIEWS.aggregate: self.interviews,
                           FOLLOWUPS.aggregate: self.followups}
+        self.erasable = [(c, "student_id") for c in (self.contacts, self.interviews, self.followups)]
 
     # -- plumbing -------------------------------------------------------------------------------
     def _facts(self, envelope: dict[str, Any], update: Update) -> dict[str, Any]:

@@ -68,6 +68,7 @@ class NotificationViews(Projection):
         self.docs = notifications(read_store)
         self.endpoints = endpoints(read_store)
         self.versioned = {NOTIFICATIONS.aggregate: self.docs, WEBHOOK_ENDPOINTS.aggregate: self.endpoints}
+        self.erasable = [(self.docs, "recipient_id"), (self.endpoints, "user_id")]
 
     # -- notifications ------------------------------------------------------------------------
     def notification(self, envelope: dict[str, Any], event: Recorded) -> None:

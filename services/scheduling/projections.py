@@ -36,6 +36,7 @@ class SchedulingViews(Projection):
         self.interviews = interviews(read_store)
         self.contacts = contact_references(read_store)
         self.versioned = {INTERVIEWS.aggregate: self.interviews, CONTACTS.aggregate: self.contacts}
+        self.erasable = [(self.interviews, "student_id"), (self.contacts, "student_id")]
 
     # -- contacts, as far as scheduling cares ---------------------------------------------------
     @on("ContactAdded")

@@ -1,8 +1,10 @@
 """The published event contracts of every service, importable by any consumer.
 
 A service writes only its own catalogue; projections and other services read any catalogue here
-instead of importing the service. `pii=True` in a field's metadata marks personal data, so that a
-later per-subject encryption (crypto-shredding) can find it without a new contract.
+instead of importing the service. `pii(field, subject=...)` marks personal data and names whose data
+key seals it before the event is stored (`shared.keys.personal`): `student`, the stream's owner;
+`contact`, the professional the event is about (a student's words about a contact in the contact's
+own record go with the contact); None, an identifier kept in clear.
 
 `python -m shared.contracts --golden > tests/contract/golden/events.json` writes the golden copy of
 every published schema that `tests/contract/test_golden_contracts.py` holds the code to.
@@ -19,11 +21,12 @@ from shared.contracts.notifications import (
     NOTIFICATIONS,
     WEBHOOK_ENDPOINTS,
 )
+from shared.contracts.privacy import ERASURES
 from shared.contracts.scheduling import INTERVIEWS, STUDENT_SCHEDULES
 
 CATALOGS = (CONTACTS, CONTACT_IMPORTS, INTERVIEWS, STUDENT_SCHEDULES, NOTES, NOTE_ACCESS_LOGS, ADVISING,
             FOLLOWUPS, NOTIFICATIONS, NOTIFICATION_PREFERENCES, WEBHOOK_ENDPOINTS, NOTIFICATION_TEMPLATES, ROSTER,
-            ROSTER_UPLOADS)
+            ROSTER_UPLOADS, ERASURES)
 # Topics of the published integration language for consumers outside the platform
 # (services/analytics/integration.py: CloudEvents with JSON Schemas, not domain events, so the services
 # may change their own events freely): created with the domain topics, never by their producer.

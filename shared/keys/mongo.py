@@ -6,7 +6,7 @@ import contextlib
 from typing import Any
 
 from bson.binary import Binary
-from pymongo import ASCENDING, IndexModel
+from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
@@ -18,7 +18,8 @@ COLLECTION = "data_keys"
 
 def _indexes(db: Database) -> None:
     create_indexes(db[COLLECTION], [IndexModel([("key_id", ASCENDING)], unique=True, name="key_id"),
-                                    IndexModel([("master_key_id", ASCENDING), ("_id", ASCENDING)], name="master")])
+                                    IndexModel([("master_key_id", ASCENDING), ("_id", ASCENDING)], name="master"),
+                                    IndexModel([("erased_at", DESCENDING)], name="erased")])
 
 
 def _record(doc: dict[str, Any] | None) -> KeyRecord | None:
@@ -73,6 +74,18 @@ class MongoKeyStore:
         result = self.keys.update_one({"_id": subject, "wrapped": Binary(expected)},
                                       {"$set": {"wrapped": Binary(wrapped), "master_key_id": master_key_id}})
         return result.modified_count == 1
+
+    @transient_errors
+    def last_erased_at(self) -> str | None:
+        doc = self.keys.find_one({"erased_at": {"$ne": None}}, {"erased_at": 1}, sort=[("erased_at", DESCENDING)])
+        return doc["erased_at"] if doc else None
+
+    @transient_errors
+    def live_subjects_under(self, subject: str) -> list[str]:
+        prefix = subject + "/"
+        docs = self.keys.find({"_id": {"$gte": prefix, "$lt": prefix[:-1] + chr(ord("/") + 1)}, "erased_at": None},
+                              {"_id": 1}, sort=[("_id", ASCENDING)])
+        return [doc["_id"] for doc in docs]
 
     @transient_errors
     def wrapped_by_other_than(self, master_key_id: str, after: str = "", limit: int = 500) -> list[KeyRecord]:

@@ -59,6 +59,14 @@ class KeyStore(Protocol):
         changed meanwhile (shredded, or rewrapped by another process)."""
         ...
 
+    def last_erased_at(self) -> str | None:
+        """When the newest shredding happened (an index read): processes compare it to drop their caches."""
+        ...
+
+    def live_subjects_under(self, subject: str) -> list[str]:
+        """The live subjects whose names start with `subject/` (a student's contacts' keys)."""
+        ...
+
     def wrapped_by_other_than(self, master_key_id: str, after: str = "", limit: int = 500) -> list[KeyRecord]:
         """Live records wrapped by another master key, by subject after `after`: a rotation's pages."""
         ...

@@ -17,6 +17,7 @@ CREATE TABLE IF NOT EXISTS data_keys (
     erased_at TEXT
 );
 CREATE INDEX IF NOT EXISTS data_keys_master ON data_keys (master_key_id, subject);
+CREATE INDEX IF NOT EXISTS data_keys_erased ON data_keys (erased_at);
 """
 COLUMNS = "subject, key_id, wrapped, master_key_id, created_at, erased_at"
 
@@ -77,6 +78,16 @@ class SQLiteKeyStore:
             cursor = conn.execute("UPDATE data_keys SET wrapped = ?, master_key_id = ? "
                                   "WHERE subject = ? AND wrapped = ?", (wrapped, master_key_id, subject, expected))
             return cursor.rowcount == 1
+
+    def last_erased_at(self) -> str | None:
+        return self._conn().execute("SELECT MAX(erased_at) FROM data_keys").fetchone()[0]
+
+    def live_subjects_under(self, subject: str) -> list[str]:
+        prefix = subject + "/"
+        rows = self._conn().execute(  # a range on the primary key: no LIKE, so no escaping of the name
+            "SELECT subject FROM data_keys WHERE subject >= ? AND subject < ? AND erased_at IS NULL ORDER BY subject",
+            (prefix, prefix[:-1] + chr(ord("/") + 1))).fetchall()
+        return [row["subject"] for row in rows]
 
     def wrapped_by_other_than(self, master_key_id: str, after: str = "", limit: int = 500) -> list[KeyRecord]:
         rows = self._conn().execute(

@@ -8,8 +8,10 @@ records still wrapped by another key). Wrapping is AES-256-GCM ([cryptography]'s
 subject and key id as associated data, so a wrapped key moved to another record does not unwrap.
 
 Unwrapped keys are kept in this process for `cache_seconds` (a command, a projection batch and a
-view reuse them). That bounds how long a process that has not yet seen a `SubjectErased` can still
-decrypt a shredded subject's data; consumers of the erasure topic call `forget(subject)` at once.
+view reuse them), and the whole cache is dropped as soon as the key store says a key was shredded
+since (asked at most every `REVALIDATE_SECONDS`, one index read): a process that consumes no topic
+(an API) stops decrypting a shredded subject's data within about a second. Consumers of the erasure
+topic also call `forget(subject)` at once.
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ from shared.events import isoformat, utcnow
 from shared.keys.port import KeyRecord, KeyStore
 
 NONCE_BYTES = 12
+REVALIDATE_SECONDS = 1.0
 
 
 class SubjectErased(Conflict):
@@ -82,6 +85,8 @@ class DataKeys:
         self.cache_seconds = cache_seconds
         self._cache: dict[str, tuple[float, str, bytes]] = {}  # key id or subject -> (until, key id, key)
         self._lock = threading.Lock()
+        self._revalidate_at = 0.0
+        self._last_erased_at: str | None = None
 
     # -- wrapping ---------------------------------------------------------------------------------
     def _wrap(self, subject: str, key_id: str, key: bytes, master: MasterKey) -> bytes:
@@ -106,10 +111,22 @@ class DataKeys:
         return record.key_id, key
 
     def _cached(self, name: str) -> tuple[str, bytes] | None:
+        now = time.monotonic()
+        if now >= self._revalidate_at:
+            self._revalidate(now)
         entry = self._cache.get(name)
-        if entry is None or entry[0] < time.monotonic():
+        if entry is None or entry[0] < now:
             return None
         return entry[1], entry[2]
+
+    def _revalidate(self, now: float) -> None:
+        """Drop every cached key once the key store has shredded one since we last asked."""
+        self._revalidate_at = now + REVALIDATE_SECONDS
+        erased_at = self.store.last_erased_at()
+        if erased_at != self._last_erased_at:
+            with self._lock:
+                self._cache.clear()
+            self._last_erased_at = erased_at
 
     # -- use ----------------------------------------------------------------------------------------
     def key_for(self, subject: str) -> tuple[str, bytes]:
@@ -140,12 +157,25 @@ class DataKeys:
         self.forget(subject)
         return shredded
 
+    def shred_all(self, subject: str) -> int:
+        """Shred `subject`'s key and every key under it (`<subject>/...`: a student's contacts'); how many
+        were live. Safe to repeat: a retry shreds what is left and counts only that."""
+        shredded = sum(self.shred(name) for name in self.store.live_subjects_under(subject))
+        return shredded + self.shred(subject)
+
+    def erased(self, subject: str) -> bool:
+        """Whether `subject`'s key was shredded (asked of the store: an erasure elsewhere counts at once)."""
+        record = self.store.by_subject(subject)
+        return record is not None and record.shredded
+
     def forget(self, subject: str) -> None:
-        """Drop the subject's key from this process (an erasure seen on the erasure topic)."""
+        """Drop the subject's key, and the keys under it, from this process (an erasure seen on the
+        erasure topic)."""
         with self._lock:
-            entry = self._cache.pop(subject, None)
-            if entry is not None:
-                self._cache.pop(entry[1], None)
+            for name in [n for n in self._cache if n == subject or n.startswith(subject + "/")]:
+                entry = self._cache.pop(name, None)
+                if entry is not None:
+                    self._cache.pop(entry[1], None)
 
     def rotate(self, page_size: int = 500) -> int:
         """Rewrap every live data key still wrapped by a previous master key under the current one;

@@ -117,8 +117,11 @@ def test_every_personal_data_field_and_no_other_is_marked_pii() -> None:
     schemas = asyncapi_document()["components"]["schemas"]
 
     def resolve(schema: dict[str, Any]) -> dict[str, Any]:
-        for branch in schema.get("anyOf", []):  # a nullable nested schema: [{"$ref": ...}, {"type": "null"}]
-            if "$ref" in branch:
+        # a nullable nested schema: [{"$ref": ...}, {"type": "null"}]; a sealed field: [SealedValue, the plain one]
+        for branch in schema.get("anyOf", []):
+            if branch.get("$ref") == "#/components/schemas/SealedValue":
+                continue
+            if "$ref" in branch or "anyOf" in branch or "items" in branch:
                 return resolve(branch)
         ref = schema.get("$ref") or (schema.get("items") or {}).get("$ref")
         return schemas[ref.rsplit("/", 1)[-1]] if ref else schema
@@ -148,6 +151,24 @@ def test_the_events_the_services_publish_validate_against_their_messages() -> No
             else {**envelope, "streamversion": 0}
         assert list(validator.iter_errors(broken)), f"{envelope['type']}: a broken event passed"
     assert len(seen) >= 6 and seen <= set(messages)
+
+
+def test_sealed_events_as_the_relay_publishes_them_validate_and_a_sealed_field_is_described_so(
+        tmp_path: Path) -> None:
+    from shared.keys import open_personal_data
+    from shared.keys.fields import is_sealed
+
+    document = asyncapi_document()
+    personal = open_personal_data(Settings({"CAREERLOOP_DATA_DIR": str(tmp_path)}))
+    sealed_fields = 0
+    for envelope in Workload(2).envelopes():
+        sealed = personal.seal(envelope)
+        sealed_fields += sum(is_sealed(v) for v in sealed["data"].values())
+        validator = Draft202012Validator({**document, "$ref": f"#/components/messages/{envelope['type']}/payload"})
+        assert not list(validator.iter_errors(sealed)), envelope["type"]
+    assert sealed_fields > 0
+    name = document["components"]["schemas"]["contacts.ContactAdded.v1"]["properties"]["name"]
+    assert name["x-sealed-for"] == "contact" and name["anyOf"][0] == {"$ref": "#/components/schemas/SealedValue"}
 
 
 def test_a_deployment_document_names_its_broker_namespace_and_partitions() -> None:

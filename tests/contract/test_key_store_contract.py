@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from cryptography.exceptions import InvalidTag
 
 from shared.keys import KeyStore, open_key_store
 from shared.keys.fields import ERASED, is_sealed, open_value, seal
-from shared.keys.vault import DataKeys, MasterKey, SubjectErased
+from shared.keys.vault import REVALIDATE_SECONDS, DataKeys, MasterKey, SubjectErased
 from tests.backends import _dispose, event_store_url
 
 M1, M2 = MasterKey.generate("m1"), MasterKey.generate("m2")
@@ -103,6 +104,24 @@ def test_shredding_makes_every_copy_read_as_erased_and_no_new_key_can_be_made(op
     assert keys.shred("contact:never-seen") is True
     with pytest.raises(SubjectErased):
         keys.key_for("contact:never-seen")
+
+
+def test_a_students_erasure_shreds_their_key_and_their_contacts_and_no_one_elses(
+        opened: Callable[[], KeyStore]) -> None:
+    keys, api_process = DataKeys(opened(), M1), DataKeys(opened(), M1)
+    names = ["student:s-1", "student:s-1/contact:c-1", "student:s-1/contact:c-2", "student:s-10",
+             "student:s-10/contact:c-3", "student:s-1x"]
+    values = {name: seal(f"about {name}", name, keys, event_id="e-1", field="text") for name in names}
+    assert all(open_value(v, api_process, event_id="e-1", field="text") != ERASED for v in values.values())
+    assert keys.store.last_erased_at() is None
+    assert keys.store.live_subjects_under("student:s-1") == ["student:s-1/contact:c-1", "student:s-1/contact:c-2"]
+    assert keys.shred_all("student:s-1") == 3 and keys.shred_all("student:s-1") == 0  # a retry finds it done
+    assert keys.erased("student:s-1") and keys.erased("student:s-1/contact:c-2") and not keys.erased("student:s-10")
+    assert keys.store.last_erased_at() is not None
+    # a process that follows no topic drops its cached keys once the store reports a shredding
+    time.sleep(REVALIDATE_SECONDS)
+    erased = {name for name, v in values.items() if open_value(v, api_process, event_id="e-1", field="text") == ERASED}
+    assert erased == {"student:s-1", "student:s-1/contact:c-1", "student:s-1/contact:c-2"}
 
 
 def test_a_master_key_rotation_rewraps_every_live_key_and_sealed_values_still_open(

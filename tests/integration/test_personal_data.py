@@ -33,7 +33,7 @@ SECRETS = (NAME, EMAIL, PHONE, NOTE, STUDENT_NAME, STUDENT_EMAIL, "Quillfeather"
 def test_the_contracts_name_whose_key_seals_each_personal_field() -> None:
     requested = dict(seal_plan(INTERVIEWS.latest("InterviewRequested").schema()))
     assert requested == {"contact_email": "contact", "contact_name": "contact", "student_email": "student",
-                         "student_name": "student"}
+                         "student_name": "student", "link": "student", "place": "student"}
     plans = {t.name: dict(seal_plan(t.schema())) for c in CATALOGS for t in c.types()}
     assert plans["StudentCohortRecorded"] == {}  # the roster's student id is an identifier, kept in clear
     assert plans["ContactsMerged"]["filled"] == "contact"  # a nested field holding a contact's details

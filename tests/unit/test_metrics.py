@@ -54,9 +54,11 @@ def test_odd_label_values_survive_the_exposition_and_parse_back(stores, tmp_path
     assert {s.labels["backend"]: s.value for s in families["careerloop_up"].samples} == {
         "event_store": 1, "read_store": 1, "bus": 1}
     topics = {s.labels["topic"] for s in families["careerloop_projection_lag"].samples}
-    assert topics == {namespace + "careerloop.contacts.contact.v1"}
-    assert [(s.labels["partition"], s.value) for s in families["careerloop_topic_end_offset"].samples] == [
-        ("0", 0), ("1", 0)]
+    # the directory follows its own topic and, as every projection, the erasure topic
+    assert topics == {namespace + "careerloop.contacts.contact.v1", namespace + "careerloop.privacy.erasure.v1"}
+    assert sorted((s.labels["topic"], s.labels["partition"], s.value)
+                  for s in families["careerloop_topic_end_offset"].samples) == [
+        (topic, partition, 0) for topic in sorted(topics) for partition in ("0", "1")]
 
 
 def test_a_bus_that_cannot_be_opened_is_reported_down_and_the_rest_is_still_scraped(stores, tmp_path: Path):

@@ -32,6 +32,8 @@ from services.notifications.app import create_app as create_notifications_app
 from services.notifications.dispatcher import Dispatcher
 from services.notifications.policy_worker import NotificationPolicies
 from services.notifications.projections import NotificationViews
+from services.privacy.app import create_app as create_privacy_app
+from services.privacy.projections import ErasureViews
 from services.scheduling.app import create_app as create_scheduling_app
 from services.scheduling.projections import SchedulingViews
 from shared.auth import mint_token
@@ -137,7 +139,8 @@ class World:
     def path_parameters(self, service: str, template: str) -> dict[str, str]:
         """The owner's seeded records (and the assigned advisor) for the parameters of a path template."""
         known = {**{name: self.seed[name] for name in (
-                    "contact_id", "interview_id", "note_id", "import_id", "notification_id", "endpoint_id")},
+                    "contact_id", "interview_id", "note_id", "import_id", "notification_id", "endpoint_id",
+                    "erasure_id")},
                  "item_id": self.seed["item_id"] if service == "notes" else self.seed["followup_id"],
                  "advisor_id": ADVISOR, "student_id": OWNER, "kind": "thank_you_due", "tag": "alumni"}
         names = re.findall(r"\{([a-z_]+)\}", template)
@@ -205,6 +208,13 @@ class World:
         return self.ok("notifications", "POST", "/webhooks",
                        {"url": "http://127.0.0.1:9/hooks", "description": SECRETS[3]})["id"]
 
+    def erasure_request(self, student: str = "owner") -> str:
+        """A student's own erasure request, waiting for an admin (never carried out here: the world's
+        privacy projection has no service to carry it out with)."""
+        response = self.call("privacy", "POST", "/me/erasure-request", student, {"reason": "leaving"})
+        assert response.status_code == 202, response.get_json()
+        return response.get_json()["id"]
+
     def assignment(self) -> str:
         """A fresh advisor assigned to the owner (admins assign)."""
         advisor = f"advisor-{uuid.uuid4().hex[:8]}"
@@ -221,6 +231,7 @@ def _build_world(in_process: Callable[..., InProcessPlatform]) -> World:
         "notes": in_process(create_notes_app, "notes", [NotesViews]),
         "followups": in_process(create_followups_app, "followups", [FollowUpViews], clock=clock),
         "notifications": in_process(create_notifications_app, "notifications", [NotificationViews], clock=clock),
+        "privacy": in_process(create_privacy_app, "privacy", [ErasureViews], clock=clock),
     }
     notifications = platforms["notifications"]
     platforms["notes"].client.application.extensions["notes"].service.reference_wait_seconds = 0
@@ -253,6 +264,7 @@ def _seed(world: World) -> None:
     seed["item_id"] = world.action_item(seed["note_id"])
     seed["endpoint_id"] = world.webhook()
     seed["followup_id"] = world.followup_item()
+    seed["erasure_id"] = world.erasure_request()
     # the interview's reminders fall due: the dispatcher puts them in the owner's in-app inbox
     start = world.ok("scheduling", "GET", f"/interviews/{seed['interview_id']}")["start"]
     world.clock.now = datetime.fromisoformat(start.replace("Z", "+00:00")) - timedelta(hours=23)

@@ -98,6 +98,11 @@ EXPECTED: dict[str, str] = {
     "notifications/GET /templates":                          "401 403 403   403  403  ok    403",
     "notifications/GET /templates/{kind}":                   "401 403 403   403  403  ok    403",
     "notifications/PUT /templates/{kind}":                   "401 403 403   403  403  ok    403",
+    "privacy/POST /erasures":                                "401 403 403   403  403  ok    403",
+    "privacy/GET /erasures":                                 "401 403 403   403  403  ok    403",
+    "privacy/POST /erasures/{erasure_id}/confirm":           "401 403 403   403  403  ok    403",
+    "privacy/GET /erasures/{erasure_id}":                    "401 ok  404   403  403  ok    403",
+    "privacy/POST /me/erasure-request":                      "401 ok  403   403  403  403   403",
 }
 
 Request = tuple[dict[str, str], Any]  # path parameters, JSON body (None: no body)
@@ -178,6 +183,11 @@ REQUESTS: dict[str, Callable[[World, bool], Request]] = {
         {"endpoint_id": w.webhook() if f else w.seed["endpoint_id"]}, None),
     "notifications/POST /webhooks/{endpoint_id}/enable": lambda w, f: (
         {"endpoint_id": w.webhook() if f else w.seed["endpoint_id"]}, None),
+    # an admin's erasure of another (fresh) student; the world never carries erasures out
+    "privacy/POST /erasures": lambda w, f: ({}, {"student_id": f"student-{uuid.uuid4().hex[:8]}" if f else OWNER}),
+    "privacy/POST /erasures/{erasure_id}/confirm": lambda w, f: (
+        {"erasure_id": w.erasure_request() if f else w.seed["erasure_id"]}, None),
+    "privacy/POST /me/erasure-request": lambda w, f: ({}, {"student_id": OWNER, "reason": "leaving"}),
     "notifications/PUT /templates/{kind}": lambda w, f: (
         {"kind": "thank_you_due"}, {"subject": "Thank them", "text": "Say thanks.", "html": "<p>Say thanks.</p>"}),
 }

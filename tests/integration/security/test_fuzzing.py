@@ -34,7 +34,7 @@ from tests.openapi_responses import ResponseChecker
 EXAMPLES_PER_OPERATION = 12  # per role and operation: about a minute for all five services on 2 cores
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 ROLES = ("owner", "admin")
-SERVICES = ("contacts", "scheduling", "notes", "followups", "notifications")
+SERVICES = ("contacts", "scheduling", "notes", "followups", "notifications", "privacy")
 
 
 @pytest.mark.parametrize("service", SERVICES)

@@ -1,0 +1,78 @@
+"""HTTP endpoints of the privacy service: erasures (thin views over `application`).
+
+Who does what:
+- an admin orders a student's erasure (`POST /erasures`: asked for and confirmed in one act), lists
+  erasures (`GET /erasures?status=requested`: students' own requests waiting for them), confirms a
+  request (`POST /erasures/{id}/confirm`) and reads any erasure's report (`GET /erasures/{id}`);
+- a student asks for their own erasure (`POST /me/erasure-request`) and reads its report.
+Anyone else: 403 for the role, 404 for an erasure that is not theirs (existence does not leak).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Response, current_app
+
+from services.privacy import schemas
+from services.privacy.application import PrivacyService
+from shared.auth import Principal, acting_for
+from shared.readstore import Collection
+from shared.web import AcceptedSchema, Api, accepted_response, command_metadata, if_match_version, json_response
+
+api = Api("privacy", __name__)
+ADMINS = ("admin",)
+SUBJECTS = ("student", "admin")
+
+
+@dataclass
+class PrivacyContext:
+    service: PrivacyService
+    erasures: Collection
+
+
+def _ctx() -> PrivacyContext:
+    return current_app.extensions["privacy"]
+
+
+def _report(erasure_id: str, principal: Principal) -> Response:
+    erasure = _ctx().service.get(erasure_id, principal)
+    return json_response(_ctx().service.report(erasure), version=erasure.version)
+
+
+@api.route("/erasures", "POST", summary="Erase a student's personal data (asked for and confirmed at once)",
+           roles=ADMINS, body=schemas.OrderErasure, response=AcceptedSchema, status=202, errors=(409,))
+def order_erasure(principal: Principal, body: dict[str, Any]) -> Response:
+    accepted = _ctx().service.order(body["student_id"], body.get("reason"), principal, command_metadata(principal))
+    return accepted_response(accepted, 202, location=f"/erasures/{accepted.id}")
+
+
+@api.route("/erasures", "GET", summary="Erasures, newest request first (filter by status)", roles=ADMINS,
+           query=schemas.ErasuresQuery, response=schemas.ErasuresPage)
+def list_erasures(principal: Principal, query: dict[str, Any]) -> Response:
+    where = {"status": query["status"]} if "status" in query else {}
+    page = _ctx().erasures.find(where, sort=[("requested_at", -1)], limit=query["limit"], cursor=query.get("cursor"))
+    items = [{"id": d["_id"], **{k: d.get(k) for k in ("student_id", "status", "requested_by", "requested_at",
+                                                        "confirmed_at", "erased_at")}} for d in page.items]
+    return json_response({"items": items, "next_cursor": page.next_cursor})
+
+
+@api.route("/erasures/<erasure_id>/confirm", "POST", summary="Confirm a student's own erasure request",
+           roles=ADMINS, response=AcceptedSchema, status=202, errors=(404, 409, 412))
+def confirm_erasure(principal: Principal, erasure_id: str) -> Response:
+    accepted = _ctx().service.confirm(erasure_id, principal, command_metadata(principal), if_match_version())
+    return accepted_response(accepted, 202)
+
+
+@api.route("/erasures/<erasure_id>", "GET", summary="An erasure's report: each component that must act, and when",
+           roles=SUBJECTS, response=schemas.ErasureReport, errors=(404,))
+def erasure_report(principal: Principal, erasure_id: str) -> Response:
+    return _report(erasure_id, principal)
+
+
+@api.route("/me/erasure-request", "POST", summary="Ask for your own erasure (an admin confirms it)",
+           roles=("student",), body=schemas.RequestOwnErasure, response=AcceptedSchema, status=202, errors=(409,))
+def request_own_erasure(principal: Principal, body: dict[str, Any]) -> Response:
+    acting_for(principal, body.get("student_id"))  # a student naming another: 403
+    accepted = _ctx().service.request_own(principal, body.get("reason"), command_metadata(principal))
+    return accepted_response(accepted, 202, location=f"/erasures/{accepted.id}")
