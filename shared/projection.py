@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -38,7 +37,6 @@ from shared.readstore import Collection, Index, ReadStore, Update, VersionGap
 from shared.readstore.generations import GenerationView, generation_of
 
 log = logging.getLogger("careerloop.projection")
-ERASED_CHECK_SECONDS = 60.0  # how long a projection trusts that an owner was not erased (a SubjectErased: at once)
 
 Reaction = Callable[[Any, dict[str, Any], Recorded], None]
 
@@ -82,7 +80,6 @@ class Projection:
         self.versioned: dict[str, Collection] = {}
         # the collections holding students' personal data, each with the field naming the student
         self.erasable: list[tuple[Collection, str]] = []
-        self._erased: dict[str, tuple[float, bool]] = {}  # owner -> (checked at, erased), see `_erased_owner`
 
     @property
     def group_id(self) -> str:
@@ -128,7 +125,6 @@ class Projection:
         if self.personal is not None:
             self.personal.forget(student_subject(student_id))
         if self.holds_personal_data:
-            self._erased[student_id] = (time.monotonic(), True)
             for collection, field in self.erasable:
                 while page := collection.find({field: student_id}, limit=500).items:
                     for doc in page:
@@ -136,13 +132,11 @@ class Projection:
         acknowledge(self.read_store, envelope["subject"], self.name, isoformat(utcnow()))
 
     def _erased_owner(self, owner: Any) -> bool:
-        """Whether the student owning an event was erased (asked of the key store, remembered a minute)."""
+        """Whether the student owning an event was erased (the key store's tombstones, which the process
+        keeps as a set and reloads within a second of any shredding)."""
         if not owner or self.personal is None or not self.holds_personal_data:
             return False
-        known = self._erased.get(owner)
-        if known is None or known[0] < time.monotonic() - ERASED_CHECK_SECONDS:
-            known = self._erased[owner] = (time.monotonic(), self.personal.keys.erased(student_subject(owner)))
-        return known[1]
+        return self.personal.keys.erased(student_subject(owner))
 
     def before_batch(self) -> None:
         """Called before a polled batch's events are handled (per-batch state starts here)."""

@@ -40,24 +40,6 @@ class Acknowledgement(Schema):
                                     metadata={"description": "RFC 3339 UTC; null: not yet"})
 
 
-class ErasureReport(Schema):
-    id = fields.String(required=True)
-    version = fields.Integer(required=True)
-    subject_kind = fields.String(required=True)
-    student_id = fields.String(required=True)
-    status = fields.String(required=True, validate=validate.OneOf(STATUSES))
-    requested_by = fields.String(required=True)
-    requested_at = fields.String(required=True)
-    reason = fields.String(required=True, allow_none=True)
-    confirmed_by = fields.String(required=True, allow_none=True)
-    confirmed_at = fields.String(required=True, allow_none=True)
-    erased_at = fields.String(required=True, allow_none=True)
-    keys_shredded = fields.Integer(required=True, allow_none=True)
-    components = fields.List(fields.Nested(Acknowledgement), required=True, metadata={
-        "description": "every component that must act, and when it acknowledged"})
-    complete = fields.Boolean(required=True, metadata={"description": "every component acknowledged"})
-
-
 class ErasureSummary(Schema):
     id = fields.String(required=True)
     student_id = fields.String(required=True)
@@ -66,6 +48,17 @@ class ErasureSummary(Schema):
     requested_at = fields.String(required=True)
     confirmed_at = fields.String(required=True, allow_none=True)
     erased_at = fields.String(required=True, allow_none=True)
+
+
+class ErasureReport(ErasureSummary):
+    version = fields.Integer(required=True)
+    subject_kind = fields.String(required=True)
+    reason = fields.String(required=True, allow_none=True)
+    confirmed_by = fields.String(required=True, allow_none=True)
+    keys_shredded = fields.Integer(required=True, allow_none=True)
+    components = fields.List(fields.Nested(Acknowledgement), required=True, metadata={
+        "description": "every component that must act, and when it acknowledged"})
+    complete = fields.Boolean(required=True, metadata={"description": "every component acknowledged"})
 
 
 ErasuresPage = page_of(ErasureSummary, "ErasuresPage")

@@ -81,6 +81,10 @@ class MongoKeyStore:
         return doc["erased_at"] if doc else None
 
     @transient_errors
+    def erased_subjects(self) -> list[str]:
+        return [doc["_id"] for doc in self.keys.find({"erased_at": {"$ne": None}}, {"_id": 1})]
+
+    @transient_errors
     def live_subjects_under(self, subject: str) -> list[str]:
         prefix = subject + "/"
         docs = self.keys.find({"_id": {"$gte": prefix, "$lt": prefix[:-1] + chr(ord("/") + 1)}, "erased_at": None},

@@ -63,6 +63,10 @@ class KeyStore(Protocol):
         """When the newest shredding happened (an index read): processes compare it to drop their caches."""
         ...
 
+    def erased_subjects(self) -> list[str]:
+        """Every subject whose key was shredded (erasures are rare: a process keeps the set)."""
+        ...
+
     def live_subjects_under(self, subject: str) -> list[str]:
         """The live subjects whose names start with `subject/` (a student's contacts' keys)."""
         ...

@@ -82,6 +82,10 @@ class SQLiteKeyStore:
     def last_erased_at(self) -> str | None:
         return self._conn().execute("SELECT MAX(erased_at) FROM data_keys").fetchone()[0]
 
+    def erased_subjects(self) -> list[str]:
+        rows = self._conn().execute("SELECT subject FROM data_keys WHERE erased_at IS NOT NULL").fetchall()
+        return [row["subject"] for row in rows]
+
     def live_subjects_under(self, subject: str) -> list[str]:
         prefix = subject + "/"
         rows = self._conn().execute(  # a range on the primary key: no LIKE, so no escaping of the name

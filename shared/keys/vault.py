@@ -87,6 +87,7 @@ class DataKeys:
         self._lock = threading.Lock()
         self._revalidate_at = 0.0
         self._last_erased_at: str | None = None
+        self._erased: set[str] | None = None  # the shredded subjects, loaded when first asked
 
     # -- wrapping ---------------------------------------------------------------------------------
     def _wrap(self, subject: str, key_id: str, key: bytes, master: MasterKey) -> bytes:
@@ -126,6 +127,7 @@ class DataKeys:
         if erased_at != self._last_erased_at:
             with self._lock:
                 self._cache.clear()
+                self._erased = None
             self._last_erased_at = erased_at
 
     # -- use ----------------------------------------------------------------------------------------
@@ -164,9 +166,14 @@ class DataKeys:
         return shredded + self.shred(subject)
 
     def erased(self, subject: str) -> bool:
-        """Whether `subject`'s key was shredded (asked of the store: an erasure elsewhere counts at once)."""
-        record = self.store.by_subject(subject)
-        return record is not None and record.shredded
+        """Whether `subject`'s key was shredded, as of at most a second ago (see `_revalidate`)."""
+        now = time.monotonic()
+        if now >= self._revalidate_at:
+            self._revalidate(now)
+        erased = self._erased
+        if erased is None:
+            erased = self._erased = set(self.store.erased_subjects())
+        return subject in erased
 
     def forget(self, subject: str) -> None:
         """Drop the subject's key, and the keys under it, from this process (an erasure seen on the
@@ -176,6 +183,7 @@ class DataKeys:
                 entry = self._cache.pop(name, None)
                 if entry is not None:
                     self._cache.pop(entry[1], None)
+            self._erased = None  # asked again: the subject may just have been erased
 
     def rotate(self, page_size: int = 500) -> int:
         """Rewrap every live data key still wrapped by a previous master key under the current one;
