@@ -70,12 +70,15 @@ def stored(platform: Platform, load: Load) -> dict[str, Any]:
     seen: Counter = Counter()
     schedules: Counter = Counter()
     personal = open_personal_data(Settings.from_env(platform.env))
-    for service in SERVICES:
-        for event in _events(platform.env["EVENT_STORE_URL"].replace("{service}", service), personal):
-            for marker in _markers_in(event):
-                seen[(KIND_OF_TYPE[event_name(event)], marker)] += 1
-            if event_name(event) == "InterviewScheduled":
-                schedules[event["stream_id"]] += 1
+    try:
+        for service in SERVICES:
+            for event in _events(platform.env["EVENT_STORE_URL"].replace("{service}", service), personal):
+                for marker in _markers_in(event):
+                    seen[(KIND_OF_TYPE[event_name(event)], marker)] += 1
+                if event_name(event) == "InterviewScheduled":
+                    schedules[event["stream_id"]] += 1
+    finally:
+        personal.keys.store.close()
     marked = [o for o in load.outcomes if o.kind in ("contact", "touchpoint", "tag", "note")]
     accepted = [o for o in marked if o.accepted]
     found = [o for o in accepted if seen[(o.kind, o.marker)] >= 1]
