@@ -17,8 +17,8 @@ A top-level field holding fields of both subjects is sealed with the contact's k
 either erasure reaches. Identifiers (`subject=None`) stay in clear.
 
 Reading opens every sealed field it finds (no contract needed, so any version and any upcaster sees plain
-data); a shredded key reads as `ERASED`. Unsealed data (events stored before this change, or with
-encryption not configured) reads as it is.
+data); a field whose key is shredded reads as a placeholder of its shape (`ERASED`, `[]`, `{}`).
+Unsealed data (events stored before `python -m shared.keys seal-existing` ran) reads as it is.
 """
 from __future__ import annotations
 
@@ -124,7 +124,7 @@ class PersonalData:
         return BLINDED + hmac.new(key, f"claim\0{scope}\0{value}".encode(), hashlib.sha256).hexdigest()
 
     def open(self, envelope: dict[str, Any]) -> dict[str, Any]:
-        """`envelope` with its sealed fields opened (`ERASED` where the key is shredded); the same
+        """`envelope` with its sealed fields opened (placeholders where the key is shredded); the same
         object when nothing in it is sealed."""
         data = envelope.get("data")
         if not isinstance(data, dict):
