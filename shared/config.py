@@ -108,6 +108,7 @@ class Settings:
 # published development secrets are tolerated there, and only there.
 BACKEND_URLS = ("EVENT_STORE_URL", "BUS_URL", "READ_STORE_URL", "KEY_STORE_URL")
 MIN_SECRET_BYTES = 32
+MASTER_KEY_NOT_SET = "is not set (nor ERASURE_MASTER_KEY_FILE)"
 PUBLISHED_SECRET_PREFIX = "dev-only-"
 
 
@@ -147,26 +148,25 @@ def secret_problems(settings: Settings) -> dict[str, str]:
 
 
 def master_key_text(settings: Settings) -> str:
-    """`ERASURE_MASTER_KEY`, else the content of `ERASURE_MASTER_KEY_FILE`, else ""."""
+    """`ERASURE_MASTER_KEY`, else the content of `ERASURE_MASTER_KEY_FILE` (OSError when it cannot be
+    read), else ""."""
     value, path = settings.env.get("ERASURE_MASTER_KEY", ""), settings.get("ERASURE_MASTER_KEY_FILE")
     if value or not path:
         return value
-    try:
-        with open(path, encoding="utf-8") as file:
-            return file.read().strip()
-    except OSError as exc:
-        return f"unreadable:{exc.strerror}"
+    with open(path, encoding="utf-8") as file:
+        return file.read().strip()
 
 
 def master_key_problem(settings: Settings) -> str | None:
     """Why the configured master key cannot be used, or None when it can."""
     from shared.keys.vault import MasterKey  # cryptography, only for the processes that check it
 
-    text = master_key_text(settings)
+    try:
+        text = master_key_text(settings)
+    except OSError as exc:
+        return f"file {settings.get('ERASURE_MASTER_KEY_FILE')!r} cannot be read ({exc.strerror})"
     if not text:
-        return "is not set (nor ERASURE_MASTER_KEY_FILE)"
-    if text.startswith("unreadable:"):
-        return f"file {settings.get('ERASURE_MASTER_KEY_FILE')!r} cannot be read ({text.partition(':')[2]})"
+        return MASTER_KEY_NOT_SET
     try:
         MasterKey.parse(text)
     except ValueError as exc:
@@ -181,13 +181,14 @@ def check_secrets(settings: Settings, process: str) -> None:
     problems = secret_problems(settings)
     if not problems:
         return
-    if is_embedded(settings):
+    if is_embedded(settings) and problems.get("ERASURE_MASTER_KEY", MASTER_KEY_NOT_SET) == MASTER_KEY_NOT_SET:
         problems.pop("ERASURE_MASTER_KEY", None)  # generated into the data folder (shared.keys.master_keys)
         if not problems:
             return
         log.warning("%s: embedded profile (make run) with the published development secrets for %s; "
                     "never expose this deployment beyond this machine", process, ", ".join(sorted(problems)))
         return
+    # outside the embedded profile, or a master key given but unusable (embedded too: it would lose data)
     lines = "\n".join(f"  {name} {why}" for name, why in sorted(problems.items()))
     raise InsecureConfiguration(
         f"{process}: refusing to start outside the embedded profile with unsafe secrets:\n{lines}\n"

@@ -17,7 +17,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from shared.eventstore import EventStore
-from shared.keys.fields import is_sealed
 from shared.keys.personal import BLINDED, PersonalData
 
 PAGE = 200
@@ -30,14 +29,6 @@ class Progress:
     claims_blinded: int = 0
 
 
-def _needs_sealing(personal: PersonalData, event: dict) -> bool:
-    data = event.get("data")
-    if not isinstance(data, dict):
-        return False
-    return any(data.get(name) is not None and not is_sealed(data.get(name))
-               for name, _ in personal.plan(str(event.get("type", ""))))
-
-
 def seal_existing(store: EventStore, personal: PersonalData, *,
                   report: Callable[[Progress], None] = lambda progress: None) -> Progress:
     """Seal every commit and claim of `store` (the raw adapter, not a sealing one) still in clear."""
@@ -45,9 +36,9 @@ def seal_existing(store: EventStore, personal: PersonalData, *,
     while commits := store.read_all(position, PAGE):
         for commit in commits:
             progress.commits_seen += 1
-            if any(_needs_sealing(personal, event) for event in commit.events):
-                store.replace_events(commit.position, [personal.seal(event) if _needs_sealing(personal, event)
-                                                       else event for event in commit.events])
+            sealed = [personal.seal(event) for event in commit.events]  # what is sealed already stays as it is
+            if sealed != commit.events:
+                store.replace_events(commit.position, sealed)
                 progress.commits_sealed += 1
         position = commits[-1].position
         report(progress)

@@ -214,3 +214,8 @@ def test_docker_compose_config_passes_the_secrets_through_to_every_process() -> 
     for name, service in ours.items():
         for secret in SECRETS:
             assert service["environment"][secret] == GOOD[secret], (name, secret)
+
+
+def test_make_run_refuses_a_master_key_it_cannot_use_instead_of_generating_another(tmp_path: Path) -> None:
+    with pytest.raises(InsecureConfiguration, match="ERASURE_MASTER_KEY is not a master key"):
+        check_secrets(settings_of({"ERASURE_MASTER_KEY": "m1:too-short"}), "contacts-api")
