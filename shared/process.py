@@ -227,7 +227,7 @@ class Running:
         """The service's event store, sealing personal data on append (`shared.keys.personal`)."""
         from shared.eventstore import open_event_store
         from shared.keys import sealing
-        return sealing(self.closing(open_event_store(self.settings.event_store_url(service))), self.personal_data())
+        return sealing(self.closing(open_event_store(self.settings.event_store_url(service))), self.personal_data)
 
     def personal_data(self) -> Any:
         """This process's sealer and opener of personal data (opened on first use)."""

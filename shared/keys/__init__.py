@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from shared.keys.port import KeyRecord, KeyStore
@@ -83,9 +84,10 @@ def open_personal_data(settings: Settings) -> PersonalData:
     return PersonalData(DataKeys(open_key_store(settings.get("KEY_STORE_URL")), master, previous))
 
 
-def sealing(store: EventStore, personal: PersonalData | Settings) -> EventStore:
-    """`store`, sealing personal data on append and opening it on load (once, however often called);
-    given settings, this process's `PersonalData` is opened on first use."""
+def sealing(store: EventStore, personal: PersonalData | Settings | Callable[[], PersonalData]) -> EventStore:
+    """`store`, sealing personal data on append and opening it on load (once, however often called).
+    Given settings or a factory, the `PersonalData` is opened on first use: a relay, which only reads
+    what is stored, never opens the key store."""
     from shared.config import Settings
     from shared.keys.personal import SealingEventStore
 
