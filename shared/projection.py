@@ -15,10 +15,15 @@ The base owns the plumbing, so a projection is its collections and its handlers 
 - `before_batch` / `after_batch` run around each polled batch, inside its read-store batch.
 
 Every projection also follows the erasure topic (issue 15). On `SubjectErased` it forgets the
-student's keys in this process, deletes their documents from the collections it lists in `erasable`
-(each with the field naming the student), and acknowledges (`shared.erasure`). From then on it skips
-every event the erased student owns, so a redelivery, a replay or a rebuild brings nothing back. A
-projection that holds no personal data and must keep its counts (the analytics side) sets
+erased keys in this process and acknowledges (`shared.erasure`), after dropping what it holds:
+- a student's: it deletes their documents from the collections it lists in `erasable` (each with the
+  field naming the student), and from then on skips every event the erased student owns, so a
+  redelivery, a replay or a rebuild brings nothing back;
+- a professional's (each contact that was them, in any student's book): in the collections it lists in
+  `contact_erasable` (each with the field naming the contact and the fields that came from the contact's
+  sealed data) those fields read as the placeholder from then on, as a rebuild would read them
+  (`shared.keys.fields.redacted`); `contact_erased` is the hook for more (a text that quotes a name).
+A projection that holds no personal data and must keep its counts (the analytics side) sets
 `holds_personal_data = False`: it only acknowledges.
 """
 from __future__ import annotations
@@ -32,8 +37,9 @@ from shared.bus import Message
 from shared.contracts.privacy import ERASURES
 from shared.erasure import acknowledge
 from shared.events import EventCatalog, Recorded, UnknownEvent, isoformat, parse_type, utcnow
-from shared.keys.personal import PersonalData, student_subject
-from shared.readstore import Collection, Index, ReadStore, Update, VersionGap
+from shared.keys.fields import redacted
+from shared.keys.personal import PersonalData, contact_subject, student_subject
+from shared.readstore import Collection, Index, ReadStore, Update, VersionGap, iterate
 from shared.readstore.generations import GenerationView, generation_of
 
 log = logging.getLogger("careerloop.projection")
@@ -80,6 +86,9 @@ class Projection:
         self.versioned: dict[str, Collection] = {}
         # the collections holding students' personal data, each with the field naming the student
         self.erasable: list[tuple[Collection, str]] = []
+        # the collections holding professionals' personal data: (collection, the field naming the contact,
+        # the fields that hold what the contact's key sealed)
+        self.contact_erasable: list[tuple[Collection, str, tuple[str, ...]]] = []
 
     @property
     def group_id(self) -> str:
@@ -121,15 +130,27 @@ class Projection:
     # -- erasure ----------------------------------------------------------------------------------
     @on("SubjectErased")
     def subject_erased(self, envelope: dict[str, Any], event: Recorded) -> None:
-        student_id = event.data["student_id"]
+        student_id, contacts = event.data["student_id"], event.data["contacts"]
         if self.personal is not None:
-            self.personal.forget(student_subject(student_id))
+            for subject in [student_subject(student_id)] if student_id else []:
+                self.personal.forget(subject)
+            for contact in contacts:
+                self.personal.forget(contact_subject(contact["student_id"], contact["contact_id"]))
         if self.holds_personal_data:
-            for collection, field in self.erasable:
+            for collection, field in self.erasable if student_id else ():
                 while page := collection.find({field: student_id}, limit=500).items:
                     for doc in page:
                         collection.delete(doc["_id"])
+            for contact in contacts:
+                self.contact_erased(contact["student_id"], contact["contact_id"])
         acknowledge(self.read_store, envelope["subject"], self.name, isoformat(utcnow()))
+
+    def contact_erased(self, student_id: str, contact_id: str) -> None:
+        """Redact what this projection holds of one erased contact (see `contact_erasable`)."""
+        subject = contact_subject(student_id, contact_id)
+        for collection, field, names in self.contact_erasable:
+            for doc in list(iterate(collection, {field: contact_id})):
+                collection.upsert(doc["_id"], Update(set={n: redacted(doc[n], subject) for n in names if n in doc}))
 
     def _erased_owner(self, owner: Any) -> bool:
         """Whether the student owning an event was erased (the key store's tombstones, which the process

@@ -16,13 +16,14 @@ from typing import Any
 from marshmallow import ValidationError
 
 from services.contacts import formats
-from services.contacts.domain import Contact, ContactImport, fingerprint, normalise_email, normalise_linkedin
+from services.contacts.domain import Contact, ContactImport, fingerprint
 from services.contacts.schemas import AddContact
 from shared.auth import Principal
 from shared.contracts.contacts import CONTACT_IMPORTS, CONTACTS
 from shared.errors import Conflict, NotFound
 from shared.events import Metadata, utcnow
 from shared.eventstore import EventStore
+from shared.identities import normalise_email, normalise_linkedin
 from shared.repository import Accepted, Repository
 from shared.web.validators import check_time_zone
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from shared.aggregate import Aggregate, applies
 from shared.events import isoformat
@@ -16,32 +15,6 @@ KEEPING_IN_TOUCH = ("check_in", "update", "article", "intro")
 STAGES = ("target", "contacted", "replied", "interviewed", "following_up", "ongoing", "dormant")
 # A touchpoint is something that happened: allow for clock skew, refuse the future.
 FUTURE_TOLERANCE = timedelta(minutes=5)
-
-
-def normalise_email(email: str) -> str:
-    return email.strip().lower()
-
-
-def normalise_linkedin(url: str) -> str | None:
-    """`linkedin.com/in/<slug>` for any spelling of a person's LinkedIn profile URL (any subdomain, scheme
-    optional), None for anything else: company and school pages are not the contact.
-
-    The one normaliser: validation, dedupe claims and the importers all recognise profiles with it."""
-    candidate = url.strip()
-    if "://" not in candidate:
-        candidate = "https://" + candidate
-    try:
-        parts = urlsplit(candidate)
-        host = (parts.hostname or "").rstrip(".")
-        _ = parts.port  # raises ValueError for a port that is no number
-    except ValueError:  # a malformed URL: an unbalanced "[" read as an IPv6 host, a port that is no number
-        return None
-    if not (host == "linkedin.com" or host.endswith(".linkedin.com")):
-        return None
-    segments = [s for s in parts.path.split("/") if s]
-    if len(segments) < 2 or segments[0].lower() not in ("in", "pub"):
-        return None
-    return f"linkedin.com/{segments[0].lower()}/{segments[1].lower()}"
 
 
 def fingerprint(name: str, organisation: str | None) -> str:

@@ -28,6 +28,10 @@ SORTS = {
 }
 
 
+# what a directory entry holds of the professional themself (their sealed fields, and the key of the name)
+CONTACT_DATA = ("name", "name_key", "emails", "phone", "linkedin_url", "note")
+
+
 def directory(read_store: ReadStore) -> Collection:
     return read_store.collection("contact_directory", DIRECTORY_INDEXES)
 
@@ -53,6 +57,7 @@ class ContactDirectory(Projection):
         self.docs = directory(read_store)
         self.versioned = {CONTACTS.aggregate: self.docs}
         self.erasable = [(self.docs, "student_id")]
+        self.contact_erasable = [(self.docs, "_id", CONTACT_DATA)]
 
     @on("ContactAdded")
     def added(self, envelope: dict[str, Any], event: Recorded) -> None:

@@ -5,9 +5,11 @@ import re
 
 from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
 
-from services.contacts.domain import STAGES, normalise_linkedin
+from services.contacts.domain import STAGES
 from services.contacts.formats import FORMATS
 from shared.contracts.contacts import IMPORT_OUTCOMES, TOUCHPOINT_KINDS, TouchpointSchema
+from shared.identities import normalise_linkedin
+from shared.keys.fields import ERASED_CONTACT
 from shared.web.api import AcceptedSchema, page_of
 from shared.web.validators import check_time_zone
 
@@ -136,6 +138,10 @@ class _ContactAnswer(ContactFields):
     student_id = fields.String(required=True)
     name = fields.String(required=True)
     emails = fields.List(fields.String(), required=True)
+    # a professional's erased data reads as the placeholder, which is no phone number or profile URL
+    phone = fields.String(allow_none=True, metadata={"description": f"`{ERASED_CONTACT}` once the professional "
+                                                                    "was erased"})
+    linkedin_url = fields.String(allow_none=True)
     tags = fields.List(fields.String(), required=True)
     check_in_every_weeks = fields.Integer(allow_none=True, required=True,
                                           metadata={"description": "null: the follow-up rules' default"})

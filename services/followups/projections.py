@@ -35,6 +35,7 @@ from shared.contracts.notes import ADVISING, NOTES
 from shared.contracts.notifications import NOTIFICATIONS
 from shared.contracts.scheduling import INTERVIEWS
 from shared.events import Recorded
+from shared.keys.fields import ERASED_CONTACT
 from shared.projection import Projection, on
 from shared.readstore import Collection, Index, ReadStore, Update, iterate
 
@@ -69,7 +70,7 @@ TOUCH_SUMMARIES: dict[str, Callable[[str], str]] = {
 
 
 def sources(read_store: ReadStore) -> Collection:
-    return read_store.collection("followup_sources", (Index("student_id"),))
+    return read_store.collection("followup_sources", (Index("student_id"), Index("contact_id")))
 
 
 def items(read_store: ReadStore) -> Collection:
@@ -114,6 +115,8 @@ class FollowUpViews(Projection):
         self.versioned = {**{stream_type: self.sources for stream_type in SOURCE_TYPES},
                           ADVISING.aggregate: self.advisees}
         self.erasable = [(c, "student_id") for c in (self.sources, self.items, self.timeline, self.advisees)]
+        # a contact's facts, and the interviews' copies of their name (the queue is derived again from them)
+        self.contact_erasable = [(self.sources, "_id", ("name",)), (self.sources, "contact_id", ("contact_name",))]
         self._dirty: set[str] = set()  # the students whose queue this batch derives again
         self._seen: dict[str, int] = {}  # per stream, the newest version this batch wrote
         self._facts: dict[str, dict[str, Any]] = {}  # per stream, its facts as this batch last wrote them
@@ -171,6 +174,20 @@ class FollowUpViews(Projection):
                 self.items.upsert(item_id, Update(set=item))
         for item_id in existing.keys() - wanted.keys():
             self.items.delete(item_id)
+
+    def contact_erased(self, student_id: str, contact_id: str) -> None:
+        """Redact the facts, then the timeline's sentences that quote the contact's name (as a rebuild
+        writes them, from the placeholder), and derive the student's queue again from the redacted facts."""
+        names = {d.get("name") or d.get("contact_name") for d in
+                 [self.sources.get(contact_id) or {}, *iterate(self.sources, {"contact_id": contact_id})]}
+        super().contact_erased(student_id, contact_id)
+        for entry in list(iterate(self.timeline, {"contact_id": contact_id})):
+            summary = entry.get("summary") or ""
+            for name in sorted(filter(None, names), key=len, reverse=True):
+                summary = summary.replace(name, ERASED_CONTACT)
+            if summary != entry.get("summary"):
+                self.timeline.upsert(entry["_id"], Update(set={"summary": summary}))
+        self._dirty.add(student_id)
 
     # -- contacts ---------------------------------------------------------------------------
     @on("ContactAdded")

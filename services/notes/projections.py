@@ -97,6 +97,7 @@ class NotesViews(Projection):
                           CONTACTS.aggregate: self.contacts, INTERVIEWS.aggregate: self.interviews}
         self.erasable = [(c, "student_id") for c in (self.search, self.contacts, self.interviews, self.access_log,
                                                      self.assignments)]
+        self.contact_erasable = [(self.contacts, "_id", ("name",)), (self.search, "contact_id", ("contact_name",))]
 
     # -- notes --------------------------------------------------------------------------------
     @on("NoteRecorded")

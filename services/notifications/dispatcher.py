@@ -88,6 +88,7 @@ log = logging.getLogger("careerloop.notifications.dispatcher")
 ACTOR = "system:notifications-dispatcher"
 LEASE = "dispatcher:notifications"
 RECIPIENT_ERASED = "the recipient's personal data was erased"
+CONTACT_ERASED = "the professional it is about was erased"
 
 
 @dataclass(frozen=True)
@@ -204,6 +205,10 @@ class Dispatcher:
             return False
         if self._erased(notification.recipient_id):
             return self._suppress(notification, RECIPIENT_ERASED)
+        if not notification.context and notification.kind != "digest":
+            # a notification's context is sealed with the key of the contact it is about (the student's when
+            # none): it reads empty only once that key is shredded, the recipient being here
+            return self._suppress(notification, CONTACT_ERASED)
         preferences = self.preferences.load(Preferences.stream_for(notification.recipient_id))
         time_zone = preferences.time_zone or notification.context.get("time_zone")
         channel, kind = notification.channel, notification.kind

@@ -51,6 +51,8 @@ class NotificationPolicies(Projection):
         self.versioned = {CONTACTS.aggregate: self.contacts, INTERVIEWS.aggregate: self.interviews,
                           FOLLOWUPS.aggregate: self.followups}
         self.erasable = [(c, "student_id") for c in (self.contacts, self.interviews, self.followups)]
+        self.contact_erasable = [(self.contacts, "_id", ("name",)),
+                                 (self.interviews, "contact_id", ("contact_name", "contact_email"))]
 
     # -- plumbing -------------------------------------------------------------------------------
     def _facts(self, envelope: dict[str, Any], update: Update) -> dict[str, Any]:

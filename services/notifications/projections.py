@@ -21,8 +21,10 @@ from typing import Any
 from services.notifications.domain import Notification
 from shared.contracts.notifications import NOTIFICATIONS, WEBHOOK_ENDPOINTS
 from shared.events import Recorded
+from shared.keys.fields import ERASED_CONTACT
+from shared.keys.personal import ERASED_FIELDS
 from shared.projection import Projection, on
-from shared.readstore import Collection, Index, ReadStore, Update
+from shared.readstore import Collection, Index, ReadStore, Update, iterate
 
 NOTIFICATION_INDEXES = (Index("recipient_id"), Index("status"), Index("due_at"), Index("channel"), Index("kind"),
                         Index("read"), Index("sent_key"), Index("send_at"))
@@ -42,7 +44,7 @@ def contact_facts(read_store: ReadStore) -> Collection:
 
 
 def interview_facts(read_store: ReadStore) -> Collection:
-    return read_store.collection("notification_interviews", (Index("student_id"),))
+    return read_store.collection("notification_interviews", (Index("student_id"), Index("contact_id")))
 
 
 def followup_facts(read_store: ReadStore) -> Collection:
@@ -56,6 +58,11 @@ def _to_notification() -> Any:
         projection.notification(envelope, event)
 
     return react
+
+
+def _about_erased_contact(doc: dict[str, Any]) -> dict[str, Any]:
+    return {"contact_erased": True, "context": {},
+            **{name: None if doc.get(name) is None else ERASED_CONTACT for name in ("subject", "text")}}
 
 
 class NotificationViews(Projection):
@@ -81,6 +88,8 @@ class NotificationViews(Projection):
         state.apply(event)
         doc = state.snapshot()
         doc.update(read=state.read_at is not None, sent_key=state.sent_at or "")
+        if current.get("contact_erased") or "context" in envelope.get(ERASED_FIELDS, ()):
+            doc.update(_about_erased_contact(doc))  # a rebuild after the professional's erasure: as redacted live
         if event.name == "NotificationScheduled":
             doc["scheduled_at"] = envelope["time"]
         self.write(envelope, Update(set=doc))
@@ -93,6 +102,13 @@ class NotificationViews(Projection):
     failed = on("NotificationFailed")(_to_notification())
     suppressed = on("NotificationSuppressed")(_to_notification())
     acknowledged = on("NotificationAcknowledged")(_to_notification())
+
+    def contact_erased(self, student_id: str, contact_id: str) -> None:
+        """The notifications about the erased professional: their context (sealed with the contact's key)
+        and their rendered text (the student's, quoting the contact) read as placeholders."""
+        for doc in list(iterate(self.docs, {"recipient_id": student_id})):
+            if (doc.get("context") or {}).get("contact_id") == contact_id:
+                self.docs.upsert(doc["_id"], Update(set=_about_erased_contact(doc)))
 
     # -- webhook endpoints ----------------------------------------------------------------------
     @on("WebhookEndpointRegistered")

@@ -1,7 +1,8 @@
 """HTTP endpoints of the privacy service: erasures (thin views over `application`).
 
 Who does what:
-- an admin orders a student's erasure (`POST /erasures`: asked for and confirmed in one act), lists
+- an admin orders a student's or a professional's erasure (`POST /erasures`: asked for and confirmed in
+  one act), lists
   erasures (`GET /erasures?status=requested`: students' own requests waiting for them), confirms a
   request (`POST /erasures/{id}/confirm`) and reads any erasure's report (`GET /erasures/{id}`);
 - a student asks for their own erasure (`POST /me/erasure-request`) and reads its report.
@@ -40,10 +41,17 @@ def _report(erasure_id: str, principal: Principal) -> Response:
     return json_response(_ctx().service.report(erasure), version=erasure.version)
 
 
-@api.route("/erasures", "POST", summary="Erase a student's personal data (asked for and confirmed at once)",
-           roles=ADMINS, body=schemas.OrderErasure, response=AcceptedSchema, status=202, errors=(409,))
+@api.route("/erasures", "POST", summary="Erase a student's or a professional's personal data (asked for and "
+           "confirmed at once)", roles=ADMINS, body=schemas.OrderErasure, response=AcceptedSchema, status=202,
+           errors=(409,))
 def order_erasure(principal: Principal, body: dict[str, Any]) -> Response:
-    accepted = _ctx().service.order(body["student_id"], body.get("reason"), principal, command_metadata(principal))
+    meta = command_metadata(principal)
+    if body["subject_kind"] == "contact":
+        professional = body["professional"]
+        accepted = _ctx().service.order_professional(professional["emails"], professional.get("linkedin_url"),
+                                                     body.get("reason"), principal, meta)
+    else:
+        accepted = _ctx().service.order(body["student_id"], body.get("reason"), principal, meta)
     return accepted_response(accepted, 202, location=f"/erasures/{accepted.id}")
 
 
@@ -52,8 +60,8 @@ def order_erasure(principal: Principal, body: dict[str, Any]) -> Response:
 def list_erasures(principal: Principal, query: dict[str, Any]) -> Response:
     where = {"status": query["status"]} if "status" in query else {}
     page = _ctx().erasures.find(where, sort=[("requested_at", -1)], limit=query["limit"], cursor=query.get("cursor"))
-    items = [{"id": d["_id"], **{k: d.get(k) for k in ("student_id", "status", "requested_by", "requested_at",
-                                                        "confirmed_at", "erased_at")}} for d in page.items]
+    shown = ("subject_kind", "student_id", "status", "requested_by", "requested_at", "confirmed_at", "erased_at")
+    items = [{"id": d["_id"], **{k: d.get(k) for k in shown}} for d in page.items]
     return json_response({"items": items, "next_cursor": page.next_cursor})
 
 

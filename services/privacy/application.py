@@ -1,7 +1,9 @@
 """The privacy use cases: erasures asked for, confirmed, carried out and reported.
 
-Carrying out an erasure shreds the student's data key and every key under it (their contacts'), then
-records `SubjectErased` (so a `SubjectErased` on the topic means the keys are gone: the privacy worker
+Carrying out a student's erasure shreds their data key and every key under it (their contacts'); a
+professional's shreds the key of every contact, in any student's book, that has one of their identities
+(the privacy worker's index of professionals, `projections.professionals`). Then it records
+`SubjectErased` (so a `SubjectErased` on the topic means the keys are gone: the privacy worker
 acknowledges the key store's part when it sees it). The privacy worker does it for every confirmed
 erasure it sees on the erasure topic (at least once: shredding is idempotent and the aggregate records
 `SubjectErased` once), so an erasure accepted by the API is never lost to a crash between the steps.
@@ -20,9 +22,17 @@ from shared.erasure import acknowledgements
 from shared.errors import NotFound
 from shared.events import Metadata, isoformat, utcnow
 from shared.eventstore import EventStore
-from shared.keys.personal import PersonalData, student_subject
-from shared.readstore import ReadStore
+from shared.identities import identities
+from shared.keys.personal import PersonalData, contact_subject, student_subject
+from shared.readstore import Collection, Index, ReadStore
 from shared.repository import Accepted, Repository
+
+
+def professionals(read_store: ReadStore) -> Collection:
+    """The privacy worker's index of professionals: one document per contact in any student's book,
+    `<student id>/<contact id>`, with the HMACs of its identities (see `projections.ProfessionalIndex`)."""
+    return read_store.collection("professional_index", (Index("identities", array=True), Index("student_id")))
+
 
 KEY_STORE = "key-store"  # the component that shreds: acknowledged by the privacy worker once SubjectErased is out
 
@@ -32,6 +42,7 @@ class PrivacyService:
                  clock: Callable[[], datetime] = utcnow) -> None:
         self.erasures: Repository[Erasure] = Repository(store, ERASURES, Erasure)
         self.read_store, self.personal, self.clock = read_store, personal, clock
+        self.professionals: Collection = professionals(read_store)
 
     def now(self) -> str:
         return isoformat(self.clock())
@@ -39,6 +50,16 @@ class PrivacyService:
     def order(self, student_id: str, reason: str | None, admin: Principal, meta: Metadata) -> Accepted:
         """An admin's erasure of a student: asked for and confirmed in one act."""
         erasure = Erasure.request(str(uuid.uuid4()), student_id, admin.subject, self.now(), reason)
+        erasure.confirm(admin.subject, self.now())
+        commit = self.erasures.save(erasure, meta)
+        return Accepted(erasure.id, commit.last_version if commit else erasure.version)
+
+    def order_professional(self, emails: list[str], linkedin_url: str | None, reason: str | None,
+                           admin: Principal, meta: Metadata) -> Accepted:
+        """An admin's erasure of a professional from every student's book (asked for and confirmed in one act)."""
+        personal = self.personal()
+        keys = [personal.identity_key(identity) for identity in identities(emails, linkedin_url)]
+        erasure = Erasure.request_professional(str(uuid.uuid4()), keys, admin.subject, self.now(), reason)
         erasure.confirm(admin.subject, self.now())
         commit = self.erasures.save(erasure, meta)
         return Accepted(erasure.id, commit.last_version if commit else erasure.version)
@@ -59,17 +80,37 @@ class PrivacyService:
         erasure = self._existing(erasure_id)
         if erasure.status != "confirmed":
             return False
-        assert erasure.student_id is not None
-        personal = self.personal()
-        shredded = personal.keys.shred_all(student_subject(erasure.student_id))
-        personal.forget(student_subject(erasure.student_id))
-        self.erasures.update(erasure_id, meta, lambda e: e.carry_out(shredded, self.now()), load=self._existing)
+        personal, contacts = self.personal(), []
+        if erasure.subject_kind == "contact":
+            contacts = [{"student_id": d["student_id"], "contact_id": d["contact_id"]}
+                        for d in self._holding(erasure.identities)]
+            subjects = [contact_subject(c["student_id"], c["contact_id"]) for c in contacts]
+        else:
+            assert erasure.student_id is not None
+            subjects = [student_subject(erasure.student_id)]
+        shredded = sum(personal.keys.shred_all(subject) for subject in subjects)
+        for subject in subjects:
+            personal.forget(subject)
+        self.erasures.update(erasure_id, meta, lambda e: e.carry_out(shredded, self.now(), contacts),
+                             load=self._existing)
         return True
+
+    def _holding(self, identity_keys: list[str]) -> list[dict[str, Any]]:
+        """Every contact, in any student's book, that has one of a professional's identities."""
+        found: dict[str, dict[str, Any]] = {}
+        for key in identity_keys:
+            cursor = None
+            while True:
+                page = self.professionals.find({"identities": key}, limit=500, cursor=cursor)
+                found.update((d["_id"], d) for d in page.items)
+                if not (cursor := page.next_cursor):
+                    break
+        return sorted(found.values(), key=lambda d: d["_id"])
 
     def get(self, erasure_id: str, principal: Principal) -> Erasure:
         """The erasure, for an admin or the student it is about (404 for anyone else)."""
         erasure = self._existing(erasure_id)
-        if not (principal.has("admin") or erasure.student_id == principal.subject):
+        if not (principal.has("admin") or (erasure.student_id and erasure.student_id == principal.subject)):
             raise NotFound(f"erasure {erasure_id} not found")
         return erasure
 
@@ -80,12 +121,13 @@ class PrivacyService:
         for component in ERASURE_COMPONENTS:
             doc = acks.get(f"{erasure.id}:{component}") if erasure.status == "erased" else None
             components.append({"component": component, "acknowledged_at": doc["acknowledged_at"] if doc else None})
-        return {"id": erasure.id, "version": erasure.version, "subject_kind": "student",
+        return {"id": erasure.id, "version": erasure.version, "subject_kind": erasure.subject_kind,
                 "student_id": erasure.student_id, "status": erasure.status,
                 "requested_by": erasure.requested["by"], "requested_at": erasure.requested["at"],
                 "reason": erasure.requested.get("reason"),
                 "confirmed_by": erasure.confirmed.get("by"), "confirmed_at": erasure.confirmed.get("at"),
                 "erased_at": erasure.erased.get("at"), "keys_shredded": erasure.erased.get("keys_shredded"),
+                "contacts_erased": erasure.erased.get("contacts"),
                 "components": components,
                 "complete": all(c["acknowledged_at"] for c in components)}
 

@@ -11,9 +11,10 @@ from shared.runtime import projection_main
 
 def main(argv: list[str] | None = None) -> int:
     def bind(process: Running) -> Callable[..., ErasureViews]:
-        store, read_store = process.event_store("privacy"), process.read_store()  # created here, in this process
-        service = PrivacyService(store, read_store, process.personal_data)
-        return lambda views_store, **options: ErasureViews(views_store, service, **options)
+        store = process.event_store("privacy")  # created here, in this process
+        # the service finds professionals in the index this projection writes: the same generation's
+        return lambda views_store, **options: ErasureViews(
+            views_store, PrivacyService(store, views_store, process.personal_data), **options)
 
     return projection_main(ErasureViews, argv, bind=bind)
 

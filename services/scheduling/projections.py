@@ -37,6 +37,8 @@ class SchedulingViews(Projection):
         self.contacts = contact_references(read_store)
         self.versioned = {INTERVIEWS.aggregate: self.interviews, CONTACTS.aggregate: self.contacts}
         self.erasable = [(self.interviews, "student_id"), (self.contacts, "student_id")]
+        self.contact_erasable = [(self.contacts, "_id", ("name", "emails")),
+                                 (self.interviews, "contact_id", ("contact_name", "contact_email"))]
 
     # -- contacts, as far as scheduling cares ---------------------------------------------------
     @on("ContactAdded")

@@ -6,7 +6,8 @@ A sealed value is a small JSON object that stands where the plain value stood:
 
 The plain value is serialised as JSON first, so strings, lists and objects seal alike; `shape` (its
 JSON type, nothing more) lets an erased value read as a placeholder of the same type: `ERASED` for a
-string, an empty list or object, so that every reader's schema still holds. The associated
+student's string (`ERASED_CONTACT` for a professional's), an empty list or object, so that every
+reader's schema still holds. The associated
 data binds the ciphertext to its place: the event id and the field's name. A sealed value copied into
 another event or field does not open, and neither does a tampered one.
 
@@ -25,7 +26,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from shared.keys.vault import NONCE_BYTES, DataKeys, SubjectErased
 
 MARK = "$sealed"
-ERASED = "[erased]"  # what a shredded subject's personal text reads as, in every view
+ERASED = "[erased]"  # what a shredded student's personal text reads as, in every view
+ERASED_CONTACT = "[erased contact]"  # ... and a shredded professional's (a contact's name, e-mail, notes on them)
 PLACEHOLDERS: dict[str, Any] = {"string": ERASED, "list": [], "object": {}, "other": None}
 
 
@@ -36,6 +38,20 @@ def _shape(value: Any) -> str:
 
 def _aad(event_id: str, field: str) -> bytes:
     return f"careerloop-field\0{event_id}\0{field}".encode()
+
+
+def placeholder(shape: str, subject: str = "") -> Any:
+    """What an erased value of `shape` reads as: a fresh empty list or object, or the text naming whose
+    data it was (`ERASED_CONTACT` under a contact's key, `student:<id>/contact:<id>`)."""
+    if shape == "string":
+        return ERASED_CONTACT if "/contact:" in subject else ERASED
+    found = PLACEHOLDERS.get(shape, ERASED)
+    return found.copy() if isinstance(found, list | dict) else found
+
+
+def redacted(value: Any, subject: str) -> Any:
+    """`value` as it reads once `subject` is erased (None stays None: it said nothing about anyone)."""
+    return None if value is None else placeholder(_shape(value), subject)
 
 
 def is_sealed(value: Any) -> bool:
@@ -75,16 +91,19 @@ class OpenedValues:
         self._values.clear()
 
 
-def open_value(value: Any, keys: DataKeys, *, event_id: str, field: str, opened: OpenedValues | None = None) -> Any:
-    """The plain value of a sealed one (its placeholder when its key is shredded); any other value as it is.
+def open_value(value: Any, keys: DataKeys, *, event_id: str, field: str, opened: OpenedValues | None = None,
+               erased_reads_as_placeholder: bool = True) -> Any:
+    """The plain value of a sealed one (its placeholder when its key is shredded, or `SubjectErased` when
+    `erased_reads_as_placeholder` is False); any other value as it is.
     Raises `cryptography.exceptions.InvalidTag` for a value sealed for another place or tampered with."""
     if not is_sealed(value):
         return value
     try:
         key = keys.key_by_id(value["key"])
-    except SubjectErased:
-        placeholder = PLACEHOLDERS.get(value.get("shape", "string"), ERASED)
-        return placeholder.copy() if isinstance(placeholder, list | dict) else placeholder
+    except SubjectErased as erased:
+        if not erased_reads_as_placeholder:
+            raise
+        return placeholder(value.get("shape", "string"), erased.subject)
     place = (event_id, field, value["data"])
     if opened is not None and (found := opened.get(place)) is not None:
         return found

@@ -17,7 +17,8 @@ A top-level field holding fields of both subjects is sealed with the contact's k
 either erasure reaches. Identifiers (`subject=None`) stay in clear.
 
 Reading opens every sealed field it finds (no contract needed, so any version and any upcaster sees plain
-data); a field whose key is shredded reads as a placeholder of its shape (`ERASED`, `[]`, `{}`).
+data); a field whose key is shredded reads as a placeholder of its shape (`ERASED`, `ERASED_CONTACT` for a
+professional's text, `[]`, `{}`).
 Unsealed data (events stored before `python -m shared.keys seal-existing` ran) reads as it is.
 """
 from __future__ import annotations
@@ -31,10 +32,14 @@ from marshmallow import Schema, fields
 
 from shared.events import EventCatalog, parse_type
 from shared.eventstore import Commit, EventStore
-from shared.keys.fields import MARK, OpenedValues, is_sealed, open_value, seal
-from shared.keys.vault import DataKeys
+from shared.keys.fields import MARK, OpenedValues, is_sealed, open_value, placeholder, seal
+from shared.keys.vault import DataKeys, SubjectErased
 
 BLINDED = "hmac-sha256:"
+# an opened envelope's attribute (never stored or sent): the fields that read as placeholders, their key shredded
+ERASED_FIELDS = "erasedfields"
+# the data key of the deployment's index of professionals (never shredded: it names nobody by itself)
+PROFESSIONALS_INDEX = "index:professionals"
 Plan = tuple[tuple[str, str], ...]  # (wire field name, subject kind) of each field to seal
 
 
@@ -123,20 +128,34 @@ class PersonalData:
         key = self.keys.key_for(student_subject(scope.rpartition(":")[0]))[1]
         return BLINDED + hmac.new(key, f"claim\0{scope}\0{value}".encode(), hashlib.sha256).hexdigest()
 
+    def identity_key(self, identity: str) -> str:
+        """A professional's identity (`shared.identities`: `email:<address>`, `linkedin:<profile>`) as the
+        privacy service's index and a professional's erasure order hold it: an HMAC under the deployment's
+        index key, the same in every student's book, and no address in clear anywhere."""
+        key = self.keys.key_for(PROFESSIONALS_INDEX)[1]
+        return BLINDED + hmac.new(key, f"identity\0{identity}".encode(), hashlib.sha256).hexdigest()
+
     def open(self, envelope: dict[str, Any]) -> dict[str, Any]:
-        """`envelope` with its sealed fields opened (placeholders where the key is shredded); the same
-        object when nothing in it is sealed."""
+        """`envelope` with its sealed fields opened (placeholders where the key is shredded, each such field
+        named in `ERASED_FIELDS`, in this process only); the same object when nothing in it is sealed."""
         data = envelope.get("data")
         if not isinstance(data, dict):
             return envelope
         opened: dict[str, Any] | None = None
+        erased: list[str] = []
         for name, value in data.items():
             if isinstance(value, dict) and MARK in value:
                 if opened is None:
                     opened = dict(data)
-                opened[name] = open_value(value, self.keys, event_id=str(envelope["id"]), field=name,
-                                          opened=self.opened)
-        return envelope if opened is None else {**envelope, "data": opened}
+                try:
+                    opened[name] = open_value(value, self.keys, event_id=str(envelope["id"]), field=name,
+                                              opened=self.opened, erased_reads_as_placeholder=False)
+                except SubjectErased as gone:
+                    opened[name] = placeholder(value.get("shape", "string"), gone.subject)
+                    erased.append(name)
+        if opened is None:
+            return envelope
+        return {**envelope, "data": opened, **({ERASED_FIELDS: erased} if erased else {})}
 
     def forget(self, subject: str) -> None:
         """Drop what this process holds of `subject` (their key, and every value opened lately): what an

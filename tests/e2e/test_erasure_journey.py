@@ -1,11 +1,17 @@
 """End to end (issue 15): a student with distinctive personal data goes through a journey, an admin
 erases them, and every component acknowledges within 60 s; then a scan of every event store, every
 topic from its first message, every read model and the APIs finds none of that data, another student
-keeps working, and a restarted worker brings nothing back. On each profile, as processes."""
+keeps working, and a restarted worker brings nothing back. Then a professional two other students have
+(by e-mail in one book, by LinkedIn profile in the other) is erased: the same scan finds none of theirs,
+the students keep their contact as the placeholder, and a rebuilt read model stays redacted. On each
+profile, as processes."""
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -20,8 +26,9 @@ from shared.bus import open_bus
 from shared.config import Settings
 from shared.contracts import CATALOGS, INTEGRATION_TOPICS
 from shared.contracts.privacy import ERASURE_COMPONENTS
+from shared.keys.fields import ERASED_CONTACT
 from tests.backends import TEST_SECRET
-from tests.platform import Platform
+from tests.platform import ROOT, Platform
 from tests.support import wait_until
 
 pytestmark = pytest.mark.e2e
@@ -34,6 +41,10 @@ TOUCH = "asked about the marmalade committee"
 STUDENT_NAME, STUDENT_EMAIL = "Perpetua Quillon-Ash", "perpetua.qa@student.example"
 SECRETS = (NAME, EMAIL, PHONE, NOTE, ACTION, TOUCH, STUDENT_NAME, STUDENT_EMAIL, "Vantablack", "kelp", "marmalade",
            "Quillon")
+# the professional erased next, and what students recorded of them
+PRO_NAME, PRO_EMAIL, PRO_PHONE = "Ysolde Barrowclough-Fenn", "Ysolde.BF@fenn.example", "+44 7700 900555"
+PRO_LINKEDIN, PRO_TOUCH = "https://www.linkedin.com/in/ysolde-bf", "Ysolde runs the heron survey"
+PRO_SECRETS = (PRO_NAME, PRO_EMAIL, PRO_EMAIL.lower(), PRO_PHONE, "ysolde-bf", PRO_TOUCH, "Barrowclough", "heron")
 
 
 def session(subject: str, *roles: str, **claims: str) -> requests.Session:
@@ -122,9 +133,9 @@ def topics(platform: Platform) -> list[str]:
     return values
 
 
-def answers(platform: Platform, admin: requests.Session, ids: dict[str, str]) -> list[str]:
+def answers(platform: Platform, admin: requests.Session, ids: dict[str, str], student: str = STUDENT) -> list[str]:
     """What the APIs answer about the student (an admin acting for them)."""
-    s = f"student_id={STUDENT}"
+    s = f"student_id={student}"
     urls = [f"{platform.url('contacts')}/contacts?{s}", f"{platform.url('contacts')}/contacts/{ids['contact']}",
             f"{platform.url('scheduling')}/interviews?{s}", f"{platform.url('notes')}/notes?{s}",
             f"{platform.url('notes')}/notes/{ids['note']}", f"{platform.url('followups')}/followups?{s}",
@@ -132,8 +143,15 @@ def answers(platform: Platform, admin: requests.Session, ids: dict[str, str]) ->
     return [admin.get(url, timeout=10).text for url in urls]
 
 
-def leaks(texts: list[str]) -> list[str]:
-    return sorted({secret for text in texts for secret in SECRETS if secret in text})
+def leaks(texts: list[str], secrets: tuple[str, ...] = SECRETS) -> list[str]:
+    return sorted({secret for text in texts for secret in secrets if secret in text})
+
+
+def rebuild(platform: Platform, worker: str) -> None:
+    """An operator's rebuild of one projection into a new generation, beside the running platform."""
+    done = subprocess.run([sys.executable, "-m", worker, "--rebuild", "--grace", "1"], cwd=ROOT,
+                          env={**os.environ, **platform.env}, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0 and "switched" in done.stdout, done.stdout + done.stderr
 
 
 def test_an_erased_student_leaves_nothing_readable_anywhere_and_the_rest_keeps_working(
@@ -205,3 +223,51 @@ def test_an_erased_student_leaves_nothing_readable_anywhere_and_the_rest_keeps_w
     wait_until(lambda: "Grace Hopper" in other.get(f"{platform.url('contacts')}/contacts", timeout=10).text,
                what="the directory shows the other student's new contact")
     assert leaks(read_models(platform)) == [] and leaks(answers(platform, admin, ids)) == []
+
+    # -- a professional's erasure ----------------------------------------------------------------
+    contacts, scheduling = platform.url("contacts"), platform.url("scheduling")
+    third = session("student-third")
+    mine = {"contact": other.post(f"{contacts}/contacts", timeout=10, json={
+        "name": PRO_NAME, "emails": [PRO_EMAIL], "phone": PRO_PHONE, "organisation": "Fenn Surveys"}).json()["id"]}
+    theirs = third.post(f"{contacts}/contacts", timeout=10, json={"name": "Y. Barrowclough",
+                                                                  "linkedin_url": PRO_LINKEDIN}).json()["id"]
+    assert other.post(f"{contacts}/contacts/{mine['contact']}/touchpoints", timeout=10, json={
+        "kind": "outreach", "occurred_at": "2026-12-01T10:00:00Z", "text": PRO_TOUCH}).status_code == 201
+
+    def asked() -> str | None:
+        response = other.post(f"{scheduling}/interviews", timeout=10, json={
+            "contact_id": mine["contact"], "objectives": ["What does a survey lead do?"], "format": "phone",
+            "time_zone": "Europe/London"})
+        return response.json()["id"] if response.status_code == 201 else None
+
+    mine["interview"] = wait_until(asked, what="the scheduling service knows the professional")
+    mine["note"] = "none"
+    wait_until(lambda: PRO_NAME in answers(platform, admin, mine, "student-kept")[6],
+               what="the timeline names the professional")
+    before = wait_until(lambda: (lambda steps: steps if steps[0]["students"] == 2 else None)(funnel()),
+                        what="the analysts' funnel counts the other student's outreach")
+    ordered = admin.post(f"{platform.url('privacy')}/erasures", timeout=10, json={
+        "subject_kind": "contact", "professional": {"emails": [PRO_EMAIL.upper()], "linkedin_url": PRO_LINKEDIN}})
+    assert ordered.status_code == 202, ordered.text
+    report_url = f"{platform.url('privacy')}{ordered.headers['Location']}"
+    ordered_at = time.monotonic()
+    report = wait_until(complete, timeout=60, what="every component acknowledged the professional's erasure",
+                        seen=lambda: seen[-1])
+    print(f"professional's erasure acknowledged {time.monotonic() - ordered_at:.1f} s after it was ordered", report)
+    assert (report["subject_kind"], report["contacts_erased"]) == ("contact", 2)
+
+    assert leaks(event_stores(platform), PRO_SECRETS) == []
+    assert leaks(topics(platform), PRO_SECRETS) == []
+    assert leaks(read_models(platform), PRO_SECRETS) == []
+    wait_until(lambda: leaks(answers(platform, admin, mine, "student-kept"), PRO_SECRETS) == [], timeout=5,
+               what="every API answers without the professional's data")
+    # the students keep their contact, as the placeholder, and their own facts about it
+    kept_view = other.get(f"{contacts}/contacts/{mine['contact']}", timeout=10).json()
+    assert (kept_view["name"], kept_view["organisation"]) == (ERASED_CONTACT, "Fenn Surveys")
+    assert third.get(f"{contacts}/contacts/{theirs}", timeout=10).json()["name"] == ERASED_CONTACT
+    assert ERASED_CONTACT in other.get(f"{platform.url('followups')}/timeline", timeout=10).text
+    assert funnel() == before
+    # an operator's rebuild of the timelines reads the shredded fields as the placeholder: nothing comes back
+    rebuild(platform, "services.followups.worker")
+    assert leaks(read_models(platform), PRO_SECRETS) == []
+    assert ERASED_CONTACT in other.get(f"{platform.url('followups')}/timeline", timeout=10).text

@@ -19,7 +19,7 @@ from services.contacts.app import create_app as create_contacts_app
 from services.contacts.projections import ContactDirectory
 from shared.contracts import CATALOGS, INTERVIEWS
 from shared.keys import open_personal_data
-from shared.keys.fields import ERASED
+from shared.keys.fields import ERASED_CONTACT
 from shared.keys.personal import contact_subject, seal_plan, student_subject
 from shared.runtime import topics_of
 from tests.integration.conftest import InProcessPlatform
@@ -115,7 +115,7 @@ def test_shredding_a_contacts_key_erases_that_contact_and_nothing_else(
     # the app's process still holds the key for at most its cache time: a fresh process reads the truth
     fresh = open_personal_data(contacts.settings)
     events = {e["subject"]: fresh.open(e) for e in raw_events(contacts)}
-    assert events[gone]["data"]["name"] == ERASED and events[gone]["data"]["emails"] == []
+    assert events[gone]["data"]["name"] == ERASED_CONTACT and events[gone]["data"]["emails"] == []
     assert events[kept]["data"]["name"] == "Ada Lovelace"
     # nothing new can be recorded about the erased contact: 409, naming why
     app_keys = contacts.client.application.extensions["contacts"].service.contacts.store.personal.keys

@@ -25,7 +25,7 @@ def test_a_request_waits_for_confirmation_and_is_carried_out_once() -> None:
     erasure.carry_out(0, "2026-12-01T11:00:03Z")  # a retry (the worker saw the confirmation again): nothing new
     assert [e.name for e in erasure.pending] == ["ErasureRequested", "ErasureConfirmed", "SubjectErased"]
     assert erasure.pending[-1].data == {"subject_kind": "student", "student_id": "student-1", "keys_shredded": 3,
-                                        "erased_at": "2026-12-01T11:00:02Z"}
+                                        "contacts": [], "erased_at": "2026-12-01T11:00:02Z"}
     replayed = Erasure.from_history("e-1", erasure.pending)
     assert (replayed.status, replayed.owner_id, replayed.confirmed["by"]) == ("erased", "student-1", "admin-1")
 

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple, Protocol
 
-from services.contacts.domain import normalise_linkedin
+from shared.identities import normalise_linkedin
 
 #: Keys a parsed contact may carry, in the order they are emitted.
 CONTACT_FIELDS = (

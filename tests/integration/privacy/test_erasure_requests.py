@@ -13,7 +13,7 @@ from services.privacy.application import PrivacyService
 from services.privacy.projections import ErasureViews
 from shared.consumer import ConsumerRunner
 from shared.events import Metadata
-from shared.keys.fields import ERASED
+from shared.keys.fields import ERASED_CONTACT
 from shared.keys.vault import REVALIDATE_SECONDS
 from tests.integration.conftest import InProcessPlatform
 
@@ -65,7 +65,59 @@ def test_a_students_own_request_is_confirmed_by_an_admin_and_carried_out_once(
     assert contacts.client.get("/contacts?student_id=student-7", headers=admin).json["items"] == []
     time.sleep(REVALIDATE_SECONDS)
     loaded = contacts.client.get(f"/contacts/{contact}", headers=admin)
-    assert loaded.status_code == 200 and loaded.json["name"] == ERASED
+    assert loaded.status_code == 200 and loaded.json["name"] == ERASED_CONTACT
     # and nothing new is recorded about the student: 409, naming why
     refused = contacts.client.post("/contacts", headers=student, json={"name": "Someone New"})
     assert refused.status_code == 409 and "erased" in refused.json["message"]
+
+
+def test_a_professionals_erasure_reaches_every_students_book_that_has_them(
+        in_process: Callable[..., InProcessPlatform], token: Callable) -> None:
+    contacts = in_process(create_contacts_app, "contacts", [ContactDirectory])
+    privacy = in_process(create_privacy_app, "privacy", [])
+    service = PrivacyService(privacy.store, privacy.read_store, lambda: privacy.personal)
+    privacy.runners.append(ConsumerRunner(privacy.bus, ErasureViews(
+        privacy.read_store, service, namespace=privacy.settings.get("BUS_NAMESPACE"), personal=privacy.personal),
+        privacy.read_store))
+    admin = {"Authorization": token("admin-1", "admin")}
+    ana, ben = {"Authorization": token("student-ana")}, {"Authorization": token("student-ben")}
+    # the same professional in two books, spelt differently (found as for duplicates), and someone else
+    by_mail = contacts.client.post("/contacts", headers=ana, json={
+        "name": "Wilhelmina Ostrakova", "emails": ["W.Ostrakova@Firm.example"], "phone": "+44 7700 900111"}).json["id"]
+    by_profile = contacts.client.post("/contacts", headers=ben, json={
+        "name": "Mina Ostrakova", "linkedin_url": "https://uk.linkedin.com/in/Ostrakova/"}).json["id"]
+    other = contacts.client.post("/contacts", headers=ana, json={"name": "Someone Else",
+                                                                 "emails": ["else@firm.example"]}).json["id"]
+    privacy.sync()
+
+    # the order names the professional by what identifies them; a malformed one is refused, naming the field
+    refused = privacy.client.post("/erasures", headers=admin, json={"subject_kind": "contact", "professional": {}})
+    assert refused.status_code == 422 and "emails" in str(refused.json)
+    assert privacy.client.post("/erasures", headers=admin, json={"subject_kind": "contact"}).status_code == 422
+    assert privacy.client.post("/erasures", headers=ana, json={
+        "subject_kind": "contact", "professional": {"emails": ["w.ostrakova@firm.example"]}}).status_code == 403
+    ordered = privacy.client.post("/erasures", headers=admin, json={"subject_kind": "contact", "professional": {
+        "emails": ["w.ostrakova@FIRM.example"], "linkedin_url": "linkedin.com/in/ostrakova"}})
+    assert ordered.status_code == 202, ordered.json
+    # the order itself names nobody in clear
+    assert "ostrakova" not in str(privacy.store.load(ordered.json["id"])).lower()
+    privacy.sync()
+    privacy.sync()
+    report = privacy.client.get(f"/erasures/{ordered.json['id']}", headers=admin).json
+    assert (report["subject_kind"], report["student_id"], report["status"]) == ("contact", None, "erased")
+    assert (report["contacts_erased"], report["keys_shredded"]) == (2, 2)
+    assert {"key-store", "contact-directory"} <= {c["component"] for c in report["components"] if c["acknowledged_at"]}
+
+    # both books keep the contact (the student's own facts) with the professional's data as the placeholder,
+    # in the directory and loaded from the events; the other contact is untouched
+    for student, contact_id in ((ana, by_mail), (ben, by_profile)):
+        entry = contacts.client.get(f"/contacts?q={ERASED_CONTACT[1:8]}", headers=student).json["items"]
+        assert [(e["id"], e["name"], e["emails"]) for e in entry] == [(contact_id, ERASED_CONTACT, [])]
+    time.sleep(REVALIDATE_SECONDS)
+    loaded = contacts.client.get(f"/contacts/{by_mail}", headers=ana).json
+    assert (loaded["name"], loaded["emails"], loaded["phone"]) == (ERASED_CONTACT, [], ERASED_CONTACT)
+    assert contacts.client.get(f"/contacts/{other}", headers=ana).json["name"] == "Someone Else"
+    assert contacts.client.get("/contacts?q=ostrakova", headers=ana).json["items"] == []
+    # nothing new is recorded about the professional; the student still manages their own facts
+    changed = contacts.client.patch(f"/contacts/{by_mail}", headers=ana, json={"phone": "+44 7700 900222"})
+    assert changed.status_code == 409 and "erased" in changed.json["message"]

@@ -5,9 +5,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from services.contacts.domain import Contact, derive_stage, is_dormant, normalise_linkedin
+from services.contacts.domain import Contact, derive_stage, is_dormant
 from shared.errors import RuleViolated
 from shared.events import Recorded
+from shared.identities import normalise_linkedin
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
