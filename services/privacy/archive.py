@@ -76,8 +76,8 @@ def parse_sources(settings: Settings) -> tuple[Source, ...]:
     for entry in (e.strip() for e in _PLACEHOLDER.sub(expand, settings.get(VARIABLE)).split(",")):
         if not entry:
             continue
-        name, _, url = (part.strip() for part in entry.partition("="))
-        if not _NAME.match(name):
+        name, equals, url = (part.strip() for part in entry.partition("="))
+        if not equals or not _NAME.match(name):
             raise ValueError(f"{VARIABLE}: {entry!r} is not name=URL with a lower-case name")
         if name == "privacy":
             raise ValueError(f"{VARIABLE}: the privacy service makes its own part; list the other services only")
