@@ -139,9 +139,18 @@ def export_own_data(principal: Principal) -> Response:
     notes = [present(doc) for doc in iterate(ctx.search, {"student_id": student_id, "status": "active"},
                                              [("recorded_at", 1)])]
     log = [_access(d) for d in iterate(ctx.access_log, {"student_id": student_id}, [("at", 1)])]
-    return json_response(subject_export.part(
-        student_id, utcnow(), [(note, ctx.service.revisions(note["id"], principal)) for note in notes], log,
-        ctx.service.advising_of(student_id).advisors))
+    with_revisions = [(note, revisions) for note in notes
+                      if (revisions := _revisions_if_kept(note["id"], principal)) is not None]
+    return json_response(subject_export.part(student_id, utcnow(), with_revisions, log,
+                                             ctx.service.advising_of(student_id).advisors))
+
+
+def _revisions_if_kept(note_id: str, principal: Principal) -> list[dict[str, Any]] | None:
+    """A note's revisions; None when it was deleted after the search read model last heard of it."""
+    try:
+        return _ctx().service.revisions(note_id, principal)
+    except NotFound:
+        return None
 
 
 def _access(doc: dict[str, Any]) -> dict[str, Any]:
