@@ -72,7 +72,9 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("FUNNEL_DEFINITION", "1", "Version of the funnel definition the analytics read models are built with (`GET /analytics/definitions`); a new version is applied by `make rebuild SERVICE=analytics`."),
     Variable("ACADEMIC_TERMS", "spring:01-01,summer:05-15,fall:08-15", "The academic terms as `name:MM-DD` start days (UTC), each running until the next one starts; a step on 2026-09-01 is in `fall-2026`."),
     Variable("ACADEMIC_YEAR_START", "07-01", "First day (MM-DD) of the academic year used in first-destination reporting (July 1 - June 30: `2026-27`)."),
-    Variable("PRIVACY_PORT", "8007", "Port of the privacy API (erasures) under `make run`."),
+    Variable("PRIVACY_PORT", "8007", "Port of the privacy API (erasures, the data-subject export) under `make run`."),
+    Variable("EXPORT_SOURCES", "contacts=http://127.0.0.1:{CONTACTS_PORT},scheduling=http://127.0.0.1:{SCHEDULING_PORT},notes=http://127.0.0.1:{NOTES_PORT},followups=http://127.0.0.1:{FOLLOWUPS_PORT},notifications=http://127.0.0.1:{NOTIFICATIONS_PORT},analytics=http://127.0.0.1:{ANALYTICS_PORT}",
+             "Where the privacy API fetches each service's part of a student's data-subject export (`GET /me/export`): comma-separated `name=URL` pairs, the URL of each service's API (`{NAME_PORT}` stands for that variable's value). It calls `<URL>/me/export` with the student's own token; a source that does not answer makes the export a 503 naming it. Every service holding data about students must be listed (the privacy service's own part is made in-process)."),
     Variable("ANALYTICS_ROSTER_MAX_ROWS", "50000", "Most data rows a roster upload may have (more: 422 naming this limit)."),
 )
 

@@ -46,7 +46,12 @@ class Forbidden(CareerloopError):
 
 
 class TransientError(CareerloopError):
-    """A backend is briefly unavailable: retry with backoff, never skip the work."""
+    """A backend is briefly unavailable: retry with backoff, never skip the work (answered 503 with
+    `Retry-After: retry_after`; `details` are shown to the client, e.g. which backends)."""
+
+    def __init__(self, *args: object, retry_after: int = 1, **details: object) -> None:
+        super().__init__(*args)
+        self.retry_after, self.details = retry_after, details
 
 
 class UnknownTopic(CareerloopError):

@@ -1,7 +1,8 @@
 """HTTP endpoints of the analytics service: the roster upload (admins) and the analysts' funnel,
 engagement and definitions, as JSON, CSV and SVG (thin views over `application` and `charts`).
 
-Analysts and admins read; students and advisors get 403 (they have their own services). Every
+Analysts and admins read; students and advisors get 403 (they have their own services), but for a
+student's own part of the data-subject export (`GET /me/export`: their roster records). Every
 answer names the definition version the numbers were computed with and how fresh they are (in the
 body, and as `X-Funnel-Definition` and `X-Data-Last-Event-At` headers for CSV and SVG, whose CSV rows
 repeat them in columns).
@@ -16,12 +17,14 @@ from typing import Any
 from flask import Response, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 
-from services.analytics import catalog, charts, schemas
+from services.analytics import catalog, charts, schemas, subject_export
 from services.analytics.application import AnalyticsService
-from services.analytics.domain import STUDENT_DIMENSIONS
+from services.analytics.domain import STUDENT_DIMENSIONS, StudentCohort
 from shared.auth import Principal
 from shared.config import Settings
+from shared.events import utcnow
 from shared.spreadsheet import defuse
+from shared.subject_export import EXPORT_PATH, EXPORT_SUMMARY
 from shared.web import Api, command_metadata, json_response
 
 api = Api("analytics", __name__)
@@ -175,3 +178,9 @@ def asyncapi(**_: Any) -> Response:
     """This deployment's document: its broker, topic namespace and partition count."""
     return json_response(catalog.asyncapi_document(_ctx().settings))
 
+
+
+@api.route(EXPORT_PATH, "GET", summary=EXPORT_SUMMARY, roles=("student",), response=schemas.ExportPart)
+def export_own_data(principal: Principal) -> Response:
+    cohort = _ctx().service.cohorts.load(StudentCohort.stream_for(principal.subject))
+    return json_response(subject_export.part(principal.subject, utcnow(), cohort.records))

@@ -7,6 +7,7 @@ from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, vali
 
 from services.analytics.domain import CANCELLED_BY, DIMENSIONS, MISSED_BY, STEPS, STUDENT_DIMENSIONS
 from shared.contracts.analytics import ROW_OUTCOMES
+from shared.subject_export import part_schema
 
 _TERM = validate.Regexp(r"^(?:[a-z][a-z0-9_]{0,30}-\d{4}|\d{4}-\d{2})$",
                         error="a term (e.g. fall-2026) or an academic year (e.g. 2026-27)")
@@ -204,3 +205,22 @@ class AsyncApiDocument(Schema):
     asyncapi = fields.String(required=True, metadata={"description": "3.0.0"})
     info = fields.Dict(required=True)
     channels = fields.Dict()
+
+
+class RosterRecord(Schema):
+    effective_from = fields.String(required=True, metadata={"description": "YYYY-MM-DD: from this day on"})
+    program = fields.String(allow_none=True)
+    college = fields.String(allow_none=True)
+    degree_level = fields.String(allow_none=True)
+    class_year = fields.String(allow_none=True)
+    expected_graduation = fields.String(allow_none=True)
+
+
+class ExportData(Schema):
+    roster = fields.List(fields.Nested(RosterRecord), required=True, metadata={
+        "description": "your roster records, by the day each takes effect"})
+    pseudonymised = fields.String(required=True, metadata={
+        "description": "what else is held about you, and why only pseudonymised"})
+
+
+ExportPart = part_schema(ExportData, "AnalyticsExportPart")

@@ -8,7 +8,7 @@ from flask import Response, current_app, request, url_for
 from marshmallow import ValidationError
 from werkzeug.exceptions import RequestEntityTooLarge, UnsupportedMediaType
 
-from services.contacts import formats, schemas
+from services.contacts import formats, schemas, subject_export
 from services.contacts.application import ContactsService
 from services.contacts.domain import Contact, is_dormant
 from services.contacts.projections import query_directory
@@ -18,6 +18,7 @@ from shared.contracts.contacts import IMPORT_OUTCOMES
 from shared.events import utcnow
 from shared.readstore import Collection, iterate
 from shared.repository import Accepted
+from shared.subject_export import EXPORT_PATH, EXPORT_SUMMARY
 from shared.web import Api, accepted_response, command_metadata, if_match_version, json_response, wait_for_version
 
 api = Api("contacts", __name__)
@@ -202,6 +203,16 @@ def export_csv(principal: Principal, query: dict[str, Any]) -> Response:
            query=schemas.ExportQuery, produces=("text/vcard",))
 def export_vcard(principal: Principal, query: dict[str, Any]) -> Response:
     return _download(formats.EXPORTERS["vcf"], _export_rows(principal, query))
+
+
+@api.route(EXPORT_PATH, "GET", summary=EXPORT_SUMMARY, roles=("student",), response=schemas.ExportPart)
+def export_own_data(principal: Principal) -> Response:
+    ctx = _ctx()
+    ids = [doc["_id"] for doc in iterate(ctx.directory, {"student_id": principal.subject}, [("name_key", 1)])]
+    contacts = [ctx.service.get(contact_id, principal) for contact_id in ids]
+    return json_response(subject_export.part(principal.subject, utcnow(),
+                                             [(contact_view(c), c.touchpoints) for c in contacts],
+                                             _export_rows(principal, {"status": "all"})))
 
 
 def _download(exporter: formats.Exporter, contacts: list[dict[str, Any]]) -> Response:

@@ -10,6 +10,7 @@ from services.contacts.formats import FORMATS
 from shared.contracts.contacts import IMPORT_OUTCOMES, TOUCHPOINT_KINDS, TouchpointSchema
 from shared.identities import normalise_linkedin
 from shared.keys.fields import ERASED_CONTACT
+from shared.subject_export import part_schema
 from shared.web.api import AcceptedSchema, page_of
 from shared.web.validators import check_time_zone
 
@@ -198,3 +199,15 @@ class TouchpointView(TouchpointSchema):
 
 class Touchpoints(Schema):
     items = fields.List(fields.Nested(TouchpointView), required=True)
+
+
+class ExportedContact(ContactView):
+    touchpoints = fields.List(fields.Nested(TouchpointView), required=True, metadata={"description": "oldest first"})
+
+
+class ExportData(Schema):
+    contacts = fields.List(fields.Nested(ExportedContact), required=True, metadata={
+        "description": "every contact of yours, merged duplicates and archived ones too"})
+
+
+ExportPart = part_schema(ExportData, "ContactsExportPart")

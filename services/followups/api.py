@@ -28,13 +28,14 @@ from typing import Any
 from flask import Response, current_app
 from marshmallow import ValidationError
 
-from services.followups import schemas
+from services.followups import schemas, subject_export
 from services.followups.application import FollowUpsService
 from services.followups.domain import NEVER, view_state
 from shared.auth import Principal, acting_for
 from shared.errors import NotFound
 from shared.events import isoformat
-from shared.readstore import Collection, Page
+from shared.readstore import Collection, Page, iterate
+from shared.subject_export import EXPORT_PATH, EXPORT_SUMMARY
 from shared.web import (
     AcceptedSchema,
     Api,
@@ -115,8 +116,11 @@ def _timeline(filter: dict[str, Any], query: dict[str, Any]) -> Response:
     if at:
         filter["at"] = at
     page = _ctx().timeline.find(filter, [("at", -1), ("_id", -1)], query["limit"], query.get("cursor"))
-    entries = [{"id": d["_id"], **{k: v for k, v in d.items() if k != "_id"}} for d in page.items]
-    return json_response({"items": entries, "next_cursor": page.next_cursor})
+    return json_response({"items": [_entry(d) for d in page.items], "next_cursor": page.next_cursor})
+
+
+def _entry(doc: dict[str, Any]) -> dict[str, Any]:
+    return {"id": doc["_id"], **{k: v for k, v in doc.items() if k != "_id"}}
 
 
 @api.route("/timeline", "GET", summary="Everything that happened, newest first: filter by kind and date range",
@@ -213,6 +217,17 @@ def snooze(principal: Principal, item_id: str, body: dict[str, Any]) -> Response
 def dismiss(principal: Principal, item_id: str, body: dict[str, Any]) -> Response:
     return accepted_response(_ctx().service.dismiss(item_id, body.get("reason"), principal,
                                                     command_metadata(principal), if_match_version()))
+
+
+@api.route(EXPORT_PATH, "GET", summary=EXPORT_SUMMARY, roles=("student",), response=schemas.ExportPart)
+def export_own_data(principal: Principal) -> Response:
+    ctx = _ctx()
+    moment = ctx.clock()
+    now = isoformat(moment)
+    mine = {"student_id": principal.subject}
+    timeline = [_entry(d) for d in iterate(ctx.timeline, mine, [("at", 1), ("_id", 1)])]
+    items = [item_view(d, now) for d in iterate(ctx.items, mine, [("due_at", 1)])]
+    return json_response(subject_export.part(principal.subject, moment, timeline, items))
 
 
 # -- the advisor view ---------------------------------------------------------------------------

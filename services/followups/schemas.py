@@ -4,6 +4,7 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from services.followups.projections import TIMELINE_KINDS
+from shared.subject_export import part_schema
 from shared.web.api import page_of
 
 _CURSOR = validate.Regexp(r"^[A-Za-z0-9_\-]{1,1000}$", error="malformed cursor")
@@ -140,3 +141,12 @@ class AdviseeView(Schema):
 
 
 AdviseesPage = page_of(AdviseeView, "AdviseesPage", now=fields.String(required=True, metadata={"description": _NOW}))
+
+
+class ExportData(Schema):
+    timeline = fields.List(fields.Nested(TimelineEntry), required=True, metadata={"description": "oldest first"})
+    followups = fields.List(fields.Nested(FollowUpView), required=True, metadata={
+        "description": "every item in any state, by due time; states as of generated_at"})
+
+
+ExportPart = part_schema(ExportData, "FollowUpsExportPart")

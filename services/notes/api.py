@@ -6,14 +6,16 @@ from typing import Any
 
 from flask import Response, current_app, url_for
 
-from services.notes import schemas
+from services.notes import schemas, subject_export
 from services.notes.application import LoadedNote, NotesService
 from services.notes.projections import present, query_notes, summary
 from shared.auth import Principal, acting_for
 from shared.config import Settings
 from shared.errors import NotFound
-from shared.readstore import Collection
+from shared.events import utcnow
+from shared.readstore import Collection, iterate
 from shared.repository import Accepted
+from shared.subject_export import EXPORT_PATH, EXPORT_SUMMARY
 from shared.web import Api, accepted_response, command_metadata, if_match_version, json_response, wait_for_version
 
 api = Api("notes", __name__)
@@ -127,8 +129,32 @@ def list_access_log(principal: Principal, query: dict[str, Any]) -> Response:
     filter: dict[str, Any] = {"student_id": student_id,
                               **{k: query[k] for k in ("note_id", "advisor_id") if k in query}}
     page = _ctx().access_log.find(filter, [("at", -1)], query["limit"], query.get("cursor"))
-    return _page([{"note_id": d["note_id"], "advisor_id": d["advisor_id"], "at": d["at"]} for d in page.items],
-                 page.next_cursor)
+    return _page([_access(d) for d in page.items], page.next_cursor)
+
+
+@api.route(EXPORT_PATH, "GET", summary=EXPORT_SUMMARY, roles=("student",), response=schemas.ExportPart)
+def export_own_data(principal: Principal) -> Response:
+    ctx = _ctx()
+    student_id = principal.subject
+    notes = [present(doc) for doc in iterate(ctx.search, {"student_id": student_id, "status": "active"},
+                                             [("recorded_at", 1)])]
+    log = [_access(d) for d in iterate(ctx.access_log, {"student_id": student_id}, [("at", 1)])]
+    with_revisions = [(note, revisions) for note in notes
+                      if (revisions := _revisions_if_kept(note["id"], principal)) is not None]
+    return json_response(subject_export.part(student_id, utcnow(), with_revisions, log,
+                                             ctx.service.advising_of(student_id).advisors))
+
+
+def _revisions_if_kept(note_id: str, principal: Principal) -> list[dict[str, Any]] | None:
+    """A note's revisions; None when it was deleted after the search read model last heard of it."""
+    try:
+        return _ctx().service.revisions(note_id, principal)
+    except NotFound:
+        return None
+
+
+def _access(doc: dict[str, Any]) -> dict[str, Any]:
+    return {"note_id": doc["note_id"], "advisor_id": doc["advisor_id"], "at": doc["at"]}
 
 
 # -- advisors -------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from services.notes import search
 from services.notes.projections import SUMMARY
 from shared.contracts import notes as contract
 from shared.contracts.notes import INSIGHT_CATEGORIES, VISIBILITIES
+from shared.subject_export import part_schema
 from shared.web.api import AcceptedSchema, page_of
 from shared.web.validators import check_time_zone
 
@@ -244,3 +245,17 @@ def check_path_id(name: str, value: str) -> None:
     """Ids in paths have the same limits as ids in bodies."""
     if not 1 <= len(value) <= 128 or re.search(r"[\x00-\x1f]", value):
         raise ValidationError({name: ["1 to 128 printable characters"]})
+
+
+class ExportedNote(NoteEntry):
+    revisions = fields.List(fields.Nested(RevisionView), required=True, metadata={"description": "oldest first"})
+
+
+class ExportData(Schema):
+    notes = fields.List(fields.Nested(ExportedNote), required=True, metadata={"description": "deleted notes are gone"})
+    access_log = fields.List(fields.Nested(AccessEntry), required=True, metadata={
+        "description": "every read of your shared notes by an advisor, oldest first"})
+    advisors = fields.List(fields.String(), required=True, metadata={"description": "who may read your shared notes"})
+
+
+ExportPart = part_schema(ExportData, "NotesExportPart")

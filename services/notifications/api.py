@@ -13,12 +13,14 @@ from typing import Any
 
 from flask import Response, current_app, url_for
 
-from services.notifications import schemas
+from services.notifications import schemas, subject_export
 from services.notifications.application import NotificationsService
 from services.notifications.domain import KINDS, Notification
 from shared.auth import Principal, acting_for
-from shared.readstore import Collection
+from shared.events import utcnow
+from shared.readstore import Collection, iterate
 from shared.repository import Accepted
+from shared.subject_export import EXPORT_PATH, EXPORT_SUMMARY
 from shared.web import (
     AcceptedSchema,
     Api,
@@ -54,8 +56,11 @@ def _accepted(accepted: Accepted, status: int = 200, location: str | None = None
 def get_preferences(principal: Principal, query: dict[str, Any]) -> Response:
     user_id = acting_for(principal, query.get("student_id"))
     preferences = _ctx().service.get_preferences(user_id)
-    return json_response({"student_id": user_id, **preferences.view(), "version": preferences.version},
-                         version=preferences.version)
+    return json_response(_preferences_view(user_id, preferences), version=preferences.version)
+
+
+def _preferences_view(user_id: str, preferences: Any) -> dict[str, Any]:
+    return {"student_id": user_id, **preferences.view(), "version": preferences.version}
 
 
 @api.route("/preferences", "PUT", summary="Set your preferences: channels per kind, e-mail, zone, quiet hours, digest",
@@ -149,10 +154,12 @@ def list_webhooks(principal: Principal, query: dict[str, Any]) -> Response:
     _catch_up(query, ctx.endpoints)
     page = ctx.endpoints.find({"user_id": user_id, "status": {"$in": ["enabled", "disabled"]}},
                               [("registered_at", 1)], 200)
-    items = [{"id": d["_id"], "version": d["_version"], **{k: d.get(k) for k in (
+    return json_response({"items": [_endpoint_entry(d) for d in page.items]})
+
+
+def _endpoint_entry(doc: dict[str, Any]) -> dict[str, Any]:
+    return {"id": doc["_id"], "version": doc["_version"], **{k: doc.get(k) for k in (
         "url", "description", "status", "consecutive_failures", "disabled_reason", "last_failure", "registered_at")}}
-        for d in page.items]
-    return json_response({"items": items})
 
 
 @api.route("/webhooks/<endpoint_id>", "GET", summary="One webhook endpoint as of its newest event",
@@ -174,6 +181,16 @@ def enable_webhook(principal: Principal, endpoint_id: str) -> Response:
 def remove_webhook(principal: Principal, endpoint_id: str) -> Response:
     return _accepted(_ctx().service.remove_endpoint(endpoint_id, principal, command_metadata(principal),
                                                     if_match_version()))
+
+
+@api.route(EXPORT_PATH, "GET", summary=EXPORT_SUMMARY, roles=("student",), response=schemas.ExportPart)
+def export_own_data(principal: Principal) -> Response:
+    ctx = _ctx()
+    user_id = principal.subject
+    history = [item_view(d) for d in iterate(ctx.notifications, {"recipient_id": user_id}, [("send_at", 1)])]
+    webhooks = [_endpoint_entry(d) for d in iterate(ctx.endpoints, {"user_id": user_id}, [("registered_at", 1)])]
+    return json_response(subject_export.part(
+        user_id, utcnow(), _preferences_view(user_id, ctx.service.get_preferences(user_id)), history, webhooks))
 
 
 # -- templates ------------------------------------------------------------------------------

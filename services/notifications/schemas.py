@@ -7,6 +7,7 @@ from services.notifications.domain import STATUSES, USER_KINDS
 from shared.contracts import notifications as contract
 from shared.contracts.notifications import CHANNELS, KINDS
 from shared.outbound import UnsafeUrl, parse_url
+from shared.subject_export import part_schema
 from shared.web.api import page_of
 from shared.web.validators import check_time_zone
 
@@ -209,3 +210,14 @@ class TemplateView(Schema):
 
 class TemplatesList(Schema):
     items = fields.List(fields.Nested(TemplateView), required=True)
+
+
+class ExportData(Schema):
+    preferences = fields.Nested(PreferencesView, required=True)
+    notifications = fields.List(fields.Nested(NotificationView), required=True, metadata={
+        "description": "every notification to you on any channel (the in-app inbox included), by send time"})
+    webhooks = fields.List(fields.Nested(WebhookEntry), required=True, metadata={
+        "description": "the endpoints you registered, removed ones too (no secrets: none is stored)"})
+
+
+ExportPart = part_schema(ExportData, "NotificationsExportPart")

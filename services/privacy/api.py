@@ -5,7 +5,9 @@ Who does what:
   one act), lists
   erasures (`GET /erasures?status=requested`: students' own requests waiting for them), confirms a
   request (`POST /erasures/{id}/confirm`) and reads any erasure's report (`GET /erasures/{id}`);
-- a student asks for their own erasure (`POST /me/erasure-request`) and reads its report.
+- a student asks for their own erasure (`POST /me/erasure-request`) and reads its report;
+- a student downloads everything the platform holds about them (`GET /me/export`): every service's
+  part, fetched with the student's own token and zipped here (`archive`).
 Anyone else: 403 for the role, 404 for an erasure that is not theirs (existence does not leak).
 """
 from __future__ import annotations
@@ -13,12 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Response, current_app
+from flask import Response, current_app, g, request
 
-from services.privacy import schemas
+from services.privacy import archive, schemas, subject_export
 from services.privacy.application import PrivacyService
 from shared.auth import Principal, acting_for
-from shared.readstore import Collection
+from shared.readstore import Collection, iterate
+from shared.subject_export import EXPORT_PATH
 from shared.web import AcceptedSchema, Api, accepted_response, command_metadata, if_match_version, json_response
 
 api = Api("privacy", __name__)
@@ -30,6 +33,8 @@ SUBJECTS = ("student", "admin")
 class PrivacyContext:
     service: PrivacyService
     erasures: Collection
+    export_sources: tuple[archive.Source, ...]
+    fetch: archive.Get  # how the parts are fetched (requests.get; tests route to in-process apps)
 
 
 def _ctx() -> PrivacyContext:
@@ -84,3 +89,21 @@ def request_own_erasure(principal: Principal, body: dict[str, Any]) -> Response:
     acting_for(principal, body.get("student_id"))  # a student naming another: 403
     accepted = _ctx().service.request_own(principal, body.get("reason"), command_metadata(principal))
     return accepted_response(accepted, 202, location=f"/erasures/{accepted.id}")
+
+
+@api.route(EXPORT_PATH, "GET", summary="Everything the platform holds about you, as one zip archive (every service's "
+           "part, fetched with your token); 503 naming the services that did not answer", roles=("student",),
+           produces=("application/zip",))
+def export_own_data(principal: Principal) -> Response:
+    ctx = _ctx()
+    student_id = principal.subject
+    headers = {"Authorization": request.headers["Authorization"], "X-Correlation-ID": g.correlation_id}
+    parts = archive.fetch_parts(ctx.export_sources, student_id, headers, ctx.fetch)
+    now = ctx.service.clock()
+    # the erasures read model has no index on student_id (erasures are few): read them all, keep the caller's
+    reports = [ctx.service.report(ctx.service.get(d["_id"], principal))
+               for d in iterate(ctx.erasures, {}, [("requested_at", 1)]) if d.get("student_id") == student_id]
+    parts[subject_export.SERVICE] = subject_export.part(student_id, now, reports)
+    return Response(archive.build(student_id, now, parts), mimetype="application/zip", headers={
+        "Content-Disposition": f'attachment; filename="{archive.filename(student_id, now)}"',
+        "Cache-Control": "no-store"})

@@ -9,7 +9,7 @@ from typing import Any
 from flask import Response, current_app, url_for
 from werkzeug.exceptions import NotFound as HTTPNotFound
 
-from services.scheduling import schemas
+from services.scheduling import schemas, subject_export
 from services.scheduling.application import SchedulingService
 from services.scheduling.domain import Interview, local_time
 from shared import ics
@@ -18,6 +18,7 @@ from shared.config import Settings
 from shared.events import isoformat, utcnow
 from shared.readstore import Collection, iterate
 from shared.repository import Accepted
+from shared.subject_export import EXPORT_PATH, EXPORT_SUMMARY
 from shared.web import (
     AcceptedSchema,
     Api,
@@ -157,9 +158,22 @@ def list_interviews(principal: Principal, query: dict[str, Any]) -> Response:
         filter["start_key"] = start
     direction = -1 if query.get("when") == "past" else 1
     page = ctx.interviews.find(filter, [("start_key", direction)], query["limit"], query.get("cursor"))
-    items = [{"id": d["_id"], "version": d["_version"],
-              **{k: v for k, v in d.items() if k not in ("_id", "_version", "start_key")}} for d in page.items]
-    return json_response({"items": items, "next_cursor": page.next_cursor})
+    return json_response({"items": [_entry(d) for d in page.items], "next_cursor": page.next_cursor})
+
+
+def _entry(doc: dict[str, Any]) -> dict[str, Any]:
+    """An interview as `GET /interviews` lists it, from its read-model document."""
+    return {"id": doc["_id"], "version": doc["_version"],
+            **{k: v for k, v in doc.items() if k not in ("_id", "_version", "start_key")}}
+
+
+@api.route(EXPORT_PATH, "GET", summary=EXPORT_SUMMARY, roles=("student",), response=schemas.ExportPart)
+def export_own_data(principal: Principal) -> Response:
+    ctx = _ctx()
+    docs = iterate(ctx.interviews, {"student_id": principal.subject}, [("start_key", 1)])
+    return json_response(subject_export.part(
+        principal.subject, utcnow(), [_entry(d) for d in docs], ctx.service.feed_generation(principal.subject),
+        organizer=ctx.settings.get("CALENDAR_ORGANIZER_EMAIL")))
 
 
 @api.route("/calendar/feed", "GET", summary="The secret URL of your calendar feed, for calendar apps",

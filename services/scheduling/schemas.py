@@ -6,6 +6,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from services.scheduling.domain import STARTER_QUESTIONS, TimeError, to_utc
 from shared.contracts import scheduling as contract
 from shared.contracts.scheduling import FORMATS, QUESTION_CATEGORIES
+from shared.subject_export import part_schema
 from shared.web.api import page_of
 from shared.web.validators import check_time_zone
 
@@ -173,3 +174,15 @@ class FeedUrls(Schema):
     url = fields.String(required=True, metadata={"description": "the secret feed URL (the token is the credential)"})
     webcal = fields.String(required=True, metadata={"description": "the same URL for calendar apps"})
     generation = fields.Integer(required=True, metadata={"description": "rotations so far"})
+
+
+class FeedGeneration(Schema):
+    generation = fields.Integer(required=True, metadata={"description": "rotations of your feed's secret URL so far"})
+
+
+class ExportData(Schema):
+    interviews = fields.List(fields.Nested(InterviewEntry), required=True, metadata={"description": "earliest first"})
+    calendar_feed = fields.Nested(FeedGeneration, required=True)
+
+
+ExportPart = part_schema(ExportData, "SchedulingExportPart")

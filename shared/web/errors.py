@@ -42,7 +42,7 @@ def _describe(exc: BaseException) -> tuple[int, dict, dict]:
     if isinstance(exc, Conflict):
         return 409, {"error": "conflict", "message": str(exc), **exc.details}, {}
     if isinstance(exc, TransientError):
-        return 503, {"error": "unavailable", "message": str(exc)}, {"Retry-After": "1"}
+        return 503, {"error": "unavailable", "message": str(exc), **exc.details}, {"Retry-After": str(exc.retry_after)}
     if isinstance(exc, RequestEntityTooLarge) and exc.description == RequestEntityTooLarge.description:
         # Flask's own refusal (MAX_CONTENT_LENGTH) names no limit: name it, so a client knows what fits
         limit = current_app.config.get("MAX_CONTENT_LENGTH")

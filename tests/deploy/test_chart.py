@@ -161,3 +161,21 @@ def test_only_the_ingress_controller_and_prometheus_reach_the_pods() -> None:
     ingress = of_kind("Ingress")["careerloop-careerloop"]["spec"]
     assert sorted(rule["host"] for rule in ingress["rules"]) == sorted(
         f"{name.removesuffix('-api')}.careers.example.edu" for name in procfile() if name.endswith("-api"))
+
+
+def test_the_privacy_api_fetches_export_parts_from_every_other_apis_service_and_may_reach_them() -> None:
+    services = of_kind("Service")
+    privacy = of_kind("Deployment")["careerloop-privacy-api"]["spec"]["template"]["spec"]["containers"][0]
+    sources = dict(entry.split("=", 1) for entry in
+                   {e["name"]: e.get("value") for e in privacy["env"]}["EXPORT_SOURCES"].split(","))
+    apis = {name.removesuffix("-api") for name in procfile() if name.endswith("-api")} - {"privacy"}
+    assert set(sources) == apis
+    for name, url in sources.items():
+        service = services[f"careerloop-{name}-api"]
+        assert url == f"http://careerloop-{name}-api:{service['spec']['ports'][0]['port']}"
+    rule = of_kind("NetworkPolicy")["careerloop-careerloop-apis"]["spec"]["ingress"][1]
+    assert rule["from"] == [{"podSelector": {"matchLabels": {
+        "app.kubernetes.io/name": "careerloop", "app.kubernetes.io/instance": "careerloop",
+        "app.kubernetes.io/component": "privacy-api"}}}]
+    assert sorted(p["port"] for p in rule["ports"]) == sorted(
+        services[f"careerloop-{name}-api"]["spec"]["ports"][0]["port"] for name in apis)

@@ -12,8 +12,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
+import requests
 from flask.testing import FlaskClient
 
 from shared.bus import open_bus
@@ -100,3 +102,27 @@ def in_process(profile: str, tmp_path: Path, settings: Settings) -> Iterator[Cal
         backend.close()
     if shared:
         shared["bus"].close()
+
+
+class InProcessFetch:
+    """`requests.get` for the privacy service's data-subject export, answered by in-process apps:
+    `http://<service>.test/...` goes to that service's test client (one call at a time)."""
+
+    def __init__(self, clients: dict[str, FlaskClient]) -> None:
+        self.clients = clients
+        self.calls: list[tuple[str, dict[str, str]]] = []
+        self._lock = threading.Lock()
+
+    def sources(self) -> str:
+        """The EXPORT_SOURCES value naming every client."""
+        return ",".join(f"{name}=http://{name}.test" for name in self.clients)
+
+    def __call__(self, url: str, headers: dict[str, str], **_: Any) -> Any:
+        parts = urlsplit(url)
+        with self._lock:
+            self.calls.append((url, dict(headers)))
+            answer = self.clients[parts.hostname.removesuffix(".test")].get(parts.path, headers=headers)
+        response = requests.Response()
+        response.status_code, response._content = answer.status_code, answer.get_data()
+        response.headers.update(answer.headers)
+        return response

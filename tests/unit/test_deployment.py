@@ -81,3 +81,13 @@ def test_the_readme_configuration_table_lists_every_variable() -> None:
 def test_ci_runs_the_readmes_test_command() -> None:
     assert "make test" in (ROOT / "README.md").read_text()
     assert re.search(r"^make test$", (ROOT / ".ci" / "run").read_text(), re.M)
+
+
+def test_the_privacy_api_fetches_export_parts_from_every_other_api_container() -> None:
+    sources = dict(entry.split("=", 1) for entry in OURS["privacy-api"]["environment"]["EXPORT_SOURCES"].split(","))
+    apis = {name.removesuffix("-api") for name in OURS if name.endswith("-api")} - {"privacy"}
+    assert set(sources) == apis
+    for name, url in sources.items():
+        assert url == f"http://{name}-api:{OURS[f'{name}-api']['ports'][0].split(':')[1]}"
+    privacy, contacts = OURS["privacy-api"]["environment"], OURS["contacts-api"]["environment"]
+    assert privacy["EVENT_STORE_URL"] == contacts["EVENT_STORE_URL"]  # the shared settings are kept

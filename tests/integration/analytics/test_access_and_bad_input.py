@@ -160,3 +160,18 @@ def test_an_organisation_a_spreadsheet_would_run_is_text_in_the_csv(platform: In
                                    headers={"Authorization": token("a-1", "analyst")})
     rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
     assert rows[0]["organisation"] == '\'=HYPERLINK("http://x.example","Acme")' and rows[0]["students"] == "5"
+
+
+def test_a_student_exports_their_own_roster_records_and_nobody_elses(platform: InProcessPlatform,
+                                                                      token: Callable) -> None:
+    roster = ROSTER + "s2,Physics,Sciences,masters,2028\r\n"
+    admin = token("admin-1", "admin")
+    assert upload(platform, admin, data=roster, query="?effective_from=2026-08-20").status_code == 201
+    part = platform.client.get("/me/export", headers={"Authorization": token("s1", "student")}).json
+    assert (part["service"], part["student_id"], part["files"]) == ("analytics", "s1", [])
+    assert part["data"]["roster"] == [{"effective_from": "2026-08-20", "program": "Economics", "college": "Arts",
+                                       "degree_level": "undergraduate", "class_year": "2027",
+                                       "expected_graduation": None}]
+    assert "pseudonym" in part["data"]["pseudonymised"] and "Physics" not in json.dumps(part)
+    for role in ("analyst", "admin", "advisor"):
+        assert platform.client.get("/me/export", headers={"Authorization": token(f"{role}-1", role)}).status_code == 403

@@ -33,6 +33,7 @@ from services.notifications.dispatcher import Dispatcher
 from services.notifications.policy_worker import NotificationPolicies
 from services.notifications.projections import NotificationViews
 from services.privacy.app import create_app as create_privacy_app
+from services.privacy.archive import parse_sources
 from services.privacy.projections import ErasureViews
 from services.scheduling.app import create_app as create_scheduling_app
 from services.scheduling.projections import SchedulingViews
@@ -41,7 +42,7 @@ from shared.config import Settings
 from shared.consumer import ConsumerRunner
 from tests.backends import TEST_SECRET
 from tests.clock import Clock
-from tests.integration.conftest import InProcessPlatform
+from tests.integration.conftest import InProcessFetch, InProcessPlatform
 
 ISSUER = "https://idp.university.example"
 AUDIENCE = "careerloop"
@@ -233,6 +234,11 @@ def _build_world(in_process: Callable[..., InProcessPlatform]) -> World:
         "notifications": in_process(create_notifications_app, "notifications", [NotificationViews], clock=clock),
         "privacy": in_process(create_privacy_app, "privacy", [ErasureViews], clock=clock),
     }
+    # the data-subject export fetches every part from the in-process apps (the world has no analytics)
+    fetch = InProcessFetch({name: platforms[name].client for name in
+                            ("contacts", "scheduling", "notes", "followups", "notifications")})
+    privacy = platforms["privacy"].client.application.extensions["privacy"]
+    privacy.export_sources, privacy.fetch = parse_sources(Settings.from_env({"EXPORT_SOURCES": fetch.sources()})), fetch
     notifications = platforms["notifications"]
     platforms["notes"].client.application.extensions["notes"].service.reference_wait_seconds = 0
     notifications.runners.append(ConsumerRunner(notifications.bus, NotificationPolicies(

@@ -50,6 +50,8 @@ app.kubernetes.io/component: {{ .process }}
   value: "0.0.0.0"
 - name: HOME
   value: /tmp  # the root file system is read-only; gunicorn keeps its control socket under $HOME
+- name: EXPORT_SOURCES
+  value: {{ include "careerloop.exportSources" . | quote }}
 {{- range $name, $value := .Values.config }}
 - name: {{ $name }}
   value: {{ $value | quote }}
@@ -91,4 +93,16 @@ env:
 volumeMounts:
   - name: tmp
     mountPath: /tmp
+{{- end -}}
+
+
+{{/* Where the privacy API fetches each service's part of the data-subject export: every other API's Service. */}}
+{{- define "careerloop.exportSources" -}}
+{{- $sources := list -}}
+{{- range $service, $api := .Values.apis -}}
+{{- if ne $service "privacy" -}}
+{{- $sources = append $sources (printf "%s=http://%s:%v" $service (include "careerloop.fullname" (dict "root" $ "process" (printf "%s-api" $service))) $api.port) -}}
+{{- end -}}
+{{- end -}}
+{{- join "," $sources -}}
 {{- end -}}
