@@ -13,6 +13,8 @@ polls of 500, under their own consumer groups:
 """
 from __future__ import annotations
 
+import shutil
+import tempfile
 import threading
 import time
 import uuid
@@ -24,6 +26,9 @@ from services.analytics.translator import Translator
 from shared.bus import open_bus
 from shared.config import Settings
 from shared.consumer import ConsumerRunner
+from shared.keys import open_key_store
+from shared.keys.personal import PersonalData, contact_subject, student_subject
+from shared.keys.vault import DataKeys, MasterKey
 from shared.readstore import open_read_store
 from shared.runtime import ensure_all_topics
 
@@ -54,6 +59,7 @@ def raw_loop(bus: Any, topics: list[str], out_topic: str, events: int) -> float:
 
 def measure(urls: dict[str, str], events: int) -> dict[str, Any]:
     namespace = f"bench{uuid.uuid4().hex[:8]}."
+    scratch_dir = tempfile.mkdtemp(prefix="careerloop-bench-keys-")
     settings = Settings.from_env({**urls, "BUS_NAMESPACE": namespace})
     bus = open_bus(urls["BUS_URL"])
     read_store = open_read_store(urls["READ_STORE_URL"])
@@ -61,9 +67,20 @@ def measure(urls: dict[str, str], events: int) -> dict[str, Any]:
         ensure_all_topics(bus, settings)
         scratch = f"{namespace}bench.raw-copy"
         bus.ensure_topics({scratch: settings.int("TOPIC_PARTITIONS")})
-        published = publish(Workload(max(1, round(events / len(Workload(1))))), bus, namespace)
+        workload = Workload(max(1, round(events / len(Workload(1)))))
+        published = publish(workload, bus, namespace)
+        # pseudonyms salted from each subject's data key, as in production: the services created the keys when
+        # they sealed the events, so the translator reads each from the key store once (its cache is cold)
+        key_store, master = open_key_store(f"sqlite:///{scratch_dir}/keys.db"), MasterKey.generate("bench")
+        sealer = DataKeys(key_store, master)
+        for index in range(workload.students):
+            for event in workload.student_history(index):
+                sealer.key_for(student_subject(event["ownerid"]))
+                if event["type"].endswith(".ContactAdded.v1"):
+                    sealer.key_for(contact_subject(event["ownerid"], event["subject"]))
+        salts = PersonalData(DataKeys(key_store, master)).pseudonym_salt
         translator = Translator(read_store, bus=bus, namespace=namespace,
-                                pseudonyms=Pseudonymiser("bench-analytics-pseudonym-key-0123456789", "bench"))
+                                pseudonyms=Pseudonymiser("bench-analytics-pseudonym-key-0123456789", "bench", salts))
         raw_seconds = raw_loop(bus, translator.topics, scratch, published)
         started = time.perf_counter()
         ConsumerRunner(bus, translator, read_store, batch_size=BATCH).run(threading.Event(), until_idle=True)
@@ -73,6 +90,7 @@ def measure(urls: dict[str, str], events: int) -> dict[str, Any]:
     finally:
         bus.close()
         read_store.close()
+        shutil.rmtree(scratch_dir, ignore_errors=True)
     raw_rate, translator_rate = published / raw_seconds, published / translator_seconds
     return {"events": published, "integration_events": integration_events,
             "raw_events_per_second": round(raw_rate, 1), "translator_events_per_second": round(translator_rate, 1),

@@ -65,6 +65,8 @@ class Projection:
     # `write` stamps each document with its latest event's time; False for documents that are facts only
     stamps_updated_at: ClassVar[bool] = True
     holds_personal_data: ClassVar[bool] = True
+    # skip an erased student's events (a redelivery, a replay, a rebuild); None: as `holds_personal_data`
+    skips_erased_owners: ClassVar[bool | None] = None
     _reactions: ClassVar[dict[str, Reaction]]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -155,7 +157,8 @@ class Projection:
     def _erased_owner(self, owner: Any) -> bool:
         """Whether the student owning an event was erased (the key store's tombstones, which the process
         keeps as a set and reloads within a second of any shredding)."""
-        if not owner or self.personal is None or not self.holds_personal_data:
+        skips = self.holds_personal_data if self.skips_erased_owners is None else self.skips_erased_owners
+        if not owner or self.personal is None or not skips:
             return False
         return self.personal.keys.erased(student_subject(owner))
 

@@ -310,9 +310,10 @@ def activation(student: str) -> Emitted:
     return Emitted("StudentActivated", {}, id_basis=f"student:{student}")
 
 
-def event_id(source_event_id: str, name: str) -> str:
-    """Deterministic: the same source event always gives the same integration event id."""
-    return str(uuid.uuid5(ID_NAMESPACE, f"{source_event_id}:{name}"))
+def event_id(token: str, name: str) -> str:
+    """Deterministic: the same source event (its `Pseudonymiser.event_token`) always gives the same
+    integration event id, which cannot be traced back to it once the student is erased."""
+    return str(uuid.uuid5(ID_NAMESPACE, f"{token}:{name}"))
 
 
 def envelope(emitted: Emitted, *, source_event_id: str, time: str, student_id: str,
@@ -324,12 +325,13 @@ def envelope(emitted: Emitted, *, source_event_id: str, time: str, student_id: s
                             "occurred_at": emitted.occurred_at or time}
     for name, value in emitted.fields.items():
         if name == "contact_id":
-            data["contact"] = pseudonyms.contact(value)
+            data["contact"] = pseudonyms.contact(value, student_id)
         elif name == "interview_id":
-            data["interview"] = pseudonyms.interview(value)
+            data["interview"] = pseudonyms.interview(value, student_id)
         else:
             data[name] = value
-    return {"specversion": SPEC_VERSION, "id": event_id(emitted.id_basis or source_event_id, emitted.name),
+    token = pseudonyms.event_token(emitted.id_basis or source_event_id, student_id)
+    return {"specversion": SPEC_VERSION, "id": event_id(token, emitted.name),
             "source": SOURCE,
             "type": integration_type.type_string, "subject": student, "time": time,
             "datacontenttype": "application/json", "dataschema": integration_type.dataschema, "data": data}

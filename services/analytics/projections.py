@@ -38,6 +38,7 @@ from shared.bus import Message
 from shared.contracts.analytics import JOURNEY_TOPIC, ROSTER
 from shared.events import Recorded, isoformat, parse_type, utcnow
 from shared.keys.personal import PersonalData
+from shared.keys.vault import SubjectErased
 from shared.projection import Projection, on
 from shared.readstore import Collection, Index, ReadStore, Update, iterate
 from shared.times import normal
@@ -266,12 +267,21 @@ class FunnelViews(Projection):
             self._signal(event.data, "follow_up_done", moment)
 
     # -- the roster -------------------------------------------------------------------------------
+    @on("SubjectErased")
+    def subject_erased(self, envelope: dict[str, Any], event: Recorded) -> None:
+        if self.pseudonymiser is not None:
+            self.pseudonymiser.forget()  # an erased student's roster rows find no pseudonym from now on
+        super().subject_erased(envelope, event)
+
     @on("StudentCohortRecorded")
     def cohort_recorded(self, envelope: dict[str, Any], event: Recorded) -> None:
         if self.pseudonymiser is None:
             raise RuntimeError("the analytics projection needs the pseudonymiser to read the roster")
         data = event.data
-        student = self.pseudonymiser.student(data["student_id"])  # the raw id goes no further
+        try:
+            student = self.pseudonymiser.student(data["student_id"])  # the raw id goes no further
+        except SubjectErased:
+            return  # an erased student's row: it can no longer be joined to their pseudonym, by design
         record = {name: data.get(name) for name in ("effective_from", "program", "college", "degree_level",
                                                     "class_year", "expected_graduation")}
         doc = self.cohorts.get(student) or {}

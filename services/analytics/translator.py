@@ -10,9 +10,11 @@ worker). What it writes to the read store is only what translation needs, and no
   contact);
 - `analytics_translator_pairs`: per (student, contact) pseudonym pair, when their latest held interview
   ended (for `ThankYouSent.hours_after_interview`);
-- `analytics_translator_students`: per student pseudonym, the source event that activated them;
-- `analytics_translator_published`: per thank-you touchpoint, the exact messages it was translated
-  into (the only translation that reads another stream's facts, which may change before a redelivery).
+- `analytics_translator_students`: per student pseudonym, the token of the source event that activated
+  them (`Pseudonymiser.event_token`: no way back to the event once the student is erased);
+- `analytics_translator_published`: per thank-you touchpoint (by its event token), the exact messages
+  it was translated into (the only translation that reads another stream's facts, which may change
+  before a redelivery).
 
 Publishing follows the relay: a batch's integration events are sent after its read-store writes, keyed
 by the student's pseudonym, and `handle` returns only once the bus acknowledged every one (`flush`),
@@ -39,7 +41,7 @@ from services.analytics.integration import (
     serialise,
     translate,
 )
-from services.analytics.pseudonyms import Pseudonymiser
+from services.analytics.pseudonyms import Pseudonymiser, salts_of
 from shared.bus import EventBus, Message, Producer, close_quietly
 from shared.contracts.contacts import CONTACTS
 from shared.contracts.followups import FOLLOWUPS
@@ -61,7 +63,11 @@ class Translator(Projection):
     name = "analytics-translator"
     version = 1
     stamps_updated_at = False
-    holds_personal_data = False  # pseudonymised facts: counts stay after an erasure (it only acknowledges)
+    # pseudonymised facts: the stream keeps counting an erased student's past (nothing is deleted); their
+    # events are skipped from then on (their pseudonyms can no longer be computed) and the remembered
+    # pseudonyms forgotten
+    holds_personal_data = False
+    skips_erased_owners = True
     catalogs = (CONTACTS, INTERVIEWS, NOTES, FOLLOWUPS)
 
     def __init__(self, read_store: ReadStore, *, bus: EventBus | None = None,
@@ -134,27 +140,35 @@ class Translator(Projection):
         before the event's version is, and a redelivery publishes the stored ones."""
         if pair is None:
             self.write(envelope, Update(set=dict(keep or {})))  # version guarded: a redelivery changes nothing
-        elif self.unapplied(envelope) is None and (stored := self._stored(envelope["id"])):
+        elif self.unapplied(envelope) is None and (stored := self._stored(self._token(envelope, event))):
             self._outgoing.extend(stored)
             return
         stream = (self.streams.get(envelope["subject"]) or {}) if facts else {}
         source = Source(envelope, event.data, stream=stream, pair=pair or {})
         messages, activated = self._messages(source, translate(source))
         if pair is not None:
+            token = self._token(envelope, event)
             if messages and not self.published.insert_if_absent(
-                    envelope["id"], {"messages": [{"key": k, "value": v} for k, v in messages]}):
-                messages = self._stored(envelope["id"])  # translated before a crash: publish that again
+                    token, {"messages": [{"key": k, "value": v} for k, v in messages]}):
+                messages = self._stored(token)  # translated before a crash: publish that again
             self.write(envelope, Update())
         if activated:
-            self.students.insert_if_absent(activated, {"activated_by": envelope["id"]})
+            self.students.insert_if_absent(activated[0], {"activated_by": activated[1]})
         self._outgoing.extend(messages)
 
-    def _stored(self, source_event_id: str) -> list[Outgoing]:
-        stored = self.published.get(source_event_id) or {}
+    def _token(self, envelope: dict[str, Any], event: Recorded) -> str:
+        """A source event's id as the translator keeps it: its event token (see `Pseudonymiser`), which
+        does not lead back to the source event once the student is erased."""
+        assert self.pseudonyms is not None, "the translator needs a Pseudonymiser"
+        student_id = event.data.get("student_id") or envelope.get("ownerid") or ""
+        return self.pseudonyms.event_token(envelope["id"], student_id)
+
+    def _stored(self, token: str) -> list[Outgoing]:
+        stored = self.published.get(token) or {}
         return [(m["key"], m["value"]) for m in stored.get("messages", [])]
 
     def _activated_by(self, student: str) -> str | None:
-        """The source event that activated the student (remembered: it never changes), or None."""
+        """The token of the source event that activated the student (it never changes), or None."""
         known = self._activations.get(student)
         if known is None:
             known = (self.students.get(student) or {}).get("activated_by")
@@ -162,19 +176,21 @@ class Translator(Projection):
                 self._activations[student] = known
         return known
 
-    def _messages(self, source: Source, emitted: list[Emitted]) -> tuple[list[Outgoing], str | None]:
+    def _messages(self, source: Source, emitted: list[Emitted]) -> tuple[list[Outgoing], tuple[str, str] | None]:
         """The messages of a translation, StudentActivated first for the event that activates its
-        student (a redelivery of that event included); and the student's pseudonym when newly activated."""
+        student (a redelivery of that event included); and (the student's pseudonym, the event's token)
+        when it newly activates them."""
         student_id = source.student_id
         if not emitted or not student_id:
             return [], None
         assert self.pseudonyms is not None, "the translator needs a Pseudonymiser"
         student = self.pseudonyms.student(student_id)
+        token = self.pseudonyms.event_token(source.envelope["id"], student_id)
         activated_by, activated = self._activated_by(student), None
         if activated_by is None:
-            activated = student
-            self._activations[student] = source.envelope["id"]
-        if self._activations[student] == source.envelope["id"]:
+            activated = (student, token)
+            self._activations[student] = token
+        if self._activations[student] == token:
             emitted = [activation(student), *emitted]
         wrap = partial(envelope, source_event_id=source.envelope["id"], time=source.time, student_id=student_id,
                        pseudonyms=self.pseudonyms)
@@ -182,7 +198,13 @@ class Translator(Projection):
 
     def _pair_id(self, student_id: str, contact_id: str) -> str:
         assert self.pseudonyms is not None
-        return f"{self.pseudonyms.student(student_id)}:{self.pseudonyms.contact(contact_id)}"
+        return f"{self.pseudonyms.student(student_id)}:{self.pseudonyms.contact(contact_id, student_id)}"
+
+    @on("SubjectErased")
+    def subject_erased(self, envelope: dict[str, Any], event: Recorded) -> None:
+        if self.pseudonyms is not None:
+            self.pseudonyms.forget()
+        super().subject_erased(envelope, event)
 
     # -- contacts -------------------------------------------------------------------------------
     @on("ContactAdded")
@@ -253,7 +275,7 @@ class Translator(Projection):
 def bind(process: Running) -> Callable[..., Translator]:
     """The translator's factory with this process's bus and pseudonym keys; each translator's producer
     is closed when the process ends."""
-    bus, pseudonyms = process.bus(), Pseudonymiser.from_settings(process.settings)
+    bus, pseudonyms = process.bus(), Pseudonymiser.from_settings(process.settings, salts_of(process))
 
     def make(read_store: ReadStore, **options: Any) -> Translator:
         translator = Translator(read_store, bus=bus, pseudonyms=pseudonyms, **options)

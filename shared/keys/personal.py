@@ -128,6 +128,13 @@ class PersonalData:
         key = self.keys.key_for(student_subject(scope.rpartition(":")[0]))[1]
         return BLINDED + hmac.new(key, f"claim\0{scope}\0{value}".encode(), hashlib.sha256).hexdigest()
 
+    def pseudonym_salt(self, subject: str) -> bytes:
+        """32 bytes derived from `subject`'s data key (created on first use) for the analytics pseudonyms
+        of what is theirs: once the key is shredded nobody, holder of every other secret included, can
+        compute those pseudonyms from the raw ids again (`SubjectErased`)."""
+        key = self.keys.key_for(subject)[1]
+        return hmac.new(key, b"careerloop-analytics-pseudonym-salt", hashlib.sha256).digest()
+
     def identity_key(self, identity: str) -> str:
         """A professional's identity (`shared.identities`: `email:<address>`, `linkedin:<profile>`) as the
         privacy service's index and a professional's erasure order hold it: an HMAC under the deployment's

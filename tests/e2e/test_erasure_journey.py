@@ -21,13 +21,16 @@ import pytest
 import requests
 from pymongo import MongoClient
 
+from services.analytics.pseudonyms import Pseudonymiser
 from shared.auth import mint_token
 from shared.bus import open_bus
 from shared.config import Settings
 from shared.contracts import CATALOGS, INTEGRATION_TOPICS
 from shared.contracts.privacy import ERASURE_COMPONENTS
+from shared.keys import open_personal_data
 from shared.keys.fields import ERASED_CONTACT
-from tests.backends import TEST_SECRET
+from shared.keys.vault import SubjectErased
+from tests.backends import TEST_SECRET, TEST_SECRETS
 from tests.platform import ROOT, Platform
 from tests.support import wait_until
 
@@ -147,6 +150,12 @@ def leaks(texts: list[str], secrets: tuple[str, ...] = SECRETS) -> list[str]:
     return sorted({secret for text in texts for secret in secrets if secret in text})
 
 
+def pseudonymiser(platform: Platform) -> Pseudonymiser:
+    """The analytics pseudonyms as the platform derives them: its secret, salted from its key store."""
+    personal = open_personal_data(Settings.from_env(platform.env))
+    return Pseudonymiser(TEST_SECRETS["ANALYTICS_PSEUDONYM_KEY"], "k1", personal.pseudonym_salt)
+
+
 def rebuild(platform: Platform, worker: str) -> None:
     """An operator's rebuild of one projection into a new generation, beside the running platform."""
     done = subprocess.run([sys.executable, "-m", worker, "--rebuild", "--grace", "1"], cwd=ROOT,
@@ -176,6 +185,9 @@ def test_an_erased_student_leaves_nothing_readable_anywhere_and_the_rest_keeps_w
 
     counted = wait_until(lambda: (lambda steps: steps if steps[0]["students"] == 1 else None)(funnel()),
                          what="the analysts' funnel counts the student's outreach")
+    # whoever holds the analytics secret and the key store can link the student to their pseudonym, for now
+    pseudonym = pseudonymiser(platform).student(STUDENT)
+    assert any(f'"subject":"{pseudonym}"' in message for message in topics(platform))
 
     # an admin erases the student; every component acknowledges within a minute
     ordered = admin.post(f"{platform.url('privacy')}/erasures", timeout=10,
@@ -214,8 +226,11 @@ def test_an_erased_student_leaves_nothing_readable_anywhere_and_the_rest_keeps_w
     added = other.post(f"{platform.url('contacts')}/contacts", timeout=10, json={"name": "Grace Hopper"})
     assert added.status_code == 201
 
-    # the analysts' counts for what happened before stay as they were (pseudonymised facts are kept)
+    # the analysts' counts for what happened before stay as they were (pseudonymised facts are kept), and
+    # no one can link those facts to the student any more: their pseudonym's salt was their shredded key
     assert funnel() == counted
+    with pytest.raises(SubjectErased):
+        pseudonymiser(platform).student(STUDENT)
 
     # a restarted worker (replaying what it had not committed) brings nothing back
     platform.kill("notes-views")

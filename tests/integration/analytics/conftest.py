@@ -46,9 +46,9 @@ class Journey:
         data: dict[str, Any] = {"student": self.pseudonyms.student(student), "pseudonym_key_id": self.pseudonyms.key_id,
                                 "occurred_at": isoformat(at), **fields}
         if contact is not None:
-            data["contact"] = self.pseudonyms.contact(contact)
+            data["contact"] = self.pseudonyms.contact(contact, student)
         if interview is not None:
-            data["interview"] = self.pseudonyms.interview(interview)
+            data["interview"] = self.pseudonyms.interview(interview, student)
         source_id = f"{student}:{contact}:{interview}:{name}:{isoformat(at)}"
         envelope = {"specversion": "1.0", "id": str(uuid.uuid5(ID_NAMESPACE, source_id)),
                     "source": "/careerloop/analytics", "type": f"careerloop.analytics.{name}.v1",

@@ -98,7 +98,7 @@ def test_a_redelivered_event_is_translated_again_to_the_same_bytes_activation_in
     scheduled = json.loads(values[3])["data"]
     assert (scheduled["format"], scheduled["lead_time_hours"]) == ("video", 96.0)  # the format, from the request
     assert translator.students.get(PSEUDONYMS.student("s-1")) == {
-        "_id": PSEUDONYMS.student("s-1"), "activated_by": json.loads(ADDED.value)["id"]}
+        "_id": PSEUDONYMS.student("s-1"), "activated_by": PSEUDONYMS.event_token(json.loads(ADDED.value)["id"], "s-1")}
 
 
 def test_an_older_version_of_an_event_is_upcast_before_translation(translator: Translator) -> None:

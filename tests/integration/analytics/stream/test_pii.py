@@ -143,7 +143,7 @@ def test_the_analytics_topic_carries_no_personal_data_and_every_event_is_a_valid
     assert by_name["InterviewMissed"]["missed_by"] == "student"
     note = by_name["NoteRecorded"]
     assert (note["insight_categories"], note["action_item_count"], note["interview"]) == (
-        ["industry_trends"], 1, PSEUDONYMS.interview(ids["held"]))
+        ["industry_trends"], 1, PSEUDONYMS.interview(ids["held"], STUDENT))
     added = [e["data"] for e in events if e["type"].endswith("ContactAdded.v1")]
     assert {d["organisation"] for d in added} == {"Acme Corp", "Globex"}
     assert {d["industry"] for d in added} == {"technology", "finance"}
