@@ -60,6 +60,9 @@ class SQLiteDatabase:
             conn.execute("PRAGMA busy_timeout=30000")
             _switch_to_wal(conn)
             conn.execute(f"PRAGMA synchronous={self.synchronous}")
+            # deleted and overwritten content is zeroed, not left in free pages: an erasure (issue 15)
+            # deletes documents and shreds keys, and a copy of the file must not hold them still
+            conn.execute("PRAGMA secure_delete=ON")
             # SQLite's LOWER() folds ASCII only; searches must find "Émile" from "émile" too.
             conn.create_function("casefold", 1, _casefold, deterministic=True)
             self._local.conn, self._local.pid = conn, os.getpid()

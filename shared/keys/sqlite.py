@@ -70,7 +70,11 @@ class SQLiteKeyStore:
                          (subject, f"erased:{subject}", erased_at))
             cursor = conn.execute("UPDATE data_keys SET wrapped = NULL, master_key_id = NULL, erased_at = ? "
                                   "WHERE subject = ? AND erased_at IS NULL", (erased_at, subject))
-            return cursor.rowcount == 1
+            shredded = cursor.rowcount == 1
+        # the write-ahead log still holds the page with the wrapped key: copy it back and empty the log
+        # (secure_delete zeroes it in the database file); busy readers only delay this to the next shred
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return shredded
 
     def rewrap(self, subject: str, expected: bytes, wrapped: bytes, master_key_id: str) -> bool:
         conn = self._conn()
