@@ -20,7 +20,7 @@ ACTOR = "system:privacy-worker"
 
 
 def erasures(read_store: ReadStore) -> Collection:
-    return read_store.collection("erasures", (Index("status"), Index("requested_at")))
+    return read_store.collection("erasures", (Index("status"), Index("requested_at"), Index("student_id")))
 
 
 class ErasureViews(Projection):
