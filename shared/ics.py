@@ -49,9 +49,14 @@ def _party(name: str, address: str, display: str | None, **params: str) -> str:
     return f"{name}{parameters};CN={param_value(display or address)}:{mailto(address)}"
 
 
+def _address(value: Any) -> str | None:
+    """A calendar address, or None: an erased one reads as a placeholder, which is no address."""
+    return value if isinstance(value, str) and "@" in value else None
+
+
 def _parties(interview: dict[str, Any], organizer: str | None) -> list[str]:
-    student, student_name = interview.get("student_email"), interview.get("student_name")
-    contact = interview.get("contact_email")
+    student, student_name = _address(interview.get("student_email")), interview.get("student_name")
+    contact = _address(interview.get("contact_email"))
     lines = []
     if student:
         lines.append(_party("ORGANIZER", student, student_name))

@@ -71,6 +71,15 @@ def test_without_the_students_address_the_career_office_organises() -> None:
     )
 
 
+def test_an_erased_professional_is_no_attendee_and_reads_as_the_placeholder() -> None:
+    """After a professional's erasure their address and name read as `[erased contact]` (issue 15): no
+    invitation goes to a placeholder, and the calendar still parses."""
+    erased = {**INTERVIEW, "contact_name": "[erased contact]", "contact_email": "[erased contact]"}
+    vevent = event(ics.invite(erased, NOW, organizer=OFFICE))
+    assert list(attendees(vevent)) == ["mailto:ann@uni.example"]
+    assert "zoe" not in ics.invite(erased, NOW, organizer=OFFICE).lower()
+
+
 def test_a_party_without_a_name_is_named_by_address_and_old_callers_still_get_an_invite() -> None:
     vevent = event(ics.invite({**INTERVIEW, "student_name": None, "contact_name": None}, NOW))
     assert {p["CN"] for p in attendees(vevent).values()} == {"ann@uni.example", "zoe@acme.example"}
