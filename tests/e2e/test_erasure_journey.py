@@ -150,10 +150,13 @@ def leaks(texts: list[str], secrets: tuple[str, ...] = SECRETS) -> list[str]:
     return sorted({secret for text in texts for secret in secrets if secret in text})
 
 
-def pseudonymiser(platform: Platform) -> Pseudonymiser:
-    """The analytics pseudonyms as the platform derives them: its secret, salted from its key store."""
+def pseudonym(platform: Platform, student: str) -> str:
+    """The student's analytics pseudonym as the platform derives it: its secret, salted from its key store."""
     personal = open_personal_data(Settings.from_env(platform.env))
-    return Pseudonymiser(TEST_SECRETS["ANALYTICS_PSEUDONYM_KEY"], "k1", personal.pseudonym_salt)
+    try:
+        return Pseudonymiser(TEST_SECRETS["ANALYTICS_PSEUDONYM_KEY"], "k1", personal.pseudonym_salt).student(student)
+    finally:
+        personal.keys.store.close()
 
 
 def rebuild(platform: Platform, worker: str) -> None:
@@ -186,8 +189,8 @@ def test_an_erased_student_leaves_nothing_readable_anywhere_and_the_rest_keeps_w
     counted = wait_until(lambda: (lambda steps: steps if steps[0]["students"] == 1 else None)(funnel()),
                          what="the analysts' funnel counts the student's outreach")
     # whoever holds the analytics secret and the key store can link the student to their pseudonym, for now
-    pseudonym = pseudonymiser(platform).student(STUDENT)
-    assert any(f'"subject":"{pseudonym}"' in message for message in topics(platform))
+    linked = pseudonym(platform, STUDENT)
+    assert any(f'"subject":"{linked}"' in message for message in topics(platform))
 
     # an admin erases the student; every component acknowledges within a minute
     ordered = admin.post(f"{platform.url('privacy')}/erasures", timeout=10,
@@ -230,7 +233,7 @@ def test_an_erased_student_leaves_nothing_readable_anywhere_and_the_rest_keeps_w
     # no one can link those facts to the student any more: their pseudonym's salt was their shredded key
     assert funnel() == counted
     with pytest.raises(SubjectErased):
-        pseudonymiser(platform).student(STUDENT)
+        pseudonym(platform, STUDENT)
 
     # a restarted worker (replaying what it had not committed) brings nothing back
     platform.kill("notes-views")
