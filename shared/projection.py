@@ -24,7 +24,8 @@ erased keys in this process and acknowledges (`shared.erasure`), after dropping 
   sealed data) those fields read as the placeholder from then on, as a rebuild would read them
   (`shared.keys.fields.redacted`); `contact_erased` is the hook for more (a text that quotes a name).
 A projection that holds no personal data and must keep its counts (the analytics side) sets
-`holds_personal_data = False`: it only acknowledges.
+`holds_personal_data = False`: it only acknowledges (and skips an erased student's events only if it
+says `skips_erased_owners = True`: the translator, which could no longer pseudonymise them).
 """
 from __future__ import annotations
 
@@ -134,10 +135,10 @@ class Projection:
     def subject_erased(self, envelope: dict[str, Any], event: Recorded) -> None:
         student_id, contacts = event.data["student_id"], event.data["contacts"]
         if self.personal is not None:
-            for subject in [student_subject(student_id)] if student_id else []:
+            erased = [student_subject(student_id)] if student_id else []
+            erased += [contact_subject(c["student_id"], c["contact_id"]) for c in contacts]
+            for subject in erased:
                 self.personal.forget(subject)
-            for contact in contacts:
-                self.personal.forget(contact_subject(contact["student_id"], contact["contact_id"]))
         if self.holds_personal_data:
             for collection, field in self.erasable if student_id else ():
                 while page := collection.find({field: student_id}, limit=500).items:

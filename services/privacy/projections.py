@@ -4,6 +4,7 @@ professional's erasure finds them), and carrying out each confirmed erasure
 (`application.PrivacyService.carry_out`)."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from services.privacy.application import KEY_STORE, PrivacyService, professionals
@@ -83,7 +84,7 @@ class ErasureViews(Projection):
         self._index(envelope, emails=self._hashed(event.data.get("emails") or []), add_emails=True,
                     linkedin=self._hashed(linkedin=filled["linkedin_url"]) if filled.get("linkedin_url") else None)
 
-    def _hashed(self, emails: list[str] | tuple[()] = (), linkedin: str | None = None) -> list[str]:
+    def _hashed(self, emails: Iterable[str] = (), linkedin: str | None = None) -> list[str]:
         assert self.personal is not None, "the index needs the key store"
         return [self.personal.identity_key(identity) for identity in identities(emails, linkedin)]
 

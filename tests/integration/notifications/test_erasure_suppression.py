@@ -1,16 +1,27 @@
 """Erasure reaches notifications not yet sent (issue 15), on each backend profile: once a professional
 is erased, the reminders about them are suppressed with that reason while the student's others still go
 out; once the student is erased, whatever is left for them is suppressed too. Nothing is sent about or
-to an erased subject, whichever process shredded the key."""
+to an erased subject, whichever process shredded the key. A professional's erasure carried out by the
+privacy service redacts what was already sent about them, live and in a rebuild."""
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 from services.notifications.dispatcher import CONTACT_ERASED, RECIPIENT_ERASED
+from services.notifications.projections import NotificationViews
+from services.privacy.app import create_app as create_privacy_app
+from services.privacy.application import PrivacyService
+from services.privacy.projections import ErasureViews
+from shared.consumer import ConsumerRunner
+from shared.keys.fields import ERASED_CONTACT
 from shared.keys.personal import contact_subject, student_subject
 from shared.keys.vault import REVALIDATE_SECONDS
+from shared.readstore import iterate, open_read_store
+from tests.integration.conftest import InProcessPlatform
 from tests.integration.notifications.harness import Notifications
 
 REMINDERS = ["interview_reminder_24h", "interview_reminder_1h"]
@@ -50,3 +61,48 @@ def test_reminders_about_an_erased_professional_or_to_an_erased_student_are_supp
     # (the views stop applying an erased student's events, and drop them on `SubjectErased`: read the streams)
     outcomes = {(e["type"].split(".")[2], e["data"]["reason"]) for e in (world.api.store.load(n)[-1] for n in left)}
     assert outcomes == {("NotificationSuppressed", RECIPIENT_ERASED)}
+
+
+def test_after_a_professionals_erasure_the_inbox_and_a_rebuilt_history_show_the_placeholder(
+        notifications: Callable[..., Notifications], in_process: Callable[..., InProcessPlatform],
+        token: Callable[..., str], tmp_path: Path) -> None:
+    """The rendered text of a notification already sent about the professional (the student's, quoting
+    the contact) reads as the placeholder: live, once the erasure is seen, and in a rebuild from the topics."""
+    world = notifications()
+    privacy = in_process(create_privacy_app, "privacy", [])
+    privacy.runners.append(ConsumerRunner(privacy.bus, ErasureViews(
+        privacy.read_store, PrivacyService(privacy.store, privacy.read_store, lambda: privacy.personal),
+        namespace=privacy.settings.get("BUS_NAMESPACE"), personal=privacy.personal), privacy.read_store))
+    auth, admin = token("student-1"), token("admin-1", "admin")
+    world.prefer(auth, time_zone="Europe/Berlin", channels={kind: ["in_app"] for kind in REMINDERS})
+    jane = world.add_contact(auth, name="Jane Erasable", emails=["jane@acme.example"])
+    kim = world.add_contact(auth, name="Kim Kept", emails=["kim@acme.example"])
+    world.schedule_interview(auth, jane, "2031-03-06T10:00:00", "Europe/Berlin")
+    world.schedule_interview(auth, kim, "2031-03-06T12:00:00", "Europe/Berlin")
+    assert world.dispatch(utc("2031-03-05T11:00:00")) == 2
+    assert "Jane Erasable" in str(world.ok(world.get("/inbox", auth)))
+    privacy.sync()  # the privacy worker's index has both contacts
+
+    ordered = privacy.client.post("/erasures", headers={"Authorization": admin}, json={
+        "subject_kind": "contact", "professional": {"emails": ["JANE@acme.example"]}})
+    assert ordered.status_code == 202, ordered.json
+    privacy.sync()
+    privacy.sync()
+    world.sync()
+    inbox = world.ok(world.get("/inbox", auth))["items"]
+    assert "Jane" not in str(inbox) and ERASED_CONTACT in {i["subject"] for i in inbox}
+    assert any("Kim Kept" in i["subject"] for i in inbox)
+    time.sleep(REVALIDATE_SECONDS)
+    assert world.dispatch(utc("2031-03-06T11:00:00")) == 2  # Jane's last reminder suppressed, Kim's sent
+
+    # an operator's rebuild of the history from the topics reads the same
+    rebuilt = open_read_store(f"sqlite:///{tmp_path}/rebuilt.db")
+    rebuild = type("RebuiltViews", (NotificationViews,), {"version": 2})  # a consumer group of its own: from offset 0
+    views = rebuild(rebuilt, namespace=world.namespace, personal=privacy.personal)
+    ConsumerRunner(world.api.bus, views, rebuilt).run(threading.Event(), until_idle=True)
+    docs = list(iterate(views.docs, {"recipient_id": "student-1"}))
+    assert "Jane" not in str(docs) and "Kim Kept" in str(docs)
+    about_jane = [d for d in docs if d.get("contact_erased")]
+    assert about_jane and all(d["context"] == {} and d["subject"] in (None, ERASED_CONTACT) for d in about_jane)
+    assert {d["status"] for d in about_jane} == {"sent", "suppressed"}
+    rebuilt.close()

@@ -18,14 +18,21 @@ from shared.keys.vault import REVALIDATE_SECONDS
 from tests.integration.conftest import InProcessPlatform
 
 
-def test_a_students_own_request_is_confirmed_by_an_admin_and_carried_out_once(
-        in_process: Callable[..., InProcessPlatform], token: Callable) -> None:
+def contacts_and_privacy(in_process: Callable[..., InProcessPlatform]) -> tuple[
+        InProcessPlatform, InProcessPlatform, PrivacyService]:
+    """The contacts service with its directory, and the privacy service with its worker's projection."""
     contacts = in_process(create_contacts_app, "contacts", [ContactDirectory])
     privacy = in_process(create_privacy_app, "privacy", [])
     service = PrivacyService(privacy.store, privacy.read_store, lambda: privacy.personal)
     privacy.runners.append(ConsumerRunner(privacy.bus, ErasureViews(
         privacy.read_store, service, namespace=privacy.settings.get("BUS_NAMESPACE"), personal=privacy.personal),
         privacy.read_store))
+    return contacts, privacy, service
+
+
+def test_a_students_own_request_is_confirmed_by_an_admin_and_carried_out_once(
+        in_process: Callable[..., InProcessPlatform], token: Callable) -> None:
+    contacts, privacy, service = contacts_and_privacy(in_process)
     student, admin = {"Authorization": token("student-7")}, {"Authorization": token("admin-1", "admin")}
     contact = contacts.client.post("/contacts", headers=student, json={"name": "Orla Fennimore-Quist"}).json["id"]
 
@@ -73,12 +80,7 @@ def test_a_students_own_request_is_confirmed_by_an_admin_and_carried_out_once(
 
 def test_a_professionals_erasure_reaches_every_students_book_that_has_them(
         in_process: Callable[..., InProcessPlatform], token: Callable) -> None:
-    contacts = in_process(create_contacts_app, "contacts", [ContactDirectory])
-    privacy = in_process(create_privacy_app, "privacy", [])
-    service = PrivacyService(privacy.store, privacy.read_store, lambda: privacy.personal)
-    privacy.runners.append(ConsumerRunner(privacy.bus, ErasureViews(
-        privacy.read_store, service, namespace=privacy.settings.get("BUS_NAMESPACE"), personal=privacy.personal),
-        privacy.read_store))
+    contacts, privacy, service = contacts_and_privacy(in_process)
     admin = {"Authorization": token("admin-1", "admin")}
     ana, ben = {"Authorization": token("student-ana")}, {"Authorization": token("student-ben")}
     # the same professional in two books, spelt differently (found as for duplicates), and someone else
