@@ -7,6 +7,7 @@ the students keep their contact as the placeholder, and a rebuilt read model sta
 profile, as processes."""
 from __future__ import annotations
 
+import io
 import json
 import os
 import sqlite3
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import time
 import uuid
+import zipfile
 from collections.abc import Callable
 from typing import Any
 
@@ -285,6 +287,12 @@ def test_an_erased_student_leaves_nothing_readable_anywhere_and_the_rest_keeps_w
     assert third.get(f"{contacts}/contacts/{theirs}", timeout=10).json()["name"] == ERASED_CONTACT
     assert ERASED_CONTACT in other.get(f"{platform.url('followups')}/timeline", timeout=10).text
     assert funnel() == before
+    # and the student's data-subject export, every file of it, holds the placeholder and nothing of theirs
+    export = other.get(f"{platform.url('privacy')}/me/export", timeout=60)
+    assert export.status_code == 200, export.text
+    with zipfile.ZipFile(io.BytesIO(export.content)) as archive:
+        files = [archive.read(name).decode() for name in archive.namelist()]
+    assert leaks(files, PRO_SECRETS) == [] and any(ERASED_CONTACT in f for f in files)
     # an operator's rebuild of the timelines reads the shredded fields as the placeholder: nothing comes back
     rebuild(platform, "services.followups.worker")
     assert leaks(read_models(platform), PRO_SECRETS) == []
