@@ -35,7 +35,7 @@ log = logging.getLogger("careerloop.init")
 
 def main() -> int:
     settings = start_process("init")
-    bus = open_bus(settings.get("BUS_URL"))
+    bus = open_bus(settings.get("BUS_URL"), settings)
     try:
         ensure_all_topics(bus, settings)
     finally:

@@ -243,7 +243,7 @@ class Running:
 
     def bus(self) -> Any:
         from shared.bus import open_bus
-        return self.closing(open_bus(self.settings.get("BUS_URL")))
+        return self.closing(open_bus(self.settings.get("BUS_URL"), self.settings))
 
     def closing(self, client: Any) -> Any:
         """Close `client` when the process ends (clients opened later close first)."""

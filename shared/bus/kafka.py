@@ -24,6 +24,11 @@ Semantics match the embedded SQLite adapter (``shared.bus.sqlite``):
   member still owns; a commit refused because the group rebalanced is dropped, like the SQLite
   adapter's fenced commit: the messages are redelivered to the partition's next owner.
 - Connection problems surface as ``shared.errors.TransientError`` (retry with backoff).
+
+Authentication and encryption come from the ``KAFKA_*`` variables (``kafka_security``): PLAINTEXT by
+default (the local single-node broker), TLS with an optional client certificate (a Strimzi ``tls``
+KafkaUser), or SASL/SCRAM over TLS (a ``scram-sha-512`` KafkaUser). Every client the bus creates
+(admin, producers, consumers) uses the same settings, checked once when the bus is opened.
 """
 from __future__ import annotations
 
@@ -50,6 +55,7 @@ with warnings.catch_warnings():
     from kafka.structs import MemberState, OffsetAndMetadata
 
 from shared.bus.port import Message, TopicPartition
+from shared.config import Settings
 from shared.errors import TransientError, UnknownTopic
 
 log = logging.getLogger("careerloop.bus.kafka")
@@ -99,8 +105,61 @@ _COMMIT_TIMEOUT_MS = 10_000
 _CLOSE_TIMEOUT_MS = 5_000
 _SETTLE_MARGIN_SECONDS = 0.25
 
+# -- authentication and encryption ---------------------------------------------------------------
+SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+# the mechanisms a Strimzi listener offers (scram-sha-512) and the ones kafka-python implements
+# without extra packages; GSSAPI and OAUTHBEARER need more than a user name and password
+SASL_MECHANISMS = ("SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN")
+_SSL_FILES = {"KAFKA_SSL_CAFILE": "ssl_cafile", "KAFKA_SSL_CERTFILE": "ssl_certfile",
+              "KAFKA_SSL_KEYFILE": "ssl_keyfile"}
+
+
+def kafka_security(settings: Settings) -> dict[str, Any]:
+    """The kafka-python settings for authentication and encryption, from the ``KAFKA_*`` variables.
+
+    Raises ValueError naming the variable when the combination cannot work (a password without SASL,
+    a client key without its certificate, a file that cannot be read), so a misconfigured process
+    stops at start-up rather than failing its first connection with a less telling broker error."""
+    protocol = settings.get("KAFKA_SECURITY_PROTOCOL").upper()
+    if protocol not in SECURITY_PROTOCOLS:
+        raise ValueError(f"KAFKA_SECURITY_PROTOCOL must be one of {', '.join(SECURITY_PROTOCOLS)}, not {protocol!r}")
+    config: dict[str, Any] = {"security_protocol": protocol}
+    sasl = protocol.startswith("SASL_")
+    username, password = settings.get("KAFKA_SASL_USERNAME"), settings.get("KAFKA_SASL_PASSWORD")
+    if sasl:
+        mechanism = settings.get("KAFKA_SASL_MECHANISM").upper()
+        if mechanism not in SASL_MECHANISMS:
+            raise ValueError(f"KAFKA_SASL_MECHANISM must be one of {', '.join(SASL_MECHANISMS)}, not {mechanism!r}")
+        for name, value in (("KAFKA_SASL_USERNAME", username), ("KAFKA_SASL_PASSWORD", password)):
+            if not value:
+                raise ValueError(f"{name} is required with KAFKA_SECURITY_PROTOCOL={protocol}")
+        config.update(sasl_mechanism=mechanism, sasl_plain_username=username, sasl_plain_password=password)
+    else:
+        for name, value in (("KAFKA_SASL_USERNAME", username), ("KAFKA_SASL_PASSWORD", password)):
+            if value:
+                raise ValueError(f"{name} is set but KAFKA_SECURITY_PROTOCOL={protocol} does not use SASL "
+                                 f"(SASL_SSL does)")
+    files = {name: settings.get(name) for name in _SSL_FILES}
+    if protocol.endswith("SSL"):
+        for name, path in files.items():
+            if path and not os.access(path, os.R_OK):
+                raise ValueError(f"{name}: cannot read {path!r}")
+        if bool(files["KAFKA_SSL_CERTFILE"]) != bool(files["KAFKA_SSL_KEYFILE"]):
+            raise ValueError("KAFKA_SSL_CERTFILE and KAFKA_SSL_KEYFILE go together (a client certificate and its key)")
+        # without a CA file the system's trust store verifies the brokers; the host name is always checked
+        config.update({option: files[name] for name, option in _SSL_FILES.items() if files[name]},
+                      ssl_check_hostname=True)
+    else:
+        for name, path in files.items():
+            if path:
+                raise ValueError(f"{name} is set but KAFKA_SECURITY_PROTOCOL={protocol} does not use TLS "
+                                 f"(SSL or SASL_SSL do)")
+    return config
+
+
 _UNKNOWN_TOPIC_CODE = kafka_errors.UnknownTopicOrPartitionError.errno
 _TOPIC_EXISTS_CODE = kafka_errors.TopicAlreadyExistsError.errno
+_NOT_AUTHORIZED_CODE = kafka_errors.TopicAuthorizationFailedError.errno
 # A commit the group refused because it rebalanced: the partitions have a new owner (or this
 # member must rejoin); their uncommitted messages are redelivered.
 _FENCED_COMMIT = (kafka_errors.CommitFailedError, kafka_errors.RebalanceInProgressError,
@@ -176,8 +235,9 @@ def parse_url(url: str) -> tuple[list[str], int]:
 
 
 class KafkaBus:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, security: Mapping[str, Any] | None = None) -> None:
         self.bootstrap_servers, self.replication_factor = parse_url(url)
+        self.security = dict(security or {})  # kafka_security(settings): passed to every client
         self._lock = threading.Lock()
         self._admin: KafkaAdminClient | None = None
         self._partitions: dict[str, int] = {}  # topics known to exist -> partition count
@@ -195,7 +255,7 @@ class KafkaBus:
             if self._admin is None:
                 with _translated("admin bootstrap"):
                     self._admin = _create(KafkaAdminClient, bootstrap_servers=self.bootstrap_servers,
-                                          client_id=self._client_id("admin"), **_ADMIN)
+                                          client_id=self._client_id("admin"), **_ADMIN, **self.security)
             return self._admin
 
     def _admin_call(self, what: str, call: Callable[[KafkaAdminClient], T],
@@ -238,7 +298,8 @@ class KafkaBus:
 
     def ensure_topics(self, topics: Mapping[str, int]) -> None:
         """Create the missing topics with the given partition counts; wait until they are usable.
-        Idempotent; an existing topic is left as it is (a different partition count is logged)."""
+        Idempotent; an existing topic is left as it is (a different partition count is logged), and so
+        is one the principal is not authorized to create (the cluster's topic operator owns it)."""
         wanted = {name: n for name, n in topics.items() if name not in self._partitions}
         if not wanted:
             return
@@ -248,11 +309,19 @@ class KafkaBus:
             "create topics", lambda admin: admin.create_topics(request, raise_errors=False))
         for item in response["topics"]:
             code = item["error_code"]
+            if code == _NOT_AUTHORIZED_CODE:
+                # the cluster manages this topic (a Strimzi KafkaTopic) and this principal may not
+                # create it, nor perhaps see it: its ACLs cover only the topics it produces or
+                # consumes, whose existence `partitions` checks when they are first used
+                log.debug("topic %s is not this principal's to create; left to the cluster", item["name"])
+                wanted.pop(item["name"], None)
+                continue
             if code not in (0, _TOPIC_EXISTS_CODE):
                 error = kafka_errors.for_code(code)(f"creating topic {item['name']}: {item.get('error_message')}")
                 with _translated("create topics"):
                     raise error
-        self._wait_until_ready(wanted)
+        if wanted:
+            self._wait_until_ready(wanted)
 
     def _wait_until_ready(self, wanted: Mapping[str, int]) -> None:
         deadline = time.monotonic() + _TOPIC_READY_SECONDS
@@ -339,7 +408,8 @@ class KafkaBusProducer:
         if self._producer is None:
             with _translated("producer bootstrap"):
                 self._producer = _create(KafkaProducer, bootstrap_servers=self.bus.bootstrap_servers,
-                                         client_id=self.bus._client_id("producer"), **_PRODUCER)
+                                         client_id=self.bus._client_id("producer"), **_PRODUCER,
+                                         **self.bus.security)
         return self._producer
 
     def send(self, topic: str, key: str | None, value: bytes, headers: Mapping[str, str] | None = None) -> None:
@@ -427,7 +497,7 @@ class KafkaBusConsumer:
             with _translated("consumer bootstrap"):
                 consumer = _create(KafkaConsumer, bootstrap_servers=self.bus.bootstrap_servers,
                                    group_id=self.group_id, client_id=self.bus._client_id(f"consumer-{self.group_id}"),
-                                   **_CONSUMER)
+                                   **_CONSUMER, **self.bus.security)
             try:
                 consumer.subscribe(self.topics)
                 self._load_metadata(consumer)

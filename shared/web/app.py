@@ -7,6 +7,7 @@ probes and scrapers on the internal network.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import uuid
@@ -19,6 +20,7 @@ from flask import Flask, Response, g, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 
 from shared.auth import Authenticator, AuthSettings
+from shared.bus import open_bus
 from shared.config import Settings
 from shared.eventstore import EventStore
 from shared.metrics import CONTENT_TYPE, BusProbe, ServiceCollector, exposition
@@ -77,7 +79,7 @@ def create_service_app(service: str, *, settings: Settings, event_store: EventSt
     runtime = Runtime(
         service, settings, Authenticator(auth_settings(settings)), event_store,
         {"event_store": event_store.ping, **(readiness or {})}, read_store, tuple(projections),
-        BusProbe(settings.get("BUS_URL")) if projections else None,
+        BusProbe(settings.get("BUS_URL"), functools.partial(open_bus, settings=settings)) if projections else None,
     )
     app.extensions["careerloop"] = runtime
     if runtime.bus is not None:
