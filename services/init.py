@@ -2,10 +2,12 @@
 
 Creates every topic with its fixed partition count (producers never auto-create), and every
 collection and index the services and projections use, so the first request or event finds them.
-Safe to run again: everything it does is idempotent.
+Safe to run again: everything it does is idempotent. `--skip-topics` where the cluster manages the topics
+(the Helm chart's Strimzi KafkaTopics): the init step then needs no Kafka user of its own.
 """
 from __future__ import annotations
 
+import argparse
 import logging
 
 from services.analytics.projections import FunnelViews
@@ -33,13 +35,18 @@ PROJECTIONS: tuple[type[Projection], ...] = (ContactDirectory, SchedulingViews, 
 log = logging.getLogger("careerloop.init")
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Prepare the backends before the platform starts.")
+    parser.add_argument("--skip-topics", action="store_true",
+                        help="leave the topics alone: the cluster manages them (Strimzi KafkaTopic resources)")
+    args = parser.parse_args(argv)
     settings = start_process("init")
-    bus = open_bus(settings.get("BUS_URL"), settings)
-    try:
-        ensure_all_topics(bus, settings)
-    finally:
-        bus.close()
+    if not args.skip_topics:
+        bus = open_bus(settings.get("BUS_URL"), settings)
+        try:
+            ensure_all_topics(bus, settings)
+        finally:
+            bus.close()
     for service in SERVICES:
         store = open_event_store(settings.event_store_url(service))
         store.prepare()

@@ -36,6 +36,8 @@ app.kubernetes.io/component: {{ .process }}
   value: {{ printf "kafka://%s" (required "set kafka.bootstrapServers: the Strimzi cluster's bootstrap service, host:port" .Values.kafka.bootstrapServers) | quote }}
 - name: TOPIC_PARTITIONS
   value: {{ .Values.kafka.topicPartitions | quote }}
+- name: BUS_NAMESPACE
+  value: {{ .Values.kafka.busNamespace | quote }}
 - name: CAREERLOOP_JWKS_URL
   value: {{ .Values.oidc.jwksUrl | quote }}
 - name: CAREERLOOP_JWT_ISSUER
@@ -81,6 +83,7 @@ imagePullSecrets:
 volumes:
   - name: tmp
     emptyDir: {sizeLimit: 64Mi}
+  {{- include "careerloop.kafkaVolumes" . | nindent 2 }}
 {{- end -}}
 
 {{- define "careerloop.containerCommon" -}}
@@ -90,9 +93,11 @@ securityContext:
   {{- toYaml .root.Values.securityContext | nindent 2 }}
 env:
   {{- include "careerloop.env" .root | nindent 2 }}
+  {{- include "careerloop.kafkaEnv" . | nindent 2 }}
 volumeMounts:
   - name: tmp
     mountPath: /tmp
+  {{- include "careerloop.kafkaMounts" . | nindent 2 }}
 {{- end -}}
 
 
@@ -105,4 +110,74 @@ volumeMounts:
 {{- end -}}
 {{- end -}}
 {{- join "," $sources -}}
+{{- end -}}
+
+{{/* Strimzi: how the processes authenticate (strimzi.authentication), checked. */}}
+{{- define "careerloop.kafkaAuthentication" -}}
+{{- $type := .Values.strimzi.authentication -}}
+{{- if not (has $type (list "scram-sha-512" "tls")) -}}
+{{- fail (printf "set strimzi.authentication to scram-sha-512 or tls, not %q" $type) -}}
+{{- end -}}
+{{- $type -}}
+{{- end -}}
+
+{{/* "true" when the process has a KafkaUser (strimzi.enabled and it uses Kafka): (dict "root" $ "process" "contacts-relay") */}}
+{{- define "careerloop.hasKafkaUser" -}}
+{{- if .root.Values.strimzi.enabled -}}
+{{- $access := .root.Files.Get "files/kafka-access.yaml" | fromYaml -}}
+{{- if hasKey $access.users .process }}true{{ end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The process's Kafka credentials as KAFKA_* variables (the adapter's TLS and SASL settings). */}}
+{{- define "careerloop.kafkaEnv" -}}
+{{- if include "careerloop.hasKafkaUser" . }}
+- name: KAFKA_SSL_CAFILE
+  value: /var/run/careerloop/kafka-ca/ca.crt
+{{- if eq (include "careerloop.kafkaAuthentication" .root) "tls" }}
+- name: KAFKA_SECURITY_PROTOCOL
+  value: SSL
+- name: KAFKA_SSL_CERTFILE
+  value: /var/run/careerloop/kafka-user/user.crt
+- name: KAFKA_SSL_KEYFILE
+  value: /var/run/careerloop/kafka-user/user.key
+{{- else }}
+- name: KAFKA_SECURITY_PROTOCOL
+  value: SASL_SSL
+- name: KAFKA_SASL_MECHANISM
+  value: SCRAM-SHA-512
+- name: KAFKA_SASL_USERNAME
+  value: {{ include "careerloop.fullname" . | quote }}
+- name: KAFKA_SASL_PASSWORD
+  valueFrom:
+    secretKeyRef: {name: {{ include "careerloop.fullname" . | quote }}, key: password}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* The cluster CA (and with tls the user's certificate and key), read-only files from the Secrets Strimzi writes. */}}
+{{- define "careerloop.kafkaVolumes" -}}
+{{- if include "careerloop.hasKafkaUser" . }}
+- name: kafka-ca
+  secret:
+    secretName: {{ .root.Values.strimzi.clusterCaSecret | default (printf "%s-cluster-ca-cert" .root.Values.strimzi.clusterName) | quote }}
+    items: [{key: ca.crt, path: ca.crt}]
+    defaultMode: 0440
+{{- if eq (include "careerloop.kafkaAuthentication" .root) "tls" }}
+- name: kafka-user
+  secret:
+    secretName: {{ include "careerloop.fullname" . | quote }}
+    items: [{key: user.crt, path: user.crt}, {key: user.key, path: user.key}]
+    defaultMode: 0440
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{- define "careerloop.kafkaMounts" -}}
+{{- if include "careerloop.hasKafkaUser" . }}
+- {name: kafka-ca, mountPath: /var/run/careerloop/kafka-ca, readOnly: true}
+{{- if eq (include "careerloop.kafkaAuthentication" .root) "tls" }}
+- {name: kafka-user, mountPath: /var/run/careerloop/kafka-user, readOnly: true}
+{{- end }}
+{{- end }}
 {{- end -}}
