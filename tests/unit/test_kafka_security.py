@@ -103,3 +103,23 @@ def test_the_admin_client_producers_and_consumers_all_get_the_settings(monkeypat
         assert configs["sasl_plain_username"] == "careerloop-contacts-relay", name
         assert configs["ssl_cafile"] == pem["ca.crt"], name
     assert made["KafkaProducer"]["enable_idempotence"] is True  # the adapter's own settings are kept
+
+
+def test_a_topic_the_principal_may_not_create_is_left_to_the_cluster(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under a Strimzi KafkaUser a process may create none of the platform's topics (KafkaTopics make
+    them): ensure_topics goes on with the ones it may create, and waits only for those."""
+    bus = adapter.KafkaBus("kafka://kafka:9093")
+    denied, own = "careerloop.contacts.contact.v1", "careerloop.deadletter.projection.contact-directory.v1"
+    calls: list[str] = []
+
+    def admin_call(what: str, call: Any, retry_seconds: float = 0) -> Any:
+        calls.append(what)
+        if what == "create topics":
+            return {"topics": [{"name": denied, "error_code": adapter._NOT_AUTHORIZED_CODE, "error_message": None},
+                               {"name": own, "error_code": 0, "error_message": None}]}
+        return [{"name": own, "error_code": 0, "partitions": [{"error_code": 0, "leader_id": 1}]}]
+
+    monkeypatch.setattr(bus, "_admin_call", admin_call)
+    bus.ensure_topics({denied: 6, own: 1})
+    assert calls == ["create topics", "describe topics"]
+    assert bus._partitions == {own: 1}  # the denied topic is checked when (and if) it is first used
