@@ -109,10 +109,20 @@ def expressions() -> dict[str, str]:
 
 
 STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
-METRIC = re.compile(r"\b(careerloop_[a-z0-9_]+|careerloop:[a-z0-9_:]+|process_[a-z0-9_]+|up)\b(?!\s*\()")
 SELECTOR = re.compile(r"\b([a-z_:][a-z0-9_:]*)\s*\{([^}]*)\}")
 MATCHER = re.compile(r"([a-zA-Z_]\w*)\s*(?:=~|!~|!=|=)")
 GROUPING = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\(([^)]*)\)")
+# an identifier that no letter, digit, colon or dot precedes (not the unit of 5m, not 1e3) and no "(" follows
+IDENTIFIER = re.compile(r"(?<![\w:.$])([a-zA-Z_:][\w:]*)(?![\w:])(?!\s*\()")
+KEYWORDS = {"and", "or", "unless", "bool", "offset", "inf", "nan"}
+
+
+def metric_names(expr: str) -> set[str]:
+    """The metric names a PromQL expression selects: what is left once label values, matchers, ranges
+    and grouping lists are taken out are function calls (followed by "("), keywords and metric names."""
+    for pattern in (STRING, re.compile(r"\{[^}]*\}"), re.compile(r"\[[^\]]*\]"), GROUPING):
+        expr = pattern.sub(" ", expr)
+    return set(IDENTIFIER.findall(expr)) - KEYWORDS
 
 
 def test_the_rules_pass_promtool_check() -> None:
@@ -149,9 +159,9 @@ def test_rules_and_dashboard_use_only_metrics_and_labels_the_code_exposes() -> N
     metrics, records = exposed(), recorded()
     known_labels = set().union(*metrics.values()) | TARGET_LABELS | {"le"}
     for where, expr in expressions().items():
-        expr = STRING.sub('""', expr)  # label values are not names
-        names = set(METRIC.findall(expr))
+        names = metric_names(expr)
         assert names, where
+        expr = STRING.sub('""', expr)  # label values are not label names
         for name in names:
             assert name in metrics or name in records, f"{where}: {name} is not a metric the code exposes"
         for name, matchers in SELECTOR.findall(expr):
