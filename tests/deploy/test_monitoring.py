@@ -91,6 +91,8 @@ def exposed() -> dict[str, frozenset[str]]:
             found.setdefault(family.name, set()).update(getattr(family, "_labelnames", ()))
         for sample in family.samples:
             found.setdefault(sample.name, set()).update(sample.labels)
+    # the label names of an empty family are prometheus_client's internals: fail here if they go
+    assert found["careerloop_projection_lag"] == {"projection", "generation", "topic", "partition"}
     return {name: frozenset(labels) for name, labels in found.items()}
 
 
