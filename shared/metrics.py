@@ -8,6 +8,8 @@ the process, so every gunicorn worker gives the same, current answer whichever o
   is applied), the topic's end offset, the lag (end - committed), and the read store's checkpoint
   (offset and age: seconds since that partition last had something applied);
 - the current generation of each projection, and the one being built during a rebuild;
+- per projection and generation, the streams its consumer parked after a message failed for good
+  (their messages wait on the dead-letter topic for `--replay-dead-letters`);
 - the relay's backlog: commits stored in the service's outbox and not yet published;
 - `careerloop_up{backend}`: 1 when the backend answered this scrape, 0 when it did not. A backend
   that is down never fails the scrape: its metrics are left out and its `up` is 0.
@@ -188,6 +190,9 @@ def collect(service: str, projections: Sequence[Callable[..., Projection]], *, e
                         "The offset the projection recorded in the read store with its last applied batch.", *_POSITION)
     age = _Gauge("careerloop_projection_checkpoint_age_seconds",
                  "Seconds since the projection last applied a batch from the partition.", *_POSITION)
+    parked = _Gauge("careerloop_projection_parked_streams",
+                    "Streams the projection parked after a message failed for good: their messages wait on the "
+                    "dead-letter topic for --replay-dead-letters.", "projection", "generation")
 
     try:
         outbox.add(event_store.unpublished_count(), service=service)
@@ -196,7 +201,7 @@ def collect(service: str, projections: Sequence[Callable[..., Projection]], *, e
         log.warning("metrics: the event store did not answer: %s", exc)
         up.add(0, backend="event_store")
 
-    watched = _read_side(projections, read_store, namespace, now, up, current, building, checkpoint, age)
+    watched = _read_side(projections, read_store, namespace, now, up, current, building, checkpoint, age, parked)
 
     if bus is not None:
         def read_bus(b: EventBus) -> list[tuple[_Generation, list[Position]]]:
@@ -219,19 +224,20 @@ def collect(service: str, projections: Sequence[Callable[..., Projection]], *, e
         except Exception as exc:
             log.warning("metrics: the bus did not answer: %s", exc)
             up.add(0, backend="bus")
-    return [g.family for g in (up, outbox, current, building, committed, ends, lag, checkpoint, age)]
+    return [g.family for g in (up, outbox, current, building, committed, ends, lag, checkpoint, age, parked)]
 
 
 def _read_side(projections: Sequence[Callable[..., Projection]], read_store: ReadStore | None, namespace: str,
                now: Callable[[], float], up: _Gauge, current: _Gauge, building: _Gauge, checkpoint: _Gauge,
-               age: _Gauge) -> list[_Generation]:
-    """The generations to watch (current, and any being built) and their checkpoints."""
+               age: _Gauge, parked: _Gauge) -> list[_Generation]:
+    """The generations to watch (current, and any being built), their checkpoints and parked streams."""
     watched: list[_Generation] = []
     if read_store is None:  # a service without a read side reports its outbox only
         return watched
     try:
         generations = read_store.generations()
         checkpoints = read_store.collection("checkpoints", [Index("group_id")])
+        parked_streams = read_store.collection("parked_streams", [Index("group_id")])  # shared.consumer's
         for make in projections:
             template, names = blueprint(make, namespace)
             serving = generation_of(generations, names)
@@ -245,6 +251,8 @@ def _read_side(projections: Sequence[Callable[..., Projection]], read_store: Rea
                         namespace, template.name, template.version, build.generation), template.topics))
         moment = now()
         for watch in watched:
+            parked.add(parked_streams.count({"group_id": watch.group}), projection=watch.projection,
+                       generation=watch.generation)
             for doc in iterate(checkpoints, {"group_id": watch.group}):
                 labels = {"projection": watch.projection, "generation": watch.generation, "topic": doc["topic"],
                           "partition": doc["partition"]}

@@ -17,6 +17,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from services.contacts.app import create_app
 from services.contacts.projections import ContactDirectory
+from shared.bus import Message
+from shared.consumer import ConsumerRunner
 from shared.eventstore import open_event_store
 from tests.integration.conftest import InProcessPlatform
 from tests.platform import ROOT, free_port
@@ -77,6 +79,13 @@ def test_metrics_show_the_outbox_backlog_and_a_lag_that_grows_with_unconsumed_ev
         assert total(metrics["careerloop_projection_checkpoint_offset"], topic=topic) == 3
         ages = [s.value for s in metrics["careerloop_projection_checkpoint_age_seconds"]]
         assert ages and all(0 <= age < 600 for age in ages)
+        assert [(s.labels, s.value) for s in metrics["careerloop_projection_parked_streams"]] == [
+            ({"projection": "contact-directory", "generation": "0"}, 0)]
+
+        # when the consumer parks a stream (a message that failed for good), then the gauge counts it
+        ConsumerRunner(platform.bus, ContactDirectory(platform.read_store, namespace=runtime.settings.get(
+            "BUS_NAMESPACE")), platform.read_store)._park(Message(topic, 0, 0, "stream-1", b"{}", {}), "broken")
+        assert total(scrape(platform)["careerloop_projection_parked_streams"], projection="contact-directory") == 1
     finally:
         runtime.close()
 
