@@ -24,7 +24,7 @@ from shared.events import Metadata, isoformat, utcnow
 from shared.eventstore import EventStore
 from shared.identities import identities
 from shared.keys.personal import PersonalData, contact_subject, student_subject
-from shared.readstore import Collection, Index, ReadStore
+from shared.readstore import Collection, Index, ReadStore, iterate
 from shared.repository import Accepted, Repository
 
 
@@ -97,14 +97,7 @@ class PrivacyService:
 
     def _holding(self, identity_keys: list[str]) -> list[dict[str, Any]]:
         """Every contact, in any student's book, that has one of a professional's identities."""
-        found: dict[str, dict[str, Any]] = {}
-        for key in identity_keys:
-            cursor = None
-            while True:
-                page = self.professionals.find({"identities": key}, limit=500, cursor=cursor)
-                found.update((d["_id"], d) for d in page.items)
-                if not (cursor := page.next_cursor):
-                    break
+        found = {d["_id"]: d for key in identity_keys for d in iterate(self.professionals, {"identities": key})}
         return sorted(found.values(), key=lambda d: d["_id"])
 
     def get(self, erasure_id: str, principal: Principal) -> Erasure:
