@@ -8,9 +8,12 @@
   until an operator replays them (`python -m services.<service>.worker --replay-dead-letters`, see
   `replay_dead_letters`). Other streams keep flowing.
 - SIGTERM/SIGINT set `stop`; the runner finishes the batch in hand and returns.
+- With process metrics, each committed batch reports how old its events were (their CloudEvents
+  `time`) when they reached the read model: the read side's end-to-end freshness.
 """
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import threading
@@ -18,6 +21,7 @@ import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 from typing import Protocol
 
@@ -203,6 +207,11 @@ class ConsumerRunner:
             self._dead_letter(message, "stream parked after an earlier failure")
         producer.flush()
         self._commit(messages)
+        if self.metrics is not None:
+            now = time.time()
+            applied = [m for m in live if m.key not in parked]  # parked while isolating a failure: not applied
+            self.metrics.applied(getattr(self.handler, "name", self.handler.group_id),
+                                 [now - recorded for recorded in map(_recorded_at, applied) if recorded is not None])
 
     def _clients(self) -> tuple[Consumer, Producer]:
         if self.consumer is None or self.producer is None:
@@ -292,6 +301,14 @@ class ConsumerRunner:
             raise _Stopped()
         if self._stop.is_set():
             raise _Stopped()
+
+
+def _recorded_at(message: Message) -> float | None:
+    """When the event was recorded (its envelope's `time`), as a Unix time; None when not an event."""
+    try:
+        return datetime.fromisoformat(json.loads(message.value)["time"]).timestamp()
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 class _Stopped(Exception):

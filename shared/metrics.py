@@ -11,6 +11,8 @@ the process, so every gunicorn worker gives the same, current answer whichever o
 - per projection and generation, the streams its consumer parked after a message failed for good
   (their messages wait on the dead-letter topic for `--replay-dead-letters`);
 - the relay's backlog: commits stored in the service's outbox and not yet published;
+- what a service's own read models say about its health (`ReadModelGauges`: the notifications service
+  reports its delivery queue and its webhook endpoints by state);
 - `careerloop_up{backend}`: 1 when the backend answered this scrape, 0 when it did not. A backend
   that is down never fails the scrape: its metrics are left out and its `up` is 0.
 
@@ -57,6 +59,8 @@ CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
 _POSITION = ("projection", "generation", "topic", "partition")
 BUS_BUDGET_SECONDS = 5.0
 T = TypeVar("T")
+# A service's own gauges, read from its read store at scrape time: `gauges(read_store, now)`.
+ReadModelGauges = Callable[[ReadStore, float], Iterable[Metric]]
 
 
 class _Gauge:
@@ -152,13 +156,14 @@ class ServiceCollector(Collector):
 
     def __init__(self, service: str, projections: Sequence[Callable[..., Projection]], *, event_store: Any,
                  read_store: ReadStore | None, bus: BusProbe | None, namespace: str = "",
-                 now: Callable[[], float] = time.time) -> None:
+                 gauges: Sequence[ReadModelGauges] = (), now: Callable[[], float] = time.time) -> None:
         self.service, self.projections, self.event_store = service, projections, event_store
         self.read_store, self.bus, self.namespace, self.now = read_store, bus, namespace, now
+        self.gauges = gauges
 
     def collect(self) -> Iterable[Metric]:
         return collect(self.service, self.projections, event_store=self.event_store, read_store=self.read_store,
-                       bus=self.bus, namespace=self.namespace, now=self.now)
+                       bus=self.bus, namespace=self.namespace, gauges=self.gauges, now=self.now)
 
 
 def exposition(collector: Collector) -> bytes:
@@ -168,7 +173,7 @@ def exposition(collector: Collector) -> bytes:
 
 def collect(service: str, projections: Sequence[Callable[..., Projection]], *, event_store: Any,
             read_store: ReadStore | None, bus: BusProbe | None, namespace: str = "",
-            now: Callable[[], float] = time.time) -> list[GaugeMetricFamily]:
+            gauges: Sequence[ReadModelGauges] = (), now: Callable[[], float] = time.time) -> list[Metric]:
     """Every metric of one service, read from its backends now."""
     up = _Gauge("careerloop_up", "1 when the backend answered this scrape, 0 when it did not.", "backend")
     outbox = _Gauge("careerloop_outbox_unpublished_commits",
@@ -201,7 +206,9 @@ def collect(service: str, projections: Sequence[Callable[..., Projection]], *, e
         log.warning("metrics: the event store did not answer: %s", exc)
         up.add(0, backend="event_store")
 
-    watched = _read_side(projections, read_store, namespace, now, up, current, building, checkpoint, age, parked)
+    own: list[Metric] = []
+    watched = _read_side(projections, read_store, namespace, now, up, current, building, checkpoint, age, parked,
+                         gauges, own)
 
     if bus is not None:
         def read_bus(b: EventBus) -> list[tuple[_Generation, list[Position]]]:
@@ -224,13 +231,14 @@ def collect(service: str, projections: Sequence[Callable[..., Projection]], *, e
         except Exception as exc:
             log.warning("metrics: the bus did not answer: %s", exc)
             up.add(0, backend="bus")
-    return [g.family for g in (up, outbox, current, building, committed, ends, lag, checkpoint, age, parked)]
+    return [*(g.family for g in (up, outbox, current, building, committed, ends, lag, checkpoint, age, parked)), *own]
 
 
 def _read_side(projections: Sequence[Callable[..., Projection]], read_store: ReadStore | None, namespace: str,
                now: Callable[[], float], up: _Gauge, current: _Gauge, building: _Gauge, checkpoint: _Gauge,
-               age: _Gauge, parked: _Gauge) -> list[_Generation]:
-    """The generations to watch (current, and any being built), their checkpoints and parked streams."""
+               age: _Gauge, parked: _Gauge, gauges: Sequence[ReadModelGauges], own: list[Metric]) -> list[_Generation]:
+    """The generations to watch (current, and any being built), their checkpoints and parked streams,
+    and the service's own gauges (into `own`)."""
     watched: list[_Generation] = []
     if read_store is None:  # a service without a read side reports its outbox only
         return watched
@@ -258,6 +266,7 @@ def _read_side(projections: Sequence[Callable[..., Projection]], read_store: Rea
                           "partition": doc["partition"]}
                 checkpoint.add(doc["offset"], **labels)
                 age.add(max(0.0, moment - datetime.fromisoformat(doc["updated_at"]).timestamp()), **labels)
+        own.extend([family for read in gauges for family in read(read_store, moment)])  # all or none
         up.add(1, backend="read_store")
     except Exception as exc:
         log.warning("metrics: the read store did not answer: %s", exc)

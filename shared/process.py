@@ -23,12 +23,12 @@ import signal
 import socket
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, ProcessCollector, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector, start_http_server
 
 from shared.config import Settings, check_secrets
 from shared.eventstore import EventStore
@@ -140,6 +140,12 @@ class ProcessMetrics:
                                  "Failed steps since start (each retried after a backoff wait).")
         self.backoff = labelled(Gauge, "careerloop_process_backoff_seconds",
                                 "The wait before the next retry of a failed step; 0 when the last step succeeded.")
+        # observed by projection workers only (labelled on first use, like the lease)
+        self._freshness = Histogram("careerloop_projection_event_age_seconds",
+                                    "Seconds from an event's recording (its CloudEvents time) to the projection "
+                                    "committing it to its read model: the read side's end-to-end freshness.",
+                                    ["process", "projection"], registry=self.registry,
+                                    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 900, 3600))
 
     def beat(self) -> None:
         self.heartbeat.set_to_current_time()
@@ -152,6 +158,12 @@ class ProcessMetrics:
         if count:
             self.processed.inc(count)
         self.backoff.set(0)
+
+    def applied(self, projection: str, ages: Iterable[float]) -> None:
+        """A batch reached the read model: how old each of its events was by then."""
+        freshness = self._freshness.labels(self.process, projection)
+        for age in ages:
+            freshness.observe(max(0.0, age))
 
     def failed(self, delay: float) -> None:
         self.beat()  # waiting to retry is alive too

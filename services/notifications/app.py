@@ -8,7 +8,7 @@ from flask import Flask
 
 from services.notifications.api import NotificationsContext, api
 from services.notifications.application import NotificationsService
-from services.notifications.projections import NotificationViews, endpoints, notifications
+from services.notifications.projections import NotificationViews, endpoints, notifications, queue_gauges
 from shared.config import Settings
 from shared.events import utcnow
 from shared.eventstore import EventStore, open_event_store
@@ -30,6 +30,7 @@ def create_app(settings: Settings | None = None, *, event_store: EventStore | No
     app = create_service_app(
         SERVICE, settings=settings, event_store=event_store, apis=[api],
         readiness={"read_store": read_store.ping}, read_store=read_store, projections=[NotificationViews],
+        gauges=[queue_gauges],
         description="Reminders and follow-up notices by e-mail, signed webhooks and an in-app inbox: "
                     "preferences, quiet hours, a daily digest, templates, and each notification's history.",
     )

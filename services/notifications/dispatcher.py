@@ -26,6 +26,10 @@ Webhooks go to each enabled endpoint of the recipient. Every failed delivery is 
 endpoint's own stream; one that keeps failing is disabled there, with an event saying why, and its
 pending deliveries are given up.
 
+The dispatcher counts what it does per channel (`Deliveries`, served with the process's metrics):
+sends, failed attempts to be retried, deliveries given up, suppressions, and how long each channel
+took to accept.
+
 What exactly-once means here, honestly: the dedupe key is recorded before anything is sent, so no
 replay, restart or rebuild sends twice. A crash *after* a peer accepted and *before* `Sent` was
 appended makes the next dispatcher send again — with the same id (e-mail Message-ID
@@ -41,10 +45,13 @@ from __future__ import annotations
 import logging
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, TextIO
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from services.notifications.application import webhook_secret
 from services.notifications.channels import Attachment, DeliveryFailed, EmailChannel, Outgoing, WebhookChannel
@@ -119,6 +126,31 @@ class DispatchRules:
                    webhook_key=settings.get("WEBHOOK_SECRET_KEY"))
 
 
+class Deliveries:
+    """What the dispatcher did, per channel: `careerloop_notification_deliveries_total{outcome}` (sent;
+    failed: an attempt failed and will be retried; abandoned: failed for good; suppressed: not sent,
+    with a reason recorded) and how long the channel took to accept or refuse
+    (`careerloop_notification_delivery_seconds`)."""
+
+    OUTCOMES = ("sent", "failed", "abandoned", "suppressed")
+
+    def __init__(self, registry: CollectorRegistry, process: str = "notifications-dispatcher") -> None:
+        self.registry, self.process = registry, process
+        self.outcomes = Counter("careerloop_notification_deliveries",
+                                "Notification deliveries by channel and outcome (sent; failed, to be retried; "
+                                "abandoned, failed for good; suppressed).", ["process", "channel", "outcome"],
+                                registry=registry)
+        self.seconds = Histogram("careerloop_notification_delivery_seconds",
+                                 "How long a channel took to accept or refuse a delivery.", ["process", "channel"],
+                                 buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30), registry=registry)
+
+    def count(self, channel: str, outcome: str) -> None:
+        self.outcomes.labels(self.process, channel, outcome).inc()
+
+    def took(self, channel: str, seconds: float) -> None:
+        self.seconds.labels(self.process, channel).observe(seconds)
+
+
 class _Unchanged(Exception):
     """Another writer moved the notification on while this one was deciding: decide again later."""
 
@@ -127,8 +159,10 @@ class Dispatcher:
     def __init__(self, store: EventStore, read_store: ReadStore, settings: Settings, *,
                  clock: Callable[[], datetime] = utcnow,
                  email: EmailChannel | None | Literal["from settings"] = "from settings",
-                 webhook: WebhookChannel | None = None, holder: str | None = None) -> None:
+                 webhook: WebhookChannel | None = None, holder: str | None = None,
+                 metrics: ProcessMetrics | None = None) -> None:
         self.store = store
+        self.deliveries = Deliveries(metrics.registry if metrics is not None else CollectorRegistry())
         self.rules = DispatchRules.from_settings(settings)
         self.clock = clock
         channel_timeout = max(1.0, self.rules.lease_seconds / 3)
@@ -253,6 +287,7 @@ class Dispatcher:
         for target in targets:
             if target != targets[0] and not self.hold_lease():
                 break  # the rest waits for whoever holds the lease now
+            started = time.monotonic()
             try:
                 if notification.channel == "email":
                     assert self.email is not None and preferences.email
@@ -262,6 +297,7 @@ class Dispatcher:
                     if not endpoint.enabled:
                         notification.record_failure(target, now=now, retry_at=None,
                                                     reason=f"the webhook endpoint is {endpoint.state}")
+                        self.deliveries.count(notification.channel, "abandoned")
                         continue
                     try:
                         self.webhook.send(outgoing, endpoint.url,
@@ -276,8 +312,11 @@ class Dispatcher:
                                              retry_after=failure.retry_after) from None
                     endpoint_outcomes.append((endpoint.id, lambda e: e.record_success(notification.id)))
             except DeliveryFailed as failure:
+                self.deliveries.took(notification.channel, time.monotonic() - started)
                 self._failed(notification, target, failure, now)
                 continue
+            self.deliveries.took(notification.channel, time.monotonic() - started)
+            self.deliveries.count(notification.channel, "sent")
             notification.record_sent(target, now=now, grace=self.rules.grace, subject=outgoing.subject,
                                      text=outgoing.text, items=included)
             log.info("sent %s (%s by %s%s)", notification.id, notification.kind, notification.channel,
@@ -297,6 +336,7 @@ class Dispatcher:
             delay = max(delay, timedelta(seconds=min(failure.retry_after or 0, self.rules.retry_cap_seconds)))
             retry_at = now + delay
         notification.record_failure(target, now=now, reason=failure.reason, retry_at=retry_at)
+        self.deliveries.count(notification.channel, "failed" if retry_at else "abandoned")
         log.warning("delivery of %s to %s failed (attempt %d, %s): %s", notification.id, target, attempt,
                     f"retry at {isoformat(retry_at)}" if retry_at else "final", failure.reason)
 
@@ -422,6 +462,7 @@ class Dispatcher:
     def _suppress(self, notification: Notification, reason: str) -> bool:
         notification.suppress(reason)
         self._save(notification)
+        self.deliveries.count(notification.channel, "suppressed")
         log.info("suppressed %s: %s", notification.id, reason)
         return True
 
@@ -436,7 +477,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     with running("notifications-dispatcher", one_shot=args.status or args.dry_run) as process:
-        dispatcher = Dispatcher(process.event_store("notifications"), process.read_store(), process.settings)
+        dispatcher = Dispatcher(process.event_store("notifications"), process.read_store(), process.settings,
+                                metrics=process.metrics)
         if args.status or args.dry_run:
             return dispatcher.status(listing=args.dry_run)
         dispatcher.run(process.stop, process.metrics)

@@ -10,17 +10,27 @@
 - `notification_webhook_endpoints`: each endpoint's status and consecutive failures, for the list
   endpoint and for the dispatcher to find a user's enabled endpoints.
 
+`queue_gauges` reads the service's health from these at scrape time (`GET /metrics`): how many
+notifications are due and not yet sent, and for how long the oldest has waited, per channel (the
+dispatcher falling behind, or stopped), and the webhook endpoints by state (disabled ones are
+receivers that keep failing).
+
 The policy worker keeps the facts it plans from in three more collections, declared here so the
 dispatcher (freshest contact names) and the init step can name them too: `notification_contacts`,
 `notification_interviews`, `notification_followups`.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 
+from prometheus_client.core import GaugeMetricFamily, Metric
+
 from services.notifications.domain import Notification
-from shared.contracts.notifications import NOTIFICATIONS, WEBHOOK_ENDPOINTS
-from shared.events import Recorded
+from services.notifications.domain.notification import SCHEDULED
+from shared.contracts.notifications import CHANNELS, NOTIFICATIONS, WEBHOOK_ENDPOINTS
+from shared.events import Recorded, isoformat
 from shared.keys.fields import ERASED_CONTACT
 from shared.keys.personal import ERASED_FIELDS
 from shared.projection import Projection, on
@@ -49,6 +59,34 @@ def interview_facts(read_store: ReadStore) -> Collection:
 
 def followup_facts(read_store: ReadStore) -> Collection:
     return read_store.collection("notification_followups", (Index("student_id"),))
+
+
+ENDPOINT_STATES = ("enabled", "disabled")  # a removed endpoint is gone: not counted
+
+
+def queue_gauges(read_store: ReadStore, now: float) -> Iterable[Metric]:
+    """The delivery queue and the webhook endpoints, as gauges (read at scrape time, so every API
+    replica reports the same values: combine them with max)."""
+    queue = notifications(read_store)
+    moment = isoformat(datetime.fromtimestamp(now, UTC))
+    due = GaugeMetricFamily("careerloop_notifications_due",
+                            "Notifications due and not yet sent (nor deferred, bundled or settled), per channel.",
+                            labels=["channel"])
+    waited = GaugeMetricFamily("careerloop_notifications_oldest_due_age_seconds",
+                               "How long the oldest notification due and not yet sent has waited past its due "
+                               "time, per channel (0 when none is due).", labels=["channel"])
+    for channel in CHANNELS:
+        waiting = {"status": SCHEDULED, "channel": channel, "due_at": {"$lte": moment}}
+        due.add_metric([channel], queue.count(waiting))
+        oldest = queue.find(waiting, [("due_at", 1)], 1).items
+        age = now - datetime.fromisoformat(oldest[0]["due_at"]).timestamp() if oldest else 0.0
+        waited.add_metric([channel], max(0.0, age))
+    states = GaugeMetricFamily("careerloop_webhook_endpoints",
+                               "Registered webhook endpoints by state; a disabled one failed too often and "
+                               "receives nothing until its owner enables it again.", labels=["state"])
+    for state in ENDPOINT_STATES:
+        states.add_metric([state], endpoints(read_store).count({"status": state}))
+    return [due, waited, states]
 
 
 def _to_notification() -> Any:

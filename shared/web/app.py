@@ -23,7 +23,7 @@ from shared.auth import Authenticator, AuthSettings
 from shared.bus import open_bus
 from shared.config import Settings
 from shared.eventstore import EventStore
-from shared.metrics import CONTENT_TYPE, BusProbe, ServiceCollector, exposition
+from shared.metrics import CONTENT_TYPE, BusProbe, ReadModelGauges, ServiceCollector, exposition
 from shared.process import start_process
 from shared.projection import Projection
 from shared.readstore import ReadStore
@@ -48,6 +48,7 @@ class Runtime:
     read_store: ReadStore | None = None
     projections: Sequence[Callable[..., Projection]] = ()  # the service's own, for /metrics
     bus: BusProbe | None = None  # opened on the first scrape, in this process
+    gauges: Sequence[ReadModelGauges] = ()  # the service's own, read from its read store for /metrics
 
     def close(self) -> None:
         """Close what the app opened itself (the metrics bus); the stores belong to the caller."""
@@ -71,7 +72,8 @@ class _InsertionOrderJSON(DefaultJSONProvider):
 def create_service_app(service: str, *, settings: Settings, event_store: EventStore, apis: list[Api],
                        readiness: dict[str, Callable[[], Any]] | None = None, description: str = "",
                        read_store: ReadStore | None = None,
-                       projections: Sequence[Callable[..., Projection]] = ()) -> Flask:
+                       projections: Sequence[Callable[..., Projection]] = (),
+                       gauges: Sequence[ReadModelGauges] = ()) -> Flask:
     start_process(f"{service}-api", settings)
     app = Flask(f"careerloop.{service}")
     app.config["MAX_CONTENT_LENGTH"] = settings.int("MAX_BODY_BYTES")
@@ -80,6 +82,7 @@ def create_service_app(service: str, *, settings: Settings, event_store: EventSt
         service, settings, Authenticator(auth_settings(settings)), event_store,
         {"event_store": event_store.ping, **(readiness or {})}, read_store, tuple(projections),
         BusProbe(settings.get("BUS_URL"), functools.partial(open_bus, settings=settings)) if projections else None,
+        tuple(gauges),
     )
     app.extensions["careerloop"] = runtime
     if runtime.bus is not None:
@@ -124,7 +127,7 @@ def create_service_app(service: str, *, settings: Settings, event_store: EventSt
         state = app.extensions["careerloop"]
         collector = ServiceCollector(state.service, state.projections, event_store=state.event_store,
                                      read_store=state.read_store, bus=state.bus,
-                                     namespace=state.settings.get("BUS_NAMESPACE"))
+                                     namespace=state.settings.get("BUS_NAMESPACE"), gauges=state.gauges)
         return Response(exposition(collector) + traffic.exposition(), mimetype=None, content_type=CONTENT_TYPE)
 
     @app.get("/openapi.json")

@@ -26,8 +26,11 @@ from grafana_foundation_sdk.cog.plugins import register_default_plugins
 from grafana_foundation_sdk.models import dashboard as grafana
 from grafana_foundation_sdk.models import prometheus
 
+from services.notifications.dispatcher import Deliveries
+from services.notifications.projections import queue_gauges
 from shared.metrics import collect
 from shared.process import ProcessMetrics
+from shared.readstore import open_read_store
 from shared.web.traffic import Traffic
 from tests.deploy.test_chart import CHART, KUBERNETES, ROOT, render
 
@@ -74,8 +77,9 @@ class _Unreachable:
 @cache
 def exposed() -> dict[str, frozenset[str]]:
     """Every sample name the processes expose, with its labels, read from the code's own metric objects:
-    the APIs' backend gauges (shared.metrics), their request metrics (shared.web.traffic) and every other
-    process's (shared.process), plus Prometheus' own `up`."""
+    the APIs' backend gauges (shared.metrics), their request metrics (shared.web.traffic), the
+    notifications API's queue gauges, every other process's (shared.process) and the dispatcher's
+    deliveries, plus Prometheus' own `up`."""
     traffic = Traffic("contacts")
     traffic.requests.labels("contacts", "/contacts", "GET", "200").inc()
     traffic.duration.labels("contacts", "/contacts", "GET").observe(0.01)
@@ -83,7 +87,16 @@ def exposed() -> dict[str, frozenset[str]]:
     process.holding(True)
     process.did(1)
     process.failed(1.0)
-    families = [*traffic.registry.collect(), *process.registry.collect(),
+    process.applied("contact-directory", [0.5])
+    deliveries = Deliveries(process.registry)
+    deliveries.count("email", "sent")
+    deliveries.took("email", 0.2)
+    read_store = open_read_store("sqlite:///:memory:")
+    try:
+        notifications = list(queue_gauges(read_store, 0.0))
+    finally:
+        read_store.close()
+    families = [*traffic.registry.collect(), *process.registry.collect(), *notifications,
                 *collect("contacts", [], event_store=_Unreachable(), read_store=None, bus=None)]
     found: dict[str, set[str]] = {"up": set()}
     for family in families:
@@ -227,7 +240,10 @@ def test_the_dashboard_covers_the_event_flow_the_apis_and_the_processes() -> Non
                    "careerloop_projection_checkpoint_age_seconds", "careerloop_http_requests_total",
                    "careerloop_http_request_duration_seconds_bucket", "careerloop_process_processed_total",
                    "careerloop_process_failures_total", "careerloop_process_lease_held",
-                   "careerloop_process_heartbeat_timestamp_seconds", "careerloop_up"):
+                   "careerloop_process_heartbeat_timestamp_seconds", "careerloop_up",
+                   "careerloop_projection_event_age_seconds_bucket", "careerloop_notification_deliveries_total",
+                   "careerloop_notification_delivery_seconds_bucket", "careerloop_notifications_oldest_due_age_seconds",
+                   "careerloop_notifications_due", "careerloop_webhook_endpoints"):
         assert metric in queried, metric
 
 

@@ -135,3 +135,47 @@ def test_a_projection_runner_counts_what_it_applied_and_its_transient_retries(tm
     assert seen["careerloop_process_failures_total"] == 1
     assert seen["careerloop_process_backoff_seconds"] == 0
     assert "careerloop_process_lease_held" not in seen  # a projection worker holds no lease
+
+
+def test_a_projection_runner_reports_how_old_each_applied_event_was_and_leaves_out_the_parked(tmp_path: Path):
+    import json
+    from datetime import UTC, datetime, timedelta
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from shared.bus import open_bus
+    from shared.consumer import ConsumerRunner
+    from shared.readstore import open_read_store
+
+    bus, read_store = open_bus(f"sqlite:///{tmp_path}/bus.db"), open_read_store(f"sqlite:///{tmp_path}/read.db")
+    bus.ensure_topics({"things": 1})
+    producer = bus.producer()
+    recorded = datetime.now(UTC) - timedelta(seconds=40)
+    for stream in ("fine-1", "fine-2", "broken"):
+        producer.send("things", stream, json.dumps({"time": recorded.isoformat().replace("+00:00", "Z")}).encode())
+    producer.send("things", "fine-3", b"not an event")  # applied, but nothing says when it was recorded
+    producer.flush()
+    producer.close()
+
+    class Picky:
+        group_id, topics, name = "things-group", ["things"], "things-view"
+
+        def handle(self, messages: list) -> None:
+            if any(m.key == "broken" for m in messages):
+                raise ValueError("cannot apply this one")
+
+    metrics = ProcessMetrics("things-views")
+    try:
+        ConsumerRunner(bus, Picky(), read_store, max_attempts=1, backoff_base=0.01, metrics=metrics).run(
+            threading.Event(), until_idle=True)
+    finally:
+        bus.close()
+        read_store.close()
+    [family] = [f for f in text_string_to_metric_families(generate_latest(metrics.registry).decode())
+                if f.name == "careerloop_projection_event_age_seconds"]
+    count, total = (next(s for s in family.samples if s.name.endswith(end)) for end in ("_count", "_sum"))
+    [under_a_minute] = [s for s in family.samples if s.labels.get("le") == "60.0"]
+    assert count.value == 2  # fine-1 and fine-2: not the parked stream's, nor the one without a time
+    assert count.labels == {"process": "things-views", "projection": "things-view"}
+    assert 80 <= total.value < 100  # 40 s each, and a little
+    assert under_a_minute.value == 2
