@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 
 import requests
@@ -51,7 +52,9 @@ class Platform:
         bin_dir = str(Path(sys.executable).parent)
         return {**os.environ, **self.env, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
 
-    def start(self, *names: str) -> None:
+    def start(self, *names: str, own_env: Mapping[str, Mapping[str, str]] | None = None) -> None:
+        """Start the named processes of the Procfile (all when none is named); `own_env` adds variables
+        to some of them (e.g. each its own Kafka user)."""
         env = self.environment()
         for name, command in procfile().items():
             if names and name not in names:
@@ -59,7 +62,8 @@ class Platform:
             log = self.data_dir / f"{name}.log"
             self.logs[name] = log
             with log.open("ab") as out:  # the child keeps its own descriptor
-                self.processes[name] = subprocess.Popen(["sh", "-c", command], cwd=ROOT, env=env,
+                self.processes[name] = subprocess.Popen(["sh", "-c", command], cwd=ROOT,
+                                                        env={**env, **(own_env or {}).get(name, {})},
                                                         stdout=out, stderr=subprocess.STDOUT,
                                                         start_new_session=True)
         for name in self.processes:

@@ -20,6 +20,11 @@
 #   KAFKA_JVM_OPTS         extra JVM flags   (default none)
 #   PYTHON                 python with kafka-python, for wait_ready.py (default python3)
 #   JAVA_HOME / JAVA       Java 17+ to run the broker (default: java on PATH)
+#   KAFKA_EXTRA_PROPERTIES a file appended to server.properties (a later key wins):
+#                          more listeners, TLS, SASL, an authorizer (tests of a
+#                          secured broker: tests/integration/test_kafka_secured.py)
+#   KAFKA_SCRAM_USERS      SCRAM credentials created when the log dir is formatted,
+#                          one per line: SCRAM-SHA-512=[name=<user>,password=<pw>]
 #   CAREERLOOP_CACHE       see fetch.sh
 set -euo pipefail
 
@@ -173,6 +178,9 @@ group.min.session.timeout.ms=1000
 # our -Xmx for a workload of a few test messages.
 log.cleaner.dedupe.buffer.size=16777216
 PROPS
+if [[ -n "${KAFKA_EXTRA_PROPERTIES:-}" ]]; then
+  { echo; echo "# From KAFKA_EXTRA_PROPERTIES ($KAFKA_EXTRA_PROPERTIES)"; cat "$KAFKA_EXTRA_PROPERTIES"; } >>"$props"
+fi
 
 # Console only: the launcher below sends stdout/stderr to kafka.log, so one
 # file holds the whole story of a run (Kafka's default config would spread it
@@ -238,8 +246,12 @@ if [[ ! -f "$data/meta.properties" ]]; then
     exit 1
   fi
   echo "start.sh: formatting $data (cluster id $new_id)" >&2
+  scram=()
+  while IFS= read -r credential; do
+    [[ -n "$credential" ]] && scram+=(--add-scram "$credential")
+  done <<<"${KAFKA_SCRAM_USERS:-}"
   if ! "$java" "-Dlog4j2.configurationFile=$log4j_conf" -cp "$classpath" kafka.tools.StorageTool \
-      format -t "$new_id" -c "$props" >>"$log_file" 2>&1; then
+      format -t "$new_id" -c "$props" ${scram[@]+"${scram[@]}"} >>"$log_file" 2>&1; then
     echo "start.sh: formatting $data failed" >&2
     show_log_tail
     exit 1
