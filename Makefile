@@ -49,6 +49,8 @@ test: install lint ## Run every test, on the embedded backends and on real Kafka
 	infra/asyncapi/install.sh >/dev/null
 	infra/helm/install.sh >/dev/null
 	infra/promtool/install.sh >/dev/null
+	infra/chromium/install.sh >/dev/null
+	infra/axe/install.sh >/dev/null
 	infra/with-backends.sh $(PY) -m pytest
 
 deploy-check: install ## The Helm chart (helm lint, Kubernetes schemas, hardening) and the monitoring (promtool, dashboard) (also in make test)
