@@ -24,6 +24,7 @@ from authlib.integrations.flask_client import OAuth
 from flask import (
     Blueprint,
     Flask,
+    Response,
     abort,
     current_app,
     flash,
@@ -34,7 +35,7 @@ from flask import (
     session,
     url_for,
 )
-from werkzeug.wrappers import Response
+from werkzeug.wrappers import Response as BaseResponse  # what redirect() gives
 
 from shared.auth import ROLES, Authenticator, AuthError, mint_token
 from shared.config import Settings
@@ -43,8 +44,8 @@ from shared.web.app import auth_settings
 blueprint = Blueprint("signin", __name__)
 
 # The demo users of the local sign-in page (make run only): ids as `make token` takes them.
-DEMO_USERS = {"student-1": "Student One", "student-2": "Student Two", "advisor-1": "Advisor One",
-              "admin-1": "Admin One", "analyst-1": "Analyst One"}
+DEMO_USERS = {"student-1": "Student One", "student-2": "Student Two", "student-3": "Student Three",
+              "advisor-1": "Advisor One", "admin-1": "Admin One", "analyst-1": "Analyst One"}
 IDP = "university"
 
 
@@ -111,7 +112,7 @@ def signed_in(role: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     return decorate
 
 
-def sign_in_again() -> Response:
+def sign_in_again() -> BaseResponse:
     """The APIs no longer accept the token (expired, revoked): sign in again, then come back."""
     session.clear()
     flash("Your session has ended. Please sign in again.", "info")
@@ -123,7 +124,7 @@ def _local_path(target: str | None) -> str:
     return target if target and target.startswith("/") and not target.startswith(("//", "/\\")) else "/"
 
 
-def _begin_session(token: str, next_path: str) -> Response:
+def _begin_session(token: str, next_path: str) -> BaseResponse:
     """Check the token as the APIs would, then start a fresh session holding it."""
     try:
         principal = current_app.extensions["careerloop-auth"].authenticate(f"Bearer {token}")
@@ -139,7 +140,7 @@ def _begin_session(token: str, next_path: str) -> Response:
 
 
 def _sign_in_page(status: int = 200, *, problem: str | None = None, errors: dict[str, list[str]] | None = None,
-                  chosen: dict[str, str] | None = None) -> Response:
+                  chosen: dict[str, str] | None = None) -> BaseResponse:
     ctx = current_app.extensions["careerloop-web"]
     html = render_template("sign_in.html", oidc="careerloop-oidc" in current_app.extensions, demo=ctx.demo,
                            demo_users=DEMO_USERS, roles=ROLES, problem=problem, errors=errors or {},
@@ -149,14 +150,14 @@ def _sign_in_page(status: int = 200, *, problem: str | None = None, errors: dict
 
 
 @blueprint.get("/sign-in")
-def sign_in() -> Response:
+def sign_in() -> BaseResponse:
     if g.get("user") is not None:
         return redirect(_local_path(request.args.get("next")))
     return _sign_in_page()
 
 
 @blueprint.get("/sign-in/oidc")
-def sign_in_oidc() -> Response:
+def sign_in_oidc() -> BaseResponse:
     oauth = current_app.extensions.get("careerloop-oidc")
     if oauth is None:
         abort(404)
@@ -166,7 +167,7 @@ def sign_in_oidc() -> Response:
 
 
 @blueprint.get("/sign-in/callback")
-def sign_in_callback() -> Response:
+def sign_in_callback() -> BaseResponse:
     oauth = current_app.extensions.get("careerloop-oidc")
     if oauth is None:
         abort(404)
@@ -180,7 +181,7 @@ def sign_in_callback() -> Response:
 
 
 @blueprint.post("/sign-in/demo")
-def sign_in_demo() -> Response:
+def sign_in_demo() -> BaseResponse:
     ctx = current_app.extensions["careerloop-web"]
     if not ctx.demo:
         abort(404)  # the demo sign-in exists only under make run (every backend an embedded SQLite file)
@@ -203,7 +204,7 @@ def sign_in_demo() -> Response:
 
 
 @blueprint.post("/sign-out")
-def sign_out() -> Response:
+def sign_out() -> BaseResponse:
     session.clear()
     flash("You are signed out.", "info")
     return redirect(url_for("signin.sign_in"))

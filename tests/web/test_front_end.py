@@ -77,6 +77,7 @@ def test_every_answer_carries_a_strict_policy_and_the_session_cookie_is_httponly
     client = app_of(CAREERLOOP_DATA_DIR=str(tmp_path)).test_client()
     answer = client.get("/sign-in")
     assert answer.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
+    assert answer.headers["Content-Type"] == "text/html; charset=utf-8"
     assert "'unsafe-inline'" not in CONTENT_SECURITY_POLICY and "default-src 'none'" in CONTENT_SECURITY_POLICY
     assert answer.headers["X-Content-Type-Options"] == "nosniff" and answer.headers["X-Frame-Options"] == "DENY"
     assert answer.headers["Cache-Control"] == "no-store"
@@ -152,7 +153,7 @@ def test_a_student_imports_linkedin_connections_and_finds_them_in_the_directory(
 
     # another student reaches none of it: the contacts API answers 404, and so does the page
     other = client.application.test_client()
-    sign_in(other, "student-2")
+    sign_in(other, "student-3")  # no other test imports anything for student-3
     assert "Page not found" in page(other, contact_path, 404)
     assert "Jane Doe" not in page(other, "/contacts")
 
