@@ -28,6 +28,7 @@ lock: install ## Re-pin requirements.lock from pyproject.toml's ranges (UPGRADE=
 run: install ## Start the whole platform on embedded backends (data under var/); Ctrl-C stops it
 	@mkdir -p var
 	@echo "careerloop is starting on embedded backends (data in $(CURDIR)/var)"
+	@echo "  web front end    http://$${HOST:-127.0.0.1}:$${WEB_PORT:-8000}   (sign in: pick a demo user, e.g. student-1 as student)"
 	@echo "  contacts API     http://$${HOST:-127.0.0.1}:$${CONTACTS_PORT:-8001}   (OpenAPI: /openapi.json)"
 	@echo "  scheduling API   http://$${HOST:-127.0.0.1}:$${SCHEDULING_PORT:-8002}   (OpenAPI: /openapi.json)"
 	@echo "  notes API        http://$${HOST:-127.0.0.1}:$${NOTES_PORT:-8003}   (OpenAPI: /openapi.json)"
@@ -49,6 +50,8 @@ test: install lint ## Run every test, on the embedded backends and on real Kafka
 	infra/asyncapi/install.sh >/dev/null
 	infra/helm/install.sh >/dev/null
 	infra/promtool/install.sh >/dev/null
+	infra/chromium/install.sh >/dev/null
+	infra/axe/install.sh >/dev/null
 	infra/with-backends.sh $(PY) -m pytest
 
 deploy-check: install ## The Helm chart (helm lint, Kubernetes schemas, hardening) and the monitoring (promtool, dashboard) (also in make test)

@@ -25,6 +25,7 @@ needs every service's projections, which `shared` never imports.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import shlex
 import sys
 from dataclasses import dataclass
@@ -125,7 +126,10 @@ def access(namespace: str = "") -> dict[str, list[Acl]]:
         if command[:3] == ["python", "-m", "shared.relay"]:
             acls = [_topic(topic, WRITE, DESCRIBE) for topic in topics_of(command[3], settings).values()]
         elif command[0] == "gunicorn":
-            acls = _api_acls(command[-1].split(".")[1], namespace)
+            service = command[-1].split(".")[1]
+            if importlib.util.find_spec(f"services.{service}.projections") is None:
+                continue  # the web front end: it calls the APIs over HTTP and never reaches the bus
+            acls = _api_acls(service, namespace)
         elif (projection := _projection_of(command[2])) is not None:
             acls = _worker_acls(projection, namespace)
         else:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -17,6 +18,7 @@ class Variable:
     default: str
     meaning: str
     secret: bool = False  # checked at start-up outside the embedded profile (see `check_secrets`)
+    process: str = ""  # a secret only this process reads (and checks); empty: every process checks it
 
 
 VARIABLES: tuple[Variable, ...] = (
@@ -82,10 +84,21 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("PRIVACY_PORT", "8007", "Port of the privacy API (erasures, the data-subject export) under `make run`."),
     Variable("EXPORT_SOURCES", "contacts=http://127.0.0.1:{CONTACTS_PORT},scheduling=http://127.0.0.1:{SCHEDULING_PORT},notes=http://127.0.0.1:{NOTES_PORT},followups=http://127.0.0.1:{FOLLOWUPS_PORT},notifications=http://127.0.0.1:{NOTIFICATIONS_PORT},analytics=http://127.0.0.1:{ANALYTICS_PORT}",
              "Where the privacy API fetches each service's part of a student's data-subject export (`GET /me/export`): comma-separated `name=URL` pairs, the URL of each service's API (`{NAME_PORT}` stands for that variable's value). It calls `<URL>/me/export` with the student's own token; a source that does not answer makes the export a 503 naming it. Every service holding data about students must be listed (the privacy service's own part is made in-process)."),
+    Variable("WEB_PORT", "8000", "Port of the web front end (`services/web`) under `make run`."),
+    Variable("WEB_PUBLIC_URL", "http://127.0.0.1:{WEB_PORT}", "The address students open for the web front end (`{NAME}` stands for that variable's value). An `https://` address makes the session cookie `Secure` (named `__Host-careerloop`) and adds Strict-Transport-Security; the identity provider redirects back to `<WEB_PUBLIC_URL>/sign-in/callback`."),
+    Variable("WEB_SESSION_SECRET", "dev-only-web-session-secret-change-me", "Key that signs the web front end's session cookies (at least 32 bytes outside `make run`); changing it signs everyone out. Only the web front end reads it.", secret=True, process="web"),
+    Variable("WEB_SESSION_MINUTES", "480", "How long a web session lasts (never longer than the signed-in user's access token)."),
+    Variable("WEB_API_URLS", "contacts=http://127.0.0.1:{CONTACTS_PORT},scheduling=http://127.0.0.1:{SCHEDULING_PORT},notes=http://127.0.0.1:{NOTES_PORT},followups=http://127.0.0.1:{FOLLOWUPS_PORT},notifications=http://127.0.0.1:{NOTIFICATIONS_PORT}",
+             "The service APIs the web front end calls with the signed-in user's token: comma-separated `name=URL` pairs (`{NAME}` stands for that variable's value); contacts, scheduling, notes, followups and notifications are needed."),
+    Variable("OIDC_ISSUER", "", "The university identity provider (OpenID Connect issuer URL; its `/.well-known/openid-configuration` is read) the web front end signs users in with: authorization code flow with PKCE. Required outside `make run`; under `make run` a local sign-in page picks a demo user instead (it is 404 anywhere else)."),
+    Variable("OIDC_CLIENT_ID", "", "The web front end's client id at the identity provider."),
+    Variable("OIDC_CLIENT_SECRET", "", "The web front end's client secret at the identity provider (a credential: give it from a secret store); empty for a public client, which PKCE still protects."),
+    Variable("OIDC_SCOPES", "openid profile email", "Scopes the web front end asks the identity provider for; the access token it gets is what the service APIs are called with (their `CAREERLOOP_JWT_ISSUER`, `CAREERLOOP_JWKS_URL` and `CAREERLOOP_JWT_AUDIENCE` must accept it)."),
     Variable("ANALYTICS_ROSTER_MAX_ROWS", "50000", "Most data rows a roster upload may have (more: 422 naming this limit)."),
 )
 
 _BY_NAME = {v.name: v for v in VARIABLES}
+_PLACEHOLDER = re.compile(r"\{([A-Z][A-Z0-9_]*)\}")
 log = logging.getLogger("careerloop.config")
 
 
@@ -112,6 +125,17 @@ class Settings:
     def event_store_url(self, service: str) -> str:
         return self.get("EVENT_STORE_URL").replace("{service}", service)
 
+    def expanded(self, name: str) -> str:
+        """`name`'s value with each `{OTHER_VARIABLE}` replaced by that variable's value (a ValueError
+        names an unknown one), for addresses built from ports (`WEB_PUBLIC_URL`, `WEB_API_URLS`)."""
+
+        def expand(match: re.Match[str]) -> str:
+            if match.group(1) not in _BY_NAME:
+                raise ValueError(f"{name}: {{{match.group(1)}}} is not a configuration variable")
+            return self.get(match.group(1))
+
+        return _PLACEHOLDER.sub(expand, self.get(name))
+
 
 # Where the backends are all embedded (SQLite files on one machine), the deployment is `make run`: the
 # published development secrets are tolerated there, and only there.
@@ -133,11 +157,12 @@ def is_embedded(settings: Settings) -> bool:
     return all(settings.get(name).startswith("sqlite:") for name in BACKEND_URLS)
 
 
-def secret_problems(settings: Settings) -> dict[str, str]:
-    """Each secret variable that must not be used outside the embedded profile, with why."""
+def secret_problems(settings: Settings, process: str | None = None) -> dict[str, str]:
+    """Each secret variable that must not be used outside the embedded profile, with why: the ones
+    `process` reads (every secret when None)."""
     problems = {}
     for variable in VARIABLES:
-        if not variable.secret:
+        if not variable.secret or (process is not None and variable.process not in ("", process)):
             continue
         value = settings.env.get(variable.name)
         if variable.name == "CAREERLOOP_JWT_SECRET" and value == "" and settings.get("CAREERLOOP_JWKS_URL"):
@@ -187,7 +212,7 @@ def check_secrets(settings: Settings, process: str) -> None:
     """Refuse to start outside the embedded profile while any secret is unsafe; say so inside it.
 
     Every process entry point calls this once, before it opens a backend."""
-    problems = secret_problems(settings)
+    problems = secret_problems(settings, process)
     if not problems:
         return
     if is_embedded(settings) and problems.get("ERASURE_MASTER_KEY", MASTER_KEY_NOT_SET) == MASTER_KEY_NOT_SET:

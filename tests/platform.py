@@ -20,6 +20,7 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parents[1]
+SERVERS = ("web",)  # Procfile entries that serve HTTP on <NAME>_PORT without being an API
 
 
 def free_port() -> int:
@@ -47,6 +48,10 @@ class Platform:
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.env[f'{service.upper()}_PORT']}"
 
+    def ready_url(self, name: str) -> str | None:
+        """The URL whose /readyz says process `name` serves: the APIs and the web front end."""
+        return self.url(name.removesuffix("-api")) if name.endswith("-api") or name in SERVERS else None
+
     def environment(self) -> dict[str, str]:
         """What every process of this platform runs with (also the operator commands a test runs)."""
         bin_dir = str(Path(sys.executable).parent)
@@ -67,8 +72,9 @@ class Platform:
                                                         stdout=out, stderr=subprocess.STDOUT,
                                                         start_new_session=True)
         for name in self.processes:
-            if name.endswith("-api") and (not names or name in names):
-                self.wait_ready(self.url(name.removesuffix("-api")))
+            url = self.ready_url(name)
+            if url is not None and (not names or name in names):
+                self.wait_ready(url)
 
     def wait_ready(self, url: str, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -111,7 +117,7 @@ def profile_env(profile: str, data_dir: Path, *, mongo: str | None = None, kafka
     from tests.backends import TEST_SECRETS
     env = {"CAREERLOOP_DATA_DIR": str(data_dir), **TEST_SECRETS, "LOG_LEVEL": "INFO", "TOPIC_PARTITIONS": "3"}
     for name in procfile():
-        if name.endswith("-api"):
+        if name.endswith("-api") or name in SERVERS:
             env[f"{name.removesuffix('-api').upper()}_PORT"] = str(free_port())
     if profile == "real":
         assert mongo and kafka, "the real profile needs a MongoDB-wire server and a Kafka broker"

@@ -135,8 +135,8 @@ def expected_acls() -> dict[str, set[tuple[str, str, str, frozenset[str]]]]:
             rules.add(acl("topic", NS + INTEGRATION_TOPIC, "literal", "Write", "Describe"))
         expected[name] = rules
     for name, command in procfile().items():
-        if command[0] == "gunicorn":  # /metrics: the lag of its service's projection
-            service = command[-1].split(".")[1]
+        if command[0] == "gunicorn" and command[-1] != "services.web.app:create_app()":  # the front end: no bus
+            service = command[-1].split(".")[1]  # an API's /metrics: the lag of its service's projection
             [projection] = [p for p in PROJECTIONS if p.__module__ == f"services.{service}.projections"]
             made = blueprint(projection, NS)[0]
             expected[name] = {acl("topic", t, "literal", "Describe") for t in made.topics}

@@ -23,8 +23,11 @@ from shared.config import (
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRETS = sorted(v.name for v in VARIABLES if v.secret)
+# A secret only one process reads is checked by that process alone (the web front end's session key).
+PROCESS_OF = {v.name: v.process for v in VARIABLES if v.secret and v.process}
 MASTER = "ERASURE_MASTER_KEY"  # a key of a set format, not a passphrase: checked by its own tests below
 TEXT_SECRETS = [name for name in SECRETS if name != MASTER]
+EVERY_PROCESS_SECRETS = [name for name in SECRETS if name not in PROCESS_OF]
 GOOD = {**{name: f"{name.lower()}-generated-value-0123456789abcdef" for name in TEXT_SECRETS},
         MASTER: "m1:" + base64.b64encode(bytes(range(32))).decode()}
 DISTRIBUTED = {"EVENT_STORE_URL": "mongodb://db:27017/careerloop_{service}", "READ_STORE_URL": "mongodb://db:27017/read",
@@ -37,7 +40,8 @@ def settings_of(env: dict[str, str]) -> Settings:
 
 def test_the_secrets_are_the_jwt_calendar_feed_webhook_and_analytics_pseudonym_keys() -> None:
     assert SECRETS == ["ANALYTICS_PSEUDONYM_KEY", "CALENDAR_FEED_SECRET", "CAREERLOOP_JWT_SECRET", "ERASURE_MASTER_KEY",
-                       "WEBHOOK_SECRET_KEY"]
+                       "WEBHOOK_SECRET_KEY", "WEB_SESSION_SECRET"]
+    assert PROCESS_OF == {"WEB_SESSION_SECRET": "web"}
 
 
 def test_the_embedded_profile_is_only_when_every_backend_is_an_sqlite_file() -> None:
@@ -51,7 +55,7 @@ def test_the_embedded_profile_keeps_its_published_defaults_and_says_so(caplog: p
         check_secrets(settings_of({}), "contacts-api")
     assert "published development secrets" in caplog.text
     for name in TEXT_SECRETS:
-        assert name in caplog.text
+        assert (name in caplog.text) == (name not in PROCESS_OF)
     assert MASTER not in caplog.text  # not published: make run generates its own (shared.keys.master_keys)
 
 
@@ -76,10 +80,11 @@ def test_each_unsafe_secret_stops_a_distributed_process_naming_it(name: str, val
         del env[name]
     else:
         env[name] = value
+    process = PROCESS_OF.get(name, "notes-api")
     with pytest.raises(InsecureConfiguration) as refused:
-        check_secrets(settings_of(env), "notes-api")
+        check_secrets(settings_of(env), process)
     assert f"{name} {why}" in str(refused.value)
-    assert str(refused.value).startswith("notes-api: refusing to start")
+    assert str(refused.value).startswith(f"{process}: refusing to start")
     assert [line for line in str(refused.value).splitlines() if line.startswith("  ")] == [f"  {name} {why}"]
 
 
@@ -89,7 +94,7 @@ def test_every_offending_variable_is_named_in_one_message() -> None:
     assert secret_problems(settings_of(DISTRIBUTED)) == {
         **{name: "is not set" for name in TEXT_SECRETS}, MASTER: "is not set (nor ERASURE_MASTER_KEY_FILE)"}
     for name in SECRETS:
-        assert f"  {name} is not set" in str(refused.value)
+        assert (f"  {name} is not set" in str(refused.value)) == (name in EVERY_PROCESS_SECRETS)
     assert "python -m shared.keys new-master-key" in str(refused.value)
     assert refused.value.code == str(refused.value)  # SystemExit: the message, and a non-zero exit status
 
@@ -213,9 +218,19 @@ def test_docker_compose_config_passes_the_secrets_through_to_every_process() -> 
     assert ours
     for name, service in ours.items():
         for secret in SECRETS:
-            assert service["environment"][secret] == GOOD[secret], (name, secret)
+            if PROCESS_OF.get(secret, name) == name:
+                assert service["environment"][secret] == GOOD[secret], (name, secret)
+            else:  # only the process that reads it gets it
+                assert secret not in service["environment"], (name, secret)
 
 
 def test_make_run_refuses_a_master_key_it_cannot_use_instead_of_generating_another(tmp_path: Path) -> None:
     with pytest.raises(InsecureConfiguration, match="ERASURE_MASTER_KEY is not a master key"):
         check_secrets(settings_of({"ERASURE_MASTER_KEY": "m1:too-short"}), "contacts-api")
+
+
+def test_a_secret_one_process_reads_stops_that_process_only() -> None:
+    env = {**DISTRIBUTED, **GOOD, "WEB_SESSION_SECRET": "dev-only-web-session-secret-change-me"}
+    check_secrets(settings_of(env), "contacts-api")  # the APIs never read the web front end's session key
+    with pytest.raises(InsecureConfiguration, match="WEB_SESSION_SECRET is a published development value"):
+        check_secrets(settings_of(env), "web")

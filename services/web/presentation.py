@@ -1,0 +1,53 @@
+"""How the pages show times and names: every time in a zone that is named beside it (WCAG: times
+with their zone), labels for the APIs' codes. Pure functions, registered as Jinja filters."""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+STAGES = {"target": "Target", "contacted": "Contacted", "replied": "Replied", "interviewed": "Interviewed",
+          "following_up": "Following up", "ongoing": "Ongoing", "dormant": "Dormant"}
+SORTS = {"name": "Name", "-priority": "Priority, highest first", "-last_touch": "Last touch, newest first",
+         "-added": "Added, newest first"}
+OUTCOMES = {"created": "Added", "duplicate": "Already in your contacts", "invalid": "Not imported: invalid",
+            "skipped": "Skipped"}
+FORMATS = {"linkedin_csv": "LinkedIn Connections.csv", "google_csv": "Google Contacts CSV", "vcard": "vCard"}
+# What the "done" button of each follow-up rule records; the rules without one close on their own
+# (outreach_next_contact: a reply, or outreach to someone else at the organisation).
+DONE_ACTIONS = {"thank_you": ("thank_you", "I sent a thank-you"),
+                "outreach_follow_up": ("outreach", "I sent the follow-up"),
+                "stay_in_touch": ("check_in", "I checked in"),
+                "action_item": (None, "Done")}
+
+
+def zone_or_utc(name: str | None) -> ZoneInfo:
+    try:
+        return ZoneInfo(name) if name else ZoneInfo("UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def parse_moment(moment: str) -> datetime:
+    parsed = datetime.fromisoformat(moment.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def local_time(moment: str | None, zone: str | None) -> str:
+    """`2026-12-08T13:00:00Z` in Europe/Paris: `Tue 8 Dec 2026, 14:00 CET (Europe/Paris)`."""
+    if not moment:
+        return ""
+    tz = zone_or_utc(zone)
+    local = parse_moment(moment).astimezone(tz)
+    return f"{local:%a} {local.day} {local:%b %Y, %H:%M} {local.tzname()} ({tz.key})"
+
+
+def machine_time(moment: str | None) -> str:
+    """The `datetime` attribute of a `<time>` element: RFC 3339 in UTC."""
+    return parse_moment(moment).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else ""
+
+
+def label(value: str | None, names: dict[str, str]) -> str:
+    return names.get(value or "", (value or "").replace("_", " ").capitalize())
+
+
+FILTERS = {"local_time": local_time, "machine_time": machine_time, "label": label}

@@ -1,0 +1,180 @@
+"""The student pages: home (follow-up queue, upcoming interviews, unread notifications), the contact
+directory, a contact's page, and importing a contacts file. Thin: read the form, call the APIs with
+the user's token (`clients.Services`), render; a 422 from an API is shown next to the fields it names."""
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.wrappers import Response
+
+from services.web.clients import FieldErrors, Refused, Unavailable
+from services.web.presentation import DONE_ACTIONS, FORMATS, OUTCOMES, SORTS, STAGES
+from services.web.signin import current_user, signed_in
+
+blueprint = Blueprint("student", __name__)
+
+DIRECTORY_FILTERS = ("q", "tag", "industry", "organisation", "stage", "min_priority", "status", "sort")
+SNOOZE_DAYS = {"1": "1 day", "3": "3 days", "7": "1 week"}
+
+
+def call(service: str, method: str, path: str, **kwargs: Any) -> Any:
+    return current_app.extensions["careerloop-web"].services.call(current_user().token, service, method, path,
+                                                                   **kwargs)
+
+
+def home_zone() -> str:
+    """The student's own time zone (their notification preferences), UTC until they set one; a
+    notifications service that does not answer leaves the times in UTC, still labelled as such."""
+    if "zone" not in g:
+        try:
+            g.zone = call("notifications", "GET", "/preferences").get("time_zone") or "UTC"
+        except Unavailable:
+            g.zone = "UTC"
+    return str(g.zone)
+
+
+def now_utc() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@blueprint.get("/")
+@signed_in("student")
+def home() -> str:
+    followups = call("followups", "GET", "/followups", params={"state": "open", "limit": 50})
+    interviews = call("scheduling", "GET", "/interviews", params={"when": "upcoming", "state": "scheduled",
+                                                                  "limit": 20})
+    inbox = call("notifications", "GET", "/inbox", params={"unread": "true", "limit": 10})
+    return render_template("home.html", active="home", followups=followups["items"], interviews=interviews["items"],
+                           inbox=inbox, zone=home_zone(), done_actions=DONE_ACTIONS, snooze_days=SNOOZE_DAYS)
+
+
+def _item(item_id: str) -> dict[str, Any]:
+    """An open item of the student's own queue (the followups API decides whose items they see)."""
+    for state in ("open", "snoozed"):
+        page = call("followups", "GET", "/followups", params={"state": state, "limit": 200})
+        for item in page["items"]:
+            if item["id"] == item_id:
+                return dict(item)
+    flash("That follow-up is no longer open.", "info")
+    raise _Gone()
+
+
+class _Gone(Exception):
+    pass
+
+
+@blueprint.errorhandler(_Gone)
+def _gone(_: _Gone) -> Response:
+    return redirect(url_for("student.home"))
+
+
+@blueprint.post("/followups/<item_id>/done")
+@signed_in("student")
+def followup_done(item_id: str) -> Response:
+    item = _item(item_id)
+    if item["rule"] not in DONE_ACTIONS:
+        flash("This follow-up closes by itself once you reach out to someone else or they reply.", "info")
+        return redirect(url_for("student.home"))
+    kind, _ = DONE_ACTIONS[item["rule"]]
+    if kind is None:  # an action item of a note
+        source = item["source"]
+        call("notes", "POST", f"/notes/{source['id']}/action-items/{source['item_id']}/complete")
+    else:
+        call("contacts", "POST", f"/contacts/{item['contact_id']}/touchpoints",
+             json={"kind": kind, "occurred_at": now_utc()})
+    flash("Recorded. The follow-up leaves your queue in a moment.", "success")
+    return redirect(url_for("student.home"))
+
+
+@blueprint.post("/followups/<item_id>/snooze")
+@signed_in("student")
+def followup_snooze(item_id: str) -> Response:
+    days = request.form.get("days", "")
+    if days not in SNOOZE_DAYS:
+        flash("Choose how long to snooze the follow-up.", "error")
+        return redirect(url_for("student.home"))
+    until = (datetime.now(UTC) + timedelta(days=int(days))).strftime("%Y-%m-%dT%H:%M:%SZ")
+    call("followups", "POST", f"/followups/{item_id}/snooze", json={"until": until})
+    flash(f"Snoozed for {SNOOZE_DAYS[days]}.", "success")
+    return redirect(url_for("student.home"))
+
+
+@blueprint.post("/followups/<item_id>/dismiss")
+@signed_in("student")
+def followup_dismiss(item_id: str) -> Response:
+    reason = request.form.get("reason", "").strip() or None
+    call("followups", "POST", f"/followups/{item_id}/dismiss", json={"reason": reason})
+    flash("Dismissed.", "success")
+    return redirect(url_for("student.home"))
+
+
+@blueprint.get("/contacts")
+@signed_in("student")
+def directory() -> Any:
+    chosen = {name: request.args.get(name, "").strip() for name in (*DIRECTORY_FILTERS, "cursor")}
+    params = {name: value for name, value in chosen.items() if value}
+    errors: dict[str, list[str]] = {}
+    try:
+        page = call("contacts", "GET", "/contacts", params={**params, "limit": 50})
+    except FieldErrors as exc:  # e.g. a search longer than the API takes: said next to the field
+        errors, page = exc.fields, {"items": [], "next_cursor": None}
+    next_url = (url_for("student.directory", **{**params, "cursor": page["next_cursor"]})
+                if page["next_cursor"] else None)
+    html = render_template("contacts.html", active="contacts", contacts=page["items"], chosen=chosen, errors=errors,
+                           stages=STAGES, sorts=SORTS, next_url=next_url, filtered=bool(params), zone=home_zone())
+    return html, 422 if errors else 200
+
+
+@blueprint.get("/contacts/<contact_id>")
+@signed_in("student")
+def contact(contact_id: str) -> str:
+    found = call("contacts", "GET", f"/contacts/{contact_id}")  # 404 unless it is the student's own
+    timeline = call("followups", "GET", f"/contacts/{contact_id}/timeline", params={"limit": 50})
+    return render_template("contact.html", active="contacts", contact=found, timeline=timeline["items"],
+                           stages=STAGES, zone=home_zone())
+
+
+@blueprint.get("/imports/new")
+@signed_in("student")
+def import_form() -> str:
+    return render_template("import.html", active="import", formats=FORMATS, errors={}, chosen={})
+
+
+@blueprint.post("/imports")
+@signed_in("student")
+def import_file() -> Any:
+    chosen = {"format": request.form.get("format", "")}
+    try:
+        upload = request.files.get("file")
+    except RequestEntityTooLarge:
+        return _import_refused(chosen, {"file": ["The file is too large to import; split it into smaller files."]},
+                               413)
+    if upload is None or not upload.filename:
+        return _import_refused(chosen, {"file": ["Choose a file to import."]})
+    if chosen["format"] and chosen["format"] not in FORMATS:
+        return _import_refused(chosen, {"format": ["Choose one of the formats, or let it be recognised."]})
+    params = {"filename": upload.filename[:255], **({"format": chosen["format"]} if chosen["format"] else {})}
+    try:
+        report = call("contacts", "POST", "/imports", params=params,
+                      files={"file": (upload.filename, upload.stream, upload.mimetype or "application/octet-stream")})
+    except FieldErrors as exc:
+        return _import_refused(chosen, exc.fields)
+    except Refused as exc:
+        if exc.status != 413:
+            raise
+        return _import_refused(chosen, {"file": [exc.message]}, 413)  # IMPORT_MAX_BYTES or IMPORT_MAX_ROWS, named
+    return redirect(url_for("student.import_report", import_id=report["id"]), 303)
+
+
+def _import_refused(chosen: dict[str, str], errors: dict[str, list[str]], status: int = 422) -> Any:
+    return render_template("import.html", active="import", formats=FORMATS, errors=errors, chosen=chosen), status
+
+
+@blueprint.get("/imports/<import_id>")
+@signed_in("student")
+def import_report(import_id: str) -> str:
+    report = call("contacts", "GET", f"/imports/{import_id}")
+    return render_template("import_report.html", active="import", report=report, outcomes=OUTCOMES, formats=FORMATS)
