@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.notifications.domain import Notification
+from shared import tracing
 from shared.contracts.notifications import NOTIFICATIONS, WEBHOOK_ENDPOINTS
 from shared.events import Recorded
 from shared.keys.fields import ERASED_CONTACT
@@ -92,6 +93,8 @@ class NotificationViews(Projection):
             doc.update(_about_erased_contact(doc))  # a rebuild after the professional's erasure: as redacted live
         if event.name == "NotificationScheduled":
             doc["scheduled_at"] = envelope["time"]
+            # the trace it was scheduled in: the dispatcher sends in that trace (not shown by the API)
+            doc.update(tracing.carried(envelope))
         self.write(envelope, Update(set=doc))
 
     scheduled = on("NotificationScheduled")(_to_notification())
