@@ -20,10 +20,11 @@ gunicorn worker after the fork) installs the SDK's tracer provider once per proc
 span ids are generated with or without an exporter. Spans go out only when
 `OTEL_EXPORTER_OTLP_ENDPOINT` is set: a `BatchSpanProcessor` (its thread started there, in the
 process that uses it) sends them over OTLP/HTTP in protobuf to `<endpoint>/v1/traces`. The sampler
-is the SDK's, from `OTEL_TRACES_SAMPLER`/`OTEL_TRACES_SAMPLER_ARG` (default: parent-based, always on);
-the exporter's other standard variables (`OTEL_EXPORTER_OTLP_HEADERS`, `..._CERTIFICATE`,
-`..._TIMEOUT`, `..._COMPRESSION`) are read by the exporter itself. `flush` sends what is buffered
-(every process on its way out; the SDK also shuts the provider down at interpreter exit).
+follows `OTEL_TRACES_SAMPLER`/`OTEL_TRACES_SAMPLER_ARG` (default: parent-based, always on; a value the
+process cannot use stops it at start-up, naming the variable); the exporter's other standard
+variables (`OTEL_EXPORTER_OTLP_HEADERS`, `..._CERTIFICATE`, `..._TIMEOUT`, `..._COMPRESSION`) are read
+by the exporter itself. `flush` sends what is buffered (every process on its way out; the SDK also
+shuts the provider down at interpreter exit).
 """
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.sdk.resources import SERVICE_NAME, SERVICE_NAMESPACE, Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import TracerProvider, sampling
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
@@ -66,7 +67,7 @@ def start_tracing(process: str, settings: Settings) -> TracerProvider:
             return _provider
         resource = Resource.create({SERVICE_NAME: settings.get("OTEL_SERVICE_NAME") or process,
                                     SERVICE_NAMESPACE: "careerloop"})
-        provider = TracerProvider(resource=resource)
+        provider = TracerProvider(resource=resource, sampler=sampler(settings))
         endpoint = settings.get("OTEL_EXPORTER_OTLP_ENDPOINT")
         if endpoint:
             # imported only when exporting: a process without an endpoint never loads protobuf or requests' pool
@@ -81,6 +82,35 @@ def start_tracing(process: str, settings: Settings) -> TracerProvider:
             trace.set_tracer_provider(provider)
         _provider, _pid = provider, os.getpid()
         return provider
+
+
+class TracingMisconfigured(SystemExit):
+    """A sampler setting the process cannot use: it stops at start-up naming the variable (the SDK
+    alone would only log a warning and sample everything)."""
+
+
+def sampler(settings: Settings) -> sampling.Sampler:
+    """The sampler `OTEL_TRACES_SAMPLER` and `OTEL_TRACES_SAMPLER_ARG` name, as the OpenTelemetry
+    specification defines them (the SDK's own classes)."""
+    name = settings.get("OTEL_TRACES_SAMPLER").strip().lower()
+    root: sampling.Sampler
+    if name in ("always_on", "always_off", "parentbased_always_on", "parentbased_always_off"):
+        root = sampling.ALWAYS_ON if name.endswith("always_on") else sampling.ALWAYS_OFF
+    elif name in ("traceidratio", "parentbased_traceidratio"):
+        argument = settings.get("OTEL_TRACES_SAMPLER_ARG").strip() or "1"
+        try:
+            ratio = float(argument)
+        except ValueError:
+            ratio = -1.0
+        if not 0.0 <= ratio <= 1.0:
+            raise TracingMisconfigured(f"OTEL_TRACES_SAMPLER_ARG must be a ratio from 0 to 1 for {name}, "
+                                       f"not {argument!r}")
+        root = sampling.TraceIdRatioBased(ratio)
+    else:
+        raise TracingMisconfigured(
+            f"OTEL_TRACES_SAMPLER must be one of always_on, always_off, traceidratio, parentbased_always_on, "
+            f"parentbased_always_off, parentbased_traceidratio; not {name!r}")
+    return sampling.ParentBased(root) if name.startswith("parentbased_") else root
 
 
 def traces_url(endpoint: str) -> str:

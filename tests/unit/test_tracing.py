@@ -18,6 +18,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from shared import tracing
 from shared.bus import Message
+from shared.config import Settings
 from shared.contracts.contacts import CONTACTS
 from shared.events import Metadata, Recorded
 from shared.eventstore import open_event_store
@@ -176,3 +177,25 @@ def test_the_webhook_channel_sends_the_traceparent_of_its_client_span(spans: InM
     [client] = [s for s in spans.get_finished_spans() if s.kind == SpanKind.CLIENT]
     assert trace_id(sent) == TRACE and span_context(sent).span_id == client.context.span_id
     assert client.attributes is not None and client.attributes["http.response.status_code"] == 204
+
+
+@pytest.mark.parametrize(("variables", "description"), [
+    ({}, "ParentBased{root:AlwaysOnSampler,"),
+    ({"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.25"},
+     "ParentBased{root:TraceIdRatioBased{0.25},"),
+    ({"OTEL_TRACES_SAMPLER": "traceidratio"}, "TraceIdRatioBased{1.0}"),
+    ({"OTEL_TRACES_SAMPLER": "ALWAYS_OFF"}, "AlwaysOffSampler"),
+])
+def test_the_sampler_is_the_one_the_standard_variables_name(variables: dict[str, str], description: str) -> None:
+    assert tracing.sampler(Settings(variables)).get_description().startswith(description)
+
+
+@pytest.mark.parametrize(("variables", "named"), [
+    ({"OTEL_TRACES_SAMPLER": "sometimes"}, "OTEL_TRACES_SAMPLER must be one of"),
+    ({"OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "1.5"}, "OTEL_TRACES_SAMPLER_ARG"),
+    ({"OTEL_TRACES_SAMPLER": "traceidratio", "OTEL_TRACES_SAMPLER_ARG": "half"}, "OTEL_TRACES_SAMPLER_ARG"),
+])
+def test_a_sampler_setting_the_process_cannot_use_stops_it_naming_the_variable(variables: dict[str, str],
+                                                                               named: str) -> None:
+    with pytest.raises(tracing.TracingMisconfigured, match=named):
+        tracing.sampler(Settings(variables))
