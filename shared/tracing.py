@@ -56,6 +56,7 @@ _PROPAGATOR = TraceContextTextMapPropagator()
 _lock = threading.Lock()
 _provider: TracerProvider | None = None
 _pid: int | None = None
+_tracer: tuple[TracerProvider, trace.Tracer] | None = None
 
 
 def start_tracing(process: str, settings: Settings) -> TracerProvider:
@@ -127,7 +128,12 @@ def provider() -> TracerProvider:
 
 
 def tracer() -> trace.Tracer:
-    return provider().get_tracer(SCOPE)
+    """This process's tracer (one, made with the provider: the SDK builds a new one at every ask)."""
+    global _tracer
+    current = provider()
+    if _tracer is None or _tracer[0] is not current:
+        _tracer = (current, current.get_tracer(SCOPE))
+    return _tracer[1]
 
 
 def flush(timeout_millis: int = 5000) -> None:
