@@ -27,3 +27,11 @@ def child_exit(server, worker):
 def on_exit(server):
     if _own_metrics_dir:
         shutil.rmtree(_metrics_dir, ignore_errors=True)
+
+
+def worker_exit(server, worker):
+    """Send the worker's buffered spans before it goes (shared/tracing.py; nothing without an exporter).
+    The exporter itself was started in the worker, by the app factory, after the fork."""
+    from shared.tracing import flush
+
+    flush()

@@ -11,6 +11,12 @@ Envelope extensions (CloudEvents extension names are lower-case alphanumerics):
   correlationid  – the request that started the work (X-Correlation-ID)
   causationid    – the id of the message that caused this one (request id or event id)
   actor          – the subject of the token that issued the command
+  traceparent    – the W3C trace context of the work that recorded the event (CloudEvents
+  tracestate       distributed-tracing extension; `tracestate` only when non-empty): the API
+                   request's server span, or the consumer span of the event that caused this one.
+                   Optional: events recorded before tracing (and by tools outside any span) have
+                   none, and consumers start a new trace for them. It is context, never data: no
+                   schema, golden contract or upcaster involves it (see `shared.tracing`).
 
 `type` is `careerloop.<service>.<EventName>.v<schema version>`. A schema is never edited once
 published: a change is a new version plus an upcaster from the old one; consumers upcast at read
@@ -73,6 +79,9 @@ class Metadata:
     actor: str
     correlation_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     causation_id: str | None = None
+    # the W3C trace context the events carry (`shared.tracing.traced` fills it from the active span)
+    traceparent: str | None = None
+    tracestate: str | None = None
 
 
 @dataclass(frozen=True)
@@ -158,7 +167,7 @@ class EventCatalog:
         errors = schema.validate(recorded.data)
         if errors:  # a programming error in the aggregate, never the client's fault
             raise ValueError(f"{recorded.name} breaks its contract: {errors}")
-        return {
+        envelope: dict[str, Any] = {
             "specversion": SPEC_VERSION,
             "id": str(uuid.uuid4()),
             "source": self.source,
@@ -174,6 +183,11 @@ class EventCatalog:
             "causationid": meta.causation_id or meta.correlation_id,
             "actor": meta.actor,
         }
+        if meta.traceparent:
+            envelope["traceparent"] = meta.traceparent
+            if meta.tracestate:
+                envelope["tracestate"] = meta.tracestate
+        return envelope
 
     # -- reading ----------------------------------------------------------------------------
     def read(self, envelope: dict[str, Any]) -> Recorded:

@@ -5,9 +5,10 @@ notifications dispatcher, the projection workers and the notifications policy wo
 run by `ProcessLoop` inside `running(...)`:
 
 - `start_process(name, settings)` is the one entry hook every process goes through first (configuration,
-  logging; start-up checks belong here too), one-shot commands such as `--status` included;
+  logging, tracing; start-up checks belong here too), one-shot commands such as `--status` included;
 - `running(name)` turns SIGTERM/SIGINT into a stop event, serves the process's metrics on
-  `METRICS_PORT` (0: off) and closes every client it opened, in reverse order, on the way out;
+  `METRICS_PORT` (0: off), closes every client it opened, in reverse order, on the way out, and last
+  sends the spans still buffered;
 - `ProcessLoop` runs the step until stopped: it renews an optional `Lease` (one active process of a
   kind, in the event store; a standby checks again every third of the lease), waits `idle_seconds`
   when a step found nothing to do, and retries a failed step after a `Backoff` wait (never skipping
@@ -32,19 +33,22 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Proc
 
 from shared.config import Settings, check_secrets
 from shared.eventstore import EventStore
+from shared.tracing import flush, start_tracing
 
 log = logging.getLogger("careerloop.process")
 
 
 def start_process(process: str, settings: Settings | None = None) -> Settings:
     """The first thing every process named `process` does, one-shot commands included: read its
-    configuration, set up logging, and refuse unsafe secrets outside the embedded profile (before any
-    backend is opened)."""
+    configuration, set up logging, refuse unsafe secrets outside the embedded profile (before any
+    backend is opened) and start tracing (`shared.tracing`: here, in the process itself, so a gunicorn
+    worker starts its span exporter's thread after the fork)."""
     from shared.web.logs import configure_logging  # shared.web's package imports the consumer, which imports us
 
     settings = settings or Settings.from_env()
     configure_logging(settings.get("LOG_LEVEL"))
     check_secrets(settings, process)
+    start_tracing(process, settings)
     return settings
 
 
@@ -270,6 +274,7 @@ def running(name: str, settings: Settings | None = None, stop: threading.Event |
     `--dry-run`) serves no metrics."""
     settings = start_process(name, settings)
     with ExitStack() as resources:
+        resources.callback(flush)  # last out: the spans of the process's final steps are sent
         process = Running(name, settings, stop or stop_on_signals(), ProcessMetrics(name), resources)
         if not one_shot:
             serve_metrics(process)

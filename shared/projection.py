@@ -13,6 +13,9 @@ The base owns the plumbing, so a projection is its collections and its handlers 
 - `unapplied` gives a stream's document before an event, or None for a redelivery: for changes
   computed from the current document.
 - `before_batch` / `after_batch` run around each polled batch, inside its read-store batch.
+- Each event a projection reacts to is applied inside a consumer span (`shared.tracing.consuming`)
+  whose parent is the event's `traceparent`: its log lines carry that trace, and the events a
+  reaction records (the policy worker's notifications) carry it on.
 
 Every projection also follows the erasure topic (issue 15). On `SubjectErased` it forgets the
 erased keys in this process and acknowledges (`shared.erasure`), after dropping what it holds:
@@ -34,6 +37,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, ClassVar
 
+from shared import tracing
 from shared.bus import Message
 from shared.contracts.privacy import ERASURES
 from shared.erasure import acknowledge
@@ -127,7 +131,10 @@ class Projection:
                 elif event.name != "SubjectErased" and self._erased_owner(envelope.get("ownerid")):
                     continue  # an erased student's: dropped, not applied (nothing of theirs comes back)
                 else:
-                    self._reactions[event.name](self, envelope, event)
+                    with tracing.consuming(envelope, f"apply {event.name}", **{
+                            "messaging.operation.type": "process", "messaging.consumer.group.name": self.group_id,
+                            "careerloop.projection": self.name}):
+                        self._reactions[event.name](self, envelope, event)
             self.after_batch()
 
     # -- erasure ----------------------------------------------------------------------------------

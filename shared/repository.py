@@ -9,6 +9,7 @@ from shared.aggregate import Aggregate
 from shared.errors import ConcurrencyConflict, PreconditionFailed
 from shared.events import EventCatalog, Metadata
 from shared.eventstore import Commit, EventStore
+from shared.tracing import traced
 
 A = TypeVar("A", bound=Aggregate)
 RETRIES_ON_LOST_RACE = 3
@@ -38,10 +39,12 @@ class Repository(Generic[A]):
         return self.aggregate.from_history(aggregate_id, history)
 
     def save(self, aggregate: A, meta: Metadata) -> Commit | None:
-        """Append the pending events at the version the aggregate was loaded at (409 on a lost race)."""
+        """Append the pending events at the version the aggregate was loaded at (409 on a lost race), with
+        the active trace context (`shared.tracing`)."""
         if not aggregate.pending:
             return None
         base = aggregate.version - len(aggregate.pending)
+        meta = traced(meta)  # the events carry the trace of the work recording them (an API request, an event)
         envelopes = [
             self.catalog.envelope(event, stream_id=aggregate.id, stream_version=base + i + 1,
                                   owner_id=aggregate.owner_id or "", meta=meta)

@@ -14,6 +14,7 @@ from tests.backends import (  # noqa: F401  (fixtures are found by name)
     settings,
     token,
 )
+from tests.tracing import spans  # noqa: F401  (the spans a test's own process finished)
 
 # Every app, worker and subprocess a test starts reads its secrets from the environment.
 for _name, _value in TEST_SECRETS.items():

@@ -260,8 +260,16 @@ def _domain_envelope() -> dict[str, Any]:
         "causationid": {"type": "string", "description": "the id of the request or event that caused this one"},
         "actor": {"type": "string", "description": "the subject of the token that issued the command"},
     })
+    required = sorted(properties)
+    properties.update({  # optional: events recorded before tracing, or outside any trace, have none
+        "traceparent": {"type": "string", "description": "CloudEvents distributed-tracing extension: the W3C "
+                        "traceparent of the work that recorded the event (the API request's span, or the span "
+                        "applying the event that caused it); absent on events recorded before tracing"},
+        "tracestate": {"type": "string", "description": "CloudEvents distributed-tracing extension: the W3C "
+                       "tracestate that came with traceparent, when not empty"},
+    })
     return {"type": "object", "description": "CloudEvents 1.0 envelope of a domain event, with careerloop's "
-                                             "extensions", "properties": properties, "required": sorted(properties)}
+                                             "extensions", "properties": properties, "required": required}
 
 
 def _integration_envelope() -> dict[str, Any]:
@@ -275,7 +283,9 @@ def _integration_envelope() -> dict[str, Any]:
                        "description": "`urn:careerloop:analytics:<Name>:v<N>`, the `$id` of the data's JSON Schema"},
         "data": {"type": "object"},
     })
-    return {"type": "object", "description": "CloudEvents 1.0 envelope of an integration event (no personal data)",
+    return {"type": "object", "description": "CloudEvents 1.0 envelope of an integration event (no personal data, "
+                                             "and no trace context: a trace id shared with the domain event it "
+                                             "comes from would link the pseudonym back to the student)",
             "properties": properties, "required": sorted(properties)}
 
 

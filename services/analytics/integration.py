@@ -318,7 +318,10 @@ def event_id(token: str, name: str) -> str:
 
 def envelope(emitted: Emitted, *, source_event_id: str, time: str, student_id: str,
              pseudonyms: Pseudonymiser) -> dict[str, Any]:
-    """The CloudEvents envelope of one integration event, every identifier pseudonymised."""
+    """The CloudEvents envelope of one integration event, every identifier pseudonymised. It carries no
+    trace context (`traceparent`), although the domain events do: a trace id is not personal, but one
+    shared with the domain event (whose `ownerid` is in clear) would link the pseudonym back to the
+    student, for good, whatever an erasure shreds."""
     integration_type = VOCABULARY[emitted.name]
     student = pseudonyms.student(student_id)
     data: dict[str, Any] = {"student": student, "pseudonym_key_id": pseudonyms.key_id,

@@ -39,6 +39,7 @@ from typing import Any, TextIO
 
 from services.followups.domain import FollowUp, announceable, announcement, completion, completion_filter, due_filter
 from services.followups.projections import items
+from shared import tracing
 from shared.contracts.followups import FOLLOWUPS
 from shared.errors import ConcurrencyConflict, RuleViolated
 from shared.events import Metadata, isoformat, utcnow
@@ -88,17 +89,19 @@ class Announcer:
         return self._record(item, lambda f: f.complete(data), "completed")
 
     def _record(self, item: dict[str, Any], decide: Callable[[FollowUp], None], done: str) -> str:
-        try:
-            self.followups.update(item["_id"], Metadata(actor=ACTOR), decide, load=self._load(item))
-        except RuleViolated as refused:
-            log.debug("not recording %s for %s due at %s: %s", done, item["_id"], item["due_at"], refused)
-            return "refused"
-        except ConcurrencyConflict:
-            return "busy"
-        except SubjectErased:  # the views drop the erased student's items as soon as they see the erasure
-            log.debug("not recording %s for %s: its student was erased", done, item["_id"])
-            return "refused"
-        return done
+        # time, not a request, caused it: a trace of its own, which the reminders it leads to carry on
+        with tracing.new_trace(f"follow-up {done}", **{"careerloop.followup_id": item["_id"]}):
+            try:
+                self.followups.update(item["_id"], Metadata(actor=ACTOR), decide, load=self._load(item))
+            except RuleViolated as refused:
+                log.debug("not recording %s for %s due at %s: %s", done, item["_id"], item["due_at"], refused)
+                return "refused"
+            except ConcurrencyConflict:
+                return "busy"
+            except SubjectErased:  # the views drop the erased student's items as soon as they see the erasure
+                log.debug("not recording %s for %s: its student was erased", done, item["_id"])
+                return "refused"
+            return done
 
     def _load(self, item: dict[str, Any]) -> Callable[[str], FollowUp]:
         def load(stream_id: str) -> FollowUp:

@@ -73,6 +73,7 @@ from services.notifications.domain import (
 )
 from services.notifications.projections import contact_facts, endpoints, interview_facts, notifications
 from services.notifications.rendering import DEFAULT_TEMPLATES, compose, local, payload, values_for
+from shared import tracing
 from shared.config import Settings
 from shared.contracts.notifications import (
     FOLLOW_UP_KINDS,
@@ -218,10 +219,12 @@ class Dispatcher:
         for doc in due.items:
             if (stop is not None and stop.is_set()) or not self.hold_lease():
                 return acted
-            try:
-                acted += self.dispatch(doc["_id"])
-            except _Unchanged:
-                continue
+            # in the trace the notification was scheduled in (the request's, through its event)
+            with tracing.continuing(doc, "dispatch notification", **{"careerloop.notification_id": doc["_id"]}):
+                try:
+                    acted += self.dispatch(doc["_id"])
+                except _Unchanged:
+                    continue
         bundled = self.queue.find({"status": "bundled", "due_at": {"$lte": now}}, [("due_at", 1)], self.rules.batch)
         for doc in bundled.items:
             try:

@@ -29,6 +29,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 
 from services.notifications.domain import Notification
 from services.notifications.domain.notification import SCHEDULED
+from shared import tracing
 from shared.contracts.notifications import CHANNELS, NOTIFICATIONS, WEBHOOK_ENDPOINTS
 from shared.events import Recorded, isoformat
 from shared.keys.fields import ERASED_CONTACT
@@ -130,6 +131,8 @@ class NotificationViews(Projection):
             doc.update(_about_erased_contact(doc))  # a rebuild after the professional's erasure: as redacted live
         if event.name == "NotificationScheduled":
             doc["scheduled_at"] = envelope["time"]
+            # the trace it was scheduled in: the dispatcher sends in that trace (not shown by the API)
+            doc.update(tracing.carried(envelope))
         self.write(envelope, Update(set=doc))
 
     scheduled = on("NotificationScheduled")(_to_notification())

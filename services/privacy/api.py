@@ -19,6 +19,7 @@ from flask import Response, current_app, g, request
 
 from services.privacy import archive, schemas, subject_export
 from services.privacy.application import PrivacyService
+from shared import tracing
 from shared.auth import Principal, acting_for
 from shared.readstore import Collection, iterate
 from shared.subject_export import EXPORT_PATH
@@ -98,6 +99,7 @@ def export_own_data(principal: Principal) -> Response:
     ctx = _ctx()
     student_id = principal.subject
     headers = {"Authorization": request.headers["Authorization"], "X-Correlation-ID": g.correlation_id}
+    tracing.inject(headers)  # each service's part is served in this request's trace
     parts = archive.fetch_parts(ctx.export_sources, student_id, headers, ctx.fetch)
     now = ctx.service.clock()
     reports = [ctx.service.report(ctx.service.get(d["_id"], principal))

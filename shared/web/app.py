@@ -4,6 +4,11 @@ Every service API answers `/healthz` (liveness), `/readyz` (its backends answer)
 `/metrics` (Prometheus: the backends' state, see `shared.metrics`, and the API's request counts and
 latencies, see `shared.web.traffic`), all without authentication: they are for the platform's own
 probes and scrapers on the internal network.
+
+Every other request is traced (`shared.tracing`): a server span named by its route, continuing the
+caller's W3C `traceparent`/`tracestate` or starting a trace; the answer carries `X-Correlation-ID` and
+the W3C `traceresponse` header (the trace the request is in, the same format as `traceparent`), so a
+caller that sent no trace context can still find the trace.
 """
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ from typing import Any
 from flask import Flask, Response, g, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 
+from shared import tracing
 from shared.auth import Authenticator, AuthSettings
 from shared.bus import open_bus
 from shared.config import Settings
@@ -33,6 +39,7 @@ from shared.web.openapi import openapi_document
 from shared.web.traffic import Traffic
 
 _CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+_UNTRACED = frozenset({"/healthz", "/readyz", "/metrics"})
 log = logging.getLogger("careerloop.web")
 
 
@@ -98,10 +105,29 @@ def create_service_app(service: str, *, settings: Settings, event_store: EventSt
         supplied = request.headers.get("X-Correlation-ID", "")
         g.correlation_id = supplied if _CORRELATION_ID.match(supplied) else str(uuid.uuid4())
 
+    @app.before_request
+    def continue_trace() -> None:
+        """A server span per request, in the caller's trace (`traceparent`) or a new one; the probes and
+        scrapes are left out (a trace every few seconds per pod that says nothing)."""
+        if request.path in _UNTRACED:
+            return
+        route = request.url_rule.rule if request.url_rule is not None else None
+        g.trace_span, g.trace_token = tracing.start_server_span(request.method, route, request.headers)
+        g.trace_span.set_attribute("careerloop.correlation_id", g.correlation_id)
+
     @app.after_request
     def give_correlation_id(response: Response) -> Response:
         response.headers["X-Correlation-ID"] = getattr(g, "correlation_id", "")
+        span = g.get("trace_span")
+        if span is not None:
+            response.headers.update(tracing.answer_server_span(span, response.status_code))
         return response
+
+    @app.teardown_request
+    def end_trace(error: BaseException | None) -> None:
+        span = g.pop("trace_span", None)
+        if span is not None:
+            tracing.end_server_span(span, g.pop("trace_token"), error)
 
     @app.get("/healthz")
     def healthz() -> Response:

@@ -1,5 +1,7 @@
-"""JSON log lines carrying the correlation id, one per line, for any log shipper; and gunicorn's
-access log with secrets taken out of URLs and headers.
+"""JSON log lines carrying the correlation id and, while a span is active (a request, an event being
+applied, a notification being sent), the W3C `trace_id` and `span_id`, one per line, for any log
+shipper; every process logs through `JsonFormatter` (`configure_logging`, from `shared.process.start_process`).
+And gunicorn's access log with secrets taken out of URLs and headers.
 
 Some credentials have to travel in URLs: a calendar app can only subscribe to a URL, so the feed's
 secret token is a path segment (`/calendar/<student>/<token>.ics`), and clients sometimes put
@@ -19,6 +21,7 @@ from typing import Any
 from gunicorn.glogging import Logger as GunicornLogger
 
 from shared.events import isoformat, utcnow
+from shared.tracing import ids
 
 
 class JsonFormatter(logging.Formatter):
@@ -32,6 +35,7 @@ class JsonFormatter(logging.Formatter):
         correlation_id = getattr(record, "correlation_id", None) or _current_correlation_id()
         if correlation_id:
             line["correlation_id"] = correlation_id
+        line.update(ids())  # trace_id and span_id while a span is active: a request's, an event's apply
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
         return json.dumps(line, ensure_ascii=False)

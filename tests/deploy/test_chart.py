@@ -131,6 +131,23 @@ def test_secrets_come_only_from_the_named_secret_and_none_is_rendered() -> None:
         assert not env["CAREERLOOP_JWT_SECRET"]["valueFrom"]["secretKeyRef"].get("optional")
 
 
+def test_every_process_exports_its_traces_where_the_values_say_and_names_itself() -> None:
+    for name, deployment in {**of_kind("Deployment"), **of_kind("Job")}.items():
+        [container] = deployment["spec"]["template"]["spec"]["containers"]
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://otel-collector.observability.svc:4318", name
+        assert (env["OTEL_TRACES_SAMPLER"], env["OTEL_TRACES_SAMPLER_ARG"]) == ("parentbased_traceidratio", "0.2"), name
+        assert "OTEL_SERVICE_NAME" not in env, name  # each process is its own service (shared/tracing.py)
+
+
+def test_without_an_endpoint_nothing_is_exported_and_a_ratio_out_of_range_fails() -> None:
+    rendered = render("tracing.otlpEndpoint=")
+    assert rendered.returncode == 0 and "OTEL_EXPORTER_OTLP_ENDPOINT" not in rendered.stdout
+    assert "OTEL_TRACES_SAMPLER_ARG" in rendered.stdout
+    rendered = render("tracing.samplerRatio=1.5")
+    assert rendered.returncode != 0 and "set tracing.samplerRatio between 0 and 1" in rendered.stderr
+
+
 @pytest.mark.parametrize(("unset", "named"), [
     ("image.repository=", "image.repository"), ("image.tag=", "image.tag"), ("secretName=", "secretName"),
     ("kafka.bootstrapServers=", "kafka.bootstrapServers"), ("ingress.tlsSecretName=", "ingress.tlsSecretName"),

@@ -5,6 +5,8 @@ Each delivery is an HTTP POST of the notification's JSON payload with three head
   webhook-timestamp  integer Unix seconds of *this attempt* (a retry is re-signed with a new one)
   webhook-signature  `v1,<base64 HMAC-SHA256>` over `{id}.{timestamp}.{body}`, keyed with the
                      base64-decoded part of the endpoint's `whsec_...` secret
+and the W3C `traceparent` (and `tracestate`) of the delivery's client span, in the trace of the
+request that caused the notification, so a receiver that traces can join it (see `shared.tracing`).
 `verify` is the receiver's side: constant-time comparison, any of several space-separated
 signatures may match (secret rotation sends two), other schemes such as `v1a` are skipped, and a
 timestamp outside the tolerance (default 5 minutes, either way) is refused against replays.
@@ -52,6 +54,7 @@ from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING
 
 from services.notifications.channels.message import DeliveryFailed, Outgoing
+from shared import tracing
 from shared.outbound import NameNotFound, OutboundGuard, Unreachable, UnsafeUrl
 
 if TYPE_CHECKING:
@@ -186,9 +189,17 @@ class WebhookChannel:
         }
 
     def send(self, outgoing: Outgoing, url: str, secret: str, *, now: datetime | None = None) -> int:
-        """POST the signed payload; return the 2xx status, or raise DeliveryFailed."""
+        """POST the signed payload; return the 2xx status, or raise DeliveryFailed. The request is a client
+        span of the active trace (the notification's), whose `traceparent` it carries."""
         body = body_of(outgoing)
         headers = self.headers(outgoing, secret, body, now)
+        with tracing.client_span("POST webhook", **{"http.request.method": "POST"}) as span:
+            tracing.inject(headers)  # W3C trace context (not signed: the signature covers id, timestamp, body)
+            status = self._post(url, body, headers, now)
+            span.set_attribute("http.response.status_code", status)
+            return status
+
+    def _post(self, url: str, body: bytes, headers: dict[str, str], now: datetime | None) -> int:
         try:
             status, answered = self.guard.post(url, body, headers, timeout=self.timeout,
                                                ssl_context=self.ssl_context)

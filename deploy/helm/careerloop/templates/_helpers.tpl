@@ -54,6 +54,7 @@ app.kubernetes.io/component: {{ .process }}
   value: /tmp  # the root file system is read-only; gunicorn keeps its control socket under $HOME
 - name: EXPORT_SOURCES
   value: {{ include "careerloop.exportSources" . | quote }}
+{{- include "careerloop.tracingEnv" . }}
 {{- range $name, $value := .Values.config }}
 - name: {{ $name }}
   value: {{ $value | quote }}
@@ -180,4 +181,22 @@ volumeMounts:
 - {name: kafka-user, mountPath: /var/run/careerloop/kafka-user, readOnly: true}
 {{- end }}
 {{- end }}
+{{- end -}}
+
+
+{{/* OpenTelemetry (tracing.*): the OTLP endpoint when set, and the sampler, checked. No OTEL_SERVICE_NAME:
+     each process names itself. */}}
+{{- define "careerloop.tracingEnv" -}}
+{{- $ratio := .Values.tracing.samplerRatio | float64 -}}
+{{- if or (lt $ratio 0.0) (gt $ratio 1.0) -}}
+{{- fail (printf "set tracing.samplerRatio between 0 and 1, not %v" .Values.tracing.samplerRatio) -}}
+{{- end -}}
+{{- with .Values.tracing.otlpEndpoint }}
+- name: OTEL_EXPORTER_OTLP_ENDPOINT
+  value: {{ . | quote }}
+{{- end }}
+- name: OTEL_TRACES_SAMPLER
+  value: parentbased_traceidratio
+- name: OTEL_TRACES_SAMPLER_ARG
+  value: {{ .Values.tracing.samplerRatio | quote }}
 {{- end -}}
