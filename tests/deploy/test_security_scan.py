@@ -61,6 +61,8 @@ def scan(directory: Path, *overrides: str) -> dict[str, Any]:
     assert ran.returncode in (0, 1) and ran.stdout.startswith("{"), ran.stdout[-2000:] + ran.stderr[-2000:]
     report: dict[str, Any] = json.loads(ran.stdout)
     assert report["check_type"] == "kubernetes" and report["summary"]["parsing_errors"] == 0, report["summary"]
+    pinned = re.search(r"^checkov==(\S+)$", (ROOT / "infra" / "checkov" / "requirements.txt").read_text(), re.M)
+    assert pinned and report["summary"]["checkov_version"] == pinned[1]  # the policies of the pinned release
     return report
 
 
