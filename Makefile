@@ -52,11 +52,13 @@ test: install lint ## Run every test, on the embedded backends and on real Kafka
 	infra/promtool/install.sh >/dev/null
 	infra/chromium/install.sh >/dev/null
 	infra/axe/install.sh >/dev/null
+	infra/checkov/install.sh >/dev/null
 	infra/with-backends.sh $(PY) -m pytest
 
-deploy-check: install ## The Helm chart (helm lint, Kubernetes schemas, hardening) and the monitoring (promtool, dashboard) (also in make test)
+deploy-check: install ## The Helm chart (helm lint, Kubernetes schemas, hardening, checkov scan) and the monitoring (promtool, dashboard) (also in make test)
 	infra/helm/install.sh >/dev/null
 	infra/promtool/install.sh >/dev/null
+	infra/checkov/install.sh >/dev/null
 	$(PY) -m pytest tests/deploy
 
 lint: install ## Lint (ruff), type-check shared/ and services/ (mypy), check the import contracts (import-linter)

@@ -2,6 +2,11 @@
 
 Every variable the platform reads is declared in `VARIABLES`; the README's configuration table and
 the docker-compose check are both derived from it, so it is the one place to add a setting.
+
+Any declared variable `X` may be given instead as `X_FILE`, the path of a file holding its value (the
+common convention of container images): secrets then come from a mounted Kubernetes Secret or Docker
+secret rather than from the environment, which `/proc/<pid>/environ`, crash reports and `kubectl
+describe` show. `Settings` reads those files once, at start-up (see `_read_files`).
 """
 from __future__ import annotations
 
@@ -29,12 +34,11 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("READ_STORE_URL", "sqlite:///{data_dir}/read-models.db", "Read models: `sqlite:///path` or `mongodb://host:27017/careerloop_read`."),
     Variable("KEY_STORE_URL", "sqlite:///{data_dir}/keys.db", "The subjects' data keys (erasure by crypto-shredding), each wrapped by the master key: `sqlite:///path` or `mongodb://host:27017/careerloop_keys`. A store of its own: never the event store's database."),
     Variable("ERASURE_MASTER_KEY", "", "The master key that wraps every data key, as `<key id>:<base64 of 32 random bytes>` (generate: `python -m shared.keys new-master-key m1`). Required outside `make run`, here or in `ERASURE_MASTER_KEY_FILE`; under `make run` one is generated once into `{data_dir}/master.key`. Losing it loses every sealed personal field.", secret=True),
-    Variable("ERASURE_MASTER_KEY_FILE", "", "A file holding `ERASURE_MASTER_KEY` instead (e.g. a mounted Kubernetes secret)."),
     Variable("ERASURE_PREVIOUS_MASTER_KEYS", "", "Comma-separated master keys being rotated away from: they still unwrap the data keys `python -m shared.keys rotate` has not yet rewrapped under the current one."),
     Variable("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT", "How a Kafka bus reaches the brokers: `PLAINTEXT`, `SSL` (TLS; with `KAFKA_SSL_CERTFILE` and `KAFKA_SSL_KEYFILE` a client certificate authenticates, as a Strimzi `tls` KafkaUser), `SASL_PLAINTEXT` or `SASL_SSL` (a user name and password over TLS, as a Strimzi `scram-sha-512` KafkaUser). Every combination is checked at start-up; a wrong one stops the process naming the variable."),
     Variable("KAFKA_SASL_MECHANISM", "SCRAM-SHA-512", "With `SASL_*`: `SCRAM-SHA-512` (Strimzi's), `SCRAM-SHA-256` or `PLAIN` (the password travels as is: only over `SASL_SSL`)."),
     Variable("KAFKA_SASL_USERNAME", "", "With `SASL_*`: the Kafka user (required then, refused otherwise)."),
-    Variable("KAFKA_SASL_PASSWORD", "", "With `SASL_*`: the Kafka user's password (required then, refused otherwise). A credential: give it from a Secret (the Helm chart takes it from the KafkaUser's Secret that Strimzi writes)."),
+    Variable("KAFKA_SASL_PASSWORD", "", "With `SASL_*`: the Kafka user's password (required then, refused otherwise). A credential: give it from a Secret, as a file (the Helm chart mounts the KafkaUser's Secret that Strimzi writes and sets `KAFKA_SASL_PASSWORD_FILE`)."),
     Variable("KAFKA_SSL_CAFILE", "", "With `SSL`/`SASL_SSL`: PEM file of the CA that signed the brokers' certificates (Strimzi's `<cluster>-cluster-ca-cert` Secret, `ca.crt`); empty: the system's trust store. Broker host names are always verified."),
     Variable("KAFKA_SSL_CERTFILE", "", "With `SSL`/`SASL_SSL`: PEM file of this client's certificate (a Strimzi `tls` KafkaUser's `user.crt`), with `KAFKA_SSL_KEYFILE`."),
     Variable("KAFKA_SSL_KEYFILE", "", "With `SSL`/`SASL_SSL`: PEM file of that certificate's private key (`user.key`)."),
@@ -103,7 +107,44 @@ VARIABLES: tuple[Variable, ...] = (
 
 _BY_NAME = {v.name: v for v in VARIABLES}
 _PLACEHOLDER = re.compile(r"\{([A-Z][A-Z0-9_]*)\}")
+FILE_SUFFIX = "_FILE"
 log = logging.getLogger("careerloop.config")
+
+
+class ConfigurationError(SystemExit):
+    """A variable cannot be read (its `_FILE` is unreadable, or it is given twice). A `SystemExit`, as
+    `InsecureConfiguration` below: the process ends at start-up with the message, not a traceback."""
+
+
+def _read_files(env: Mapping[str, str]) -> Mapping[str, str]:
+    """`env` with each declared variable given as `<NAME>_FILE` read from its file.
+
+    The file's content is the value, less its trailing line break (`echo secret > file` and `kubectl
+    create secret --from-file` keep one). A file that does not exist leaves the variable unset only when
+    unset means off (its default is empty): that is how a Kubernetes Secret volume shows an optional key
+    the Secret does not hold (the Helm chart's SMTP_URL), and such a required variable is then refused
+    by its own check, by name (`secret_problems`, the Kafka adapter). A missing file for a variable with
+    a default, an unreadable file, or both `X` and `X_FILE` set is a `ConfigurationError` naming them."""
+    named = [name for name in env if name.endswith(FILE_SUFFIX) and name.removesuffix(FILE_SUFFIX) in _BY_NAME]
+    if not named:
+        return env  # the same mapping: tests may still change a running app's settings through it
+    resolved, problems = dict(env), []
+    for file_variable in sorted(named):
+        name, path = file_variable.removesuffix(FILE_SUFFIX), env[file_variable]
+        if name in env:
+            problems.append(f"{name} and {file_variable} are both set: give one")
+            continue
+        try:
+            with open(path, encoding="utf-8") as file:
+                resolved[name] = file.read().rstrip("\r\n")
+        except FileNotFoundError:
+            if _BY_NAME[name].default:
+                problems.append(f"{file_variable}: {path!r} does not exist")
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(f"{file_variable}: {path!r} cannot be read ({getattr(exc, 'strerror', None) or exc})")
+    if problems:
+        raise ConfigurationError("configuration: " + "; ".join(problems))
+    return resolved
 
 
 @dataclass(frozen=True)
@@ -111,6 +152,9 @@ class Settings:
     """The configuration of one process, read once at start-up (never at import time)."""
 
     env: Mapping[str, str]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "env", _read_files(self.env))  # frozen: the files are read once, here
 
     @classmethod
     def from_env(cls, overrides: Mapping[str, str] | None = None) -> Settings:
@@ -177,7 +221,7 @@ def secret_problems(settings: Settings, process: str | None = None) -> dict[str,
                 problems[variable.name] = problem
             continue
         if value is None or value == "":
-            problems[variable.name] = "is not set"
+            problems[variable.name] = "is not set" + _absent_file(settings, variable.name)
         elif value.startswith(PUBLISHED_SECRET_PREFIX):
             problems[variable.name] = "is a published development value"
         elif len(value.encode()) < MIN_SECRET_BYTES:
@@ -185,26 +229,26 @@ def secret_problems(settings: Settings, process: str | None = None) -> dict[str,
     return problems
 
 
+def _absent_file(settings: Settings, name: str) -> str:
+    """Why a variable given as a file is unset: its file does not exist (see `_read_files`)."""
+    path = settings.env.get(name + FILE_SUFFIX)
+    return f" ({name}{FILE_SUFFIX} {path!r} does not exist)" if path and not os.path.exists(path) else ""
+
+
 def master_key_text(settings: Settings) -> str:
-    """`ERASURE_MASTER_KEY`, else the content of `ERASURE_MASTER_KEY_FILE` (OSError when it cannot be
-    read), else ""."""
-    value, path = settings.env.get("ERASURE_MASTER_KEY", ""), settings.get("ERASURE_MASTER_KEY_FILE")
-    if value or not path:
-        return value
-    with open(path, encoding="utf-8") as file:
-        return file.read().strip()
+    """`ERASURE_MASTER_KEY` (given directly or as ERASURE_MASTER_KEY_FILE), or "" when unset."""
+    return settings.get("ERASURE_MASTER_KEY").strip()
 
 
 def master_key_problem(settings: Settings) -> str | None:
     """Why the configured master key cannot be used, or None when it can."""
     from shared.keys.vault import MasterKey  # cryptography, only for the processes that check it
 
-    try:
-        text = master_key_text(settings)
-    except OSError as exc:
-        return f"file {settings.get('ERASURE_MASTER_KEY_FILE')!r} cannot be read ({exc.strerror})"
+    text = master_key_text(settings)
     if not text:
-        return MASTER_KEY_NOT_SET
+        # a file named but absent is not "unset": the embedded profile must not generate a key over it
+        absent = _absent_file(settings, "ERASURE_MASTER_KEY")
+        return f"is not set{absent}" if absent else MASTER_KEY_NOT_SET
     try:
         MasterKey.parse(text)
     except ValueError as exc:

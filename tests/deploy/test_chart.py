@@ -6,7 +6,6 @@ required value fails the rendering with a message naming it."""
 from __future__ import annotations
 
 import re
-import shlex
 import subprocess
 from functools import cache
 from pathlib import Path
@@ -15,6 +14,8 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
+
+from services import kafka_access
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "deploy" / "helm" / "careerloop"
@@ -53,12 +54,9 @@ def of_kind(kind: str) -> dict[str, dict[str, Any]]:
 
 
 def procfile() -> dict[str, list[str]]:
-    processes = {}
-    for line in (ROOT / "Procfile").read_text().splitlines():
-        if line and not line.startswith("#"):
-            name, command = line.split(":", 1)
-            processes[name] = shlex.split(command.replace("exec ", "", 1))
-    return processes
+    """Every process of the Procfile and its command (without `exec`), read where the chart's Kafka access
+    file is generated from (services.kafka_access: the one reader of the Procfile)."""
+    return kafka_access.processes()
 
 
 def test_the_chart_lints_with_the_example_values() -> None:
@@ -112,23 +110,48 @@ def test_every_container_is_hardened_bounded_and_probed() -> None:
             assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"], name  # writable scratch only
             if name.endswith("-init"):
                 continue
-            assert "livenessProbe" in container and "startupProbe" in container, name
+            assert {"livenessProbe", "readinessProbe", "startupProbe"} <= set(container), name
             if name.endswith("-api"):
                 assert container["livenessProbe"]["httpGet"]["path"] == "/healthz", name
                 assert container["readinessProbe"]["httpGet"]["path"] == "/readyz", name
 
 
-def test_secrets_come_only_from_the_named_secret_and_none_is_rendered() -> None:
+def test_secrets_come_only_from_the_named_secret_as_read_only_files_and_none_is_rendered() -> None:
+    """Files of a volume, never environment variables (which /proc/<pid>/environ and crash reports show):
+    each process reads <NAME>_FILE (shared/config.py); required keys must be in the Secret for the pod to
+    start, an optional one the Secret does not hold is no file (its setting stays off)."""
     assert of_kind("Secret") == {}
-    for name, deployment in of_kind("Deployment").items():
-        [container] = deployment["spec"]["template"]["spec"]["containers"]
+    pods = {name: d["spec"]["template"]["spec"] for name, d in of_kind("Deployment").items()}
+    pods["careerloop-init"] = of_kind("Job")["careerloop-init"]["spec"]["template"]["spec"]
+    for name, pod in pods.items():
+        [container] = pod["containers"]
         env = {e["name"]: e for e in container["env"]}
-        assert set(env) >= SECRETS, name
+        assert not [e for e in env.values() if "secretKeyRef" in e.get("valueFrom", {})], name
+        assert SECRETS.isdisjoint(env), name
         for variable in SECRETS:
-            assert "value" not in env[variable], name
-            assert env[variable]["valueFrom"]["secretKeyRef"]["name"] == "careerloop-secrets", name
-        assert env["SMTP_URL"]["valueFrom"]["secretKeyRef"].get("optional") is True
-        assert not env["CAREERLOOP_JWT_SECRET"]["valueFrom"]["secretKeyRef"].get("optional")
+            assert env[f"{variable}_FILE"]["value"] == f"/var/run/careerloop/secrets/{variable}", name
+        assert {"name": "secrets", "mountPath": "/var/run/careerloop/secrets", "readOnly": True} \
+            in container["volumeMounts"], name
+        volume = next(v for v in pod["volumes"] if v["name"] == "secrets")["projected"]
+        assert volume["defaultMode"] == 0o440  # readable by the pod's group (fsGroup) only
+        required, optional = (source["secret"] for source in volume["sources"])
+        assert required["name"] == optional["name"] == "careerloop-secrets"
+        assert "optional" not in required and optional["optional"] is True
+        assert {i["key"] for i in optional["items"]} == {"SMTP_URL", "ERASURE_PREVIOUS_MASTER_KEYS"}
+        assert {i["key"] for i in required["items"]} == SECRETS - {"SMTP_URL", "ERASURE_PREVIOUS_MASTER_KEYS"}
+        assert all(i["path"] == i["key"] for i in required["items"] + optional["items"])
+
+
+def test_the_image_is_pinned_by_digest_and_by_tag_only_without_one() -> None:
+    repository = "registry.example.edu/career-office/careerloop"
+    [container] = of_kind("Deployment")["careerloop-notes-api"]["spec"]["template"]["spec"]["containers"]
+    assert re.fullmatch(re.escape(f"{repository}:0.1.0@sha256:") + "[0-9a-f]{64}", container["image"])
+    by_tag = render("image.digest=")
+    assert by_tag.returncode == 0 and f"image: {repository}:0.1.0\n" in by_tag.stdout
+    digest_only = render("image.tag=")
+    assert digest_only.returncode == 0 and f"image: {repository}@sha256:" in digest_only.stdout
+    wrong = render("image.digest=0f3c5b8e")
+    assert wrong.returncode != 0 and "set image.digest to sha256:<64 hex digits>" in wrong.stderr, wrong.stderr
 
 
 def test_every_process_exports_its_traces_where_the_values_say_and_names_itself() -> None:
@@ -149,11 +172,12 @@ def test_without_an_endpoint_nothing_is_exported_and_a_ratio_out_of_range_fails(
 
 
 @pytest.mark.parametrize(("unset", "named"), [
-    ("image.repository=", "image.repository"), ("image.tag=", "image.tag"), ("secretName=", "secretName"),
-    ("kafka.bootstrapServers=", "kafka.bootstrapServers"), ("ingress.tlsSecretName=", "ingress.tlsSecretName"),
+    (("image.repository=",), "image.repository"), (("image.tag=", "image.digest="), "image.tag or image.digest"),
+    (("secretName=",), "secretName"), (("kafka.bootstrapServers=",), "kafka.bootstrapServers"),
+    (("ingress.tlsSecretName=",), "ingress.tlsSecretName"),
 ])
-def test_rendering_without_a_required_value_fails_naming_it(unset: str, named: str) -> None:
-    rendered = render(unset)
+def test_rendering_without_a_required_value_fails_naming_it(unset: tuple[str, ...], named: str) -> None:
+    rendered = render(*unset)
     assert rendered.returncode != 0 and f"set {named}" in rendered.stderr, rendered.stderr
 
 

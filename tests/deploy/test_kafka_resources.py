@@ -193,12 +193,17 @@ def test_each_deployment_authenticates_as_its_own_user_with_scram_over_tls() -> 
         assert env["KAFKA_SECURITY_PROTOCOL"]["value"] == "SASL_SSL"
         assert env["KAFKA_SASL_MECHANISM"]["value"] == "SCRAM-SHA-512"
         assert env["KAFKA_SASL_USERNAME"]["value"] == name  # the KafkaUser and its Secret have the same name
-        assert env["KAFKA_SASL_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": name, "key": "password"}
+        # the password Strimzi writes to the user's Secret, as a file, never in the environment
+        assert "KAFKA_SASL_PASSWORD" not in env
+        assert env["KAFKA_SASL_PASSWORD_FILE"]["value"] == "/var/run/careerloop/kafka-user/password"
         assert env["KAFKA_SSL_CAFILE"]["value"] == "/var/run/careerloop/kafka-ca/ca.crt"
         volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
         assert volumes["kafka-ca"]["secret"]["secretName"] == "careerloop-cluster-ca-cert"
-        assert {"name": "kafka-ca", "mountPath": "/var/run/careerloop/kafka-ca", "readOnly": True} \
-            in container["volumeMounts"]
+        assert volumes["kafka-user"]["secret"]["secretName"] == name
+        assert volumes["kafka-user"]["secret"]["items"] == [{"key": "password", "path": "password"}]
+        for volume in ("kafka-ca", "kafka-user"):
+            assert {"name": volume, "mountPath": f"/var/run/careerloop/{volume}", "readOnly": True} \
+                in container["volumeMounts"]
 
 
 def test_with_tls_authentication_each_deployment_mounts_its_users_certificate_read_only() -> None:
@@ -206,7 +211,7 @@ def test_with_tls_authentication_each_deployment_mounts_its_users_certificate_re
         env = {e["name"]: e.get("value") for e in container_of(deployment)["env"]}
         if "KAFKA_SECURITY_PROTOCOL" not in env:
             continue
-        assert env["KAFKA_SECURITY_PROTOCOL"] == "SSL" and "KAFKA_SASL_PASSWORD" not in env
+        assert env["KAFKA_SECURITY_PROTOCOL"] == "SSL" and not [v for v in env if v.startswith("KAFKA_SASL")]
         assert env["KAFKA_SSL_CERTFILE"] == "/var/run/careerloop/kafka-user/user.crt"
         assert env["KAFKA_SSL_KEYFILE"] == "/var/run/careerloop/kafka-user/user.key"
         volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}

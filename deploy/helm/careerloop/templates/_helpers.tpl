@@ -22,11 +22,20 @@ app.kubernetes.io/component: {{ .process }}
 {{- printf "%s-%s" .root.Release.Name .process | trunc 63 | trimSuffix "-" -}}
 {{- end -}}
 
-{{/* The image, required. */}}
+{{/* The image, required: by digest when image.digest is set (what runs is exactly the image that was
+     reviewed, whatever the tag points to later; the tag, if any, stays readable beside it), else by tag. */}}
 {{- define "careerloop.image" -}}
 {{- $repository := required "set image.repository: the image built from careerloop's Dockerfile" .Values.image.repository -}}
-{{- $tag := required "set image.tag: the careerloop image's tag (never 'latest' in production)" .Values.image.tag -}}
+{{- $digest := .Values.image.digest | default "" -}}
+{{- if and $digest (not (regexMatch "^sha256:[0-9a-f]{64}$" $digest)) -}}
+{{- fail (printf "set image.digest to sha256:<64 hex digits>, not %q" $digest) -}}
+{{- end -}}
+{{- if $digest -}}
+{{- printf "%s%s@%s" $repository (ternary (printf ":%s" .Values.image.tag) "" (not (empty .Values.image.tag))) $digest -}}
+{{- else -}}
+{{- $tag := required "set image.tag or image.digest: the careerloop image's tag (never 'latest' in production) or, better, its digest" .Values.image.tag -}}
 {{- printf "%s:%s" $repository $tag -}}
+{{- end -}}
 {{- end -}}
 
 {{/* Every process's environment: plain settings, then each secret from the Secret the values name. */}}
@@ -59,16 +68,35 @@ app.kubernetes.io/component: {{ .process }}
 - name: {{ $name }}
   value: {{ $value | quote }}
 {{- end }}
-{{- range .Values.secretKeys.required }}
-- name: {{ . }}
-  valueFrom:
-    secretKeyRef: {name: {{ $secret | quote }}, key: {{ . | quote }}}
+{{- /* secrets as files of the `secrets` volume, never as values in the environment (<NAME>_FILE: README, Configuration) */}}
+{{- range concat .Values.secretKeys.required .Values.secretKeys.optional }}
+- name: {{ printf "%s_FILE" . }}
+  value: {{ printf "/var/run/careerloop/secrets/%s" . | quote }}
 {{- end }}
-{{- range .Values.secretKeys.optional }}
-- name: {{ . }}
-  valueFrom:
-    secretKeyRef: {name: {{ $secret | quote }}, key: {{ . | quote }}, optional: true}
-{{- end }}
+{{- end -}}
+
+{{/* The Secret the values name, as read-only files: every required key (the pod does not start without
+     one) and the optional keys it holds (an absent one is no file, which leaves its variable off). */}}
+{{- define "careerloop.secretsVolume" -}}
+- name: secrets
+  projected:
+    defaultMode: 0440
+    sources:
+      - secret:
+          name: {{ .Values.secretName | quote }}
+          items:
+            {{- range .Values.secretKeys.required }}
+            - {key: {{ . | quote }}, path: {{ . | quote }}}
+            {{- end }}
+      {{- with .Values.secretKeys.optional }}
+      - secret:
+          name: {{ $.Values.secretName | quote }}
+          optional: true
+          items:
+            {{- range . }}
+            - {key: {{ . | quote }}, path: {{ . | quote }}}
+            {{- end }}
+      {{- end }}
 {{- end -}}
 
 {{/* The pod-level parts every process shares. */}}
@@ -84,6 +112,7 @@ imagePullSecrets:
 volumes:
   - name: tmp
     emptyDir: {sizeLimit: 64Mi}
+  {{- include "careerloop.secretsVolume" .root | nindent 2 }}
   {{- include "careerloop.kafkaVolumes" . | nindent 2 }}
 {{- end -}}
 
@@ -98,6 +127,7 @@ env:
 volumeMounts:
   - name: tmp
     mountPath: /tmp
+  - {name: secrets, mountPath: /var/run/careerloop/secrets, readOnly: true}
   {{- include "careerloop.kafkaMounts" . | nindent 2 }}
 {{- end -}}
 
@@ -149,14 +179,14 @@ volumeMounts:
   value: SCRAM-SHA-512
 - name: KAFKA_SASL_USERNAME
   value: {{ include "careerloop.fullname" . | quote }}
-- name: KAFKA_SASL_PASSWORD
-  valueFrom:
-    secretKeyRef: {name: {{ include "careerloop.fullname" . | quote }}, key: password}
+- name: KAFKA_SASL_PASSWORD_FILE
+  value: /var/run/careerloop/kafka-user/password
 {{- end }}
 {{- end }}
 {{- end -}}
 
-{{/* The cluster CA (and with tls the user's certificate and key), read-only files from the Secrets Strimzi writes. */}}
+{{/* The cluster CA and the user's credentials (with tls its certificate and key, with scram its
+     password), read-only files from the Secrets Strimzi writes. */}}
 {{- define "careerloop.kafkaVolumes" -}}
 {{- if include "careerloop.hasKafkaUser" . }}
 - name: kafka-ca
@@ -164,22 +194,22 @@ volumeMounts:
     secretName: {{ .root.Values.strimzi.clusterCaSecret | default (printf "%s-cluster-ca-cert" .root.Values.strimzi.clusterName) | quote }}
     items: [{key: ca.crt, path: ca.crt}]
     defaultMode: 0440
-{{- if eq (include "careerloop.kafkaAuthentication" .root) "tls" }}
 - name: kafka-user
   secret:
     secretName: {{ include "careerloop.fullname" . | quote }}
+    {{- if eq (include "careerloop.kafkaAuthentication" .root) "tls" }}
     items: [{key: user.crt, path: user.crt}, {key: user.key, path: user.key}]
+    {{- else }}
+    items: [{key: password, path: password}]
+    {{- end }}
     defaultMode: 0440
-{{- end }}
 {{- end }}
 {{- end -}}
 
 {{- define "careerloop.kafkaMounts" -}}
 {{- if include "careerloop.hasKafkaUser" . }}
 - {name: kafka-ca, mountPath: /var/run/careerloop/kafka-ca, readOnly: true}
-{{- if eq (include "careerloop.kafkaAuthentication" .root) "tls" }}
 - {name: kafka-user, mountPath: /var/run/careerloop/kafka-user, readOnly: true}
-{{- end }}
 {{- end }}
 {{- end -}}
 
