@@ -15,6 +15,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,7 @@ VARIABLES: tuple[Variable, ...] = (
 
 _BY_NAME = {v.name: v for v in VARIABLES}
 _PLACEHOLDER = re.compile(r"\{([A-Z][A-Z0-9_]*)\}")
+_SERVICE_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 FILE_SUFFIX = "_FILE"
 log = logging.getLogger("careerloop.config")
 
@@ -183,6 +185,28 @@ class Settings:
             return self.get(match.group(1))
 
         return _PLACEHOLDER.sub(expand, self.get(name))
+
+    def service_urls(self, name: str) -> dict[str, str]:
+        """`name`'s comma-separated `service=URL` pairs (placeholders expanded) as {service: base URL};
+        a ValueError naming the variable and the entry at fault (`EXPORT_SOURCES`, `WEB_API_URLS`)."""
+        urls: dict[str, str] = {}
+        for entry in (e.strip() for e in self.expanded(name).split(",")):
+            if not entry:
+                continue
+            service, equals, url = (part.strip() for part in entry.partition("="))
+            if not equals or not _SERVICE_NAME.match(service):
+                raise ValueError(f"{name}: {entry!r} is not name=URL with a lower-case name")
+            if service in urls:
+                raise ValueError(f"{name}: {service!r} is listed twice")
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+                raise ValueError(f"{name}: {url!r} ({service}) is not an http(s) URL of a service's API")
+            try:
+                parts.port  # noqa: B018 (a port that is not a number raises here)
+            except ValueError:
+                raise ValueError(f"{name}: {url!r} ({service}) has an invalid port") from None
+            urls[service] = url.rstrip("/")
+        return urls
 
 
 # Where the backends are all embedded (SQLite files on one machine), the deployment is `make run`: the

@@ -24,7 +24,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 from marshmallow import ValidationError
@@ -37,8 +36,6 @@ from shared.subject_export import PartEnvelope
 VARIABLE = "EXPORT_SOURCES"
 TIMEOUT = (3.0, 20.0)  # connect, read (seconds): within gunicorn's 30 s worker timeout
 RETRY_AFTER = 30  # seconds: a service that is down is rarely back within one
-_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
-_PLACEHOLDER = re.compile(r"\{([A-Z][A-Z0-9_]*)\}")
 FOLDERS = {
     "contacts": "your contacts with their touchpoints (contacts.json), and contacts.vcf: the same contacts as "
                 "vCard 4.0, for any address book",
@@ -65,35 +62,12 @@ class Source:
 
 def parse_sources(settings: Settings) -> tuple[Source, ...]:
     """`EXPORT_SOURCES` as sources; a ValueError naming the variable and the entry at fault otherwise."""
-
-    def expand(match: re.Match[str]) -> str:
-        try:
-            return settings.get(match.group(1))
-        except KeyError:
-            raise ValueError(f"{VARIABLE}: {{{match.group(1)}}} is not a configuration variable") from None
-
-    sources: dict[str, Source] = {}
-    for entry in (e.strip() for e in _PLACEHOLDER.sub(expand, settings.get(VARIABLE)).split(",")):
-        if not entry:
-            continue
-        name, equals, url = (part.strip() for part in entry.partition("="))
-        if not equals or not _NAME.match(name):
-            raise ValueError(f"{VARIABLE}: {entry!r} is not name=URL with a lower-case name")
-        if name == "privacy":
-            raise ValueError(f"{VARIABLE}: the privacy service makes its own part; list the other services only")
-        if name in sources:
-            raise ValueError(f"{VARIABLE}: {name!r} is listed twice")
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
-            raise ValueError(f"{VARIABLE}: {url!r} ({name}) is not an http(s) URL of a service's API")
-        try:
-            parts.port  # noqa: B018 (a port that is not a number raises here)
-        except ValueError:
-            raise ValueError(f"{VARIABLE}: {url!r} ({name}) has an invalid port") from None
-        sources[name] = Source(name, url.rstrip("/"))
-    if not sources:
+    urls = settings.service_urls(VARIABLE)
+    if "privacy" in urls:
+        raise ValueError(f"{VARIABLE}: the privacy service makes its own part; list the other services only")
+    if not urls:
         raise ValueError(f"{VARIABLE}: no source is listed")
-    return tuple(sources.values())
+    return tuple(Source(name, url) for name, url in urls.items())
 
 
 Get = Callable[..., Any]  # requests.get's signature; tests route the calls to in-process apps

@@ -9,11 +9,9 @@ answer, times out or answers 5xx (503 with Retry-After, never a 500 of ours).
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 
@@ -23,7 +21,6 @@ VARIABLE = "WEB_API_URLS"
 REQUIRED = ("contacts", "scheduling", "notes", "followups", "notifications")
 TIMEOUT = (3.0, 25.0)  # connect, read (seconds): an import runs within one request; within gunicorn's 30 s
 RETRY_AFTER = 5  # seconds, when the API named none
-_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 
 
 class ApiError(Exception):
@@ -80,17 +77,7 @@ def _messages(value: Any) -> list[str]:
 
 def parse_urls(settings: Settings) -> dict[str, str]:
     """`WEB_API_URLS` as {service: base URL}; a ValueError naming the variable and the entry at fault."""
-    urls: dict[str, str] = {}
-    for entry in (e.strip() for e in settings.expanded(VARIABLE).split(",")):
-        if not entry:
-            continue
-        name, equals, url = (part.strip() for part in entry.partition("="))
-        if not equals or not _NAME.match(name):
-            raise ValueError(f"{VARIABLE}: {entry!r} is not name=URL with a lower-case name")
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
-            raise ValueError(f"{VARIABLE}: {url!r} ({name}) is not an http(s) URL of a service's API")
-        urls[name] = url.rstrip("/")
+    urls = settings.service_urls(VARIABLE)
     missing = [name for name in REQUIRED if name not in urls]
     if missing:
         raise ValueError(f"{VARIABLE}: no URL for {', '.join(missing)}")
