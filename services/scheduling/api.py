@@ -11,7 +11,7 @@ from werkzeug.exceptions import NotFound as HTTPNotFound
 
 from services.scheduling import schemas, subject_export
 from services.scheduling.application import SchedulingService
-from services.scheduling.domain import Interview, local_time
+from services.scheduling.domain import STARTER_QUESTIONS, Interview, local_time
 from shared import ics
 from shared.auth import Principal, acting_for
 from shared.config import Settings
@@ -115,6 +115,14 @@ def miss_interview(principal: Principal, interview_id: str, body: dict[str, Any]
 
 
 # -- reads ----------------------------------------------------------------------------------
+@api.route("/starter-questions", "GET", roles=None, response=schemas.StarterQuestions,
+           summary="The starter questions a request can add, by category (the same for everyone)")
+def starter_questions() -> Response:
+    # public: the same fixed text for every caller, so a form (the web front end's) can offer it
+    return json_response({"categories": [{"category": category, "questions": list(questions)}
+                                         for category, questions in STARTER_QUESTIONS.items()]})
+
+
 @api.route("/interviews/<interview_id>", "GET", summary="An interview as of its newest event", roles=READERS,
            response=schemas.InterviewView, errors=(404,))
 def get_interview(principal: Principal, interview_id: str) -> Response:

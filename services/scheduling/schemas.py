@@ -170,6 +170,16 @@ class InterviewEntry(_InterviewAnswer):
 InterviewPage = page_of(InterviewEntry, "InterviewPage")
 
 
+class StarterCategory(Schema):
+    category = fields.String(required=True, validate=validate.OneOf(tuple(STARTER_QUESTIONS)),
+                             metadata={"description": "a value of `starter_questions` in a request"})
+    questions = fields.List(fields.String(), required=True, metadata={"description": "what the category adds"})
+
+
+class StarterQuestions(Schema):
+    categories = fields.List(fields.Nested(StarterCategory), required=True)
+
+
 class FeedUrls(Schema):
     url = fields.String(required=True, metadata={"description": "the secret feed URL (the token is the credential)"})
     webcal = fields.String(required=True, metadata={"description": "the same URL for calendar apps"})

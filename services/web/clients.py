@@ -43,6 +43,7 @@ class FieldErrors(ApiError):
     def __init__(self, service: str, message: str, fields: Mapping[str, Any]) -> None:
         super().__init__(service, message)
         self.fields = {name: _messages(value) for name, value in fields.items()}
+        self.nested = dict(fields)  # as the API named them, e.g. {"slots": {"1": {"start": [...]}}}
 
 
 class SignInAgain(ApiError):
@@ -92,16 +93,26 @@ class Services:
     session: requests.Session
 
     def call(self, token: str, service: str, method: str, path: str, *, params: Mapping[str, Any] | None = None,
-             json: Any = None, files: Mapping[str, Any] | None = None) -> Any:
+             json: Any = None, files: Mapping[str, Any] | None = None, headers: Mapping[str, str] | None = None) -> Any:
         """The API's JSON answer to `method path`, or the `ApiError` its status means."""
+        response = self._send(token, service, method, path, params=params, json=json, files=files,
+                              headers={"Accept": "application/json", **(headers or {})})
+        return response.json() if response.content else None
+
+    def download(self, token: str, service: str, path: str, accept: str) -> requests.Response:
+        """A file an API serves (e.g. an interview's `text/calendar` invite), or the `ApiError` its status means."""
+        return self._send(token, service, "GET", path, headers={"Accept": accept})
+
+    def _send(self, token: str, service: str, method: str, path: str, *, headers: Mapping[str, str],
+              **kwargs: Any) -> requests.Response:
         try:
-            response = self.session.request(
-                method, f"{self.urls[service]}{path}", params=params, json=json, files=files, timeout=TIMEOUT,
-                headers={"Authorization": f"Bearer {token}", "Accept": "application/json"}, allow_redirects=False)
+            response = self.session.request(method, f"{self.urls[service]}{path}", timeout=TIMEOUT,
+                                            headers={**headers, "Authorization": f"Bearer {token}"},
+                                            allow_redirects=False, **kwargs)
         except requests.RequestException as exc:
             raise Unavailable(service, f"the {service} service does not answer ({type(exc).__name__})") from None
         if response.status_code < 300:
-            return response.json() if response.content else None
+            return response
         try:
             body = response.json()
         except ValueError:

@@ -3,7 +3,7 @@ with their zone), labels for the APIs' codes. Pure functions, registered as Jinj
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 STAGES = {"target": "Target", "contacted": "Contacted", "replied": "Replied", "interviewed": "Interviewed",
           "following_up": "Following up", "ongoing": "Ongoing", "dormant": "Dormant"}
@@ -18,6 +18,26 @@ DONE_ACTIONS = {"thank_you": ("thank_you", "I sent a thank-you"),
                 "outreach_follow_up": ("outreach", "I sent the follow-up"),
                 "stay_in_touch": ("check_in", "I checked in"),
                 "action_item": (None, "Done")}
+
+
+INTERVIEW_FORMATS = {"video": "Video call", "phone": "Phone", "in_person": "In person"}
+INTERVIEW_STATES = {"requested": "Requested", "proposed": "Times proposed", "scheduled": "Scheduled",
+                    "completed": "Held", "missed": "Missed", "cancelled": "Cancelled"}
+QUESTION_CATEGORIES = {"trends": "Industry trends", "insights": "Insights into the role", "advice": "Advice",
+                       "resources": "Resources and people", "assignments": "Trying it out", "other": "Your own"}
+INSIGHT_CATEGORIES = {"industry_trends": "Industry trends", "organisation_culture": "Organisation culture",
+                      "career_paths": "Career paths", "challenges": "Challenges", "advice": "Advice",
+                      "resources": "Resources", "assignments": "Assignments"}
+VISIBILITIES = {"private": "Private (only you)", "shared": "Shared with your advisors"}
+# The contact page's one-click touchpoints: what the student did, as the contacts API records it.
+TOUCHPOINTS = {"thank_you": "I sent a thank-you", "reply": "They replied", "outreach": "I reached out",
+               "check_in": "I checked in"}
+PARTIES = {"student": "I cancelled", "contact": "They cancelled"}
+# IANA zones for the zone selectors: the canonical Area/Location names and UTC (not the legacy
+# aliases such as US/Eastern, nor the Etc/ offsets, whose signs read backwards).
+ZONES = ("UTC", *sorted(z for z in available_timezones()
+                        if "/" in z and z.split("/")[0] in {"Africa", "America", "Antarctica", "Asia", "Atlantic",
+                                                             "Australia", "Europe", "Indian", "Pacific"}))
 
 
 def zone_or_utc(name: str | None) -> ZoneInfo:
@@ -41,6 +61,11 @@ def local_time(moment: str | None, zone: str | None) -> str:
     return f"{local:%a} {local.day} {local:%b %Y, %H:%M} {local.tzname()} ({tz.key})"
 
 
+def wall_clock(moment: str | None, zone: str | None) -> str:
+    """The value of a `datetime-local` control: the moment's wall-clock time in `zone`, to the minute."""
+    return parse_moment(moment).astimezone(zone_or_utc(zone)).strftime("%Y-%m-%dT%H:%M") if moment else ""
+
+
 def machine_time(moment: str | None) -> str:
     """The `datetime` attribute of a `<time>` element: RFC 3339 in UTC."""
     return parse_moment(moment).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else ""
@@ -50,4 +75,4 @@ def label(value: str | None, names: dict[str, str]) -> str:
     return names.get(value or "", (value or "").replace("_", " ").capitalize())
 
 
-FILTERS = {"local_time": local_time, "machine_time": machine_time, "label": label}
+FILTERS = {"local_time": local_time, "machine_time": machine_time, "wall_clock": wall_clock, "label": label}

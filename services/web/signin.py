@@ -93,8 +93,8 @@ def current_user() -> User:
     return user
 
 
-def signed_in(role: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """A page for signed-in users with `role`: others are sent to sign in (and come back), or get 403."""
+def signed_in(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A page for signed-in users with one of `roles`: others are sent to sign in (and come back), or get 403."""
 
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(view)
@@ -102,8 +102,8 @@ def signed_in(role: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
             user = g.get("user")
             if user is None:
                 return redirect(url_for("signin.sign_in", next=request.full_path.rstrip("?")))
-            if not user.has(role):
-                abort(403, f"This page is for the {role} role; you are signed in as "
+            if not any(user.has(role) for role in roles):
+                abort(403, f"This page is for the {' or '.join(roles)} role; you are signed in as "
                            f"{', '.join(user.roles)}. Pages for your role are not available yet.")
             return view(*args, **kwargs)
 

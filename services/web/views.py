@@ -1,17 +1,21 @@
 """The student pages: home (follow-up queue, upcoming interviews, unread notifications), the contact
-directory, a contact's page, and importing a contacts file. Thin: read the form, call the APIs with
-the user's token (`clients.Services`), render; a 422 from an API is shown next to the fields it names."""
+directory, a contact's page with its actions (one-click touchpoints, tags, priority), and importing a
+contacts file. Thin: read the form, call the APIs with the user's token (`clients.Services`), render;
+a 422 from an API is shown next to the fields it names. `call`, `download` and `home_zone` are how
+every page module reaches the APIs."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
+import requests
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
 from services.web.clients import FieldErrors, Refused, Unavailable
-from services.web.presentation import DONE_ACTIONS, FORMATS, OUTCOMES, SORTS, STAGES
+from services.web.presentation import DONE_ACTIONS, FORMATS, OUTCOMES, SORTS, STAGES, TOUCHPOINTS
 from services.web.signin import current_user, signed_in
 
 blueprint = Blueprint("student", __name__)
@@ -25,13 +29,18 @@ def call(service: str, method: str, path: str, **kwargs: Any) -> Any:
                                                                    **kwargs)
 
 
+def download(service: str, path: str, accept: str) -> requests.Response:
+    return current_app.extensions["careerloop-web"].services.download(current_user().token, service, path, accept)
+
+
 def home_zone() -> str:
     """The student's own time zone (their notification preferences), UTC until they set one; a
-    notifications service that does not answer leaves the times in UTC, still labelled as such."""
+    notifications service that does not answer leaves the times in UTC, still labelled as such, and so
+    do roles without preferences of their own there (advisors: 403)."""
     if "zone" not in g:
         try:
             g.zone = call("notifications", "GET", "/preferences").get("time_zone") or "UTC"
-        except Unavailable:
+        except (Unavailable, Refused):
             g.zone = "UTC"
     return str(g.zone)
 
@@ -41,8 +50,10 @@ def now_utc() -> str:
 
 
 @blueprint.get("/")
-@signed_in("student")
-def home() -> str:
+@signed_in("student", "advisor")
+def home() -> Any:
+    if not current_user().has("student"):  # an advisor's home is the list of their students
+        return redirect(url_for("advisor.students"))
     followups = call("followups", "GET", "/followups", params={"state": "open", "limit": 50})
     interviews = call("scheduling", "GET", "/interviews", params={"when": "upcoming", "state": "scheduled",
                                                                   "limit": 20})
@@ -130,11 +141,74 @@ def directory() -> Any:
 
 @blueprint.get("/contacts/<contact_id>")
 @signed_in("student")
-def contact(contact_id: str) -> str:
+def contact(contact_id: str) -> Any:
+    return _contact_page(contact_id)
+
+
+def _contact_page(contact_id: str, errors: dict[str, list[str]] | None = None, chosen: dict[str, str] | None = None,
+                  status: int = 200) -> Any:
     found = call("contacts", "GET", f"/contacts/{contact_id}")  # 404 unless it is the student's own
-    timeline = call("followups", "GET", f"/contacts/{contact_id}/timeline", params={"limit": 50})
-    return render_template("contact.html", active="contacts", contact=found, timeline=timeline["items"],
-                           stages=STAGES, zone=home_zone())
+    try:
+        timeline = call("followups", "GET", f"/contacts/{contact_id}/timeline", params={"limit": 50})["items"]
+    except Refused as exc:  # a contact just added: the followups read side has not heard of it yet
+        if exc.status != 404:
+            raise
+        timeline = []
+    return render_template("contact.html", active="contacts", contact=found, timeline=timeline,
+                           stages=STAGES, zone=home_zone(), touchpoints=TOUCHPOINTS, errors=errors or {},
+                           chosen=chosen or {}), status
+
+
+def _contact_command(contact_id: str, method: str, path: str, body: Any, done: str,
+                     field: str | None = None, chosen: dict[str, str] | None = None) -> Any:
+    """A contacts API command from the contact's page; its 422 shown next to `field`."""
+    try:
+        call("contacts", method, f"/contacts/{contact_id}{path}", json=body)
+    except FieldErrors as exc:
+        if field is None:
+            raise
+        messages = [text for texts in exc.fields.values() for text in texts]
+        return _contact_page(contact_id, {field: messages}, chosen, 422)
+    flash(done, "success")
+    return redirect(url_for("student.contact", contact_id=contact_id), 303)
+
+
+@blueprint.post("/contacts/<contact_id>/touchpoints")
+@signed_in("student")
+def touchpoint(contact_id: str) -> Any:
+    kind = request.form.get("kind", "")
+    if kind not in TOUCHPOINTS:
+        flash("Choose what happened.", "error")
+        return redirect(url_for("student.contact", contact_id=contact_id), 303)
+    return _contact_command(contact_id, "POST", "/touchpoints", {"kind": kind, "occurred_at": now_utc()},
+                            f"Recorded: {TOUCHPOINTS[kind]}. The timeline and follow-ups show it in a moment.")
+
+
+@blueprint.post("/contacts/<contact_id>/tags")
+@signed_in("student")
+def tag(contact_id: str) -> Any:
+    tag = request.form.get("tag", "").strip()
+    if not tag:
+        return _contact_page(contact_id, {"tag": ["Write the tag to add."]}, {"tag": tag}, 422)
+    return _contact_command(contact_id, "POST", "/tags", {"tags": [tag]}, f"Tagged {tag}.", "tag", {"tag": tag})
+
+
+@blueprint.post("/contacts/<contact_id>/tags/remove")
+@signed_in("student")
+def untag(contact_id: str) -> Any:
+    tag = request.form.get("tag", "")
+    return _contact_command(contact_id, "DELETE", f"/tags/{quote(tag, safe='')}", None, f"Removed the tag {tag}.")
+
+
+@blueprint.post("/contacts/<contact_id>/priority")
+@signed_in("student")
+def prioritise(contact_id: str) -> Any:
+    chosen = {name: request.form.get(name, "") for name in ("advocacy", "motivation")}
+    errors = {name: ["Choose 1, 2 or 3."] for name, value in chosen.items() if value not in ("1", "2", "3")}
+    if errors:
+        return _contact_page(contact_id, errors, chosen, 422)
+    return _contact_command(contact_id, "PUT", "/priority", {name: int(value) for name, value in chosen.items()},
+                            "Priority saved.", "advocacy", chosen)
 
 
 @blueprint.get("/imports/new")

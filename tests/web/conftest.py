@@ -5,17 +5,23 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
+import requests
 from flask.testing import FlaskClient
 
+from shared.auth import mint_token
 from tests.platform import Platform, profile_env
 
-# What the student pages need: the APIs they call, and the workers that build what those read
-# (the directory from the contacts topic; the timelines from the contacts and other topics).
+# What the pages need: the APIs they call, and the workers that build what those read (the
+# directory from the contacts topic; scheduling's and notes' knowledge of the contacts and interviews;
+# the timelines, follow-up queues and advisees from the contacts, scheduling and notes topics).
 PROCESSES = ("web", "contacts-api", "contacts-relay", "contacts-directory", "followups-api", "followups-views",
-             "scheduling-api", "notes-api", "notifications-api")
+             "scheduling-api", "scheduling-relay", "scheduling-views", "notes-api", "notes-relay", "notes-views",
+             "notifications-api")
 
 LINKEDIN = (
     b"Notes:\r\n"
@@ -58,3 +64,17 @@ def artifacts_dir() -> Path:
     folder = Path(__file__).resolve().parents[2] / "var" / "test-artifacts" / "web"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def assign_advisor(platform: Platform, advisor: str, student: str) -> None:
+    """What the career office does (no page for it yet): an admin assigns the advisor through the notes API."""
+    admin = mint_token(platform.env["CAREERLOOP_JWT_SECRET"], "admin-1", ["admin"])
+    answer = requests.post(f"{platform.url('notes')}/advisors/{advisor}/students/{student}", timeout=10,
+                           headers={"Authorization": f"Bearer {admin}"})
+    assert answer.status_code == 200, answer.text
+
+
+def wall(moment: datetime, zone: str) -> str:
+    """`14:00 CET (Europe/Paris)`, computed with zoneinfo alone (not the front end's formatting)."""
+    local = moment.astimezone(ZoneInfo(zone))
+    return f"{local:%H:%M} {local.tzname()} ({zone})"

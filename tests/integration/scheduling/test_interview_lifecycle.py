@@ -174,3 +174,15 @@ def test_the_list_splits_upcoming_from_past_and_filters_by_date_range(services: 
     assert listed("from=2026-03-09T09:00:00Z") == [ids["middle"], ids["late"]]
     bad = services.scheduling.client.get("/interviews?from=yesterday", headers={"Authorization": auth})
     assert bad.status_code == 422 and "from" in bad.json["fields"]
+
+
+def test_the_starter_questions_are_public_and_are_what_a_request_adds(services: Services, token: Callable) -> None:
+    offered = services.scheduling.client.get("/starter-questions")  # no token: the same text for everyone
+    assert offered.status_code == 200
+    by_category = {entry["category"]: entry["questions"] for entry in offered.json["categories"]}
+    assert set(by_category) == {"trends", "insights", "advice", "resources", "assignments"}
+    auth = token("student-1")
+    created = request(services, auth, add_contact(services, auth), starter_questions=["advice", "resources"])
+    view = services.scheduling.client.get(f"/interviews/{created.json['id']}", headers={"Authorization": auth}).json
+    assert [(q["category"], q["text"]) for q in view["questions"]] == [
+        (category, text) for category in ("advice", "resources") for text in by_category[category]]

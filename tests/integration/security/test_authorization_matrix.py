@@ -68,6 +68,8 @@ EXPECTED: dict[str, str] = {
     "scheduling/POST /calendar/feed/rotate":                 "401 ok  403   403  403  ok    403",
     # the feed's secret token is the credential (calendar apps send no bearer token)
     "scheduling/GET /calendar/{student_id}/{token}.ics":     "ok  ok  ok    ok   ok   ok    ok",
+    # the same fixed starter questions for everyone (a form offers them before any interview exists)
+    "scheduling/GET /starter-questions":                     "ok  ok  ok    ok   ok   ok    ok",
     "notes/POST /notes":                                     "401 ok  403   403  403  ok    403",
     "notes/GET /notes":                                      "401 ok  403   403  403  ok    403",
     "notes/PUT /notes/{note_id}":                            "401 ok  404   403  403  ok    403",
