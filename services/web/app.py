@@ -20,7 +20,9 @@ from services.web import advisors, interviews, notes, signin, views
 from services.web.clients import ApiError, Services, SignInAgain, Unavailable, parse_urls
 from services.web.presentation import FILTERS
 from shared.config import InsecureConfiguration, Settings, is_embedded
+from shared.metrics import CONTENT_TYPE
 from shared.process import start_process
+from shared.web.traffic import Traffic
 
 PROCESS = "web"
 log = logging.getLogger("careerloop.web.front")
@@ -83,6 +85,14 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         if request.endpoint != "static":
             response.headers["Cache-Control"] = "no-store"  # pages hold personal data: keep them out of caches
         return response
+
+    traffic = Traffic("web")  # request counts and latency by route, like every API's (shared/web/traffic.py)
+    traffic.install(app)
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        """Prometheus: the pages' request metrics (the front end holds no data and reads no backend)."""
+        return Response(traffic.exposition(), content_type=CONTENT_TYPE)
 
     @app.get("/healthz")
     def healthz() -> Response:

@@ -21,10 +21,10 @@ ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "deploy" / "helm" / "careerloop"
 EXAMPLE = CHART / "values-example.yaml"
 KUBERNETES = "1.30.0"  # a version in the chart's kubeVersion range (>= 1.27) that kubernetes-validate has schemas for
-NOT_YET_IN_THE_CHART = {"web"}
 SECRETS = {"CAREERLOOP_JWT_SECRET", "CALENDAR_FEED_SECRET", "WEBHOOK_SECRET_KEY", "ANALYTICS_PSEUDONYM_KEY",
            "ERASURE_MASTER_KEY", "ERASURE_PREVIOUS_MASTER_KEYS", "EVENT_STORE_URL", "READ_STORE_URL", "KEY_STORE_URL",
-           "SMTP_URL"}
+           "SMTP_URL", "WEB_SESSION_SECRET", "OIDC_CLIENT_SECRET"}
+OPTIONAL_SECRETS = {"SMTP_URL", "ERASURE_PREVIOUS_MASTER_KEYS", "OIDC_CLIENT_SECRET"}
 
 
 @cache
@@ -77,11 +77,8 @@ def test_every_rendered_manifest_validates_against_the_kubernetes_schemas() -> N
 
 def test_every_procfile_process_is_a_deployment_with_the_same_command() -> None:
     deployments = {name.removeprefix("careerloop-"): d for name, d in of_kind("Deployment").items()}
-    # the web front end (services/web, issue 18) joins the chart in a later change
-    assert set(deployments) == set(procfile()) - NOT_YET_IN_THE_CHART
+    assert set(deployments) == set(procfile())
     for name, command in procfile().items():
-        if name in NOT_YET_IN_THE_CHART:
-            continue
         [container] = deployments[name]["spec"]["template"]["spec"]["containers"]
         rendered = container["command"]
         if command[0] == "gunicorn":
@@ -137,8 +134,8 @@ def test_secrets_come_only_from_the_named_secret_as_read_only_files_and_none_is_
         required, optional = (source["secret"] for source in volume["sources"])
         assert required["name"] == optional["name"] == "careerloop-secrets"
         assert "optional" not in required and optional["optional"] is True
-        assert {i["key"] for i in optional["items"]} == {"SMTP_URL", "ERASURE_PREVIOUS_MASTER_KEYS"}
-        assert {i["key"] for i in required["items"]} == SECRETS - {"SMTP_URL", "ERASURE_PREVIOUS_MASTER_KEYS"}
+        assert {i["key"] for i in optional["items"]} == OPTIONAL_SECRETS
+        assert {i["key"] for i in required["items"]} == SECRETS - OPTIONAL_SECRETS
         assert all(i["path"] == i["key"] for i in required["items"] + optional["items"])
 
 
@@ -187,7 +184,7 @@ def test_the_default_values_alone_do_not_render() -> None:
 
 
 def test_apis_scale_and_survive_disruption_and_leased_processes_run_standbys() -> None:
-    apis = [name for name in procfile() if name.endswith("-api")]
+    apis = [name for name in procfile() if name.endswith("-api") or name == "web"]
     hpas, budgets = of_kind("HorizontalPodAutoscaler"), of_kind("PodDisruptionBudget")
     for api in apis:
         assert hpas[f"careerloop-{api}"]["spec"]["minReplicas"] >= 2
@@ -208,8 +205,11 @@ def test_only_the_ingress_controller_and_prometheus_reach_the_pods() -> None:
     workers = policies["careerloop-careerloop-workers"]["spec"]
     assert workers["ingress"][0]["ports"] == [{"protocol": "TCP", "port": 9100}]
     ingress = of_kind("Ingress")["careerloop-careerloop"]["spec"]
-    assert sorted(rule["host"] for rule in ingress["rules"]) == sorted(
-        f"{name.removesuffix('-api')}.careers.example.edu" for name in procfile() if name.endswith("-api"))
+    hosts = {rule["host"]: rule["http"]["paths"][0]["backend"]["service"]["name"] for rule in ingress["rules"]}
+    assert hosts == {**{f"{name.removesuffix('-api')}.careers.example.edu": f"careerloop-{name}"
+                        for name in procfile() if name.endswith("-api")},
+                     "careers.example.edu": "careerloop-web"}  # the web front end: what students open
+    assert sorted(ingress["tls"][0]["hosts"]) == sorted(hosts)
 
 
 def test_the_privacy_api_fetches_export_parts_from_every_other_apis_service_and_may_reach_them() -> None:
@@ -218,7 +218,7 @@ def test_the_privacy_api_fetches_export_parts_from_every_other_apis_service_and_
     sources = dict(entry.split("=", 1) for entry in
                    {e["name"]: e.get("value") for e in privacy["env"]}["EXPORT_SOURCES"].split(","))
     apis = {name.removesuffix("-api") for name in procfile() if name.endswith("-api")} - {"privacy"}
-    assert set(sources) == apis
+    assert set(sources) == apis  # never the web front end: it holds no data
     for name, url in sources.items():
         service = services[f"careerloop-{name}-api"]
         assert url == f"http://careerloop-{name}-api:{service['spec']['ports'][0]['port']}"
@@ -228,3 +228,33 @@ def test_the_privacy_api_fetches_export_parts_from_every_other_apis_service_and_
         "app.kubernetes.io/component": "privacy-api"}}}]
     assert sorted(p["port"] for p in rule["ports"]) == sorted(
         services[f"careerloop-{name}-api"]["spec"]["ports"][0]["port"] for name in apis)
+
+
+def test_the_web_front_end_calls_every_api_through_its_service_signs_in_at_the_idp_and_may_reach_the_apis() -> None:
+    services = of_kind("Service")
+    [web] = of_kind("Deployment")["careerloop-web"]["spec"]["template"]["spec"]["containers"]
+    env = {e["name"]: e.get("value") for e in web["env"]}
+    assert env["WEB_PUBLIC_URL"] == "https://careers.example.edu"
+    assert env["OIDC_ISSUER"] == "https://login.example.edu/realms/students"
+    assert env["OIDC_CLIENT_ID"] == "careerloop-web"
+    urls = dict(entry.split("=", 1) for entry in env["WEB_API_URLS"].split(","))
+    apis = {name.removesuffix("-api") for name in procfile() if name.endswith("-api")}
+    assert set(urls) == apis
+    for name, url in urls.items():
+        assert url == f"http://careerloop-{name}-api:{services[f'careerloop-{name}-api']['spec']['ports'][0]['port']}"
+    assert web["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    rule = of_kind("NetworkPolicy")["careerloop-careerloop-apis"]["spec"]["ingress"][2]
+    assert rule["from"] == [{"podSelector": {"matchLabels": {
+        "app.kubernetes.io/name": "careerloop", "app.kubernetes.io/instance": "careerloop",
+        "app.kubernetes.io/component": "web"}}}]
+    assert sorted(p["port"] for p in rule["ports"]) == sorted(
+        services[f"careerloop-{name}-api"]["spec"]["ports"][0]["port"] for name in apis)
+
+
+@pytest.mark.parametrize(("unset", "named"), [
+    (("web.oidcClientId=",), "web.oidcClientId"), (("oidc.issuer=",), "oidc.issuer"),
+    (("ingress.enabled=false",), "web.publicUrl"),
+])
+def test_the_web_front_end_needs_its_identity_provider_client_and_address(unset: tuple[str, ...], named: str) -> None:
+    rendered = render(*unset)
+    assert rendered.returncode != 0 and f"set {named}" in rendered.stderr, rendered.stderr

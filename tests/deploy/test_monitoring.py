@@ -292,7 +292,7 @@ def test_the_monitors_scrape_every_api_and_every_other_process_on_its_metrics_po
     services = [m for m in monitored() if m["kind"] == "Service"]
     scraped = one("ServiceMonitor")["spec"]
     port = scraped["endpoints"][0]["port"]
-    apis = {name for name in deployments if name.endswith("-api")}
+    apis = {name for name in deployments if name.endswith("-api") or name == "careerloop-web"}  # web: request metrics
     selected = [s for s in services if _selects(scraped["selector"]["matchLabels"], s["metadata"]["labels"])]
     assert {s["metadata"]["name"] for s in selected} == apis
     assert all(port in {p["name"] for p in s["spec"]["ports"]} for s in selected)

@@ -91,6 +91,19 @@ def test_every_answer_carries_a_strict_policy_and_the_session_cookie_is_httponly
     assert "style=" not in answer.get_data(as_text=True) and "<script" not in answer.get_data(as_text=True)
 
 
+def test_metrics_count_the_pages_by_route_and_status_without_a_sign_in(tmp_path: Any) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    client = app_of(CAREERLOOP_DATA_DIR=str(tmp_path)).test_client()
+    client.get("/contacts")  # not signed in: sent to the sign-in page
+    answer = client.get("/metrics")
+    assert answer.status_code == 200 and answer.content_type.startswith("text/plain; version=0.0.4")
+    counted = {(s.labels["route"], s.labels["status"]): s.value
+               for family in text_string_to_metric_families(answer.get_data(as_text=True))
+               for s in family.samples if s.name == "careerloop_http_requests_total"}
+    assert counted == {("/contacts", "302"): 1}
+
+
 def test_an_https_address_makes_the_cookie_secure_and_host_only(tmp_path: Any) -> None:
     client = app_of(CAREERLOOP_DATA_DIR=str(tmp_path), WEB_PUBLIC_URL="https://careers.university.example").test_client()
     answer = client.get("/sign-in", base_url="https://careers.university.example")

@@ -124,6 +124,9 @@ securityContext:
 env:
   {{- include "careerloop.env" .root | nindent 2 }}
   {{- include "careerloop.kafkaEnv" . | nindent 2 }}
+  {{- if eq .process "web" }}
+  {{- include "careerloop.webEnv" .root | nindent 2 }}
+  {{- end }}
 volumeMounts:
   - name: tmp
     mountPath: /tmp
@@ -132,15 +135,43 @@ volumeMounts:
 {{- end -}}
 
 
-{{/* Where the privacy API fetches each service's part of the data-subject export: every other API's Service. */}}
+{{/* The process an entry of `apis` runs: `<service>-api`, and `web` for the web front end (the Procfile's names). */}}
+{{- define "careerloop.apiProcess" -}}
+{{- ternary "web" (printf "%s-api" .) (eq . "web") -}}
+{{- end -}}
+
+{{/* `name=http://<Service>:<port>` for every service API but those in `except`, comma-separated:
+     (dict "root" $ "except" (list "privacy" "web")) */}}
+{{- define "careerloop.apiUrls" -}}
+{{- $root := .root -}}
+{{- $urls := list -}}
+{{- range $service, $api := $root.Values.apis -}}
+{{- if not (has $service $.except) -}}
+{{- $urls = append $urls (printf "%s=http://%s:%v" $service (include "careerloop.fullname" (dict "root" $root "process" (include "careerloop.apiProcess" $service))) $api.port) -}}
+{{- end -}}
+{{- end -}}
+{{- join "," $urls -}}
+{{- end -}}
+
+{{/* Where the privacy API fetches each service's part of the data-subject export: every other API's Service
+     (the web front end holds no data). */}}
 {{- define "careerloop.exportSources" -}}
-{{- $sources := list -}}
-{{- range $service, $api := .Values.apis -}}
-{{- if ne $service "privacy" -}}
-{{- $sources = append $sources (printf "%s=http://%s:%v" $service (include "careerloop.fullname" (dict "root" $ "process" (printf "%s-api" $service))) $api.port) -}}
+{{- include "careerloop.apiUrls" (dict "root" . "except" (list "privacy" "web")) -}}
 {{- end -}}
-{{- end -}}
-{{- join "," $sources -}}
+
+{{/* The web front end's own settings (web.*): where students open it, the APIs it calls, its OIDC client. */}}
+{{- define "careerloop.webEnv" -}}
+{{- $public := .Values.web.publicUrl | default (ternary (printf "https://%s" .Values.ingress.domain) "" (and .Values.ingress.enabled (not (empty .Values.ingress.domain)))) -}}
+- name: WEB_PUBLIC_URL
+  value: {{ required "set web.publicUrl (or ingress.domain): the https address students open for the web front end" $public | quote }}
+- name: WEB_API_URLS
+  value: {{ include "careerloop.apiUrls" (dict "root" . "except" (list "web")) | quote }}
+- name: OIDC_ISSUER
+  value: {{ required "set oidc.issuer: the web front end signs users in at the university's identity provider" .Values.oidc.issuer | quote }}
+- name: OIDC_CLIENT_ID
+  value: {{ required "set web.oidcClientId: the web front end's client id at the identity provider" .Values.web.oidcClientId | quote }}
+- name: OIDC_SCOPES
+  value: {{ .Values.web.oidcScopes | quote }}
 {{- end -}}
 
 {{/* Strimzi: how the processes authenticate (strimzi.authentication), checked. */}}
