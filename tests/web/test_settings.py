@@ -176,6 +176,7 @@ def test_the_access_log_shows_which_advisor_read_which_shared_note(web_platform:
         return html if "advisor-1" in html else None
 
     html = wait_until(logged, what="the access log shows the read")
+    assert html
     read_at = api(web_platform, "notes", "GET", "/notes/access-log", "student-5").json()["items"][0]["at"]
     local = datetime.fromisoformat(read_at.replace("Z", "+00:00")).astimezone(ZoneInfo("UTC"))
     assert f"{local:%H:%M} UTC (UTC)" in html  # student-5 set no zone: UTC, and said so
