@@ -167,24 +167,26 @@ def test_the_access_log_shows_which_advisor_read_which_shared_note(web_platform:
                   "/notes/new")
     assert answer.status_code == 303, answer.get_data(as_text=True)
     note_id = answer.headers["Location"].rsplit("/", 1)[-1]
-    assert "No advisor has read a note of yours." in page(client, "/notes/access-log")
+    assert f"/notes/{note_id}" not in page(client, "/notes/access-log")  # not read yet
     assign_advisor(web_platform, "advisor-1", "student-5")
     assert api(web_platform, "notes", "GET", f"/notes/{note_id}", "advisor-1", "advisor").status_code == 200
 
     def logged() -> str | None:
         html = page(client, "/notes/access-log")
-        return html if "advisor-1" in html else None
+        return html if f'href="/notes/{note_id}"' in html else None
 
     html = wait_until(logged, what="the access log shows the read")
     assert html
-    read_at = api(web_platform, "notes", "GET", "/notes/access-log", "student-5").json()["items"][0]["at"]
-    local = datetime.fromisoformat(read_at.replace("Z", "+00:00")).astimezone(ZoneInfo("UTC"))
-    assert f"{local:%H:%M} UTC (UTC)" in html  # student-5 set no zone: UTC, and said so
+    log = api(web_platform, "notes", "GET", "/notes/access-log", "student-5").json()["items"]
+    read_at = next(entry["at"] for entry in log if entry["note_id"] == note_id and entry["advisor_id"] == "advisor-1")
+    zone = api(web_platform, "notifications", "GET", "/preferences", "student-5").json()["time_zone"] or "UTC"
+    local = datetime.fromisoformat(read_at.replace("Z", "+00:00")).astimezone(ZoneInfo(zone))
+    assert f"{local:%H:%M} {local.tzname()} ({zone})" in html  # in the student's zone (UTC until set), named
     assert f'href="/notes/{note_id}">Your note about Ada Lovelace (Analytical Engines)</a>' in html
     assert "Who read your shared notes" in page(client, "/notes")
     other = client.application.test_client()
     sign_in(other, "student-3")
-    assert "advisor-1" not in page(other, "/notes/access-log")
+    assert note_id not in page(other, "/notes/access-log")
 
 
 def test_the_contact_page_sets_the_cadence_records_a_detailed_touchpoint_and_edits(web_platform: Platform,
