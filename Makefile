@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 .DEFAULT_GOAL := help
-.PHONY: help install lock run token rebuild test test-unit lint deploy-check bench faults clean
+.PHONY: help install lock run token rebuild test test-unit lint deploy-check bench faults clean web-screenshots
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -65,6 +65,11 @@ lint: install ## Lint (ruff), type-check shared/ and services/ (mypy), check the
 	$(VENV)/bin/ruff check --no-cache .
 	$(VENV)/bin/mypy shared services
 	$(VENV)/bin/lint-imports
+
+web-screenshots: install ## The web front end's browser tests, then the README's screenshots (docs/screenshots/, small PNGs)
+	infra/chromium/install.sh >/dev/null
+	infra/axe/install.sh >/dev/null
+	WEB_DOCS_SCREENSHOTS=1 $(PY) -m pytest tests/web -m browser
 
 test-unit: install ## Only the fast unit tests
 	$(PY) -m pytest tests/unit

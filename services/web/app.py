@@ -16,7 +16,8 @@ from flask import Flask, Response, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
-from services.web import advisors, interviews, notes, signin, views
+from services.web import advisors, contact_actions, interviews, notes, signin, views
+from services.web import settings as settings_pages  # the module; `settings` is the configuration here
 from services.web.clients import ApiError, Services, SignInAgain, Unavailable, parse_urls
 from services.web.presentation import FILTERS
 from shared.config import InsecureConfiguration, Settings, is_embedded
@@ -74,6 +75,8 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(interviews.blueprint)
     app.register_blueprint(notes.blueprint)
     app.register_blueprint(advisors.blueprint)
+    app.register_blueprint(settings_pages.blueprint)
+    app.register_blueprint(contact_actions.blueprint)
     _register_errors(app)
 
     @app.after_request

@@ -33,6 +33,19 @@ VISIBILITIES = {"private": "Private (only you)", "shared": "Shared with your adv
 TOUCHPOINTS = {"thank_you": "I sent a thank-you", "reply": "They replied", "outreach": "I reached out",
                "check_in": "I checked in"}
 PARTIES = {"student": "I cancelled", "contact": "They cancelled"}
+# The settings page: what each notification kind is, and the channels it can go by.
+NOTIFICATION_KINDS = {"interview_reminder_24h": "Interview tomorrow (a day before)",
+                      "interview_reminder_1h": "Interview soon (an hour before)",
+                      "thank_you_due": "A thank-you is due", "follow_up_due": "A follow-up is due",
+                      "check_in_due": "Time to check in with a contact", "digest": "Daily digest"}
+CHANNELS = {"in_app": "In the app", "email": "E-mail", "webhook": "Webhook"}
+WEBHOOK_STATES = {"enabled": "Enabled", "disabled": "Disabled", "removed": "Removed"}
+# Every touchpoint the contacts API records (the one-click ones above are the common four).
+TOUCHPOINT_KINDS = {"outreach": "I reached out", "reply": "They replied", "conversation": "We talked",
+                    "thank_you": "I sent a thank-you", "check_in": "I checked in", "update": "I sent an update",
+                    "article": "I shared an article", "intro": "An introduction"}
+TOUCHPOINT_CHANNELS = {"email": "E-mail", "linkedin": "LinkedIn", "phone": "Phone", "video": "Video call",
+                       "in_person": "In person", "event": "At an event", "other": "Other"}
 # IANA zones for the zone selectors: the canonical Area/Location names and UTC (not the legacy
 # aliases such as US/Eastern, nor the Etc/ offsets, whose signs read backwards).
 ZONES = ("UTC", *sorted(z for z in available_timezones()

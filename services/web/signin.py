@@ -45,7 +45,8 @@ blueprint = Blueprint("signin", __name__)
 
 # The demo users of the local sign-in page (make run only): ids as `make token` takes them.
 DEMO_USERS = {"student-1": "Student One", "student-2": "Student Two", "student-3": "Student Three",
-              "advisor-1": "Advisor One", "admin-1": "Admin One", "analyst-1": "Analyst One"}
+              "student-4": "Student Four", "student-5": "Student Five", "advisor-1": "Advisor One",
+              "admin-1": "Admin One", "analyst-1": "Analyst One"}
 IDP = "university"
 
 

@@ -18,10 +18,11 @@ from tests.platform import Platform, profile_env
 
 # What the pages need: the APIs they call, and the workers that build what those read (the
 # directory from the contacts topic; scheduling's and notes' knowledge of the contacts and interviews;
-# the timelines, follow-up queues and advisees from the contacts, scheduling and notes topics).
+# the timelines, follow-up queues and advisees from the contacts, scheduling and notes topics; the
+# webhook endpoints' list from the notifications topic).
 PROCESSES = ("web", "contacts-api", "contacts-relay", "contacts-directory", "followups-api", "followups-views",
              "scheduling-api", "scheduling-relay", "scheduling-views", "notes-api", "notes-relay", "notes-views",
-             "notifications-api")
+             "notifications-api", "notifications-relay", "notifications-views")
 
 LINKEDIN = (
     b"Notes:\r\n"
@@ -37,7 +38,8 @@ LINKEDIN = (
 @pytest.fixture(scope="session")
 def web_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     data = tmp_path_factory.mktemp("web-platform")
-    platform = Platform(data, profile_env("embedded", data))
+    # the settings page registers webhooks to a loopback receiver (only public addresses otherwise)
+    platform = Platform(data, {**profile_env("embedded", data), "WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8"})
     try:
         platform.start(*PROCESSES)
         yield platform
