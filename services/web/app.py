@@ -16,7 +16,7 @@ from flask import Flask, Response, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
-from services.web import advisors, interviews, notes, signin, views
+from services.web import advisors, interviews, notes, office, signin, views
 from services.web.clients import ApiError, Services, SignInAgain, Unavailable, parse_urls
 from services.web.presentation import FILTERS
 from shared.config import InsecureConfiguration, Settings, is_embedded
@@ -72,6 +72,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(interviews.blueprint)
     app.register_blueprint(notes.blueprint)
     app.register_blueprint(advisors.blueprint)
+    app.register_blueprint(office.blueprint)
     _register_errors(app)
 
     @app.after_request
