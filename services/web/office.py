@@ -135,8 +135,9 @@ def roster_form() -> str:
 @blueprint.post("/roster")
 @signed_in(ADMIN)
 def roster_upload() -> Any:
-    chosen = {"effective_from": request.form.get("effective_from", "").strip()}
-    try:
+    chosen = {"effective_from": ""}
+    try:  # reading the form reads the body: one over MAX_BODY_BYTES is refused here
+        chosen["effective_from"] = request.form.get("effective_from", "").strip()
         upload = request.files.get("file")
     except RequestEntityTooLarge:
         return _roster_refused(chosen, {"file": ["The file is larger than the platform takes; split it."]}, 413)

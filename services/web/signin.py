@@ -106,7 +106,7 @@ def signed_in(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]
                 return redirect(url_for("signin.sign_in", next=request.full_path.rstrip("?")))
             if not any(user.has(role) for role in roles):
                 abort(403, f"This page is for the {' or '.join(roles)} role; you are signed in as "
-                           f"{', '.join(user.roles)}. Pages for your role are not available yet.")
+                           f"{', '.join(user.roles)}.")
             return view(*args, **kwargs)
 
         return wrapper
