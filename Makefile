@@ -52,6 +52,7 @@ test: install lint ## Run every test, on the embedded backends and on real Kafka
 	infra/promtool/install.sh >/dev/null
 	infra/chromium/install.sh >/dev/null
 	infra/axe/install.sh >/dev/null
+	infra/oidc-provider/install.sh >/dev/null
 	infra/checkov/install.sh >/dev/null
 	infra/with-backends.sh $(PY) -m pytest
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from flask import Flask, Response, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
-from services.web import advisors, contact_actions, interviews, notes, signin, views
+from services.web import advisors, contact_actions, interviews, notes, office, signin, views
 from services.web import settings as settings_pages  # the module; `settings` is the configuration here
 from services.web.clients import ApiError, Services, SignInAgain, Unavailable, parse_urls
 from services.web.presentation import FILTERS
@@ -33,6 +34,19 @@ log = logging.getLogger("careerloop.web.front")
 # provider is a link, not a form).
 CONTENT_SECURITY_POLICY = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
                            "frame-ancestors 'none'; base-uri 'none'")
+
+
+def content_security_policy(issuer: str | None) -> str:
+    """The policy of every page. With an identity provider, form-action also names its origin: signing
+    out is a form posted here whose answer redirects to the provider's end-session endpoint, and
+    browsers hold a form's redirects to form-action too (the endpoint is on the issuer's origin at
+    Keycloak, Entra ID and Shibboleth)."""
+    if not issuer:
+        return CONTENT_SECURITY_POLICY
+    parts = urlsplit(issuer)
+    return CONTENT_SECURITY_POLICY.replace("form-action 'self'", f"form-action 'self' {parts.scheme}://{parts.netloc}")
+
+
 SECURITY_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",
@@ -77,10 +91,14 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
     app.register_blueprint(advisors.blueprint)
     app.register_blueprint(settings_pages.blueprint)
     app.register_blueprint(contact_actions.blueprint)
+    app.register_blueprint(office.blueprint)
     _register_errors(app)
+
+    policy = content_security_policy(settings.get("OIDC_ISSUER"))
 
     @app.after_request
     def harden(response: Response) -> Response:
+        response.headers.setdefault("Content-Security-Policy", policy)
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         if https:

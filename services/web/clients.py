@@ -18,7 +18,7 @@ import requests
 from shared.config import Settings
 
 VARIABLE = "WEB_API_URLS"
-REQUIRED = ("contacts", "scheduling", "notes", "followups", "notifications")
+REQUIRED = ("contacts", "scheduling", "notes", "followups", "notifications", "analytics")
 TIMEOUT = (3.0, 25.0)  # connect, read (seconds): an import runs within one request; within gunicorn's 30 s
 RETRY_AFTER = 5  # seconds, when the API named none
 

@@ -17,8 +17,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 import jwt
+import requests
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.flask_client import OAuth
 from flask import (
@@ -105,7 +107,7 @@ def signed_in(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]
                 return redirect(url_for("signin.sign_in", next=request.full_path.rstrip("?")))
             if not any(user.has(role) for role in roles):
                 abort(403, f"This page is for the {' or '.join(roles)} role; you are signed in as "
-                           f"{', '.join(user.roles)}. Pages for your role are not available yet.")
+                           f"{', '.join(user.roles)}.")
             return view(*args, **kwargs)
 
         return wrapper
@@ -125,8 +127,9 @@ def _local_path(target: str | None) -> str:
     return target if target and target.startswith("/") and not target.startswith(("//", "/\\")) else "/"
 
 
-def _begin_session(token: str, next_path: str) -> BaseResponse:
-    """Check the token as the APIs would, then start a fresh session holding it."""
+def _begin_session(token: str, next_path: str, id_token: str | None = None) -> BaseResponse:
+    """Check the token as the APIs would, then start a fresh session holding it (and the identity
+    provider's ID token, the hint its end-session endpoint takes at sign-out)."""
     try:
         principal = current_app.extensions["careerloop-auth"].authenticate(f"Bearer {token}")
     except AuthError as exc:
@@ -137,6 +140,8 @@ def _begin_session(token: str, next_path: str) -> BaseResponse:
     session.permanent = True
     session["user"] = {"sub": principal.subject, "roles": sorted(principal.roles), "name": principal.name,
                        "token": token, "expires": min(expires, int(time.time() + lifetime))}
+    if id_token:
+        session["id_token"] = id_token
     return redirect(_local_path(next_path))
 
 
@@ -178,7 +183,7 @@ def sign_in_callback() -> BaseResponse:
         answer = oauth.create_client(IDP).authorize_access_token()
     except OAuthError as exc:  # a wrong state, a refused code or verifier, an ID token that fails its checks
         return _sign_in_page(401, problem=f"The sign-in could not be completed ({exc.error}). Please try again.")
-    return _begin_session(answer["access_token"], session.pop("next", "/"))
+    return _begin_session(answer["access_token"], session.pop("next", "/"), answer.get("id_token"))
 
 
 @blueprint.post("/sign-in/demo")
@@ -206,6 +211,33 @@ def sign_in_demo() -> BaseResponse:
 
 @blueprint.post("/sign-out")
 def sign_out() -> BaseResponse:
+    """Sign out here and, when the identity provider has an end-session endpoint (RP-initiated logout),
+    there too: otherwise its own session would sign the user straight back in at the next visit."""
+    id_token = session.get("id_token")
     session.clear()
     flash("You are signed out.", "info")
-    return redirect(url_for("signin.sign_in"))
+    return redirect(_end_session_url(id_token) or url_for("signin.sign_in"))
+
+
+def _end_session_url(id_token: str | None) -> str | None:
+    """The provider's end_session_endpoint (from its discovery document, which Authlib caches) with the
+    ID token as hint and this site's sign-in page as where to come back (registered at the provider as
+    a post-logout redirect URI); None without OIDC, without such an endpoint, or when the provider
+    does not answer (then the user is signed out here only, which the flash message still says)."""
+    oauth = current_app.extensions.get("careerloop-oidc")
+    if oauth is None:
+        return None
+    client = oauth.create_client(IDP)
+    try:
+        endpoint = client.load_server_metadata().get("end_session_endpoint")
+    except (requests.RequestException, ValueError):
+        return None
+    if not endpoint:
+        return None
+    params = {"client_id": client.client_id, "post_logout_redirect_uri": f"{_public_url()}/sign-in",
+              **({"id_token_hint": id_token} if id_token else {})}
+    return f"{endpoint}{'&' if '?' in endpoint else '?'}{urlencode(params)}"
+
+
+def _public_url() -> str:
+    return str(current_app.extensions["careerloop-web"].public_url)

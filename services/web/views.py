@@ -50,10 +50,10 @@ def now_utc() -> str:
 
 
 @blueprint.get("/")
-@signed_in("student", "advisor")
+@signed_in("student", "advisor", "analyst", "admin")
 def home() -> Any:
     if not current_user().has("student"):  # an advisor's home is the list of their students
-        return redirect(url_for("advisor.students"))
+        return redirect(url_for("advisor.students" if current_user().has("advisor") else "office.home"))
     followups = call("followups", "GET", "/followups", params={"state": "open", "limit": 50})
     interviews = call("scheduling", "GET", "/interviews", params={"when": "upcoming", "state": "scheduled",
                                                                   "limit": 20})

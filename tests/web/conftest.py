@@ -19,10 +19,11 @@ from tests.platform import Platform, profile_env
 # What the pages need: the APIs they call, and the workers that build what those read (the
 # directory from the contacts topic; scheduling's and notes' knowledge of the contacts and interviews;
 # the timelines, follow-up queues and advisees from the contacts, scheduling and notes topics; the
-# webhook endpoints' list from the notifications topic).
+# webhook endpoints' list from the notifications topic; the career office's charts and roster from the
+# analytics API).
 PROCESSES = ("web", "contacts-api", "contacts-relay", "contacts-directory", "followups-api", "followups-views",
              "scheduling-api", "scheduling-relay", "scheduling-views", "notes-api", "notes-relay", "notes-views",
-             "notifications-api", "notifications-relay", "notifications-views")
+             "notifications-api", "notifications-relay", "notifications-views", "analytics-api")
 
 LINKEDIN = (
     b"Notes:\r\n"

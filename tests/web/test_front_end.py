@@ -136,8 +136,10 @@ def test_an_api_that_does_not_answer_is_a_503_page_with_retry_after(tmp_path: An
 
 def test_a_role_without_pages_is_told_so_and_an_advisor_is_sent_to_their_students(tmp_path: Any) -> None:
     client = app_of(CAREERLOOP_DATA_DIR=str(tmp_path)).test_client()
-    sign_in(client, "analyst-1", "analyst")
-    assert "for the student or advisor role" in page(client, "/", 403)
+    sign_in(client, "analyst-1", "analyst")  # the career office's staff are sent to its pages
+    home = client.get("/")
+    assert home.status_code == 302 and home.headers["Location"] == "/office"
+    assert "for the student role" in page(client, "/contacts", 403)
     advisor = client.application.test_client()
     sign_in(advisor, "advisor-1", "advisor")
     answer = advisor.get("/")
