@@ -86,10 +86,13 @@ class BufferedCollection:
         self._blind: dict[str, list[Write]] = {}  # writes to documents the batch has not read
         self._queue: list[Write] = []
         self._expected: list[Outcome] = []
+        self._name: str | None = None
 
     @property
     def name(self) -> str:
-        return str(self.inner.name)
+        if self._name is None:  # asked lazily: a blueprint's recording store answers nothing but `collection`
+            self._name = str(self.inner.name)
+        return self._name
 
     def reset(self) -> None:
         self._docs, self._blind, self._queue, self._expected = {}, {}, [], []

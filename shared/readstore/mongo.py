@@ -243,6 +243,8 @@ class MongoCollection:
                 continue
             requests.append(request)
             meaning.append((doc_id, type(write).__name__, idx[0]))
+            if isinstance(write, InsertIfAbsent):
+                outcomes[idx[0]] = True  # unless the bulk finds it there already
         conflicts: set[str] = set()
         # the applies and the rest in two bulks, so that the applies' matched count is the replaces' own
         for kinds in (("apply",), ("Upsert", "InsertIfAbsent", "Delete")):
