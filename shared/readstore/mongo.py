@@ -233,8 +233,9 @@ class MongoCollection:
                          else {"_version": {"$exists": False}})
                 requests.append(ReplaceOne({"_id": doc_id, **guard}, doc))
             meaning.append((doc_id, "apply", doc["_version"]))
+        only_applied = set(applied_only)
         for doc_id, idx in per_doc.items():
-            if doc_id in current or doc_id in applied_only:
+            if doc_id in only_applied:
                 continue
             write = writes[idx[0]]
             request = _request(write) if len(idx) == 1 else None
