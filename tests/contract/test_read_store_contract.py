@@ -278,6 +278,17 @@ def test_a_bulk_mixing_applied_and_new_versions_applies_only_the_new_ones(read_s
     assert body(docs.get("c-3")) == {"name": "Cy"}
 
 
+def test_a_bulk_as_large_as_a_poll_is_written(read_store):
+    # a poll's worth of writes to existing documents (a FerretDB server once never answered such a command)
+    docs = read_store.collection("contacts")
+    assert docs.bulk([Apply(f"c-{i}", 1, Update(set={"name": f"n{i}"})) for i in range(150)]) == [APPLIED] * 150
+    writes = [*(Apply(f"c-{i}", 2, Update(inc={"n": 1})) for i in range(150)),
+              *(Upsert(f"c-{i}", Update(set={"seen": True})) for i in range(150, 300))]
+    assert docs.bulk(writes) == [APPLIED] * 150 + [None] * 150
+    stored = docs.get_many([f"c-{i}" for i in range(300)])
+    assert len(stored) == 300 and all(stored[f"c-{i}"]["_version"] == 2 for i in range(150))
+
+
 def test_a_gap_in_a_bulk_raises_and_writes_nothing_of_that_document(read_store):
     docs = read_store.collection("contacts")
     docs.apply("c-1", 1, Update(set={"name": "Ada"}))
