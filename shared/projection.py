@@ -2,8 +2,13 @@
 
 A projection reads only what it needs: unknown event types and unknown fields are ignored. All of a
 polled batch's writes go into one read-store batch, and each write is idempotent (version-guarded or
-keyed by event id), so redelivery and replay give the same read model. A projection's consumer group
-carries its version: a new version is a rebuild from the start of the topics.
+keyed by event id), so redelivery and replay give the same read model. Every projection is made with
+the read store wrapped in a unit of work (`shared.readstore.buffer.WriteBuffer`): during `handle` its
+collections keep the batch's writes in memory (reads by id see them, nothing is read back) and write
+them at the end of the batch, one bulk write per collection; the stream documents of the batch's
+events are read up front, one query per collection (and the documents of `keyed_by_event`, by event
+id). A projection's consumer group carries its version: a new version is a rebuild from the start of
+the topics.
 
 The base owns the plumbing, so a projection is its collections and its handlers (`@on`):
 - `versioned`: the collections holding one document per stream, by stream type. `write` applies an
@@ -45,6 +50,7 @@ from shared.events import EventCatalog, Recorded, UnknownEvent, isoformat, parse
 from shared.keys.fields import redacted
 from shared.keys.personal import PersonalData, contact_subject, student_subject
 from shared.readstore import Collection, Index, ReadStore, Update, VersionGap, iterate
+from shared.readstore.buffer import BufferedCollection, WriteBuffer
 from shared.readstore.generations import GenerationView, generation_of
 
 log = logging.getLogger("careerloop.projection")
@@ -63,7 +69,15 @@ def on(event_name: str) -> Callable[[Reaction], Reaction]:
     return mark
 
 
-class Projection:
+class _MadeWithWriteBuffer(type):
+    """Every projection is made with its read store wrapped in a unit of work, whatever makes it (the
+    workers, rebuilds, tests), so its collections buffer a batch's writes without asking."""
+
+    def __call__(cls, read_store: Any, *args: Any, **kwargs: Any) -> Any:
+        return super().__call__(WriteBuffer(read_store), *args, **kwargs)
+
+
+class Projection(metaclass=_MadeWithWriteBuffer):
     name: ClassVar[str]
     version: ClassVar[int] = 1
     catalogs: ClassVar[tuple[EventCatalog, ...]]
@@ -96,6 +110,8 @@ class Projection:
         # the collections holding professionals' personal data: (collection, the field naming the contact,
         # the fields that hold what the contact's key sealed)
         self.contact_erasable: list[tuple[Collection, str, tuple[str, ...]]] = []
+        # collections of one document per event, keyed by the event's id: read up front with the batch
+        self.keyed_by_event: list[Collection] = []
 
     @property
     def group_id(self) -> str:
@@ -125,6 +141,7 @@ class Projection:
         decoded = [self.decode(m) for m in messages]
         self.before_batch()
         with self.read_store.batch():
+            self._prefetch(decoded)
             for envelope, event in decoded:
                 if event is None:
                     self.skip(envelope)
@@ -136,6 +153,21 @@ class Projection:
                             "careerloop.projection": self.name}):
                         self._reactions[event.name](self, envelope, event)
             self.after_batch()
+
+    def _prefetch(self, decoded: list[tuple[dict[str, Any], Recorded | None]]) -> None:
+        """Read the batch's stream documents (and documents keyed by its events' ids) in one query per
+        collection, instead of one read per event."""
+        wanted: dict[int, tuple[Collection, list[str]]] = {}
+        for envelope, _ in decoded:
+            collection = self.versioned.get(envelope.get("streamtype"))  # type: ignore[arg-type]
+            if collection is not None and isinstance(envelope.get("subject"), str):
+                wanted.setdefault(id(collection), (collection, []))[1].append(envelope["subject"])
+            for keyed in self.keyed_by_event:
+                if isinstance(envelope.get("id"), str):
+                    wanted.setdefault(id(keyed), (keyed, []))[1].append(envelope["id"])
+        for collection, ids in wanted.values():
+            if isinstance(collection, BufferedCollection):
+                collection.prefetch(ids)
 
     # -- erasure ----------------------------------------------------------------------------------
     @on("SubjectErased")

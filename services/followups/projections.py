@@ -117,6 +117,7 @@ class FollowUpViews(Projection):
         self.erasable = [(c, "student_id") for c in (self.sources, self.items, self.timeline, self.advisees)]
         # a contact's facts, and the interviews' copies of their name (the queue is derived again from them)
         self.contact_erasable = [(self.sources, "_id", ("name",)), (self.sources, "contact_id", ("contact_name",))]
+        self.keyed_by_event = [self.timeline]  # one entry per event: read with the batch, not one by one
         self._dirty: set[str] = set()  # the students whose queue this batch derives again
         self._seen: dict[str, int] = {}  # per stream, the newest version this batch wrote
         self._facts: dict[str, dict[str, Any]] = {}  # per stream, its facts as this batch last wrote them
@@ -126,11 +127,10 @@ class FollowUpViews(Projection):
         self._dirty, self._seen, self._facts = set(), {}, {}
 
     def after_batch(self) -> None:
-        for student_id in sorted(self._dirty):
-            self.rebuild(student_id)
+        self.rebuild(*sorted(self._dirty))
+        known = self.versions.get_many(sorted(self._seen))  # one read for the batch's streams
         for stream_id, version in sorted(self._seen.items()):  # last: the reads may now see it all
-            known = self.versions.get(stream_id)
-            if known is None or known["_version"] < version:
+            if stream_id not in known or known[stream_id]["_version"] < version:
                 self.versions.upsert(stream_id, Update(set={"_version": version}))
 
     def advance(self, envelope: dict[str, Any], update: Update) -> None:
@@ -164,16 +164,25 @@ class FollowUpViews(Projection):
             "student_id": student_id, "contact_id": contact_id, "kind": kind, "at": normal(at),
             "summary": summary, "link": link, "source": {**source, "event_id": envelope["id"]}})
 
-    def rebuild(self, student_id: str) -> None:
-        """Derive the student's whole queue from their facts; write only what changed."""
-        facts = list(iterate(self.sources, {"student_id": student_id}))
-        wanted = {item.pop("_id"): item for item in build_queue(student_id, facts)}
-        existing = {doc.pop("_id"): doc for doc in iterate(self.items, {"student_id": student_id})}
-        for item_id, item in wanted.items():
-            if existing.get(item_id) != item:
-                self.items.upsert(item_id, Update(set=item))
-        for item_id in existing.keys() - wanted.keys():
-            self.items.delete(item_id)
+    def rebuild(self, *student_ids: str) -> None:
+        """Derive the students' whole queues from their facts; write only what changed. One query per
+        collection for all of them (a batch's students), so the batch's item writes stay one bulk."""
+        if not student_ids:
+            return
+        facts: dict[str, list[dict[str, Any]]] = {s: [] for s in student_ids}
+        existing: dict[str, dict[str, dict[str, Any]]] = {s: {} for s in student_ids}
+        for chunk in (student_ids[i:i + 200] for i in range(0, len(student_ids), 200)):
+            for doc in iterate(self.sources, {"student_id": {"$in": list(chunk)}}):
+                facts[doc["student_id"]].append(doc)
+            for doc in iterate(self.items, {"student_id": {"$in": list(chunk)}}):
+                existing[doc["student_id"]][doc.pop("_id")] = doc
+        for student_id in student_ids:
+            wanted = {item.pop("_id"): item for item in build_queue(student_id, facts[student_id])}
+            for item_id, item in wanted.items():
+                if existing[student_id].get(item_id) != item:
+                    self.items.upsert(item_id, Update(set=item))
+            for item_id in existing[student_id].keys() - wanted.keys():
+                self.items.delete(item_id)
 
     def contact_erased(self, student_id: str, contact_id: str) -> None:
         """Redact the facts, then the timeline's sentences that quote the contact's name (as a rebuild

@@ -41,10 +41,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo import ASCENDING, DESCENDING, DeleteOne, IndexModel, InsertOne, ReplaceOne, UpdateOne
 from pymongo.collection import Collection as PyMongoCollection
 from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from shared.errors import TransientError
 from shared.eventstore.mongo import MongoHandle, create_indexes, transient_errors
@@ -53,14 +53,21 @@ from shared.readstore.port import (
     APPLIED,
     DUPLICATE,
     AliasCache,
+    Apply,
+    Delete,
     Generations,
     Index,
+    InsertIfAbsent,
+    Outcome,
     Page,
     Update,
+    Upsert,
     VersionGap,
+    Write,
     check_logical_name,
     decode_cursor,
     encode_cursor,
+    fold,
     physical_name,
     saved,
     sort_key,
@@ -72,6 +79,13 @@ _FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _RANGES = ("$gte", "$gt", "$lte", "$lt")
 _COMPARISONS = (*_RANGES, "$ne")
 _ATTEMPTS = 10
+_DUPLICATE_KEY = 11000
+_IN_CHUNK = 500  # ids per `$in` read
+# requests per bulk_write command: FerretDB v1.24 (on PostgreSQL, behind infra/ferretdb's proxy) never
+# answered an update command of 64 replaces or 100 upserts of existing documents (32 answered in 0.2 s;
+# measured 2026-12-07), so a batch's writes go in commands of this many: still far fewer round trips than
+# one per write
+_BULK_CHUNK = 16
 
 
 class MongoReadStore:
@@ -171,6 +185,116 @@ class MongoCollection:
     @transient_errors
     def get(self, doc_id: str) -> dict[str, Any] | None:
         return self._coll.find_one({"_id": doc_id})
+
+    @transient_errors
+    def get_many(self, doc_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        return self._get_many(self._coll, doc_ids)
+
+    @staticmethod
+    def _get_many(coll: PyMongoCollection, doc_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        ids = list(dict.fromkeys(doc_ids))
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(ids), _IN_CHUNK):
+            found.update((doc["_id"], doc) for doc in coll.find({"_id": {"$in": ids[start:start + _IN_CHUNK]}}))
+        return found
+
+    @transient_errors
+    def bulk(self, writes: Sequence[Write]) -> list[Outcome]:
+        """The writes in one unordered `bulk_write` (each document appears in it once, so order does not
+        matter), with the outcome of doing them one by one (`fold`):
+
+        - a document only applied to (a projection's stream documents): its versions are folded in
+          memory from the document read with all the others in one `$in` query, and written as one
+          insert (new) or one replace guarded by the version it was read at — a duplicate changes
+          nothing, a gap raises before anything is written;
+        - a document with one upsert, insert-if-absent or delete: that operation as it is, no read;
+        - anything else (a document both applied to and upserted, an upsert one update document cannot
+          express): one by one through the single-document methods, after the bulk.
+        A guard that no longer matches (another writer got there between the read and the write) sends
+        that document's writes through `apply` one by one, which tells duplicates and gaps apart again."""
+        for write in writes:
+            if isinstance(write, (Apply, Upsert)):
+                _check_keys(write.update)
+        coll = self._coll
+        outcomes: list[Outcome] = [None] * len(writes)
+        per_doc: dict[str, list[int]] = {}
+        for i, write in enumerate(writes):
+            per_doc.setdefault(write.doc_id, []).append(i)
+        applied_only = [d for d, idx in per_doc.items() if all(isinstance(writes[i], Apply) for i in idx)]
+        current = self._get_many(coll, applied_only) if applied_only else {}
+        requests: list[Any] = []
+        meaning: list[tuple[str, str, int]] = []  # per request: (doc id, kind, its write's index or final version)
+        later: list[str] = []  # documents written one by one after the bulk
+        for doc_id in applied_only:
+            before = doc = current.get(doc_id)
+            for i in per_doc[doc_id]:
+                outcomes[i], doc = fold(self.name, writes[i], doc)
+            if doc is before or doc is None:
+                continue  # every version a duplicate
+            if before is None:
+                requests.append(InsertOne(doc))
+            else:
+                guard = ({"_version": before["_version"]} if "_version" in before
+                         else {"_version": {"$exists": False}})
+                requests.append(ReplaceOne({"_id": doc_id, **guard}, doc))
+            meaning.append((doc_id, "apply", doc["_version"]))
+        only_applied = set(applied_only)
+        for doc_id, idx in per_doc.items():
+            if doc_id in only_applied:
+                continue
+            write = writes[idx[0]]
+            request = _request(write) if len(idx) == 1 else None
+            if request is None:
+                later.append(doc_id)
+                continue
+            requests.append(request)
+            meaning.append((doc_id, type(write).__name__, idx[0]))
+            if isinstance(write, InsertIfAbsent):
+                outcomes[idx[0]] = True  # unless the bulk finds it there already
+        conflicts: set[str] = set()
+        # the applies and the rest in two bulks, so that the applies' matched count is the replaces' own
+        for kinds in (("apply",), ("Upsert", "InsertIfAbsent", "Delete")):
+            chosen = [i for i, m in enumerate(meaning) if m[1] in kinds]
+            if not chosen:
+                continue
+            failed: dict[int, int] = {}
+            matched = 0
+            for part in (chosen[i:i + _BULK_CHUNK] for i in range(0, len(chosen), _BULK_CHUNK)):
+                try:
+                    matched += coll.bulk_write([requests[i] for i in part], ordered=False).matched_count
+                except BulkWriteError as exc:
+                    failed.update({part[e["index"]]: e.get("code", 0) for e in exc.details.get("writeErrors", [])})
+                    matched += exc.details.get("nMatched", 0)
+            for index, code in failed.items():
+                doc_id, kind, which = meaning[index]
+                if code != _DUPLICATE_KEY:
+                    raise TransientError(f"{self.name}/{doc_id}: bulk write failed with code {code}")
+                if kind == "InsertIfAbsent":
+                    outcomes[which] = False  # it was there already
+                else:  # a new document someone else created meanwhile, or a concurrent upsert's insert
+                    conflicts.add(doc_id)
+            guarded = [meaning[i][0] for i in chosen
+                       if meaning[i][1] == "apply" and meaning[i][0] in current and i not in failed]
+            if matched < len(guarded):  # some guard matched nothing: which (not at the version written)?
+                wanted = {m[0]: m[2] for m in meaning if m[1] == "apply"}
+                now = self._get_many(coll, guarded)
+                conflicts |= {d for d in guarded if (now.get(d) or {}).get("_version") != wanted[d]}
+        for doc_id in [*sorted(conflicts), *later]:
+            for i in per_doc[doc_id]:
+                outcomes[i] = self._one(writes[i])
+        return outcomes
+
+    def _one(self, write: Write) -> Outcome:
+        """A write through the single-document methods."""
+        if isinstance(write, Apply):
+            return self.apply(write.doc_id, write.version, write.update)
+        if isinstance(write, Upsert):
+            self.upsert(write.doc_id, write.update)
+            return None
+        if isinstance(write, InsertIfAbsent):
+            return self.insert_if_absent(write.doc_id, write.doc)
+        self.delete(write.doc_id)
+        return None
 
     @transient_errors
     def apply(self, doc_id: str, version: int, update: Update) -> str:
@@ -359,6 +483,22 @@ class MongoCollection:
     @transient_errors
     def count(self, filter: Mapping[str, Any]) -> int:
         return self._coll.count_documents(_all(self._clauses(filter)))
+
+
+def _request(write: Write) -> Any:
+    """One write of a bulk as it is (no read), or None when it needs the single-document path."""
+    if isinstance(write, InsertIfAbsent):
+        return InsertOne({"_id": write.doc_id, **{k: v for k, v in write.doc.items() if k != "_id"}})
+    if isinstance(write, Delete):
+        return DeleteOne({"_id": write.doc_id})
+    if isinstance(write, Upsert):
+        operators = translate(write.update, ignore=("_id",))
+        # nothing to change, or an empty $push/$addToSet (FerretDB v1 would not create the field): see `upsert`
+        if not operators or any(not spec["$each"] for op in ("$push", "$addToSet")
+                                for spec in operators.get(op, {}).values()):
+            return None
+        return UpdateOne({"_id": write.doc_id}, operators, upsert=True)
+    return None
 
 
 def _contains(name: str, value: Any) -> dict[str, Any]:

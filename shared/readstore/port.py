@@ -5,6 +5,11 @@ Writes are idempotent by construction:
   than the version it last applied; an older or equal version is a redelivery and changes nothing;
   a jump ahead is a gap (`VersionGap`): the projection stops rather than build a wrong view.
 - `insert_if_absent(id, doc)` suits append-style rows keyed by event id.
+- `bulk(writes)` does a list of those writes (`Apply`, `Upsert`, `InsertIfAbsent`, `Delete`) with
+  exactly the outcome of doing them one by one in order (`fold` is the reference), in as few round trips
+  as the backend allows: how a projection writes a polled batch (`shared.readstore.buffer`). An `Apply`
+  already applied is a duplicate, a gap raises `VersionGap`, so a redelivered batch changes nothing.
+  `get_many(ids)` reads many documents by `_id` in one query.
 
 Queries may filter and sort only on the fields a collection declares as indexed, so every query is
 index-backed on MongoDB too. Filters use a small Mongo-like language:
@@ -97,9 +102,68 @@ class Update:
         return doc
 
 
+@dataclass(frozen=True)
+class Apply:
+    """`Collection.apply` as one write of a bulk."""
+
+    doc_id: str
+    version: int
+    update: Update
+
+
+@dataclass(frozen=True)
+class Upsert:
+    doc_id: str
+    update: Update
+
+
+@dataclass(frozen=True)
+class InsertIfAbsent:
+    doc_id: str
+    doc: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Delete:
+    doc_id: str
+
+
+Write = Apply | Upsert | InsertIfAbsent | Delete
+# per write of a bulk: APPLIED/DUPLICATE for Apply, whether it inserted for InsertIfAbsent, else None
+Outcome = str | bool | None
+
+
+def fold(collection: str, write: Write, current: dict[str, Any] | None) -> tuple[Outcome, dict[str, Any] | None]:
+    """One write's outcome and the document after it, from the document before it (None: absent).
+
+    The reference semantics of every write, one at a time; `bulk` must give exactly what folding its
+    writes in order gives. A document always carries its `_id`; `Apply` sets `_version`."""
+    if isinstance(write, Apply):
+        last = current.get("_version", 0) if current else 0
+        if write.version <= last:
+            return DUPLICATE, current
+        if write.version != last + 1:
+            raise VersionGap(collection, write.doc_id, last, write.version)
+        doc = write.update.apply_to(current or {}, inserting=current is None)
+        doc["_id"], doc["_version"] = write.doc_id, write.version
+        return APPLIED, doc
+    if isinstance(write, Upsert):
+        doc = write.update.apply_to(current or {}, inserting=current is None)
+        doc["_id"] = write.doc_id
+        return None, doc
+    if isinstance(write, InsertIfAbsent):
+        if current is not None:
+            return False, current
+        return True, {**{k: v for k, v in write.doc.items() if k != "_id"}, "_id": write.doc_id}
+    return None, None  # Delete
+
+
 class Collection(Protocol):
     name: str
     def get(self, doc_id: str) -> dict[str, Any] | None: ...
+    def get_many(self, doc_ids: Sequence[str]) -> dict[str, dict[str, Any]]: ...  # the ones found, by id
+    # the writes' outcomes, as doing them one by one in order would give (see `fold`)
+    def bulk(self, writes: Sequence[Write]) -> list[Outcome]: ...
     def apply(self, doc_id: str, version: int, update: Update) -> str: ...
     def upsert(self, doc_id: str, update: Update) -> None: ...
     def insert_if_absent(self, doc_id: str, doc: Mapping[str, Any]) -> bool: ...

@@ -21,14 +21,18 @@ from shared.readstore.port import (
     APPLIED,
     DUPLICATE,
     AliasCache,
+    Delete,
     Generations,
     Index,
+    Outcome,
     Page,
     Update,
     VersionGap,
+    Write,
     check_logical_name,
     decode_cursor,
     encode_cursor,
+    fold,
     physical_name,
     saved,
     sort_key,
@@ -39,6 +43,7 @@ _FIELD = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _COMPARISONS = {"$gte": ">=", "$gt": ">", "$lte": "<=", "$lt": "<", "$ne": "IS NOT"}
 _ALIASES = "read_model_generations"
 _ALIAS_ID = "generations"
+_IN_CHUNK = 500  # ids per `IN (...)`: well under SQLite's bound on a statement's parameters
 
 
 class SQLiteReadStore:
@@ -140,6 +145,45 @@ class SQLiteCollection:
     def _get(self, table: str, doc_id: str) -> dict[str, Any] | None:
         row = self.db.execute(f"SELECT doc FROM {table} WHERE id = ?", (doc_id,)).fetchone()
         return None if row is None else {"_id": doc_id, **json.loads(row[0])}
+
+    def get_many(self, doc_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        return self._get_many(self._table(), doc_ids)
+
+    def _get_many(self, table: str, doc_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
+        ids = list(dict.fromkeys(doc_ids))
+        for start in range(0, len(ids), _IN_CHUNK):
+            chunk = ids[start:start + _IN_CHUNK]
+            rows = self.db.execute(f"SELECT id, doc FROM {table} WHERE id IN ({','.join('?' * len(chunk))})",
+                                   chunk).fetchall()
+            found.update((row[0], {"_id": row[0], **json.loads(row[1])}) for row in rows)
+        return found
+
+    def bulk(self, writes: Sequence[Write]) -> list[Outcome]:
+        """In one transaction: one read of every document the writes touch, the writes folded in memory
+        (`fold`, the reference), then one statement per kind for the documents they changed. A gap
+        raises before anything is written."""
+        table = self._table()
+        with self.db.write() as conn:
+            before = self._get_many(table, [w.doc_id for w in writes])
+            state: dict[str, dict[str, Any] | None] = {i: before.get(i) for i in {w.doc_id for w in writes}}
+            changed: set[str] = set()
+            outcomes: list[Outcome] = []
+            for write in writes:
+                outcome, doc = fold(self.name, write, state[write.doc_id])
+                if doc is not state[write.doc_id] or isinstance(write, Delete):
+                    state[write.doc_id] = doc
+                    changed.add(write.doc_id)
+                outcomes.append(outcome)
+            gone = [(i,) for i in sorted(changed) if state[i] is None]
+            kept = [(i, json.dumps({k: v for k, v in doc.items() if k != "_id"}))
+                    for i in sorted(changed) if (doc := state[i]) is not None]
+            if gone:
+                conn.executemany(f"DELETE FROM {table} WHERE id = ?", gone)
+            if kept:
+                conn.executemany(f"INSERT INTO {table} (id, doc) VALUES (?, ?)"
+                                 " ON CONFLICT (id) DO UPDATE SET doc = excluded.doc", kept)
+            return outcomes
 
     def apply(self, doc_id: str, version: int, update: Update) -> str:
         table = self._table()

@@ -15,7 +15,21 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.readstore import APPLIED, DUPLICATE, Index, Page, Update, VersionGap, encode_cursor, iterate
+from shared.readstore import (
+    APPLIED,
+    DUPLICATE,
+    Apply,
+    Delete,
+    Index,
+    InsertIfAbsent,
+    Page,
+    Update,
+    Upsert,
+    VersionGap,
+    encode_cursor,
+    fold,
+    iterate,
+)
 
 from ._support import unique_name
 
@@ -218,6 +232,131 @@ def test_writes_in_a_batch_are_all_visible_after_it(read_store):
         docs.apply("c-1", 2, Update(set={"city": "Paris"}))
     assert body(docs.get("c-1")) == {"name": "Ada", "city": "Paris"}
     assert sorted(ids(docs.find({}))) == ["c-1", "c-2", "c-3"]
+
+
+# -- bulk writes (how a projection writes a polled batch) ----------------------------------------------------
+
+def test_bulk_applies_each_documents_versions_in_order_and_reads_many_at_once(read_store):
+    docs = read_store.collection("contacts")
+    # when a batch applies two streams' versions, interleaved, in one bulk
+    outcomes = docs.bulk([Apply("c-1", 1, Update(set={"name": "Ada"})), Apply("c-2", 1, Update(set={"name": "Bob"})),
+                          Apply("c-1", 2, Update(set={"city": "Paris"}, push={"moves": ["Paris"]})),
+                          Apply("c-2", 2, Update(inc={"n": 2})), Apply("c-1", 3, Update(push={"moves": ["Rome"]}))])
+    # then each is applied, in order
+    assert outcomes == [APPLIED] * 5
+    assert docs.get_many(["c-1", "c-2", "c-9"]) == {
+        "c-1": {"_id": "c-1", "_version": 3, "name": "Ada", "city": "Paris", "moves": ["Paris", "Rome"]},
+        "c-2": {"_id": "c-2", "_version": 2, "name": "Bob", "n": 2}}
+
+
+def test_redelivering_a_bulk_changes_nothing(read_store):
+    docs = read_store.collection("contacts")
+    batch = [Apply("c-1", 1, Update(set={"name": "Ada"}, inc={"n": 1})), Apply("c-1", 2, Update(inc={"n": 1})),
+             Apply("c-2", 1, Update(push={"l": [1]}))]
+    assert docs.bulk(batch) == [APPLIED] * 3
+    before = docs.get_many(["c-1", "c-2"])
+    # when the same batch is delivered again
+    # then every write is a duplicate and nothing changes (nothing applied twice)
+    assert docs.bulk(batch) == [DUPLICATE] * 3
+    assert docs.get_many(["c-1", "c-2"]) == before
+
+
+def test_a_bulk_mixing_applied_and_new_versions_applies_only_the_new_ones(read_store):
+    # given c-1 at version 2 and c-2 at version 1
+    docs = read_store.collection("contacts")
+    docs.apply("c-1", 1, Update(set={"name": "Ada"}, inc={"n": 1}))
+    docs.apply("c-1", 2, Update(inc={"n": 1}))
+    docs.apply("c-2", 1, Update(set={"name": "Bob"}))
+    # when a redelivered batch holds versions already applied and the ones after them
+    outcomes = docs.bulk([Apply("c-1", 1, Update(set={"name": "Mallory"})), Apply("c-2", 1, Update(inc={"n": 9})),
+                          Apply("c-1", 2, Update(inc={"n": 1})), Apply("c-1", 3, Update(inc={"n": 10})),
+                          Apply("c-2", 2, Update(set={"city": "Oslo"})), Apply("c-3", 1, Update(set={"name": "Cy"}))])
+    # then the applied ones are duplicates that change nothing, the new ones are applied once, none is lost
+    assert outcomes == [DUPLICATE, DUPLICATE, DUPLICATE, APPLIED, APPLIED, APPLIED]
+    assert body(docs.get("c-1")) == {"name": "Ada", "n": 12} and docs.get("c-1")["_version"] == 3
+    assert body(docs.get("c-2")) == {"name": "Bob", "city": "Oslo"} and docs.get("c-2")["_version"] == 2
+    assert body(docs.get("c-3")) == {"name": "Cy"}
+
+
+def test_a_bulk_as_large_as_a_poll_is_written(read_store):
+    # a poll's worth of writes to existing documents (a FerretDB server once never answered such a command)
+    docs = read_store.collection("contacts")
+    assert docs.bulk([Apply(f"c-{i}", 1, Update(set={"name": f"n{i}"})) for i in range(150)]) == [APPLIED] * 150
+    writes = [*(Apply(f"c-{i}", 2, Update(inc={"n": 1})) for i in range(150)),
+              *(Upsert(f"c-{i}", Update(set={"seen": True})) for i in range(150, 300))]
+    assert docs.bulk(writes) == [APPLIED] * 150 + [None] * 150
+    stored = docs.get_many([f"c-{i}" for i in range(300)])
+    assert len(stored) == 300 and all(stored[f"c-{i}"]["_version"] == 2 for i in range(150))
+
+
+def test_a_gap_in_a_bulk_raises_and_writes_nothing_of_that_document(read_store):
+    docs = read_store.collection("contacts")
+    docs.apply("c-1", 1, Update(set={"name": "Ada"}))
+    with pytest.raises(VersionGap):
+        docs.bulk([Apply("c-1", 2, Update(set={"city": "Paris"})), Apply("c-1", 4, Update(set={"city": "Rome"}))])
+    assert body(docs.get("c-1")) == {"name": "Ada"} and docs.get("c-1")["_version"] == 1
+
+
+def test_bulk_upserts_inserts_and_deletes_as_one_by_one(read_store):
+    docs = read_store.collection("rows", [Index("kind")])
+    docs.insert_if_absent("kept", {"kind": "old"})
+    docs.upsert("gone", Update(set={"kind": "old"}))
+    outcomes = docs.bulk([InsertIfAbsent("kept", {"kind": "new"}), InsertIfAbsent("e-1", {"kind": "entry"}),
+                          Upsert("q-1", Update(set={"kind": "item"}, set_on_insert={"first": 1})),
+                          Upsert("q-1", Update(inc={"n": 1})), Delete("gone"), Delete("never"),
+                          Upsert("kept", Update(add_to_set={"tags": ["a", "a"]}))])
+    assert outcomes == [False, True, None, None, None, None, None]
+    assert {d["_id"]: body(d) for d in iterate(docs, {})} == {
+        "kept": {"kind": "old", "tags": ["a"]}, "e-1": {"kind": "entry"}, "q-1": {"kind": "item", "first": 1, "n": 1}}
+
+
+WRITE_IDS = st.sampled_from(["a", "b", "c"])
+
+
+@st.composite
+def writes(draw: st.DrawFn) -> list[Any]:
+    """A batch of writes to a few documents: applies (next, repeated or gapless versions), upserts,
+    inserts and deletes, in any order."""
+    found: list[Any] = []
+    versions: dict[str, int] = {}
+    for _ in range(draw(st.integers(1, 8))):
+        doc_id, kind = draw(WRITE_IDS), draw(st.sampled_from(["apply", "apply", "apply", "redeliver", "upsert",
+                                                               "insert", "delete"]))
+        if kind == "apply":
+            versions[doc_id] = versions.get(doc_id, 0) + 1
+            found.append(Apply(doc_id, versions[doc_id], draw(updates())))
+        elif kind == "redeliver" and versions.get(doc_id):
+            found.append(Apply(doc_id, draw(st.integers(1, versions[doc_id])), draw(updates())))
+        elif kind == "upsert":
+            found.append(Upsert(doc_id, draw(updates(non_empty=True))))
+        elif kind == "insert":
+            found.append(InsertIfAbsent(doc_id, {"name": draw(scalar)}))
+        elif kind == "delete":
+            found.append(Delete(doc_id))
+            versions.pop(doc_id, None)
+    return found
+
+
+@PROPERTY_SETTINGS
+@given(first=writes(), second=writes())
+def test_a_bulk_gives_what_its_writes_one_by_one_give(read_store, first, second):
+    # given two batches of writes (the second a later batch, possibly redelivering the first's versions)
+    docs = read_store.collection(unique_name("bulk"))
+    reference: dict[str, dict[str, Any] | None] = {}
+    for batch in (first, second):
+        expected = []
+        try:
+            for write in batch:  # the reference: one at a time
+                outcome, reference[write.doc_id] = fold("bulk", write, reference.get(write.doc_id))
+                expected.append(outcome)
+        except VersionGap:
+            with pytest.raises(VersionGap):
+                docs.bulk(batch)
+            return
+        # when the batch is written in one bulk, then its outcomes and documents are the reference's
+        assert docs.bulk(batch) == expected
+        stored = docs.get_many(["a", "b", "c"])
+        assert {i: stored.get(i) for i in "abc"} == {i: reference.get(i) for i in "abc"}
 
 
 def test_drop_empties_a_collection(read_store):
