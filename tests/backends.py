@@ -29,6 +29,7 @@ TEST_SECRETS = {
     "WEBHOOK_SECRET_KEY": "test-webhook-secret-key-long-enough-for-hmac",
     "ANALYTICS_PSEUDONYM_KEY": "test-analytics-pseudonym-key-long-enough-for-hkdf",
     "ERASURE_MASTER_KEY": "test-m1:" + "dGVzdHMtb25seS1tYXN0ZXIta2V5LTMyLWJ5dGVzLiE=",  # 32 bytes the tests alone use
+    "WEB_SESSION_SECRET": "test-web-session-secret-long-enough-for-signing",
 }
 EVENT_STORE_BACKENDS = ("sqlite", "mongo")
 BUS_BACKENDS = ("sqlite", "kafka")

@@ -125,5 +125,8 @@ def profile_env(profile: str, data_dir: Path, *, mongo: str | None = None, kafka
         mongo = mongo.rstrip("/")
         env.update({"EVENT_STORE_URL": f"{mongo}/e2e_{run}_{{service}}", "READ_STORE_URL": f"{mongo}/e2e_{run}_read",
                     "KEY_STORE_URL": f"{mongo}/e2e_{run}_keys", "BUS_URL": f"kafka://{kafka}",
-                    "BUS_NAMESPACE": f"e2e{run}."})
+                    "BUS_NAMESPACE": f"e2e{run}.",
+                    # the web front end starts with the rest; nobody signs in through it on this profile
+                    # (Authlib reads the provider's metadata at the first sign-in, never at start-up)
+                    "OIDC_ISSUER": "https://idp.careerloop.invalid/realms/e2e", "OIDC_CLIENT_ID": "careerloop-web"})
     return env
