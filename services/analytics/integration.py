@@ -317,7 +317,7 @@ def event_id(token: str, name: str) -> str:
 
 
 def envelope(emitted: Emitted, *, source_event_id: str, time: str, student_id: str,
-             pseudonyms: Pseudonymiser) -> dict[str, Any]:
+             pseudonyms: Pseudonymiser, source_token: str | None = None) -> dict[str, Any]:
     """The CloudEvents envelope of one integration event, every identifier pseudonymised. It carries no
     trace context (`traceparent`), although the domain events do: a trace id is not personal, but one
     shared with the domain event (whose `ownerid` is in clear) would link the pseudonym back to the
@@ -333,7 +333,10 @@ def envelope(emitted: Emitted, *, source_event_id: str, time: str, student_id: s
             data["interview"] = pseudonyms.interview(value, student_id)
         else:
             data[name] = value
-    token = pseudonyms.event_token(emitted.id_basis or source_event_id, student_id)
+    if emitted.id_basis or source_token is None:
+        token = pseudonyms.event_token(emitted.id_basis or source_event_id, student_id)
+    else:  # the caller's token of the source event, already computed (an HMAC per message saved)
+        token = source_token
     return {"specversion": SPEC_VERSION, "id": event_id(token, emitted.name),
             "source": SOURCE,
             "type": integration_type.type_string, "subject": student, "time": time,

@@ -193,7 +193,7 @@ class Translator(Projection):
         if self._activations[student] == token:
             emitted = [activation(student), *emitted]
         wrap = partial(envelope, source_event_id=source.envelope["id"], time=source.time, student_id=student_id,
-                       pseudonyms=self.pseudonyms)
+                       pseudonyms=self.pseudonyms, source_token=token)
         return [(student, serialise(wrap(e)).decode()) for e in emitted], activated
 
     def _pair_id(self, student_id: str, contact_id: str) -> str:

@@ -47,6 +47,7 @@ class SQLiteBus:
     def __init__(self, url: str) -> None:
         self.db = SQLiteDatabase(path_from_url(url), synchronous="FULL")
         self.db.conn.executescript(_SCHEMA)
+        self._partitions: dict[str, int] = {}  # a topic's partition count never changes once created
 
     def ensure_topics(self, topics: Mapping[str, int]) -> None:
         with self.db.write() as conn:
@@ -54,9 +55,13 @@ class SQLiteBus:
                 conn.execute("INSERT OR IGNORE INTO topics (name, partitions) VALUES (?, ?)", (name, partitions))
 
     def partitions(self, topic: str) -> int:
+        known = self._partitions.get(topic)
+        if known is not None:
+            return known
         row = self.db.execute("SELECT partitions FROM topics WHERE name = ?", (topic,)).fetchone()
-        if row is None:
+        if row is None:  # not remembered: another process may create it later
             raise UnknownTopic(topic)
+        self._partitions[topic] = row[0]
         return row[0]
 
     def producer(self) -> SQLiteProducer:
@@ -103,6 +108,7 @@ class SQLiteProducer:
         now = time.time()
         with self.bus.db.write() as conn:
             ends: dict[TopicPartition, int] = {}
+            rows = []
             for topic, key, value, headers in self._pending:
                 partition = partition_for(key, self.bus.partitions(topic))
                 if (topic, partition) not in ends:
@@ -113,11 +119,9 @@ class SQLiteProducer:
                     ends[(topic, partition)] = row[0]
                 offset = ends[(topic, partition)]
                 ends[(topic, partition)] = offset + 1
-                conn.execute(
-                    "INSERT INTO messages (topic, partition, offset, key, value, headers, timestamp)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (topic, partition, offset, key, value, json.dumps(headers), now),
-                )
+                rows.append((topic, partition, offset, key, value, json.dumps(headers), now))
+            conn.executemany("INSERT INTO messages (topic, partition, offset, key, value, headers, timestamp)"
+                             " VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
         self._pending.clear()
 
     def close(self) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 from cloudevents.core.bindings.kafka import KafkaMessage, from_structured
 from cloudevents.core.formats.json import JSONFormat
 from opentelemetry import trace
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
@@ -149,6 +151,30 @@ def test_a_malformed_traceparent_starts_a_new_trace_instead_of_failing(spans: In
         assert span.get_span_context().is_valid
     [finished] = spans.get_finished_spans()
     assert finished.parent is None
+
+
+def test_with_nothing_receiving_spans_a_consumed_event_carries_its_trace_on_without_recording_a_span(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The per-event span is skipped when no exporter would receive it; what it carries on is unchanged:
+    the event's trace and sampling flag under a span id of its own, or a new trace for an event with none."""
+    fresh = tracing._Provider()
+    monkeypatch.setattr(tracing, "_provider", fresh)
+    monkeypatch.setattr(tracing, "_pid", os.getpid())
+    parent = span_context({"traceparent": PARENT})
+    with tracing.consuming({"traceparent": PARENT, "tracestate": "vendor=1", "id": "e-1"}, "apply X") as span:
+        carried = tracing.current()
+        assert not span.is_recording()
+    assert trace_id(carried) == TRACE and carried["tracestate"] == "vendor=1"
+    assert span_context(carried).span_id != parent.span_id and span_context(carried).trace_flags.sampled
+    with tracing.consuming({"id": "e-2"}, "apply X"):
+        new_trace = tracing.current()
+    assert trace_id(new_trace) != TRACE
+    assert tracing.current() == {}  # nothing left active after the block
+    recorded = InMemorySpanExporter()
+    fresh.add_span_processor(SimpleSpanProcessor(recorded))  # something receives spans: they are recorded again
+    with tracing.consuming({"traceparent": PARENT, "id": "e-3"}, "apply X") as span:
+        assert span.is_recording()
+    assert [s.name for s in recorded.get_finished_spans()] == ["apply X"]
 
 
 def test_log_lines_name_the_active_trace_and_span_and_nothing_outside_one() -> None:
