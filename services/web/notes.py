@@ -3,6 +3,9 @@ category, action items with due dates, which of the interview's objectives it co
 advisors or private), a note's page (completing its action items, sharing it), revising it (the
 earlier revisions stay, each readable) and its revisions.
 
+Deleting a note asks first on a page of its own (a form, so it works without JavaScript), and sends
+the version that page showed as `If-Match`: a note revised meanwhile is not deleted unseen.
+
 Every read and change is the notes API's with the user's token: another student's note is its 404."""
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from werkzeug.wrappers import Response
 
 from services.web.clients import FieldErrors, Refused
 from services.web.presentation import INSIGHT_CATEGORIES, VISIBILITIES
+from services.web.settings import SEEN
 from services.web.signin import signed_in
 from services.web.views import call, home_zone
 
@@ -26,7 +30,9 @@ LABELS = {"text": "Your notes", "insights": "Insights", "action_items": "Action 
 @blueprint.get("/notes")
 @signed_in("student")
 def notes() -> str:
-    found = call("notes", "GET", "/notes", params={"limit": 100})
+    # after a deletion the list waits for it (the notes API's read-your-writes), so the note is gone
+    seen = request.args.get("seen", "")
+    found = call("notes", "GET", "/notes", params={"limit": 100, **({"min_version": seen} if SEEN.match(seen) else {})})
     return render_template("notes.html", active="notes", notes=found["items"], categories=INSIGHT_CATEGORIES,
                            visibilities=VISIBILITIES)
 
@@ -195,3 +201,22 @@ def action_item(note_id: str, item_id: str, action: str) -> Response:
         return redirect(url_for("notes.note", note_id=note_id), 303)
     flash("Action item done." if action == "complete" else "Action item open again.", "success")
     return redirect(url_for("notes.note", note_id=note_id), 303)
+
+
+@blueprint.get("/notes/<note_id>/delete")
+@signed_in("student")
+def confirm_delete(note_id: str) -> str:
+    found = call("notes", "GET", f"/notes/{note_id}")  # 404 unless it is the student's own
+    about = _about(found["interview_id"] or "", found["contact_id"] or "")
+    return render_template("note_delete.html", active="notes", note=found, categories=INSIGHT_CATEGORIES, **about)
+
+
+@blueprint.post("/notes/<note_id>/delete")
+@signed_in("student")
+def delete(note_id: str) -> Response:
+    version = request.form.get("version", "")
+    accepted = call("notes", "DELETE", f"/notes/{note_id}",
+                    headers={"If-Match": f'"{version}"'} if version.isdigit() else None)
+    flash("Note deleted: it is gone from your notes and your advisors', and its action items from your follow-ups.",
+          "success")
+    return redirect(url_for("notes.notes", seen=f"{accepted['id']}:{accepted['version']}"), 303)

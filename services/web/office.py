@@ -11,6 +11,7 @@ Content-Security-Policy allows images from here only) and always shown with the 
 table with headers and a caption: the text alternative."""
 from __future__ import annotations
 
+from string import Formatter
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -236,6 +237,29 @@ def templates() -> str:
     return render_template("office_templates.html", active="office-templates", templates=found)
 
 
+def preview(parts: dict[str, str], placeholders: dict[str, str]) -> dict[str, str]:
+    """Each part with every placeholder replaced by what the API says it stands for, in brackets.
+
+    The notifications API offers no preview nor sample values; this follows the grammar its templates
+    keep (`{name}` fields, `{{` and `}}` literal braces: Python's format syntax, parsed here, never
+    formatted). A placeholder the kind does not offer stays as written: saving says why it is refused.
+    The page shows the result as text, the HTML body as its source: nothing the admin typed is markup."""
+    shown = {}
+    for part, template in parts.items():
+        try:
+            fields = list(Formatter().parse(template))
+        except ValueError:
+            shown[part] = "(not shown: a { or } is not paired; write {{ and }} for literal braces)"
+            continue
+        out = []
+        for literal, name, _, _ in fields:
+            out.append(literal)
+            if name is not None:
+                out.append(f"[{placeholders[name]}]" if name in placeholders else f"{{{name}}}")
+        shown[part] = "".join(out)
+    return shown
+
+
 @blueprint.get("/templates/<kind>")
 @signed_in(ADMIN)
 def template(kind: str) -> Any:
@@ -246,14 +270,17 @@ def template(kind: str) -> Any:
 
 def _template_form(found: dict[str, Any], chosen: dict[str, str], errors: dict[str, list[str]],
                    status: int = 200, problem: str | None = None) -> Any:
+    shown = preview({name: chosen[name] for name in TEMPLATE_LABELS}, found["placeholders"])
     return render_template("office_template.html", active="office-templates", template=found, chosen=chosen,
-                           errors=errors, labels=TEMPLATE_LABELS, problem=problem), status
+                           errors=errors, labels=TEMPLATE_LABELS, problem=problem, preview=shown), status
 
 
 @blueprint.post("/templates/<kind>")
 @signed_in(ADMIN)
 def change_template(kind: str) -> Any:
     chosen = {name: request.form.get(name, "") for name in (*TEMPLATE_LABELS, "version")}
+    if request.form.get("action") == "preview":  # the text as typed, previewed; nothing is saved
+        return _template_form(call("notifications", "GET", f"/templates/{_segment(kind)}"), chosen, {})
     body = {name: chosen[name] for name in TEMPLATE_LABELS}
     version = chosen["version"]
     try:  # If-Match: a change made meanwhile (another admin, another tab) is refused, never overwritten

@@ -45,6 +45,39 @@ def home_zone() -> str:
     return str(g.zone)
 
 
+DIRECTORY_PAGE = 200  # the contacts API's largest page: one call names the contacts of most students
+
+
+def contact_names() -> dict[str, str]:
+    """The student's contacts by id -> name, from one page of their directory, fetched at most once per
+    request whatever the page shows (a row is never a call). Other services' lists carry the name as
+    their read model last heard it, or none; the directory has the current one. Names are a courtesy:
+    a directory that is refused or does not answer leaves the page to its fallbacks."""
+    if "contact_names" not in g:
+        names: dict[str, str] = {}
+        if current_user().has("student"):  # only a student has a directory (advisors: the contacts API's 403)
+            try:
+                page = call("contacts", "GET", "/contacts", params={"limit": DIRECTORY_PAGE, "sort": "-added"})
+                names = {contact["id"]: contact["name"] for contact in page["items"]}
+            except (Refused, Unavailable, FieldErrors):
+                pass
+        g.contact_names = names
+    return dict(g.contact_names)
+
+
+def contact_name(contact_id: str | None, known: str | None = None) -> str:
+    """A contact's name for a page: the directory's, else what the row itself knew, else the id (still
+    something the student can tell apart and look for)."""
+    if not contact_id:
+        return known or "your contact"
+    return contact_names().get(contact_id) or known or contact_id
+
+
+@blueprint.app_context_processor
+def _names() -> dict[str, Any]:
+    return {"contact_name": contact_name}
+
+
 def now_utc() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 

@@ -115,7 +115,8 @@ def test_an_https_address_makes_the_cookie_secure_and_host_only(tmp_path: Any) -
 
 @pytest.mark.parametrize("path", ["/sign-in/demo", "/sign-out", "/imports", "/followups/x/snooze", "/interviews",
                                   "/interviews/x/proposals", "/interviews/x/schedule", "/interviews/x/cancel",
-                                  "/notes", "/notes/x/visibility", "/contacts/x/touchpoints", "/contacts/x/tags"])
+                                  "/notes", "/notes/x/visibility", "/contacts/x/touchpoints", "/contacts/x/tags",
+                                  "/contacts", "/notes/x/delete"])
 def test_a_forged_post_without_the_csrf_token_is_refused(tmp_path: Any, path: str) -> None:
     client = app_of(CAREERLOOP_DATA_DIR=str(tmp_path)).test_client()
     sign_in(client)

@@ -188,3 +188,43 @@ def test_notification_templates_are_edited_with_if_match_and_placeholder_errors(
     assert "saved while you edited" in stale and 'value="An older edit {count}"' in stale
     assert html(client.get("/office/templates/no-such-kind"), 404)
     assert client.post("/office/templates/digest", data={**body, "csrf_token": ""}).status_code == 400
+
+
+def test_a_template_preview_shows_each_placeholder_as_what_it_stands_for_escaped_and_saves_nothing(
+        client: FlaskClient, web_platform: Platform) -> None:
+    signed(client, "admin")
+    form = html(client.get("/office/templates/check_in_due"), 200)
+    version = re.search(r'name="version" value="(\d+)"', form).group(1)  # type: ignore[union-attr]
+    shown = preview_of(form)
+    assert shown["Subject"] == "[what is due, in one sentence]"  # the saved subject is "{reason}"
+
+    typed = {"subject": "Hi {contact_name} {{braces}} {nope}", "text": "Due {due_local}\n<b>bold</b>",
+             "html": "<script>alert(1)</script><p>{link}</p>"}
+    answer = html(client.post("/office/templates/check_in_due", data={
+        "csrf_token": csrf_token(form), "version": version, "action": "preview", **typed}), 200)
+    shown = preview_of(answer)
+    assert shown["Subject"] == "Hi [the contact's name] {braces} {nope}"  # unknown: as written, refused at save
+    assert shown["Plain-text body"] == "Due [when it fell due]\n<b>bold</b>"
+    link = "[path of the page in careerloop, e.g. /interviews/<id>]"
+    assert shown["HTML body"] == f"<script>alert(1)</script><p>{link}</p>"
+    assert "<script>" not in answer and "&lt;script&gt;" in answer  # shown as text, never as markup
+    assert 'value="Hi {contact_name} {{braces}} {nope}"' in answer  # the form keeps what was typed
+    unchanged = html(client.get("/office/templates/check_in_due"), 200)
+    assert f'name="version" value="{version}"' in unchanged and preview_of(unchanged) == preview_of(form)
+
+    broken = html(client.post("/office/templates/check_in_due", data={
+        "csrf_token": csrf_token(form), "version": version, "action": "preview", **{**typed, "text": "Due {reason"}}),
+        200)
+    assert "is not paired" in preview_of(broken)["Plain-text body"]
+    assert client.post("/office/templates/check_in_due", data={"action": "preview", **typed}).status_code == 400
+    student = signed(create_app(env=web_platform.env).test_client(), "student")  # the API's admins only
+    assert student.post("/office/templates/check_in_due", data={
+        "csrf_token": csrf_token(html(student.get("/contacts/new"), 200)), "action": "preview", **typed}
+    ).status_code == 403
+
+
+def preview_of(page: str) -> dict[str, str]:
+    """The preview's parts by their label, as text."""
+    section = page[page.index('id="preview-title"'):]
+    return {unescape(label): unescape(text)
+            for label, text in re.findall(r"<dt>(.*?)</dt><dd><pre>(.*?)</pre></dd>", section, re.S)}

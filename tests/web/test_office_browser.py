@@ -1,7 +1,7 @@
 """The career office's pages in the real headless Chromium (as tests/web/test_browser.py drives it):
 an admin signs in and goes through the funnel and engagement (the chart image loads from this origin
-and the CSP refuses nothing), uploads a roster, assigns an advisor and edits a notification template,
-each form's error state included; axe-core finds no WCAG 2.0/2.1 A/AA violation on any of these
+and the CSP refuses nothing), uploads a roster, assigns an advisor and edits a notification template
+(and previews it), each form's error state included; axe-core finds no WCAG 2.0/2.1 A/AA violation on any of these
 pages, and each is photographed under var/test-artifacts/web/."""
 from __future__ import annotations
 
@@ -97,5 +97,14 @@ def test_the_career_office_pages_by_an_admin_with_their_error_states(
             page.get_by_role("button", name="Save the templates").click()
         assert "unknown placeholder {nope}" in page.locator("#subject-error").inner_text()
         visit.check("office-template-error")
+        with page.expect_navigation():  # the text as typed, previewed (as text), nothing saved
+            page.get_by_role("button", name="Preview without saving").click()
+        preview = page.get_by_role("region", name="Preview")
+        assert "Your day {nope}" in preview.inner_text() and "[how many items]" not in preview.inner_text()
+        page.locator("input#subject").fill("Your day: {count} items")
+        with page.expect_navigation():
+            page.get_by_role("button", name="Preview without saving").click()
+        assert "Your day: [how many items] items" in preview.inner_text()
+        visit.check("office-template-preview")
     finally:
         context.close()
