@@ -84,8 +84,9 @@ REBUILD_BATCH_SIZE = 2000
 class Rebuild:
     def __init__(self, make: Callable[..., Projection], bus: EventBus, read_store: ReadStore, *,
                  namespace: str = "", out: TextIO | None = None,
-                 progress_seconds: float = DEFAULT_PROGRESS_SECONDS) -> None:
+                 progress_seconds: float = DEFAULT_PROGRESS_SECONDS, batch_size: int = REBUILD_BATCH_SIZE) -> None:
         self.make, self.bus, self.read_store, self.namespace = make, bus, read_store, namespace
+        self.batch_size = batch_size
         self.out = out or sys.stdout
         self.progress_seconds = progress_seconds
         self.template, self.names = blueprint(make, namespace)  # name, version and topics, without I/O
@@ -140,7 +141,8 @@ class Rebuild:
             f"group {new_group}, {total:,} events on {len(plan.topics)} topic{'s' if len(plan.topics) != 1 else ''}"
         )
         projection = self.make(GenerationView(self.read_store, build.generation), namespace=self.namespace)
-        runner = ConsumerRunner(self.bus, projection, self.read_store, batch_size=REBUILD_BATCH_SIZE)
+        projection.begin_rebuild(resumed=resumed)
+        runner = ConsumerRunner(self.bus, projection, self.read_store, batch_size=self.batch_size)
         started = time.monotonic()
         last = {"at": started, "applied": sum(p.committed for p in positions(self.bus, new_group, plan.topics))}
 
@@ -165,7 +167,9 @@ class Rebuild:
             return polled < runner.batch_size and all(p.lag == 0 for p in found)
 
         runner.run(stop, leave_when=caught_up, poll_seconds=0.2)
-        if stop.is_set():
+        # the work the projection deferred while catching up (the followups queues), once, before the
+        # switch-over: no query sees the generation before it is done
+        if stop.is_set() or not projection.caught_up(stop):
             self.say(f"interrupted; generation {build.generation} is kept unfinished: run --rebuild again to resume "
                      "it, or --abandon to drop it")
             return 1
