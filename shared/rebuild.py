@@ -12,7 +12,8 @@
 3. When the group has committed everything its topics hold, the rebuild leaves the group (all it
    handled is committed), lets the projection do the work it deferred while catching up
    (`Projection.caught_up`: the followups queues, derived once per student instead of after every
-   batch) and switches every collection of the projection to generation N in one write. It never switches to a generation that is not caught up, so no query sees a half-built one.
+   batch) and switches every collection of the projection to generation N in one write. It never
+   switches to a generation that is not caught up, so no query sees a half-built one.
 4. The live worker notices the switch within about a second (`shared.runtime.follow_projection`),
    leaves its old group with everything committed, and joins generation N's group, which goes on
    exactly where the rebuild committed: nothing is applied twice, nothing skipped. Queries follow
