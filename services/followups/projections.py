@@ -59,9 +59,6 @@ NOTIFICATION_LABELS = {
     "check_in_due": "Check-in reminder",
     "digest": "Daily digest",
 }
-# students whose queues `caught_up` derives per read-store batch: a batch's facts and item writes stay
-# in memory until its bulk write (about 20 fact documents and 15 items per student)
-DERIVE_CHUNK = 500
 CHANNEL_LABELS = {"email": "by e-mail", "webhook": "by webhook", "in_app": "in the app"}
 TOUCH_SUMMARIES: dict[str, Callable[[str], str]] = {
     "outreach": lambda n: f"Reached out to {n}",
@@ -74,6 +71,9 @@ TOUCH_SUMMARIES: dict[str, Callable[[str], str]] = {
     "intro": lambda n: f"Introduction with {n}",
 }
 
+# students whose queues `caught_up` derives per read-store batch: a batch's facts and item writes stay
+# in memory until its bulk write (about 20 fact documents and 15 items per student)
+DERIVE_CHUNK = 500
 
 def sources(read_store: ReadStore) -> Collection:
     return read_store.collection("followup_sources", (Index("student_id"), Index("contact_id")))
