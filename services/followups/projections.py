@@ -75,6 +75,7 @@ TOUCH_SUMMARIES: dict[str, Callable[[str], str]] = {
 # in memory until its bulk write (about 20 fact documents and 15 items per student)
 DERIVE_CHUNK = 500
 
+
 def sources(read_store: ReadStore) -> Collection:
     return read_store.collection("followup_sources", (Index("student_id"), Index("contact_id")))
 
