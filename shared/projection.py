@@ -18,6 +18,9 @@ The base owns the plumbing, so a projection is its collections and its handlers 
 - `unapplied` gives a stream's document before an event, or None for a redelivery: for changes
   computed from the current document.
 - `before_batch` / `after_batch` run around each polled batch, inside its read-store batch.
+- `begin_rebuild` / `caught_up` run around a rebuild's catch-up (`shared.rebuild`): work derived from
+  the stored documents (the followups queues) may be deferred to the end, done once instead of after
+  every batch.
 - Each event a projection reacts to is applied inside a consumer span (`shared.tracing.consuming`)
   whose parent is the event's `traceparent`: its log lines carry that trace, and the events a
   reaction records (the policy worker's notifications) carry it on.
@@ -39,6 +42,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -112,6 +116,8 @@ class Projection(metaclass=_MadeWithWriteBuffer):
         self.contact_erasable: list[tuple[Collection, str, tuple[str, ...]]] = []
         # collections of one document per event, keyed by the event's id: read up front with the batch
         self.keyed_by_event: list[Collection] = []
+        # between `begin_rebuild` and `caught_up`: a rebuild is catching up, derived work may wait
+        self.rebuilding = False
 
     @property
     def group_id(self) -> str:
@@ -201,6 +207,22 @@ class Projection(metaclass=_MadeWithWriteBuffer):
         if not owner or self.personal is None or not skips:
             return False
         return self.personal.keys.erased(student_subject(owner))
+
+    def begin_rebuild(self, *, resumed: bool) -> None:
+        """Called by a rebuild (`shared.rebuild`) before it consumes. Until `caught_up`, a projection may
+        defer work derived from what it stores (the followups queues) instead of doing it after every
+        batch: nothing queries a generation that is being built, and the switch-over waits for
+        `caught_up`. `resumed`: an earlier run of this rebuild applied and committed events whose
+        deferred work this instance never saw (it was interrupted or crashed), so `caught_up` must
+        not rely on what this instance saw alone."""
+        self.rebuilding = True
+
+    def caught_up(self, stop: threading.Event | None = None) -> bool:
+        """Called by a rebuild once its group has applied everything its topics held and left the
+        group, before the switch-over: do the work deferred since `begin_rebuild`. False when `stop`
+        interrupted it (the generation stays unfinished; a resumed rebuild does all of it again)."""
+        self.rebuilding = False
+        return True
 
     def before_batch(self) -> None:
         """Called before a polled batch's events are handled (per-batch state starts here)."""

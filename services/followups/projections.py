@@ -11,7 +11,8 @@ The collections:
   their deterministic ids and vanished ones deleted. Facts of different streams meet only there, so
   the order in which streams interleave cannot change the result; and a batch that failed halfway
   (MongoDB has no transactions) is healed by its redelivery, which derives the queue again even when
-  every fact is a duplicate.
+  every fact is a duplicate. While a rebuild catches up, the queues are derived once at its end
+  instead (`caught_up`, before the switch-over; every student with facts when the rebuild was resumed).
 - `followup_timeline`: one entry per event, keyed by event id (`insert_if_absent`), built from that
   event and its own stream's facts only.
 - `followup_advisees`: one document per student's `advising` stream (careerloop.notes.advising.v1),
@@ -21,10 +22,12 @@ The collections:
 - `followup_notifications`: what the timeline needs to know about each notification the student was
   sent (kind, channel, contact), from its NotificationScheduled; its outcome events become entries.
 - `followup_versions`: per source stream, the newest version whose effects on the queue and the
-  timeline are written (recorded after the queues are derived again): what read-your-writes waits for.
+  timeline are written (recorded after the queues are derived again; during a rebuild before, as
+  nothing reads that generation until `caught_up` derived them): what read-your-writes waits for.
 """
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -67,6 +70,10 @@ TOUCH_SUMMARIES: dict[str, Callable[[str], str]] = {
     "article": lambda n: f"Shared an article with {n}",
     "intro": lambda n: f"Introduction with {n}",
 }
+
+# students whose queues `caught_up` derives per read-store batch: a batch's facts and item writes stay
+# in memory until its bulk write (about 20 fact documents and 15 items per student)
+DERIVE_CHUNK = 500
 
 
 def sources(read_store: ReadStore) -> Collection:
@@ -126,8 +133,35 @@ class FollowUpViews(Projection):
     def before_batch(self) -> None:
         self._dirty, self._seen, self._facts = set(), {}, {}
 
+    def begin_rebuild(self, *, resumed: bool) -> None:
+        """While a rebuild catches up, queues are derived once per student at the end (`caught_up`),
+        not after every batch: a student's streams are spread over topics and partitions, so their
+        facts arrive across many batches (about ten re-derivations per student before), and only the
+        last derivation was ever kept. Version guards and the facts are written per batch as live."""
+        super().begin_rebuild(resumed=resumed)
+        self._deferred: set[str] = set()
+        self._derive_everyone = resumed  # an earlier run's students are not in `_deferred`
+
+    def caught_up(self, stop: threading.Event | None = None) -> bool:
+        students = set(self._deferred)
+        if self._derive_everyone:  # the interrupted run's students too: every student with facts
+            students.update(d["student_id"] for d in iterate(self.sources, {}, page_size=2000) if d.get("student_id"))
+        ordered = sorted(students)
+        for start in range(0, len(ordered), DERIVE_CHUNK):
+            if stop is not None and stop.is_set():
+                return False  # the facts are all written; a resumed rebuild derives everyone again
+            with self.read_store.batch():  # one bulk per chunk: bounded memory, whatever the history
+                self.rebuild(*ordered[start:start + DERIVE_CHUNK])
+        self._deferred = set()
+        return super().caught_up(stop)
+
     def after_batch(self) -> None:
-        self.rebuild(*sorted(self._dirty))
+        if self.rebuilding:
+            # nothing queries a generation being built, and the switch-over waits for `caught_up`, so
+            # the versions below may be recorded before the queues are derived
+            self._deferred |= self._dirty
+        else:
+            self.rebuild(*sorted(self._dirty))
         known = self.versions.get_many(sorted(self._seen))  # one read for the batch's streams
         for stream_id, version in sorted(self._seen.items()):  # last: the reads may now see it all
             if stream_id not in known or known[stream_id]["_version"] < version:
@@ -172,9 +206,9 @@ class FollowUpViews(Projection):
         facts: dict[str, list[dict[str, Any]]] = {s: [] for s in student_ids}
         existing: dict[str, dict[str, dict[str, Any]]] = {s: {} for s in student_ids}
         for chunk in (student_ids[i:i + 200] for i in range(0, len(student_ids), 200)):
-            for doc in iterate(self.sources, {"student_id": {"$in": list(chunk)}}):
+            for doc in iterate(self.sources, {"student_id": {"$in": list(chunk)}}, page_size=2000):
                 facts[doc["student_id"]].append(doc)
-            for doc in iterate(self.items, {"student_id": {"$in": list(chunk)}}):
+            for doc in iterate(self.items, {"student_id": {"$in": list(chunk)}}, page_size=2000):
                 existing[doc["student_id"]][doc.pop("_id")] = doc
         for student_id in student_ids:
             wanted = {item.pop("_id"): item for item in build_queue(student_id, facts[student_id])}
