@@ -25,7 +25,6 @@ id; consumers deduplicate by `id`.
 """
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from functools import partial
@@ -47,7 +46,7 @@ from shared.contracts.contacts import CONTACTS
 from shared.contracts.followups import FOLLOWUPS
 from shared.contracts.notes import NOTES
 from shared.contracts.scheduling import INTERVIEWS
-from shared.events import Recorded, parse_type
+from shared.events import Recorded
 from shared.process import Running
 from shared.projection import Projection, on
 from shared.readstore import ReadStore, Update
@@ -85,20 +84,6 @@ class Translator(Projection):
         self._activations: dict[str, str] = {}  # student pseudonym -> the source event that activated them
 
     # -- plumbing -----------------------------------------------------------------------------
-    def decode(self, message: Message) -> tuple[dict[str, Any], Recorded | None]:
-        """As every projection decodes, except that an event already at its type's newest version is
-        taken as written: its writer validated it against that very schema, and translation reads only
-        named fields, so loading and dumping it through marshmallow again (a third of the translator's
-        time) would change nothing. Older versions are upcast by the base as usual."""
-        envelope = json.loads(message.value)
-        parsed = parse_type(envelope.get("type", "")) if isinstance(envelope, dict) else None
-        catalog = self._catalog_of.get(parsed[:2]) if parsed and parsed[1] in self._reactions else None
-        if parsed and catalog is not None and catalog.latest(parsed[1]).version == parsed[2]:
-            if self.personal is not None:
-                envelope = self.personal.open(envelope)
-            return envelope, Recorded(parsed[1], dict(envelope.get("data") or {}))
-        return super().decode(message)
-
     def handle(self, messages: list[Message]) -> None:
         """Translate the batch into the read store, then publish it and wait for the acknowledgement."""
         self._outgoing = []
