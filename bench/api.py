@@ -1,7 +1,8 @@
 """P1: a command API's throughput and latency against a bare Flask + gunicorn JSON endpoint (embedded).
 
-Both servers run under gunicorn with the Procfile's worker settings (`--workers 2`, sync workers) and
-are loaded by the same generator, `wrk` (Debian's package, installed by infra/tools.sh), with the same
+Both servers run under gunicorn with the APIs' worker settings, read by both from the one place that
+sets them for every deployment (./gunicorn.conf.py: workers, worker class, threads), and are loaded by
+the same generator, `wrk` (Debian's package, installed by infra/tools.sh), with the same
 connections, threads and duration:
 
 - **command**: `POST /contacts/{id}/touchpoints` of the contacts service on the embedded backends —
@@ -57,9 +58,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def gunicorn(app: str, port: int, env: dict[str, str], log: Path) -> subprocess.Popen:
-    command = [str(Path(sys.executable).parent / "gunicorn"), "--workers", "2", "--bind", f"127.0.0.1:{port}",
-               "--graceful-timeout", "10", app]
+def gunicorn(app: str, port: int, env: dict[str, str], log: Path, *, config: str | None = None) -> subprocess.Popen:
+    """`app` with the Procfile's command line, so with ./gunicorn.conf.py's settings (or `config`'s)."""
+    command = [str(Path(sys.executable).parent / "gunicorn"), "--bind", f"127.0.0.1:{port}",
+               "--graceful-timeout", "10", *(["--config", config] if config else []), app]
     with log.open("ab") as out:
         server = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
@@ -133,7 +135,9 @@ def paced(urls: list[str], headers: dict[str, str], body: bytes, *, rate: float,
             "p50_ms": ms(0.50), "p99_ms": ms(0.99)}
 
 
-def measure(*, seconds: int = 10, connections: int = 16, paced_seconds: float = 5.0) -> dict[str, Any]:
+def measure(*, seconds: int = 10, connections: int = 16, paced_seconds: float = 5.0,
+            profile_dir: str | None = None) -> dict[str, Any]:
+    """`profile_dir`: cProfile the command API's workers (bench/gunicorn_profile.py), a .prof file each."""
     from shared.auth import mint_token
 
     with tempfile.TemporaryDirectory(prefix="bench-api-") as folder:
@@ -145,7 +149,12 @@ def measure(*, seconds: int = 10, connections: int = 16, paced_seconds: float = 
         subprocess.run([sys.executable, "-m", "services.init"], cwd=ROOT, env={**os.environ, **env}, check=True,
                        capture_output=True)
         api_port, bare_port = free_port(), free_port()
-        api = gunicorn("services.contacts.app:create_app()", api_port, env, work / "contacts-api.log")
+        profiling: dict[str, Any] = {}
+        if profile_dir:
+            Path(profile_dir).mkdir(parents=True, exist_ok=True)
+            profiling = {"config": "bench/gunicorn_profile.py"}
+            env = {**env, "BENCH_PROFILE_DIR": str(Path(profile_dir).resolve())}
+        api = gunicorn("services.contacts.app:create_app()", api_port, env, work / "contacts-api.log", **profiling)
         bare = gunicorn("bench.bare_app:create_app()", bare_port, env, work / "bare.log")
         try:
             auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}

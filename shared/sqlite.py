@@ -10,11 +10,14 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, TypeVar
 
 from shared.errors import TransientError
+
+T = TypeVar("T")
 
 
 def path_from_url(url: str) -> str:
@@ -43,11 +46,26 @@ def _switch_to_wal(conn: sqlite3.Connection, timeout: float = 30.0) -> None:
             time.sleep(0.05)
 
 
+class _Pending:
+    """One thread's part of a group commit (`SQLiteDatabase.write_together`)."""
+
+    __slots__ = ("work", "done", "value", "error")
+
+    def __init__(self, work: Callable[[sqlite3.Connection], Any]) -> None:
+        self.work = work
+        self.done = False
+        self.value: Any = None
+        self.error: BaseException | None = None
+
+
 class SQLiteDatabase:
     def __init__(self, path: str, *, synchronous: str = "FULL") -> None:
         self.path = path
         self.synchronous = synchronous
         self._local = threading.local()
+        self._group = threading.Condition()
+        self._queue: list[_Pending] = []
+        self._committing = False
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
 
@@ -86,6 +104,68 @@ class SQLiteDatabase:
             raise
         else:
             conn.execute("COMMIT")
+
+    def write_together(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """`work` in a write transaction, committed together with whatever other threads of this process
+        hand in meanwhile (group commit): one transaction and one fsync for several writers, where each
+        would otherwise take the write lock and fsync in turn. Returns once the transaction holding
+        `work` is committed (durable under synchronous=FULL), with what `work` returned; raises what it
+        raised (its own changes undone, a savepoint each, the others' kept) or what the commit raised.
+
+        One thread at a time commits: the first to arrive runs everything queued in one transaction,
+        and what arrives while it does waits for the next; so a batch is what piled up during one
+        commit, and a lone writer pays nothing extra. Inside an open transaction of its own thread,
+        `work` simply joins it."""
+        if self.conn.in_transaction:
+            return work(self.conn)
+        mine = _Pending(work)
+        with self._group:
+            self._queue.append(mine)
+            while self._committing and not mine.done:
+                self._group.wait()
+            if not mine.done:
+                self._committing = True
+                batch, self._queue = self._queue, []
+        if not mine.done:
+            try:
+                self._commit_together(batch)
+            finally:
+                with self._group:
+                    self._committing = False
+                    self._group.notify_all()
+        if mine.error is not None:
+            raise mine.error
+        return mine.value
+
+    def _commit_together(self, batch: list[_Pending]) -> None:
+        """Every part of `batch` done (value or error) once this returns, whatever happens."""
+        conn = self.conn
+        try:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise TransientError(f"sqlite busy: {exc}") from exc
+            try:
+                for part in batch:
+                    conn.execute("SAVEPOINT part")
+                    try:
+                        part.value = part.work(conn)
+                    except Exception as exc:  # this part's own failure (a lost race): the rest go on
+                        conn.execute("ROLLBACK TO part")
+                        part.error = exc
+                    conn.execute("RELEASE part")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        except BaseException as exc:  # nothing of the batch was committed: each part fails with this
+            for part in batch:
+                if part.error is None:
+                    part.value, part.error = None, exc
+        finally:
+            with self._group:
+                for part in batch:
+                    part.done = True
 
     def execute(self, sql: str, params: tuple | list = ()) -> sqlite3.Cursor:
         return self.conn.execute(sql, params)
