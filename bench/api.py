@@ -75,13 +75,45 @@ def gunicorn(app: str, port: int, env: dict[str, str], log: Path, *, config: str
     raise RuntimeError(f"{app} did not start; see {log}")
 
 
-def wrk(url: str, script: Path, *, seconds: int, connections: int) -> dict[str, float]:
+def cpu_seconds(master: int) -> float:
+    """CPU time (user + system) used so far by a gunicorn master and its workers, from /proc (Linux).
+    On a machine shared with other work the rates move with the load; what a request costs moves less."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:  # a process that just ended
+            continue
+        pid, ppid = int(stat.parent.name), int(fields[1])
+        if master in (pid, ppid):
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def gunicorn_settings() -> dict[str, str]:
+    """The worker settings both servers ran with: ./gunicorn.conf.py's, and GUNICORN_CMD_ARGS if set
+    (gunicorn reads it too, over the file)."""
+    text = (ROOT / "gunicorn.conf.py").read_text()
+    settings = dict(re.findall(r"^(workers|worker_class|threads) = (.+)$", text, flags=re.MULTILINE))
+    if os.environ.get("GUNICORN_CMD_ARGS"):
+        settings["GUNICORN_CMD_ARGS"] = os.environ["GUNICORN_CMD_ARGS"]
+    return settings
+
+
+def wrk(url: str, script: Path, *, seconds: int, connections: int, server: int | None = None) -> dict[str, float]:
+    """`server`: the gunicorn master's pid, to add the CPU milliseconds the server spent per request."""
+    cpu = cpu_seconds(server) if server else 0.0
     out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url],
                          check=True, capture_output=True, text=True).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"requests_per_second": round(rate, 1), "non_2xx": int(errors.group(1)) if errors else 0,
-            "p50_ms": _ms(out, "50%"), "p99_ms": _ms(out, "99%")}
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    result = {"requests_per_second": round(rate, 1), "non_2xx": int(errors.group(1)) if errors else 0,
+              "p50_ms": _ms(out, "50%"), "p99_ms": _ms(out, "99%")}
+    if server:
+        result["server_cpu_ms_per_request"] = round((cpu_seconds(server) - cpu) * 1000 / max(requests, 1), 3)
+    return result
 
 
 def _ms(out: str, label: str) -> float:
@@ -164,8 +196,10 @@ def measure(*, seconds: int = 10, connections: int = 16, paced_seconds: float = 
             body = json.dumps({"kind": "outreach", "occurred_at": datetime.now(UTC).isoformat(), "text": "hello"})
             script = work / "post.lua"
             script.write_text(WRK_SCRIPT.format(token=token, body=body, paths=", ".join(f'"{p}"' for p in paths)))
-            ceiling = wrk(f"http://127.0.0.1:{bare_port}/", script, seconds=seconds, connections=connections)
-            command = wrk(f"http://127.0.0.1:{api_port}/", script, seconds=seconds, connections=connections)
+            ceiling = wrk(f"http://127.0.0.1:{bare_port}/", script, seconds=seconds, connections=connections,
+                          server=bare.pid)
+            command = wrk(f"http://127.0.0.1:{api_port}/", script, seconds=seconds, connections=connections,
+                          server=api.pid)
             urls = [f"http://127.0.0.1:{api_port}{path}" for path in paths]
             time.sleep(2)  # let wrk's last requests drain
             # the latency at a load the command can take (half its own throughput), then at the goal's
@@ -178,6 +212,7 @@ def measure(*, seconds: int = 10, connections: int = 16, paced_seconds: float = 
                 server.wait(30)
     return {"endpoint": "POST /contacts/{id}/touchpoints", "wrk": {"threads": 2, "connections": connections,
                                                                    "seconds": seconds},
+            "gunicorn": gunicorn_settings(),
             "ceiling": ceiling, "command": command,
             "command_vs_ceiling": round(command["requests_per_second"] / ceiling["requests_per_second"], 3),
             "goal": ">= 0.6", "at_half_the_ceiling": half, "at_half_its_own_rate": sustainable, "p99_goal_ms": 30}

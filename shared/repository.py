@@ -118,7 +118,11 @@ class Repository(Generic[A]):
 
     @staticmethod
     def _decoded(stream: _Stream) -> list[Recorded]:
-        return [Recorded(name, json.loads(data)) for name, data in stream.events] if stream.ours else []
+        if not stream.ours or not stream.events:
+            return []
+        # one parse of the whole stream (a JSON array of the events' data) costs less than one per event
+        datas = json.loads("[" + ",".join(data for _, data in stream.events) + "]")
+        return [Recorded(name, data) for (name, _), data in zip(stream.events, datas, strict=True)]
 
     def save(self, aggregate: A, meta: Metadata) -> Commit | None:
         """Append the pending events at the version the aggregate was loaded at (409 on a lost race), with
