@@ -17,6 +17,7 @@ seconds, latency measured from each request's scheduled time (so a stall is not 
 """
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -91,11 +92,12 @@ def cpu_seconds(master: int) -> float:
     return total
 
 
-def gunicorn_settings() -> dict[str, str]:
+def gunicorn_settings() -> dict[str, Any]:
     """The worker settings both servers ran with: ./gunicorn.conf.py's, and GUNICORN_CMD_ARGS if set
     (gunicorn reads it too, over the file)."""
     text = (ROOT / "gunicorn.conf.py").read_text()
-    settings = dict(re.findall(r"^(workers|worker_class|threads) = (.+)$", text, flags=re.MULTILINE))
+    settings: dict[str, Any] = {name: ast.literal_eval(value) for name, value in
+                                re.findall(r"^(workers|worker_class|threads) = (.+)$", text, flags=re.MULTILINE)}
     if os.environ.get("GUNICORN_CMD_ARGS"):
         settings["GUNICORN_CMD_ARGS"] = os.environ["GUNICORN_CMD_ARGS"]
     return settings

@@ -16,9 +16,10 @@ from shared.tracing import traced
 
 A = TypeVar("A", bound=Aggregate)
 RETRIES_ON_LOST_RACE = 3
-# The decoded streams a repository keeps in its process (`_StreamCache`), counted in events: a few
-# thousand commands' streams, a few MB.
-CACHED_EVENTS = 50_000
+# The decoded streams a repository keeps in its process (`_StreamCache`), counted in events: hundreds of
+# streams, at most about 10 MB per repository and worker (an event's data is a few hundred bytes as JSON)
+# within the APIs' 512 MiB limit for two workers (deploy/helm values.yaml).
+CACHED_EVENTS = 20_000
 
 
 @dataclass(frozen=True)
