@@ -27,6 +27,9 @@ translator and the projection (`bench.funnel`, p50/p99, goal p99 <= 100 ms); and
 each with and without encryption (`bench.encryption`, `command_ratio` goal <= 1.15, `apply_ratio`
 goal <= 1.25).
 
+`--only` measures some of these parts alone (e.g. `--profiles embedded --only api`), and
+`--profile-api DIR` cProfiles the command API's workers (bench/gunicorn_profile.py).
+
 Results go to `var/bench/results.json` (and stdout). Sizes per profile are options because a
 MongoDB-wire server on SQLite (FerretDB, what runs here) is two orders of magnitude slower than
 MongoDB itself; see README "Benchmarks" for what was measured.
