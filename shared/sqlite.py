@@ -179,6 +179,8 @@ class SQLiteDatabase:
                 raise
             conn.execute("COMMIT")
         except BaseException as exc:  # nothing of the batch was committed: each part fails with this
+            if conn.in_transaction:  # a COMMIT that failed leaves the transaction open: undo it all
+                conn.execute("ROLLBACK")
             for part in batch:
                 if part.error is None:
                     part.value, part.error = None, exc
