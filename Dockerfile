@@ -16,4 +16,5 @@ ENV CAREERLOOP_DATA_DIR=/app/var HOST=0.0.0.0
 COPY gunicorn.conf.py ./
 EXPOSE 8001
 # Gunicorn calls create_app() in each worker after fork (no --preload): clients are per process.
-CMD ["gunicorn", "--workers", "2", "--bind", "0.0.0.0:8001", "services.contacts.app:create_app()"]
+# Workers and threads: gunicorn.conf.py.
+CMD ["gunicorn", "--bind", "0.0.0.0:8001", "services.contacts.app:create_app()"]

@@ -4,6 +4,19 @@ import os
 import shutil
 import tempfile
 
+# Workers: the one place every deployment's gunicorn takes them from (the Procfile, docker-compose, the
+# Dockerfile and the Helm chart name no worker settings, and bench/api.py runs its bare-Flask ceiling under
+# these too, so the ratio compares like with like). Threads (gthread) because a command spends much of
+# its time waiting on I/O: SQLite's write lock and fsync, or a round trip to MongoDB/Kafka. With sync
+# workers two commands at a time was the limit whatever the cores; with threads the others decide
+# meanwhile, and the SQLite event store commits the appends that pile up in one transaction and one
+# fsync (shared/sqlite.py, group commit). Each thread has its own database connections.
+# The web front end keeps sync workers (`--worker-class sync --threads 1` on its command lines): it only
+# calls the APIs and renders pages, and was never reviewed for threads.
+workers = 2
+worker_class = "gthread"
+threads = 4
+
 # The access log (`--access-logfile -`) without feed tokens, credential parameters or auth headers.
 logger_class = "shared.web.logs.RedactingAccessLogger"
 

@@ -27,6 +27,9 @@ translator and the projection (`bench.funnel`, p50/p99, goal p99 <= 100 ms); and
 each with and without encryption (`bench.encryption`, `command_ratio` goal <= 1.15, `apply_ratio`
 goal <= 1.25).
 
+`--only` measures some of these parts alone (e.g. `--profiles embedded --only api`), and
+`--profile-api DIR` cProfiles the command API's workers (bench/gunicorn_profile.py).
+
 Results go to `var/bench/results.json` (and stdout). Sizes per profile are options because a
 MongoDB-wire server on SQLite (FerretDB, what runs here) is two orders of magnitude slower than
 MongoDB itself; see README "Benchmarks" for what was measured.
@@ -63,6 +66,8 @@ from shared.runtime import ensure_all_topics
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS_PER_STUDENT = len(Workload(1))
+# what `--only` may name; a part that does not apply to a profile is skipped there (api on real, relay on embedded)
+PARTS = ("rebuild", "freshness", "translator", "eventstore", "api", "encryption", "funnel", "relay")
 
 
 def _sizes(text: str) -> list[int]:
@@ -195,7 +200,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=20.0, help="freshness: commands per second")
     parser.add_argument("--seconds", type=float, default=30.0, help="freshness: how long the load lasts")
     parser.add_argument("--out", default=str(ROOT / "var" / "bench" / "results.json"))
+    parser.add_argument("--only", default=",".join(PARTS),
+                        help=f"the parts to measure, comma-separated, of: {', '.join(PARTS)} (e.g. `--profiles "
+                             "embedded --only api` for the command API alone)")
+    parser.add_argument("--profile-api", metavar="DIR",
+                        help="api: cProfile each command API worker, one .prof file per worker in DIR "
+                             "(slower: the figures of such a run are for finding the hot spots, not for quoting)")
     args = parser.parse_args(argv)
+    only = {part.strip() for part in args.only.split(",") if part.strip()}
+    if only - set(PARTS):
+        parser.error(f"--only: unknown part(s) {', '.join(sorted(only - set(PARTS)))}; the parts: {', '.join(PARTS)}")
     work = ROOT / "var" / "bench" / "work"
     work.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {
@@ -204,29 +218,35 @@ def main(argv: list[str] | None = None) -> int:
         "projection": FollowUpViews.name, "events_per_student": EVENTS_PER_STUDENT, "profiles": {}}
     for profile in [p.strip() for p in args.profiles.split(",") if p.strip()]:
         sizes = _sizes(args.embedded_sizes if profile == "embedded" else args.real_sizes)
-        entry: dict[str, Any] = {"rebuild": {}}
-        for size in sizes:
-            entry["rebuild"][str(size)] = rebuild(profile, size, work)
-        print(f"[{profile}] freshness at {args.rate}/s for {args.seconds}s…", file=sys.stderr, flush=True)
-        entry["freshness"] = freshness(profile, work, args.rate, args.seconds)
-        events = args.embedded_translator_events if profile == "embedded" else args.real_translator_events
-        print(f"[{profile}] analytics translator vs a raw loop on {events} events…", file=sys.stderr, flush=True)
-        entry["translator"] = translator(profile, work, events)
-        if profile == "embedded":
+        entry: dict[str, Any] = {}
+        if "rebuild" in only:
+            entry["rebuild"] = {str(size): rebuild(profile, size, work) for size in sizes}
+        if "freshness" in only:
+            print(f"[{profile}] freshness at {args.rate}/s for {args.seconds}s…", file=sys.stderr, flush=True)
+            entry["freshness"] = freshness(profile, work, args.rate, args.seconds)
+        if "translator" in only:
+            events = args.embedded_translator_events if profile == "embedded" else args.real_translator_events
+            print(f"[{profile}] analytics translator vs a raw loop on {events} events…", file=sys.stderr, flush=True)
+            entry["translator"] = translator(profile, work, events)
+        if profile == "embedded" and "eventstore" in only:
             print(f"[embedded] event-store appends vs the eventsourcing library on {args.embedded_eventstore_commands}"
                   " commands…", file=sys.stderr, flush=True)
             entry["eventstore"] = measure_eventstore(args.embedded_eventstore_commands)
+        if profile == "embedded" and "api" in only:
             print(f"[embedded] command API vs a bare Flask endpoint, {args.embedded_api_seconds}s of wrk each…",
                   file=sys.stderr, flush=True)
             entry["api"] = measure_api(seconds=args.embedded_api_seconds,
-                                       paced_seconds=min(5.0, float(args.embedded_api_seconds)))
+                                       paced_seconds=min(5.0, float(args.embedded_api_seconds)),
+                                       profile_dir=args.profile_api)
+        if profile == "embedded" and "encryption" in only:
             print(f"[embedded] sealing personal data: {args.embedded_encryption_commands} commands per side…",
                   file=sys.stderr, flush=True)
             entry["encryption"] = measure_encryption(args.embedded_encryption_commands)
+        if profile == "embedded" and "funnel" in only:
             print(f"[embedded] funnel query over {args.embedded_funnel_students} students' histories…",
                   file=sys.stderr, flush=True)
             entry["funnel_query"] = funnel(work, args.embedded_funnel_students)
-        if profile == "real":
+        if profile == "real" and "relay" in only:
             print(f"[real] relay vs a raw producer on {args.real_relay_events} events…", file=sys.stderr, flush=True)
             entry["relay"] = relay(work, args.real_relay_events)
         results["profiles"][profile] = entry

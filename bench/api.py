@@ -1,7 +1,8 @@
 """P1: a command API's throughput and latency against a bare Flask + gunicorn JSON endpoint (embedded).
 
-Both servers run under gunicorn with the Procfile's worker settings (`--workers 2`, sync workers) and
-are loaded by the same generator, `wrk` (Debian's package, installed by infra/tools.sh), with the same
+Both servers run under gunicorn with the APIs' worker settings, read by both from the one place that
+sets them for every deployment (./gunicorn.conf.py: workers, worker class, threads), and are loaded by
+the same generator, `wrk` (Debian's package, installed by infra/tools.sh), with the same
 connections, threads and duration:
 
 - **command**: `POST /contacts/{id}/touchpoints` of the contacts service on the embedded backends —
@@ -16,6 +17,7 @@ seconds, latency measured from each request's scheduled time (so a stall is not 
 """
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -57,9 +59,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def gunicorn(app: str, port: int, env: dict[str, str], log: Path) -> subprocess.Popen:
-    command = [str(Path(sys.executable).parent / "gunicorn"), "--workers", "2", "--bind", f"127.0.0.1:{port}",
-               "--graceful-timeout", "10", app]
+def gunicorn(app: str, port: int, env: dict[str, str], log: Path, *, config: str | None = None) -> subprocess.Popen:
+    """`app` with the Procfile's command line, so with ./gunicorn.conf.py's settings (or `config`'s)."""
+    command = [str(Path(sys.executable).parent / "gunicorn"), "--bind", f"127.0.0.1:{port}",
+               "--graceful-timeout", "10", *(["--config", config] if config else []), app]
     with log.open("ab") as out:
         server = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
@@ -73,13 +76,46 @@ def gunicorn(app: str, port: int, env: dict[str, str], log: Path) -> subprocess.
     raise RuntimeError(f"{app} did not start; see {log}")
 
 
-def wrk(url: str, script: Path, *, seconds: int, connections: int) -> dict[str, float]:
+def cpu_seconds(master: int) -> float:
+    """CPU time (user + system) used so far by a gunicorn master and its workers, from /proc (Linux).
+    On a machine shared with other work the rates move with the load; what a request costs moves less."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:  # a process that just ended
+            continue
+        pid, ppid = int(stat.parent.name), int(fields[1])
+        if master in (pid, ppid):
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def gunicorn_settings() -> dict[str, Any]:
+    """The worker settings both servers ran with: ./gunicorn.conf.py's, and GUNICORN_CMD_ARGS if set
+    (gunicorn reads it too, over the file)."""
+    text = (ROOT / "gunicorn.conf.py").read_text()
+    settings: dict[str, Any] = {name: ast.literal_eval(value) for name, value in
+                                re.findall(r"^(workers|worker_class|threads) = (.+)$", text, flags=re.MULTILINE)}
+    if os.environ.get("GUNICORN_CMD_ARGS"):
+        settings["GUNICORN_CMD_ARGS"] = os.environ["GUNICORN_CMD_ARGS"]
+    return settings
+
+
+def wrk(url: str, script: Path, *, seconds: int, connections: int, server: int | None = None) -> dict[str, float]:
+    """`server`: the gunicorn master's pid, to add the CPU milliseconds the server spent per request."""
+    cpu = cpu_seconds(server) if server else 0.0
     out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url],
                          check=True, capture_output=True, text=True).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return {"requests_per_second": round(rate, 1), "non_2xx": int(errors.group(1)) if errors else 0,
-            "p50_ms": _ms(out, "50%"), "p99_ms": _ms(out, "99%")}
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    result = {"requests_per_second": round(rate, 1), "non_2xx": int(errors.group(1)) if errors else 0,
+              "p50_ms": _ms(out, "50%"), "p99_ms": _ms(out, "99%")}
+    if server:
+        result["server_cpu_ms_per_request"] = round((cpu_seconds(server) - cpu) * 1000 / max(requests, 1), 3)
+    return result
 
 
 def _ms(out: str, label: str) -> float:
@@ -133,7 +169,9 @@ def paced(urls: list[str], headers: dict[str, str], body: bytes, *, rate: float,
             "p50_ms": ms(0.50), "p99_ms": ms(0.99)}
 
 
-def measure(*, seconds: int = 10, connections: int = 16, paced_seconds: float = 5.0) -> dict[str, Any]:
+def measure(*, seconds: int = 10, connections: int = 16, paced_seconds: float = 5.0,
+            profile_dir: str | None = None) -> dict[str, Any]:
+    """`profile_dir`: cProfile the command API's workers (bench/gunicorn_profile.py), a .prof file each."""
     from shared.auth import mint_token
 
     with tempfile.TemporaryDirectory(prefix="bench-api-") as folder:
@@ -145,7 +183,12 @@ def measure(*, seconds: int = 10, connections: int = 16, paced_seconds: float = 
         subprocess.run([sys.executable, "-m", "services.init"], cwd=ROOT, env={**os.environ, **env}, check=True,
                        capture_output=True)
         api_port, bare_port = free_port(), free_port()
-        api = gunicorn("services.contacts.app:create_app()", api_port, env, work / "contacts-api.log")
+        profiling: dict[str, Any] = {}
+        if profile_dir:
+            Path(profile_dir).mkdir(parents=True, exist_ok=True)
+            profiling = {"config": "bench/gunicorn_profile.py"}
+            env = {**env, "BENCH_PROFILE_DIR": str(Path(profile_dir).resolve())}
+        api = gunicorn("services.contacts.app:create_app()", api_port, env, work / "contacts-api.log", **profiling)
         bare = gunicorn("bench.bare_app:create_app()", bare_port, env, work / "bare.log")
         try:
             auth = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
@@ -155,8 +198,10 @@ def measure(*, seconds: int = 10, connections: int = 16, paced_seconds: float = 
             body = json.dumps({"kind": "outreach", "occurred_at": datetime.now(UTC).isoformat(), "text": "hello"})
             script = work / "post.lua"
             script.write_text(WRK_SCRIPT.format(token=token, body=body, paths=", ".join(f'"{p}"' for p in paths)))
-            ceiling = wrk(f"http://127.0.0.1:{bare_port}/", script, seconds=seconds, connections=connections)
-            command = wrk(f"http://127.0.0.1:{api_port}/", script, seconds=seconds, connections=connections)
+            ceiling = wrk(f"http://127.0.0.1:{bare_port}/", script, seconds=seconds, connections=connections,
+                          server=bare.pid)
+            command = wrk(f"http://127.0.0.1:{api_port}/", script, seconds=seconds, connections=connections,
+                          server=api.pid)
             urls = [f"http://127.0.0.1:{api_port}{path}" for path in paths]
             time.sleep(2)  # let wrk's last requests drain
             # the latency at a load the command can take (half its own throughput), then at the goal's
@@ -169,6 +214,7 @@ def measure(*, seconds: int = 10, connections: int = 16, paced_seconds: float = 
                 server.wait(30)
     return {"endpoint": "POST /contacts/{id}/touchpoints", "wrk": {"threads": 2, "connections": connections,
                                                                    "seconds": seconds},
+            "gunicorn": gunicorn_settings(),
             "ceiling": ceiling, "command": command,
             "command_vs_ceiling": round(command["requests_per_second"] / ceiling["requests_per_second"], 3),
             "goal": ">= 0.6", "at_half_the_ceiling": half, "at_half_its_own_rate": sustainable, "p99_goal_ms": 30}

@@ -114,6 +114,7 @@ class EventCatalog:
         self._upcasters: dict[tuple[str, int], Callable[[dict], dict]] = {}
         self._readers: dict[tuple[str, int], Schema] = {}
         self._verbatims: dict[tuple[str, int], Callable[[dict[str, Any]], bool]] = {}
+        self._writers: dict[tuple[str, int], Schema] = {}
 
     # -- declaring the contract -------------------------------------------------------------
     def event(self, name: str, version: int = 1) -> Callable[[type[Schema]], type[Schema]]:
@@ -165,7 +166,7 @@ class EventCatalog:
                  meta: Metadata, at: datetime | None = None) -> dict[str, Any]:
         """Validate `recorded` against the newest schema of its type and wrap it in CloudEvents."""
         event_type = self.latest(recorded.name)
-        schema = event_type.schema()
+        schema = self._writer(event_type.name, event_type.version)
         errors = schema.validate(recorded.data)
         if errors:  # a programming error in the aggregate, never the client's fault
             raise ValueError(f"{recorded.name} breaks its contract: {errors}")
@@ -224,6 +225,14 @@ class EventCatalog:
         if check is None:
             check = self._verbatims[(name, version)] = _record_check(self._reader(name, version)) or _never
         return check
+
+    def _writer(self, name: str, version: int) -> Schema:
+        """The schema that validates and dumps what an aggregate records, one instance per type (as
+        `_reader`: built once, not per command; shared by a worker's threads, it keeps no state)."""
+        writer = self._writers.get((name, version))
+        if writer is None:
+            writer = self._writers[(name, version)] = self._types[(name, version)].schema()
+        return writer
 
     def _reader(self, name: str, version: int) -> Schema:
         """One schema instance per type, reused: building a marshmallow schema deep-copies its fields,

@@ -1,18 +1,25 @@
 """Load an aggregate from its stream, and save what it recorded as one atomic commit."""
 from __future__ import annotations
 
+import json
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
 from shared.aggregate import Aggregate
 from shared.errors import ConcurrencyConflict, PreconditionFailed
-from shared.events import EventCatalog, Metadata
+from shared.events import EventCatalog, Metadata, Recorded
 from shared.eventstore import Commit, EventStore
 from shared.tracing import traced
 
 A = TypeVar("A", bound=Aggregate)
 RETRIES_ON_LOST_RACE = 3
+# The decoded streams a repository keeps in its process (`_StreamCache`), counted in events: hundreds of
+# streams, at most about 10 MB per repository and worker (an event's data is a few hundred bytes as JSON)
+# within the APIs' 512 MiB limit for two workers (deploy/helm values.yaml).
+CACHED_EVENTS = 20_000
 
 
 @dataclass(frozen=True)
@@ -23,20 +30,100 @@ class Accepted:
     version: int
 
 
+class _Stream(NamedTuple):
+    epoch: int  # the store's erasure epoch it was decoded in
+    version: int  # how many events it holds (a stream's versions are 1, 2, ...)
+    ours: bool  # False: a stream of another aggregate type, which loads as empty
+    events: tuple[tuple[str, str], ...]  # (name, data as JSON) of each event as `catalog.read` gave it
+
+
+class _StreamCache:
+    """Every command loads its aggregate's whole stream, and decoding it (opening sealed fields, upcasting,
+    validating each event's data against its schema) was most of a command's time, growing with the
+    stream. So a repository keeps the streams it decoded, by id, and asks the store only for the
+    events after the version it has (`load_since`: one indexed read, usually empty or one commit).
+
+    Valid only as long as the store's version says so (what it holds is a prefix of the stream, and
+    whatever was appended since is read), and only within one erasure epoch of the store
+    (`SealingEventStore.erasure_epoch`): the whole cache is dropped as soon as this process would read
+    any subject's data as erased, just when its cached data keys are dropped. It holds what
+    `OpenedValues` (shared.keys.fields) already keeps of the opened fields in this process, no more,
+    as JSON: each load gets fresh objects, so an aggregate changing its state cannot change the cache.
+    Bounded by `CACHED_EVENTS`, least recently used out first; safe across a worker's threads."""
+
+    def __init__(self, limit: int = CACHED_EVENTS) -> None:
+        self.limit = limit
+        self._streams: OrderedDict[str, _Stream] = OrderedDict()
+        self._events = 0
+        self._epoch = 0  # the newest erasure epoch seen (they only grow)
+        self._lock = threading.Lock()
+
+    def get(self, stream_id: str, epoch: int) -> _Stream | None:
+        with self._lock:
+            found = self._streams.get(stream_id)
+            if found is None or found.epoch != epoch:
+                return None
+            self._streams.move_to_end(stream_id)
+            return found
+
+    def put(self, stream_id: str, stream: _Stream) -> None:
+        with self._lock:
+            if stream.epoch < self._epoch:
+                return  # decoded before an erasure this cache has seen: never kept
+            if stream.epoch > self._epoch:  # an erasure since: nothing decoded before it is valid any more
+                self._streams.clear()
+                self._events, self._epoch = 0, stream.epoch
+            old = self._streams.pop(stream_id, None)
+            if old is not None and old.epoch == stream.epoch and old.version > stream.version:
+                stream = old  # another thread read further meanwhile
+            if old is not None:
+                self._events -= len(old.events)
+            self._streams[stream_id] = stream
+            self._events += len(stream.events)
+            while self._events > self.limit and len(self._streams) > 1:
+                self._events -= len(self._streams.popitem(last=False)[1].events)
+
+
 class Repository(Generic[A]):
     def __init__(self, store: EventStore, catalog: EventCatalog, aggregate: type[A]) -> None:
         self.store, self.catalog, self.aggregate = store, catalog, aggregate
+        self._cache = _StreamCache()
 
     def load(self, aggregate_id: str) -> A:
         """The aggregate as of its newest event (version 0 if the stream is empty).
 
         A stream of another aggregate type (an id from the wrong endpoint) loads as empty: to the
         caller it does not exist."""
-        envelopes = self.store.load(aggregate_id)
-        if envelopes and envelopes[0].get("streamtype") != self.aggregate.stream_type:
-            envelopes = []
-        history = [self.catalog.read(envelope) for envelope in envelopes]
-        return self.aggregate.from_history(aggregate_id, history)
+        return self.aggregate.from_history(aggregate_id, self._history(aggregate_id))
+
+    def _history(self, stream_id: str) -> list[Recorded]:
+        """The stream's events, decoded: from this process's cache and the events appended since."""
+        epoch_of = getattr(self.store, "erasure_epoch", None)
+        epoch = epoch_of() if epoch_of is not None else 0  # a store that seals nothing: one epoch
+        cached = self._cache.get(stream_id, epoch)
+        if cached is None:
+            envelopes = self.store.load(stream_id)
+            ours = not envelopes or envelopes[0].get("streamtype") == self.aggregate.stream_type
+            cached = _Stream(epoch, 0, ours, ())
+        else:
+            envelopes = self.store.load_since(stream_id, cached.version)
+            if not envelopes:
+                return self._decoded(cached)
+            ours = cached.ours if cached.version else envelopes[0].get("streamtype") == self.aggregate.stream_type
+        # only the events' data are kept (as JSON); the rest of an envelope is the store's business
+        added = tuple((read.name, json.dumps(read.data)) for read in map(self.catalog.read, envelopes)) \
+            if ours else ()
+        stream = _Stream(epoch, cached.version + len(envelopes), ours, cached.events + added)
+        self._cache.put(stream_id, stream)
+        return self._decoded(stream)
+
+    @staticmethod
+    def _decoded(stream: _Stream) -> list[Recorded]:
+        if not stream.ours or not stream.events:
+            return []
+        # one parse of the whole stream (a JSON array of the events' data) costs less than one per event
+        datas = json.loads("[" + ",".join(data for _, data in stream.events) + "]")
+        return [Recorded(name, data) for (name, _), data in zip(stream.events, datas, strict=True)]
 
     def save(self, aggregate: A, meta: Metadata) -> Commit | None:
         """Append the pending events at the version the aggregate was loaded at (409 on a lost race), with

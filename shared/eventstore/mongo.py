@@ -260,6 +260,12 @@ class MongoEventStore:
         return [event for doc in docs for event in json.loads(doc["events"])]
 
     @transient_errors
+    def load_since(self, stream_id: str, after_version: int) -> list[dict[str, Any]]:
+        docs = self._db.commits.find({"stream_id": stream_id, "first_version": {"$gt": after_version}},
+                                     {"events": 1}).sort("first_version", ASCENDING)
+        return [event for doc in docs for event in json.loads(doc["events"])]
+
+    @transient_errors
     def stream_version(self, stream_id: str) -> int:
         return self._version(self._db, stream_id)
 

@@ -17,6 +17,7 @@ anything not sealed is returned unchanged, so events written before encryption r
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 from typing import Any
@@ -84,7 +85,9 @@ class OpenedValues:
 
     def put(self, place: tuple[str, str, str], plain: bytes, value: Any) -> None:
         if len(self._values) >= self.size:
-            self._values.pop(next(iter(self._values)), None)
+            # another thread of the worker (gthread) may change the dict meanwhile: then it made room itself
+            with contextlib.suppress(StopIteration, RuntimeError):
+                self._values.pop(next(iter(self._values)), None)
         self._values[place] = value if isinstance(value, str) else plain
 
     def clear(self) -> None:

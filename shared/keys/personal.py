@@ -193,6 +193,14 @@ class SealingEventStore:
     def load(self, stream_id: str) -> list[dict[str, Any]]:
         return [self.personal.open(e) for e in self.inner.load(stream_id)]
 
+    def load_since(self, stream_id: str, after_version: int) -> list[dict[str, Any]]:
+        return [self.personal.open(e) for e in self.inner.load_since(stream_id, after_version)]
+
+    def erasure_epoch(self) -> int:
+        """Changes whenever this process may have to read some subject's data as erased from now on
+        (`DataKeys.erasure_epoch`): what a cache of opened data is valid for."""
+        return self.personal.keys.erasure_epoch()
+
     def claim(self, scope: str, value: str, owner: str) -> str | None:
         return self.inner.claim(scope, self.personal.blind(scope, value), owner)
 

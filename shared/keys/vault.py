@@ -88,6 +88,7 @@ class DataKeys:
         self._revalidate_at = 0.0
         self._last_erased_at: str | None = None
         self._erased: set[str] | None = None  # the shredded subjects, loaded when first asked
+        self._epoch = 0  # one more each time the cache is dropped for an erasure (`erasure_epoch`)
 
     # -- wrapping ---------------------------------------------------------------------------------
     def _wrap(self, subject: str, key_id: str, key: bytes, master: MasterKey) -> bytes:
@@ -128,7 +129,19 @@ class DataKeys:
             with self._lock:
                 self._cache.clear()
                 self._erased = None
+                self._epoch += 1
             self._last_erased_at = erased_at
+
+    def erasure_epoch(self) -> int:
+        """A number that changes as soon as this process drops a key for an erasure: when it sees (asking
+        the key store at most every `REVALIDATE_SECONDS`, like the key cache) that a key was shredded
+        since, or is told to `forget` a subject. What this process keeps of opened personal data beyond
+        the keys themselves (shared.repository's cache of decoded streams) is valid for one epoch only,
+        so it stops showing an erased subject's data exactly when a cached key would."""
+        now = time.monotonic()
+        if now >= self._revalidate_at:
+            self._revalidate(now)
+        return self._epoch
 
     # -- use ----------------------------------------------------------------------------------------
     def key_for(self, subject: str) -> tuple[str, bytes]:
@@ -184,6 +197,7 @@ class DataKeys:
                 if entry is not None:
                     self._cache.pop(entry[1], None)
             self._erased = None  # asked again: the subject may just have been erased
+            self._epoch += 1
 
     def rotate(self, page_size: int = 500) -> int:
         """Rewrap every live data key still wrapped by a previous master key under the current one;

@@ -83,6 +83,57 @@ def test_stream_version_counts_events_not_commits(event_store):
     assert event_store.load(unique_name("other")) == []
 
 
+def test_load_since_returns_the_events_of_the_commits_after_a_version(event_store):
+    # given a stream of three commits: one event, two events, one event
+    stream = unique_name("s")
+    written = events(stream, 1, 1) + events(stream, 2, 2) + events(stream, 4, 1)
+    event_store.append(stream, STREAM_TYPE, 0, written[:1])
+    event_store.append(stream, STREAM_TYPE, 1, written[1:3])
+    event_store.append(stream, STREAM_TYPE, 3, written[3:])
+
+    # then what a reader holding the stream up to a commit's last version misses is what follows it
+    assert event_store.load_since(stream, 0) == written
+    assert event_store.load_since(stream, 1) == written[1:]
+    assert event_store.load_since(stream, 3) == written[3:]
+    assert event_store.load_since(stream, 4) == []
+    assert event_store.load_since(unique_name("other"), 0) == []
+
+
+def test_threads_appending_at_the_same_version_exactly_one_wins_and_every_win_is_stored(event_store):
+    """An API worker's threads append together (the SQLite adapter commits them in one transaction):
+    each append still stands or falls alone, and what was acknowledged is there."""
+    streams = [unique_name("s") for _ in range(4)]
+    won: list[tuple[str, int]] = []
+    lost: list[ConcurrencyConflict] = []
+    lock = threading.Lock()
+
+    def writer(n: int) -> None:
+        for version in range(5):
+            stream = streams[(n + version) % len(streams)]
+            try:
+                event_store.append(stream, STREAM_TYPE, event_store.stream_version(stream),
+                                   [event(stream, 0, writer=n)])
+            except ConcurrencyConflict as conflict:
+                with lock:
+                    lost.append(conflict)
+            else:
+                with lock:
+                    won.append((stream, n))
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    # then every acknowledged append is in its stream, once, and the versions are 1, 2, ... without a gap
+    assert len(won) + len(lost) == 40 and won
+    for stream in streams:
+        stored = [e["data"]["writer"] for e in event_store.load(stream)]
+        assert sorted(stored) == sorted(n for s, n in won if s == stream)
+        assert event_store.stream_version(stream) == len(stored)
+
+
 @pytest.mark.parametrize("expected", [0, 1, 3])
 def test_append_at_a_stale_or_future_expected_version_raises_concurrency_conflict_and_writes_nothing(
         event_store, expected):

@@ -1,8 +1,13 @@
-"""SQLite-only behaviour: many processes opening one new file at once (what `make run` does)."""
+"""SQLite-only behaviour: many processes opening one new file at once (what `make run` does), and the
+event store's group commit (threads' appends committed together, each acknowledged once durable)."""
 from __future__ import annotations
 
 import multiprocessing
+import sqlite3
+import threading
 from pathlib import Path
+
+import pytest
 
 
 def _open(path: str, barrier: multiprocessing.synchronize.Barrier) -> None:
@@ -45,3 +50,70 @@ def test_a_shredded_key_is_gone_from_the_files_bytes_not_only_from_its_rows(tmp_
     assert keys.shred("student:s-7")
     assert record.wrapped not in on_disk()
     assert store.by_subject("student:s-8") is not None  # the others are kept
+
+
+def test_appends_that_arrive_while_one_commits_are_committed_together_and_each_waits_for_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from shared.errors import ConcurrencyConflict
+    from shared.eventstore.sqlite import SQLiteEventStore
+    from shared.sqlite import SQLiteDatabase
+
+    store = SQLiteEventStore(f"sqlite:///{tmp_path}/events.db")
+    store.append("taken", "thing", 0, [{"n": 0}])
+    commits: list[int] = []  # how many parts each transaction committed
+    first_in, release = threading.Event(), threading.Event()
+    real = SQLiteDatabase._commit_together
+
+    def observed(self: SQLiteDatabase, batch: list) -> None:
+        if not commits:  # hold the first commit until the others have queued behind it
+            first_in.set()
+            release.wait(10)
+        commits.append(len(batch))
+        real(self, batch)
+
+    monkeypatch.setattr(SQLiteDatabase, "_commit_together", observed)
+    answers: dict[str, object] = {}
+
+    def append(stream: str, expected: int) -> None:
+        try:
+            answers[stream] = store.append(stream, "thing", expected, [{"n": 1}])
+        except ConcurrencyConflict as conflict:
+            answers[stream] = conflict
+
+    first = threading.Thread(target=append, args=("s-0", 0))
+    first.start()
+    assert first_in.wait(10)
+    others = [threading.Thread(target=append, args=(f"s-{n}", 0)) for n in range(1, 6)]
+    others.append(threading.Thread(target=append, args=("taken", 0)))  # a lost race among them
+    for thread in others:
+        thread.start()
+    while len(store.db._queue) < len(others):  # every one of them waits behind the first commit
+        threading.Event().wait(0.01)
+    assert not any(answers.get(f"s-{n}") for n in range(1, 6))  # nobody answered before its commit
+    release.set()
+    for thread in [first, *others]:
+        thread.join(10)
+
+    # then the five appends and the refused one went in one transaction after the first; the refused
+    # one alone failed, and every acknowledged commit is durable, read through a new connection
+    assert commits == [1, 6]
+    assert isinstance(answers["taken"], ConcurrencyConflict)
+    fresh = sqlite3.connect(str(tmp_path / "events.db"))
+    stored = {row[0] for row in fresh.execute("SELECT stream_id FROM commits WHERE first_version = 1")}
+    assert stored == {"taken", *(f"s-{n}" for n in range(6))}
+    assert fresh.execute("SELECT COUNT(*) FROM commits WHERE stream_id = 'taken'").fetchone()[0] == 1
+    positions = [answers[f"s-{n}"].position for n in range(6)]  # type: ignore[attr-defined]
+    assert len(set(positions)) == 6
+
+
+def test_an_append_inside_its_threads_own_transaction_joins_it_and_is_undone_with_it(tmp_path: Path) -> None:
+    from shared.eventstore.sqlite import SQLiteEventStore
+
+    store = SQLiteEventStore(f"sqlite:///{tmp_path}/events.db")
+    store.append("s", "thing", 0, [{"n": 1}])
+
+    # an append inside a transaction of its own thread joins it: rolled back with it, nothing is stored
+    with pytest.raises(RuntimeError), store.db.write():
+        store.append("s", "thing", 1, [{"n": 2}])
+        raise RuntimeError("the enclosing transaction fails")
+    assert store.stream_version("s") == 1

@@ -66,3 +66,21 @@ def test_the_funnel_query_hook_times_every_call_after_the_warm_up() -> None:
     result = measure_funnel_query(lambda: calls.append(1), repeats=50, warmup=5)
     assert len(calls) == 55 and result["queries"] == 50
     assert 0 <= result["p50_ms"] <= result["p99_ms"] <= result["max_ms"]
+
+
+def test_only_the_command_api_part_runs_with_only_api_under_the_apis_worker_settings(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    subprocess.run([sys.executable, "-m", "bench", "--profiles", "embedded", "--only", "api",
+                    "--embedded-api-seconds", "1", "--out", str(out)], cwd=ROOT, check=True, capture_output=True)
+    embedded = json.loads(out.read_text())["profiles"]["embedded"]
+    assert list(embedded) == ["api"]
+    api = embedded["api"]
+    assert api["gunicorn"] == {"workers": 2, "worker_class": "gthread", "threads": 4}
+    assert api["command"]["non_2xx"] == 0 and api["command"]["server_cpu_ms_per_request"] > 0
+    assert api["ceiling"]["server_cpu_ms_per_request"] > 0
+
+
+def test_only_refuses_a_part_it_does_not_know() -> None:
+    refused = subprocess.run([sys.executable, "-m", "bench", "--only", "api,rebuilds"], cwd=ROOT,
+                             capture_output=True, text=True)
+    assert refused.returncode == 2 and "rebuilds" in refused.stderr

@@ -88,3 +88,18 @@ def test_every_api_process_loads_the_redacting_logger_from_gunicorn_conf() -> No
         check=True,
     ).stdout
     assert re.search(r"^logger_class\s+= shared\.web\.logs\.RedactingAccessLogger$", printed, re.M)
+
+
+def test_worker_settings_are_set_in_gunicorn_conf_only_and_the_front_end_alone_keeps_sync_workers() -> None:
+    """One place for every deployment (the Chart's commands equal the Procfile's: tests/deploy), which
+    bench/api.py's ceiling runs under too."""
+    conf = (ROOT / "gunicorn.conf.py").read_text()
+    assert re.search(r'^workers = 2$', conf, re.M) and re.search(r'^worker_class = "gthread"$', conf, re.M)
+    assert re.search(r"^threads = 4$", conf, re.M)
+    for command in gunicorn_commands():
+        flags = [a for a in command if a in ("-w", "--workers", "-k", "--worker-class", "--threads")]
+        if command[-1] == "services.web.app:create_app()":
+            assert command[1:5] == ["--worker-class", "sync", "--threads", "1"], command
+        else:
+            assert flags == [], command
+    assert "--workers" not in (ROOT / "Dockerfile").read_text()
