@@ -14,7 +14,8 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import requests
@@ -106,6 +107,16 @@ class Platform:
                 codes[name] = process.wait()
         self.processes.clear()
         return codes
+
+    @contextmanager
+    def running(self, *names: str) -> Iterator[Platform]:
+        """The named processes started for the block, then stopped; each must exit cleanly."""
+        try:
+            self.start(*names)
+            yield self
+        finally:
+            codes = self.stop()
+            assert all(code == 0 for code in codes.values()), (codes, self.dump_logs())
 
     def dump_logs(self) -> str:
         return "\n".join(f"--- {name}\n{path.read_text(errors='replace')[-4000:]}" for name, path in self.logs.items())

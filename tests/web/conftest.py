@@ -40,13 +40,9 @@ LINKEDIN = (
 def web_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     data = tmp_path_factory.mktemp("web-platform")
     # the settings page registers webhooks to a loopback receiver (only public addresses otherwise)
-    platform = Platform(data, {**profile_env("embedded", data), "WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8"})
-    try:
-        platform.start(*PROCESSES)
+    with Platform(data, {**profile_env("embedded", data), "WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8"}).running(
+            *PROCESSES) as platform:
         yield platform
-    finally:
-        codes = platform.stop()
-        assert all(code == 0 for code in codes.values()), (codes, platform.dump_logs())
 
 
 def csrf_token(html: str) -> str:

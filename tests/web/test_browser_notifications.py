@@ -34,14 +34,9 @@ ACTION = "Send Grace the article on compilers"
 @pytest.fixture(scope="module")
 def notifying_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     data = tmp_path_factory.mktemp("web-notifying")
-    platform = Platform(data, {**profile_env("embedded", data), "WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
-                               "FOLLOWUPS_ANNOUNCE_INTERVAL_SECONDS": "1"})
-    try:
-        platform.start(*PROCESSES)
+    with Platform(data, {**profile_env("embedded", data), "WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
+                         "FOLLOWUPS_ANNOUNCE_INTERVAL_SECONDS": "1"}).running(*PROCESSES) as platform:
         yield platform
-    finally:
-        codes = platform.stop()
-        assert all(code == 0 for code in codes.values()), (codes, platform.dump_logs())
 
 
 class GoneReceiver:
