@@ -117,3 +117,24 @@ def test_an_append_inside_its_threads_own_transaction_joins_it_and_is_undone_wit
         store.append("s", "thing", 1, [{"n": 2}])
         raise RuntimeError("the enclosing transaction fails")
     assert store.stream_version("s") == 1
+
+
+def test_a_commit_that_fails_fails_every_part_of_its_batch_stores_none_and_leaves_the_database_usable(
+        tmp_path: Path) -> None:
+    """SQLite checks a deferred foreign key at COMMIT: a batch whose COMMIT fails is rolled back whole,
+    each part raises that failure (none is told it succeeded), and the next group commit works."""
+    from shared.sqlite import SQLiteDatabase
+
+    db = SQLiteDatabase(str(tmp_path / "fk.db"))
+    db.conn.executescript("PRAGMA foreign_keys = ON;"
+                          "CREATE TABLE parents (id INTEGER PRIMARY KEY);"
+                          "CREATE TABLE children (id INTEGER PRIMARY KEY, parent INTEGER"
+                          " REFERENCES parents (id) DEFERRABLE INITIALLY DEFERRED);")
+    with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
+        db.write_together(lambda conn: conn.execute("INSERT INTO children (parent) VALUES (42)").lastrowid)
+    assert not db.conn.in_transaction
+    assert db.conn.execute("SELECT COUNT(*) FROM children").fetchone()[0] == 0
+
+    assert db.write_together(lambda conn: conn.execute("INSERT INTO parents (id) VALUES (42)").lastrowid) == 42
+    fresh = sqlite3.connect(str(tmp_path / "fk.db"))
+    assert fresh.execute("SELECT id FROM parents").fetchall() == [(42,)]
