@@ -114,7 +114,8 @@ class Repository(Generic[A]):
         added = tuple((read.name, json.dumps(read.data)) for read in map(self.catalog.read, envelopes)) \
             if ours else ()
         stream = _Stream(epoch, cached.version + len(envelopes), ours, cached.events + added)
-        self._cache.put(stream_id, stream)
+        if stream.events:  # an empty or foreign stream (an unknown id, a 404) is not kept: ids cost no memory
+            self._cache.put(stream_id, stream)
         return self._decoded(stream)
 
     @staticmethod

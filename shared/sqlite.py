@@ -6,6 +6,7 @@ IMMEDIATE` takes the write lock up front so read-then-write sequences cannot int
 """
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import sqlite3
@@ -101,11 +102,24 @@ class SQLiteDatabase:
             raise TransientError(f"sqlite busy: {exc}") from exc
         try:
             yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        else:
             conn.execute("COMMIT")
+        except BaseException:
+            self._abandon(conn)
+            raise
+
+    def _abandon(self, conn: sqlite3.Connection) -> None:
+        """Undo a transaction that did not commit. A connection that cannot even roll back (a disk
+        error) is closed and forgotten: left open in its transaction, it would hold the write lock, and
+        this thread's next write would join that transaction instead of beginning its own."""
+        try:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+        if conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
+            self._local.conn = None
 
     def write_together(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """`work` in a write transaction, committed together with whatever other threads of this process
@@ -156,9 +170,10 @@ class SQLiteDatabase:
         wait for each other far longer than a commit takes; the file lock wakes the next at once.
         Writers that do not group-commit (relays, claims) still take SQLite's lock the usual way:
         the file lock orders, SQLite's lock still guards."""
-        conn = self.conn
-        turns = self._turn_file()
+        committed, failure, turns = False, None, None
         try:
+            conn = self.conn
+            turns = self._turn_file()
             if turns is not None:
                 fcntl.flock(turns, fcntl.LOCK_EX)
             try:
@@ -174,22 +189,24 @@ class SQLiteDatabase:
                         conn.execute("ROLLBACK TO part")
                         part.error = exc
                     conn.execute("RELEASE part")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+                conn.execute("COMMIT")
+                committed = True
+            finally:
+                if not committed:  # a COMMIT that failed leaves the transaction open: undo it all
+                    self._abandon(conn)
         except BaseException as exc:  # nothing of the batch was committed: each part fails with this
-            if conn.in_transaction:  # a COMMIT that failed leaves the transaction open: undo it all
-                conn.execute("ROLLBACK")
-            for part in batch:
-                if part.error is None:
-                    part.value, part.error = None, exc
+            failure = exc
         finally:
             if turns is not None:
                 fcntl.flock(turns, fcntl.LOCK_UN)
             with self._group:
                 for part in batch:
+                    if not committed and part.error is None:  # never told it succeeded
+                        part.value = None
+                        part.error = failure or TransientError("the group commit did not complete")
                     part.done = True
+        if failure is not None and not isinstance(failure, Exception):
+            raise failure  # an interrupt or exit: every part was told, now it goes on up
 
     def execute(self, sql: str, params: tuple | list = ()) -> sqlite3.Cursor:
         return self.conn.execute(sql, params)

@@ -12,11 +12,15 @@ kept between requests, and it is imported when a chart is drawn, not when the AP
 from __future__ import annotations
 
 import io
+import threading
 from typing import Any
 from xml.sax.saxutils import escape
 
 from services.analytics.domain import STEPS
 
+# matplotlib's rc settings are global and not thread-safe: `rc_context` saves and restores them around a
+# save, so two of an API worker's threads (gthread) saving at once would restore each other's settings
+_RENDERING = threading.Lock()
 MOST_SERIES = 8  # more groups than this make an unreadable chart: the largest are drawn, the desc says so
 STEP_LABELS = {"contacted": "Contacted", "replied": "Replied", "interview_scheduled": "Interview\nscheduled",
                "interview_held": "Interview\nheld", "thank_you_sent": "Thank-you\nsent",
@@ -32,7 +36,7 @@ def _render(figure: Any) -> str:
 
     buffer = io.StringIO()
     # a fixed salt and no date: the same table gives the same bytes
-    with matplotlib.rc_context({"svg.hashsalt": "careerloop", "svg.fonttype": "none"}):
+    with _RENDERING, matplotlib.rc_context({"svg.hashsalt": "careerloop", "svg.fonttype": "none"}):
         figure.savefig(buffer, format="svg", metadata={"Date": None}, bbox_inches="tight")
     return buffer.getvalue()
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -311,6 +312,8 @@ class ReadModels:
 
     def __post_init__(self) -> None:
         self._cached: tuple[str, Facts] | None = None
+        # an API worker's threads asking at once after a batch read the read models once, not each
+        self._loading = threading.Lock()
 
     def facts(self, *, with_activity: bool = False) -> Facts:
         """Every document a query aggregates. Kept in this process until the projection applies its
@@ -320,17 +323,18 @@ class ReadModels:
         def every(collection: Collection) -> list[dict[str, Any]]:
             return list(iterate(collection, {}, page_size=2000))
 
-        version = (self.meta.get(META_ID) or {}).get("updated_at")
-        if self._cached is None or self._cached[0] != version or version is None:
-            facts = Facts(pairs=every(self.pairs), interviews=every(self.interviews),
-                          contacts={d["_id"]: d for d in every(self.contacts)},
-                          cohorts={d["_id"]: d.get("records") or [] for d in every(self.cohorts)})
-            self._cached = (version, facts) if version is not None else None
-        else:
-            facts = self._cached[1]
-        if with_activity and facts.activity is None:
-            facts.activity = every(self.activity)
-        return facts
+        with self._loading:
+            version = (self.meta.get(META_ID) or {}).get("updated_at")
+            if self._cached is None or self._cached[0] != version or version is None:
+                facts = Facts(pairs=every(self.pairs), interviews=every(self.interviews),
+                              contacts={d["_id"]: d for d in every(self.contacts)},
+                              cohorts={d["_id"]: d.get("records") or [] for d in every(self.cohorts)})
+                self._cached = (version, facts) if version is not None else None
+            else:
+                facts = self._cached[1]
+            if with_activity and facts.activity is None:
+                facts.activity = every(self.activity)
+            return facts
 
     def state(self) -> dict[str, Any]:
         """The definition the read models were built with, and how fresh they are."""

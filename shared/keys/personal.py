@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -179,12 +180,17 @@ class SealingEventStore:
     def __init__(self, inner: EventStore, personal: PersonalData | Callable[[], PersonalData]) -> None:
         self.inner = inner
         self._personal = personal
+        self._making = threading.Lock()
 
     @property
     def personal(self) -> PersonalData:
-        if not isinstance(self._personal, PersonalData):
-            self._personal = self._personal()
-        return self._personal
+        current = self._personal  # read once: another thread may replace the factory meanwhile
+        if isinstance(current, PersonalData):
+            return current
+        with self._making:  # an API worker's first requests arrive in several threads: one key store
+            if not isinstance(self._personal, PersonalData):
+                self._personal = self._personal()
+            return self._personal
 
     def append(self, stream_id: str, stream_type: str, expected_version: int,
                events: Sequence[dict[str, Any]]) -> Commit:

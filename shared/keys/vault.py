@@ -106,10 +106,14 @@ class DataKeys:
         return AESGCM(master.key).decrypt(wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:],
                                           _aad(record.subject, record.key_id))
 
-    def _remember(self, record: KeyRecord, key: bytes) -> tuple[str, bytes]:
+    def _remember(self, record: KeyRecord, key: bytes, epoch: int) -> tuple[str, bytes]:
+        """Cache a key read in erasure epoch `epoch`, unless the epoch moved meanwhile: another thread
+        may have dropped the cache for a shredding that this read came just before, and caching the key
+        now would put a shredded key back for `cache_seconds` (the caller still gets it, once)."""
         until = time.monotonic() + self.cache_seconds
         with self._lock:
-            self._cache[record.subject] = self._cache[record.key_id] = (until, record.key_id, key)
+            if self._epoch == epoch:
+                self._cache[record.subject] = self._cache[record.key_id] = (until, record.key_id, key)
         return record.key_id, key
 
     def _cached(self, name: str) -> tuple[str, bytes] | None:
@@ -149,22 +153,24 @@ class DataKeys:
         cached = self._cached(subject)
         if cached is not None:
             return cached
+        epoch = self._epoch  # before the read: see `_remember`
         record = self.store.by_subject(subject)
         if record is None:
             key_id, key = secrets.token_hex(16), AESGCM.generate_key(bit_length=256)
             record = self.store.create(KeyRecord(subject, key_id, self._wrap(subject, key_id, key, self.master),
                                                  self.master.key_id, isoformat(utcnow())))
-        return self._remember(record, self._unwrap(record))
+        return self._remember(record, self._unwrap(record), epoch)
 
     def key_by_id(self, key_id: str) -> bytes:
         """The data key a ciphertext names; `SubjectErased` once shredded (or never known)."""
         cached = self._cached(key_id)
         if cached is not None:
             return cached[1]
+        epoch = self._epoch  # before the read: see `_remember`
         record = self.store.by_key_id(key_id)
         if record is None:
             raise SubjectErased(key_id)
-        return self._remember(record, self._unwrap(record))[1]
+        return self._remember(record, self._unwrap(record), epoch)[1]
 
     def shred(self, subject: str) -> bool:
         """Delete the subject's data key (keeping a tombstone); False when it was shredded already."""

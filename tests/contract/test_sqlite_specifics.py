@@ -138,3 +138,43 @@ def test_a_commit_that_fails_fails_every_part_of_its_batch_stores_none_and_leave
     assert db.write_together(lambda conn: conn.execute("INSERT INTO parents (id) VALUES (42)").lastrowid) == 42
     fresh = sqlite3.connect(str(tmp_path / "fk.db"))
     assert fresh.execute("SELECT id FROM parents").fetchall() == [(42,)]
+    # the same through a plain write transaction
+    with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"), db.write() as conn:
+        conn.execute("INSERT INTO children (parent) VALUES (7)")
+    assert not db.conn.in_transaction and db.conn.execute("SELECT COUNT(*) FROM children").fetchone()[0] == 0
+
+
+class _Failing:
+    """A connection whose COMMIT and ROLLBACK fail (a disk that went away), the rest passed through."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.real, self.closed = conn, False
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.real, name)
+
+    def execute(self, sql: str, *args: object) -> sqlite3.Cursor:
+        if sql in ("COMMIT", "ROLLBACK"):
+            raise sqlite3.OperationalError("disk I/O error")
+        return self.real.execute(sql, *args)
+
+    def close(self) -> None:
+        self.closed = True
+        self.real.close()
+
+
+def test_a_connection_that_can_neither_commit_nor_roll_back_fails_its_batch_and_is_replaced(tmp_path: Path) -> None:
+    import os
+
+    from shared.sqlite import SQLiteDatabase
+
+    db = SQLiteDatabase(str(tmp_path / "io.db"))
+    db.conn.execute("CREATE TABLE rows (id INTEGER PRIMARY KEY)")
+    failing = _Failing(db.conn)
+    db._local.conn, db._local.pid = failing, os.getpid()
+    with pytest.raises(sqlite3.OperationalError, match="disk I/O"):
+        db.write_together(lambda conn: conn.execute("INSERT INTO rows (id) VALUES (1)").lastrowid)
+    # the stuck connection was closed and forgotten: the next write begins afresh, nothing joins it
+    assert failing.closed and db.conn is not failing
+    assert db.write_together(lambda conn: conn.execute("INSERT INTO rows (id) VALUES (2)").lastrowid) == 2
+    assert sqlite3.connect(str(tmp_path / "io.db")).execute("SELECT id FROM rows").fetchall() == [(2,)]

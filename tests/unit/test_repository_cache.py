@@ -6,13 +6,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from services.contacts.domain import Contact
 from shared.contracts.contacts import CONTACTS
 from shared.events import Metadata
 from shared.eventstore.sqlite import SQLiteEventStore
 from shared.keys.personal import PersonalData, SealingEventStore, contact_subject
 from shared.keys.sqlite import SQLiteKeyStore
-from shared.keys.vault import DataKeys, MasterKey
+from shared.keys.vault import DataKeys, MasterKey, SubjectErased
 from shared.repository import Repository
 
 META = Metadata(actor="s-1", correlation_id="c-1")
@@ -97,3 +99,37 @@ def test_a_stream_of_another_aggregate_type_loads_as_empty_from_the_cache_too(tm
     repository = Repository(store, CONTACTS, Contact)
     assert not repository.load("other").exists
     assert not repository.load("other").exists
+
+
+def test_a_key_read_just_before_its_shredding_is_not_cached_after_the_cache_was_dropped(tmp_path: Path) -> None:
+    """Two threads of a worker: one reads a data key from the store, the subject is shredded and another
+    thread drops the key cache for it (the epoch moves) before the first caches what it read. That key
+    must not go back into the cache: the next read of the subject's data finds it erased."""
+    key_store = SQLiteKeyStore(f"sqlite:///{tmp_path}/keys.db")
+    keys = DataKeys(key_store, MasterKey.generate("m1"))
+    key_id, _ = keys.key_for("student:s-1")
+    keys.forget("student:s-1")  # nothing cached: the next ask reads the store
+    read_record = key_store.by_key_id
+
+    def read_then_shredded(wanted: str) -> Any:
+        record = read_record(wanted)  # read before the shredding ...
+        key_store.shred("student:s-1", "2026-12-07T12:00:00Z")  # ... which lands now,
+        keys.forget("student:s-1")  # and another thread drops the cache for it
+        return record
+
+    key_store.by_key_id = read_then_shredded  # type: ignore[method-assign]
+    keys.key_by_id(key_id)  # the reading thread still gets the key it read, once
+    key_store.by_key_id = read_record  # type: ignore[method-assign]
+    with pytest.raises(SubjectErased):
+        keys.key_by_id(key_id)
+
+
+def test_unknown_ids_are_not_kept(tmp_path: Path) -> None:
+    """Commands to ids that do not exist (404s) cost a read each, never memory: the cache holds streams."""
+    _, _, store = stores(tmp_path)
+    repository = Repository(store, CONTACTS, Contact)
+    for n in range(50):
+        assert repository.load(f"missing-{n}").version == 0
+    added(repository)
+    repository.load("c-1")
+    assert list(repository._cache._streams) == ["c-1"]
