@@ -51,6 +51,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("CAREERLOOP_JWT_AUDIENCE", "", "Required `aud` of tokens, when set."),
     Variable("MAX_BODY_BYTES", "5242880", "Largest accepted request body (imports included); larger bodies get 413."),
     Variable("IDEMPOTENCY_TTL_SECONDS", "86400", "How long a POST's first response is kept for retries with the same Idempotency-Key."),
+    Variable("IDEMPOTENCY_LEASE_SECONDS", "60", "How long a POST with an Idempotency-Key holds the key while it runs; a retry after that, finding no answer stored (the first attempt was cut off), takes the key over: it answers from what the first attempt appended, or carries out the request if it appended nothing. Keep it above the longest a POST may run (an import: see `IMPORT_MAX_ROWS`); an attempt that runs longer appends nothing more once taken over."),
     Variable("READ_YOUR_WRITES_WAIT_SECONDS", "3", "How long a query with `min_version` waits for its projection before answering 503 with Retry-After."),
     Variable("IMPORT_MAX_BYTES", "4194304", "Largest contact file `POST /imports` reads (at most `MAX_BODY_BYTES`); a larger one gets 413 naming this limit."),
     Variable("IMPORT_MAX_ROWS", "3000", "Most records (rows or vCards, empty ones included) one import may hold; a file with more gets 413 naming this limit and adds nothing. An import runs within one request (about 4 ms a record on SQLite: raise the API's gunicorn `--timeout` with it) and its report is one event (at most 4000, to stay under Kafka's default 1 MB message)."),

@@ -29,6 +29,15 @@ class ConcurrencyConflict(Conflict):
         self.stream_id, self.expected, self.actual = stream_id, expected, actual
 
 
+class RequestSuperseded(Conflict):
+    """An idempotent request's attempt ran past its lease and a retry took its key over: the attempt
+    appends nothing more (the retry answers for the key)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__("a retry with this Idempotency-Key took over from this request, which ran too long")
+        self.key = key
+
+
 class PreconditionFailed(CareerloopError):
     """An If-Match header names a version that is no longer current (answered 412)."""
 

@@ -5,14 +5,19 @@ import json
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Generic, NamedTuple, TypeVar
 
 from shared.aggregate import Aggregate
 from shared.errors import ConcurrencyConflict, PreconditionFailed
 from shared.events import EventCatalog, Metadata, Recorded
-from shared.eventstore import Commit, EventStore
+from shared.eventstore import Commit, EventStore, RequestLease
 from shared.tracing import traced
+
+# The idempotent request (`Idempotency-Key`, `shared.web.api`) this thread is handling, if any: its commits
+# record the key, so a retry after the request was cut off can find what it appended.
+idempotent_request: ContextVar[RequestLease | None] = ContextVar("idempotent_request", default=None)
 
 A = TypeVar("A", bound=Aggregate)
 RETRIES_ON_LOST_RACE = 3
@@ -138,7 +143,7 @@ class Repository(Generic[A]):
                                   owner_id=aggregate.owner_id or "", meta=meta)
             for i, event in enumerate(aggregate.pending)
         ]
-        commit = self.store.append(aggregate.id, aggregate.stream_type, base, envelopes)
+        commit = self.store.append(aggregate.id, aggregate.stream_type, base, envelopes, idempotent_request.get())
         aggregate.pending = []
         return commit
 

@@ -36,9 +36,12 @@ def _ctx() -> ContactsContext:
     return current_app.extensions["contacts"]
 
 
+def contact_location(contact_id: str) -> str:
+    return url_for("contacts.get_contact", contact_id=contact_id)
+
+
 def _accepted(accepted: Accepted, status: int = 200) -> Response:
-    location = url_for("contacts.get_contact", contact_id=accepted.id) if status == 201 else None
-    return accepted_response(accepted, status, location)
+    return accepted_response(accepted, status, contact_location(accepted.id) if status == 201 else None)
 
 
 def contact_view(contact: Contact) -> dict[str, Any]:
@@ -54,7 +57,7 @@ def contact_view(contact: Contact) -> dict[str, Any]:
 
 # -- commands -------------------------------------------------------------------------------
 @api.route("/contacts", "POST", summary="Add a contact", body=schemas.AddContact, response=schemas.Accepted,
-           status=201, errors=(409,))
+           status=201, errors=(409,), location=contact_location)
 def add_contact(principal: Principal, body: dict[str, Any]) -> Response:
     student_id = acting_for(principal, body.pop("student_id", None))
     tags = body.pop("tags", [])

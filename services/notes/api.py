@@ -37,9 +37,12 @@ def _ctx() -> NotesContext:
     return current_app.extensions["notes"]
 
 
+def note_location(note_id: str) -> str:
+    return url_for("notes.get_note", note_id=note_id)
+
+
 def _accepted(accepted: Accepted, status: int = 200) -> Response:
-    location = url_for("notes.get_note", note_id=accepted.id) if status == 201 else None
-    return accepted_response(accepted, status, location)
+    return accepted_response(accepted, status, note_location(accepted.id) if status == 201 else None)
 
 
 def note_view(loaded: LoadedNote) -> dict[str, Any]:
@@ -56,7 +59,7 @@ def _page(items: list[dict[str, Any]], next_cursor: str | None) -> Response:
 
 # -- notes: commands ----------------------------------------------------------------------------
 @api.route("/notes", "POST", summary="Record a note about an interview or a contact", body=schemas.RecordNote,
-           response=schemas.Accepted, status=201, errors=(409,))
+           response=schemas.Accepted, status=201, errors=(409,), location=note_location)
 def record_note(principal: Principal, body: dict[str, Any]) -> Response:
     student_id = acting_for(principal, body.pop("student_id", None))
     return _accepted(_ctx().service.record(student_id, body, command_metadata(principal)), 201)

@@ -44,9 +44,12 @@ def _ctx() -> SchedulingContext:
     return current_app.extensions["scheduling"]
 
 
+def interview_location(interview_id: str) -> str:
+    return url_for("scheduling.get_interview", interview_id=interview_id)
+
+
 def _accepted(accepted: Accepted, status: int = 200) -> Response:
-    location = url_for("scheduling.get_interview", interview_id=accepted.id) if status == 201 else None
-    return accepted_response(accepted, status, location)
+    return accepted_response(accepted, status, interview_location(accepted.id) if status == 201 else None)
 
 
 def interview_view(interview: Interview) -> dict[str, Any]:
@@ -63,7 +66,7 @@ def interview_view(interview: Interview) -> dict[str, Any]:
 
 # -- commands -------------------------------------------------------------------------------
 @api.route("/interviews", "POST", summary="Request an informational interview with one of your contacts",
-           body=schemas.RequestInterview, status=201, response=AcceptedSchema)
+           body=schemas.RequestInterview, status=201, response=AcceptedSchema, location=interview_location)
 def request_interview(principal: Principal, body: dict[str, Any]) -> Response:
     student_id = acting_for(principal, body.pop("student_id", None))
     return _accepted(_ctx().service.request(student_id, body, principal, command_metadata(principal)), 201)

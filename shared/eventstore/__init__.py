@@ -5,9 +5,9 @@ so the package has no import cycle.
 """
 from __future__ import annotations
 
-from shared.eventstore.port import Commit, EventStore, StoredResponse
+from shared.eventstore.port import Commit, EventStore, RequestLease, StoredResponse
 
-__all__ = ['Commit', 'StoredResponse', 'EventStore', 'open_event_store']
+__all__ = ['Commit', 'RequestLease', 'StoredResponse', 'EventStore', 'open_event_store']
 
 
 def open_event_store(url: str) -> EventStore:

@@ -66,9 +66,9 @@ from pymongo.errors import (
     ServerSelectionTimeoutError,
 )
 
-from shared.errors import ConcurrencyConflict, TransientError
+from shared.errors import ConcurrencyConflict, RequestSuperseded, TransientError
 from shared.events import isoformat, utcnow
-from shared.eventstore.port import Commit, StoredResponse
+from shared.eventstore.port import Commit, RequestLease, StoredResponse
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -207,6 +207,7 @@ def _create_event_store_indexes(db: Database) -> None:
         IndexModel([("published", ASCENDING), ("_id", ASCENDING)], name="published_position"),
         IndexModel([("stream_id", ASCENDING), ("published", ASCENDING), ("first_version", ASCENDING)],
                    name="stream_published_version"),
+        IndexModel([("request_key", ASCENDING)], name="request_key"),
     ])
     create_indexes(db.idempotency, [IndexModel([("expires_at", ASCENDING)], name="expires_at")])
 
@@ -224,7 +225,7 @@ class MongoEventStore:
     # -- streams ----------------------------------------------------------------------------
     @transient_errors
     def append(self, stream_id: str, stream_type: str, expected_version: int,
-               events: Sequence[dict[str, Any]]) -> Commit:
+               events: Sequence[dict[str, Any]], request: RequestLease | None = None) -> Commit:
         if not events:
             raise ValueError("a commit holds at least one event")
         events = list(events)
@@ -236,12 +237,18 @@ class MongoEventStore:
             actual = self._version(db, stream_id)
             if actual != expected_version:
                 raise ConcurrencyConflict(stream_id, expected_version, actual)
+            # Without transactions (FerretDB v1 has none) the holder is checked just before the insert: an
+            # attempt would have to stall past its lease (minutes) within these milliseconds to slip by.
+            if request is not None and db.idempotency.find_one(
+                    {"_id": request.key, "status": None, "holder": request.holder}, {"_id": 1}) is None:
+                raise RequestSuperseded(request.key)
             # Taken after the check: a stream's next commit always gets a higher position.
             position = self._next_position(db)
             try:
                 db.commits.insert_one({
                     "_id": position, "stream_id": stream_id, "stream_type": stream_type, "first_version": first,
                     "last_version": last, "events": body, "recorded_at": recorded_at, "published": False,
+                    **({"request_key": request.key} if request is not None else {}),
                 })
             except DuplicateKeyError as exc:
                 actual = self._version(db, stream_id)
@@ -403,14 +410,15 @@ class MongoEventStore:
 
     # -- idempotency keys -------------------------------------------------------------------
     @transient_errors
-    def begin_request(self, key: str, request_hash: str, ttl_seconds: int) -> StoredResponse | None:
+    def begin_request(self, key: str, request_hash: str, ttl_seconds: int, *, holder: str = "",
+                      lease_seconds: float = 60.0) -> StoredResponse | None:
         now = time.time()
         entries = self._db.idempotency
         if now - self._purged_at >= _PURGE_EVERY_SECONDS:
             entries.delete_many({"expires_at": {"$lte": now}})
             self._purged_at = now
         fresh = {"request_hash": request_hash, "status": None, "body": None, "headers": None,
-                 "expires_at": now + ttl_seconds}
+                 "expires_at": now + ttl_seconds, "holder": holder, "lease_until": now + lease_seconds}
         for _ in range(_ATTEMPTS):
             try:
                 entries.insert_one({"_id": key, **fresh})
@@ -424,18 +432,37 @@ class MongoEventStore:
             doc = entries.find_one({"_id": key})
             if doc is not None and doc["expires_at"] > now:
                 return StoredResponse(doc["request_hash"], doc["status"], doc["body"] or b"",
-                                      json.loads(doc["headers"] or "{}"))
+                                      json.loads(doc["headers"] or "{}"), doc.get("lease_until") or 0.0)
             # deleted or expired in between: try again
         raise TransientError(f"idempotency key {key!r} is changing too fast")
 
     @transient_errors
-    def finish_request(self, key: str, status: int, body: bytes, headers: dict[str, str]) -> None:
-        self._db.idempotency.update_one(
-            {"_id": key}, {"$set": {"status": status, "body": bytes(body), "headers": json.dumps(headers)}})
+    def resume_request(self, key: str, holder: str, lease_until: float, lease_seconds: float) -> bool:
+        now = time.time()
+        if lease_until > now:
+            return False
+        # the lease as it was seen: of two retries, only the first to take it over matches (an entry from
+        # before leases has none, and counts as cut off)
+        seen = {"lease_until": lease_until} if lease_until else {"lease_until": {"$in": [None, 0, 0.0]}}
+        return self._db.idempotency.update_one(
+            {"_id": key, "status": None, **seen},
+            {"$set": {"holder": holder, "lease_until": now + lease_seconds}}).matched_count == 1
 
     @transient_errors
-    def abandon_request(self, key: str) -> None:
-        self._db.idempotency.delete_one({"_id": key, "status": None})
+    def request_commits(self, key: str) -> list[Commit]:
+        return [self._commit(doc) for doc in self._db.commits.find({"request_key": key}).sort("_id", ASCENDING)]
+
+    @transient_errors
+    def finish_request(self, key: str, status: int, body: bytes, headers: dict[str, str], *,
+                       holder: str | None = None) -> None:
+        self._db.idempotency.update_one(
+            {"_id": key, **({"holder": holder} if holder is not None else {})},
+            {"$set": {"status": status, "body": bytes(body), "headers": json.dumps(headers)}})
+
+    @transient_errors
+    def abandon_request(self, key: str, *, holder: str | None = None) -> None:
+        self._db.idempotency.delete_one({"_id": key, "status": None,
+                                         **({"holder": holder} if holder is not None else {})})
 
     # -- administration ---------------------------------------------------------------------
     @transient_errors

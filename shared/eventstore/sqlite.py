@@ -7,9 +7,9 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from shared.errors import ConcurrencyConflict
+from shared.errors import ConcurrencyConflict, RequestSuperseded
 from shared.events import isoformat, utcnow
-from shared.eventstore.port import Commit, StoredResponse
+from shared.eventstore.port import Commit, RequestLease, StoredResponse
 from shared.sqlite import SQLiteDatabase, path_from_url
 
 _SCHEMA = """
@@ -22,6 +22,7 @@ CREATE TABLE IF NOT EXISTS commits (
     events        TEXT    NOT NULL,
     recorded_at   TEXT    NOT NULL,
     published     INTEGER NOT NULL DEFAULT 0,
+    request_key   TEXT,
     UNIQUE (stream_id, first_version)
 );
 CREATE INDEX IF NOT EXISTS commits_unpublished ON commits (position) WHERE published = 0;
@@ -31,8 +32,14 @@ CREATE TABLE IF NOT EXISTS claims (
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS idempotency (
     key TEXT PRIMARY KEY, request_hash TEXT NOT NULL, status INTEGER, body BLOB, headers TEXT,
-    expires_at REAL NOT NULL
+    expires_at REAL NOT NULL, holder TEXT, lease_until REAL
 );
+"""
+# columns added since the first release: a file made before gets them when opened (NULL in old rows: an
+# old in-progress key counts as cut off, an old commit as appended under no key)
+_ADDED_COLUMNS = {"commits": {"request_key": "TEXT"}, "idempotency": {"holder": "TEXT", "lease_until": "REAL"}}
+_AFTER_COLUMNS = """
+CREATE INDEX IF NOT EXISTS commits_request ON commits (request_key) WHERE request_key IS NOT NULL;
 """
 
 
@@ -40,10 +47,16 @@ class SQLiteEventStore:
     def __init__(self, url: str) -> None:
         self.db = SQLiteDatabase(path_from_url(url), synchronous="FULL")
         self.db.conn.executescript(_SCHEMA)
+        for table, columns in _ADDED_COLUMNS.items():
+            have = {row["name"] for row in self.db.conn.execute(f"PRAGMA table_info({table})")}
+            for name, kind in columns.items():
+                if name not in have:
+                    self.db.conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+        self.db.conn.executescript(_AFTER_COLUMNS)
 
     # -- streams ----------------------------------------------------------------------------
     def append(self, stream_id: str, stream_type: str, expected_version: int,
-               events: Sequence[dict[str, Any]]) -> Commit:
+               events: Sequence[dict[str, Any]], request: RequestLease | None = None) -> Commit:
         if not events:
             raise ValueError("a commit holds at least one event")
         first, last = expected_version + 1, expected_version + len(events)
@@ -54,11 +67,16 @@ class SQLiteEventStore:
             actual = self._version(conn, stream_id)  # under the write lock: no other writer moves it now
             if actual != expected_version:
                 raise ConcurrencyConflict(stream_id, expected_version, actual)
+            if request is not None:  # under the same lock: a retry cannot take the key over meanwhile
+                held = conn.execute("SELECT holder FROM idempotency WHERE key = ? AND status IS NULL",
+                                    (request.key,)).fetchone()
+                if held is None or held["holder"] != request.holder:
+                    raise RequestSuperseded(request.key)
             try:
                 cursor = conn.execute(
-                    "INSERT INTO commits (stream_id, stream_type, first_version, last_version, events, recorded_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    (stream_id, stream_type, first, last, stored, recorded_at),
+                    "INSERT INTO commits (stream_id, stream_type, first_version, last_version, events, recorded_at,"
+                    " request_key) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (stream_id, stream_type, first, last, stored, recorded_at, request.key if request else None),
                 )
             except sqlite3.IntegrityError as exc:  # the unique key is the last line of defence
                 raise ConcurrencyConflict(stream_id, expected_version, self._version(conn, stream_id)) from exc
@@ -172,28 +190,43 @@ class SQLiteEventStore:
         self.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     # -- idempotency keys -------------------------------------------------------------------
-    def begin_request(self, key: str, request_hash: str, ttl_seconds: int) -> StoredResponse | None:
+    def begin_request(self, key: str, request_hash: str, ttl_seconds: int, *, holder: str = "",
+                      lease_seconds: float = 60.0) -> StoredResponse | None:
         now = time.time()
         with self.db.write() as conn:
             row = conn.execute("SELECT * FROM idempotency WHERE key = ? AND expires_at > ?", (key, now)).fetchone()
             if row is not None:
                 return StoredResponse(row["request_hash"], row["status"], row["body"] or b"",
-                                      json.loads(row["headers"] or "{}"))
+                                      json.loads(row["headers"] or "{}"), row["lease_until"] or 0.0)
             conn.execute(
-                "INSERT OR REPLACE INTO idempotency (key, request_hash, expires_at) VALUES (?, ?, ?)",
-                (key, request_hash, now + ttl_seconds),
+                "INSERT OR REPLACE INTO idempotency (key, request_hash, expires_at, holder, lease_until)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (key, request_hash, now + ttl_seconds, holder, now + lease_seconds),
             )
             conn.execute("DELETE FROM idempotency WHERE expires_at <= ?", (now,))
             return None
 
-    def finish_request(self, key: str, status: int, body: bytes, headers: dict[str, str]) -> None:
+    def resume_request(self, key: str, holder: str, lease_until: float, lease_seconds: float) -> bool:
         with self.db.write() as conn:
-            conn.execute("UPDATE idempotency SET status = ?, body = ?, headers = ? WHERE key = ?",
-                         (status, body, json.dumps(headers), key))
+            return conn.execute(
+                "UPDATE idempotency SET holder = ?, lease_until = ? WHERE key = ? AND status IS NULL"
+                " AND IFNULL(lease_until, 0) = ? AND IFNULL(lease_until, 0) <= ?",
+                (holder, time.time() + lease_seconds, key, lease_until, time.time())).rowcount == 1
 
-    def abandon_request(self, key: str) -> None:
+    def request_commits(self, key: str) -> list[Commit]:
+        rows = self.db.execute("SELECT * FROM commits WHERE request_key = ? ORDER BY position", (key,)).fetchall()
+        return [self._commit(row) for row in rows]
+
+    def finish_request(self, key: str, status: int, body: bytes, headers: dict[str, str], *,
+                       holder: str | None = None) -> None:
         with self.db.write() as conn:
-            conn.execute("DELETE FROM idempotency WHERE key = ? AND status IS NULL", (key,))
+            conn.execute("UPDATE idempotency SET status = ?, body = ?, headers = ? WHERE key = ?"
+                         " AND (? IS NULL OR holder = ?)", (status, body, json.dumps(headers), key, holder, holder))
+
+    def abandon_request(self, key: str, *, holder: str | None = None) -> None:
+        with self.db.write() as conn:
+            conn.execute("DELETE FROM idempotency WHERE key = ? AND status IS NULL AND (? IS NULL OR holder = ?)",
+                         (key, holder, holder))
 
     def prepare(self) -> None:
         """Nothing to do: the schema is created when the file is opened."""

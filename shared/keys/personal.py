@@ -32,7 +32,7 @@ from typing import Any
 from marshmallow import Schema, fields
 
 from shared.events import EventCatalog, parse_type
-from shared.eventstore import Commit, EventStore
+from shared.eventstore import Commit, EventStore, RequestLease
 from shared.keys.fields import MARK, OpenedValues, is_sealed, open_value, placeholder, seal
 from shared.keys.vault import DataKeys, SubjectErased
 
@@ -193,8 +193,9 @@ class SealingEventStore:
             return self._personal
 
     def append(self, stream_id: str, stream_type: str, expected_version: int,
-               events: Sequence[dict[str, Any]]) -> Commit:
-        return self.inner.append(stream_id, stream_type, expected_version, [self.personal.seal(e) for e in events])
+               events: Sequence[dict[str, Any]], request: RequestLease | None = None) -> Commit:
+        return self.inner.append(stream_id, stream_type, expected_version, [self.personal.seal(e) for e in events],
+                                 request)
 
     def load(self, stream_id: str) -> list[dict[str, Any]]:
         return [self.personal.open(e) for e in self.inner.load(stream_id)]

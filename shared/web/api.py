@@ -11,6 +11,7 @@ import hashlib
 import json
 import re
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +23,8 @@ from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 from shared.auth import Principal
 from shared.errors import Conflict, Forbidden, PreconditionFailed, TransientError
 from shared.events import Metadata
+from shared.eventstore import RequestLease
+from shared.repository import idempotent_request
 from shared.web.errors import error_response
 
 _ETAG = re.compile(r'^\s*(?:W/)?"(\d+)"\s*$')
@@ -75,8 +78,9 @@ class Api:
               body: type[Schema] | None = None, query: type[Schema] | None = None,
               response: type[Schema] | None = None, status: int = 200, many: bool = False,
               consumes: tuple[str, ...] = ("application/json",), produces: tuple[str, ...] = ("application/json",),
-              errors: tuple[int, ...] = ()) -> Callable:
-        """`roles=None` makes the endpoint public; otherwise a bearer token with one of the roles."""
+              errors: tuple[int, ...] = (), location: Callable[[str], str] | None = None) -> Callable:
+        """`roles=None` makes the endpoint public; otherwise a bearer token with one of the roles.
+        `location`: a created resource's URL from its id, for a command answering 201 with Location."""
         allowed = tuple(roles) if roles is not None else ()
         # one instance each, made here: building a marshmallow schema deep-copies its fields, a good part
         # of a small command's time when done per request; loading keeps no state in the instance, so
@@ -104,7 +108,10 @@ class Api:
                 except Exception as exc:  # mapped here so idempotent replays store the error too
                     return error_response(exc)
 
-            wrapped = _idempotent(handle) if method == "POST" and roles is not None else handle
+            wrapped: Callable[..., Response] = handle
+            if method == "POST" and roles is not None:
+                accepted = response is not None and issubclass(response, AcceptedSchema)
+                wrapped = _idempotent(handle, _Recovered(status, location) if accepted else None)
             self.blueprint.add_url_rule(rule, endpoint=view.__name__, view_func=wrapped, methods=[method])
             self.operations.append(Operation(
                 rule, method, summary, allowed, body, query, response, status, many, consumes, produces,
@@ -205,12 +212,36 @@ def wait_for_version(collection: Any, min_version: str) -> None:
         time.sleep(0.05)
 
 
-def _idempotent(handle: Callable[..., Response]) -> Callable[..., Response]:
+@dataclass(frozen=True)
+class _Recovered:
+    """The answer of a command (`accepted_response`) made again from the commits its cut-off attempt
+    appended: what a retry with its Idempotency-Key gets when that attempt never stored its answer."""
+
+    status: int
+    location: Callable[[str], str] | None
+
+    def __call__(self, commits: list[Any]) -> Response | None:
+        if len({c.stream_id for c in commits}) != 1:
+            return None  # several streams: which one the answer named is not known
+        stream_id, version = commits[-1].stream_id, commits[-1].last_version
+        location = self.location(stream_id) if self.location is not None and self.status == 201 else None
+        return json_response({"id": stream_id, "version": version}, self.status, version=version,
+                             headers={"Location": location} if location else None)
+
+
+def _idempotent(handle: Callable[..., Response], recover: _Recovered | None) -> Callable[..., Response]:
     """`Idempotency-Key` on POST: the first response is stored and replayed for retries.
 
     The key is scoped to the caller, and bound to a hash of the request: the same key with a
     different body is refused (422), and a retry while the first request runs gets 409.
     Server errors (5xx) are not stored, so a retry after one really retries.
+
+    A request holds its key under a lease (`IDEMPOTENCY_LEASE_SECONDS`) and its commits record the key
+    (`shared.repository.idempotent_request`). A retry that finds the lease run out and no answer stored
+    (the first attempt was cut off: its worker killed, its database gone before it could answer) takes
+    the key over: if the first attempt appended nothing it carries the request out itself; if it did, a
+    command's answer `{id, version}` is made from those commits (`recover`), and any other answer is a
+    409 saying the request was applied but its answer is lost. Either way nothing is applied twice.
     """
 
     @functools.wraps(handle)
@@ -224,31 +255,59 @@ def _idempotent(handle: Callable[..., Response]) -> Callable[..., Response]:
             return error_response(exc)
         if not IDEMPOTENCY_KEY.match(key):
             return error_response(ValidationError({"Idempotency-Key": ["1-255 characters of A-Z a-z 0-9 . _ : -"]}))
-        store = current_app.extensions["careerloop"].event_store
-        ttl = current_app.extensions["careerloop"].settings.int("IDEMPOTENCY_TTL_SECONDS")
-        scoped = f"{principal.subject}:{key}"
+        careerloop = current_app.extensions["careerloop"]
+        store, settings = careerloop.event_store, careerloop.settings
+        lease = RequestLease(f"{principal.subject}:{key}", uuid.uuid4().hex)
+        lease_seconds = settings.int("IDEMPOTENCY_LEASE_SECONDS")
         digest = hashlib.sha256(b"\0".join([request.method.encode(), request.full_path.encode(),
                                             request.get_data(cache=True)])).hexdigest()
-        stored = store.begin_request(scoped, digest, ttl)
-        if stored is not None:
-            if stored.request_hash != digest:
-                return error_response(ValidationError(
-                    {"Idempotency-Key": ["already used for a different request"]}))
-            if stored.status is None:
-                return error_response(Conflict("a request with this Idempotency-Key is still in progress"))
-            replay = Response(stored.body, status=stored.status, headers=stored.headers)
-            replay.headers["Idempotent-Replayed"] = "true"
-            return replay
+        try:
+            stored = store.begin_request(lease.key, digest, settings.int("IDEMPOTENCY_TTL_SECONDS"),
+                                         holder=lease.holder, lease_seconds=lease_seconds)
+            if stored is not None:
+                if stored.request_hash != digest:
+                    return error_response(ValidationError(
+                        {"Idempotency-Key": ["already used for a different request"]}))
+                if stored.status is not None:
+                    replay = Response(stored.body, status=stored.status, headers=stored.headers)
+                    replay.headers["Idempotent-Replayed"] = "true"
+                    return replay
+                if not store.resume_request(lease.key, lease.holder, stored.lease_until, lease_seconds):
+                    return error_response(Conflict("a request with this Idempotency-Key is still in progress"))
+                commits = store.request_commits(lease.key)
+                if commits:  # the cut-off attempt was applied: answer for it, never apply it again
+                    return _finish(store, lease, _answer_for_applied(commits, recover), replayed=True)
+        except Exception as exc:  # the store unavailable (503 with Retry-After)
+            return error_response(exc)
+        token = idempotent_request.set(lease)
         try:
             response = handle(**path)
         except BaseException:
-            store.abandon_request(scoped)
+            store.abandon_request(lease.key, holder=lease.holder)
             raise
+        finally:
+            idempotent_request.reset(token)
         if response.status_code >= 500:
-            store.abandon_request(scoped)
-        else:
-            kept = {k: v for k, v in response.headers.items() if k in ("Content-Type", "ETag", "Location")}
-            store.finish_request(scoped, response.status_code, response.get_data(), kept)
-        return response
+            store.abandon_request(lease.key, holder=lease.holder)
+            return response
+        return _finish(store, lease, response)
 
     return wrapper
+
+
+def _answer_for_applied(commits: list[Any], recover: _Recovered | None) -> Response:
+    answer = recover(commits) if recover is not None else None
+    if answer is None:
+        answer = error_response(Conflict(
+            "the first request with this Idempotency-Key was applied, but it was cut off before it could "
+            "answer and its answer cannot be made again; look the result up instead"))
+    return answer
+
+
+def _finish(store: Any, lease: RequestLease, response: Response, *, replayed: bool = False) -> Response:
+    """Store the key's answer (only while this attempt holds it), and give it."""
+    kept = {k: v for k, v in response.headers.items() if k in ("Content-Type", "ETag", "Location")}
+    store.finish_request(lease.key, response.status_code, response.get_data(), kept, holder=lease.holder)
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response

@@ -8,13 +8,14 @@ from __future__ import annotations
 import multiprocessing
 import queue
 import threading
+import time
 import uuid
 from typing import Any
 
 import pytest
 
-from shared.errors import ConcurrencyConflict
-from shared.eventstore import Commit, StoredResponse, open_event_store
+from shared.errors import ConcurrencyConflict, RequestSuperseded
+from shared.eventstore import Commit, RequestLease, StoredResponse, open_event_store
 from tests.support import wait_until
 
 from ._support import unique_name
@@ -550,6 +551,66 @@ def test_an_expired_idempotency_key_is_free_again(event_store, finished):
     wait_until(lambda: event_store.begin_request(key, "hash-2", 3600) is None,
                what="the idempotency key expired", timeout=10, interval=0.1)
     assert event_store.begin_request(key, "hash-3", 3600) == StoredResponse("hash-2", None, b"", {})
+
+
+def test_commits_record_the_idempotent_request_that_appended_them(event_store):
+    # given a request holding its key, and another stream appended under no key
+    key = unique_name("idem")
+    assert event_store.begin_request(key, "hash-1", 3600, holder="attempt-1", lease_seconds=60) is None
+    lease = RequestLease(key, "attempt-1")
+    stream, other = unique_name("stream"), unique_name("stream")
+    event_store.append(other, "contact", 0, events(other, 1, 1))
+
+    # when it appends two commits
+    event_store.append(stream, "contact", 0, events(stream, 1, 2), lease)
+    event_store.append(stream, "contact", 2, events(stream, 3, 1), lease)
+
+    # then the key finds exactly those, in order; another key finds none
+    assert [(c.stream_id, c.first_version, c.last_version) for c in event_store.request_commits(key)] == [
+        (stream, 1, 2), (stream, 3, 3)]
+    assert event_store.request_commits(unique_name("idem")) == []
+    # and the commits are the same as any other to everything else
+    assert [e["streamversion"] for e in event_store.load(stream)] == [1, 2, 3]
+
+
+def test_a_key_whose_lease_ran_out_is_taken_over_by_one_retry_and_fences_the_first_attempt(event_store):
+    # given a first attempt holding its key for a quarter of a second, which appended once
+    key, stream = unique_name("idem"), unique_name("stream")
+    assert event_store.begin_request(key, "hash-1", 3600, holder="first", lease_seconds=0.25) is None
+    event_store.append(stream, "contact", 0, events(stream, 1, 1), RequestLease(key, "first"))
+
+    # while the lease runs, a retry sees the key in progress and cannot take it over
+    seen = event_store.begin_request(key, "hash-1", 3600, holder="retry-1", lease_seconds=60)
+    assert seen == StoredResponse("hash-1", None, b"", {}) and seen.lease_until > 0
+    assert not event_store.resume_request(key, "retry-1", seen.lease_until, 60)
+
+    # when the lease has run out, then one retry takes the key over; another with the same view is too late
+    wait_until(lambda: event_store.begin_request(key, "hash-1", 3600, holder="x").lease_until < time.time(),
+               what="the first attempt's lease ran out", timeout=10, interval=0.05)
+    late = event_store.begin_request(key, "hash-1", 3600, holder="retry-1", lease_seconds=60)
+    assert event_store.resume_request(key, "retry-1", late.lease_until, 60)
+    assert not event_store.resume_request(key, "retry-2", late.lease_until, 60)
+    # and the retry sees what the first attempt appended
+    assert [c.stream_id for c in event_store.request_commits(key)] == [stream]
+
+    # then the first attempt, if it still runs, can append nothing more, nor answer, nor free the key
+    with pytest.raises(RequestSuperseded):
+        event_store.append(stream, "contact", 1, events(stream, 2, 1), RequestLease(key, "first"))
+    assert event_store.stream_version(stream) == 1
+    event_store.finish_request(key, 500, b"late", {}, holder="first")
+    event_store.abandon_request(key, holder="first")
+    assert event_store.begin_request(key, "hash-1", 3600).status is None
+    # and the retry's answer is the key's
+    event_store.append(stream, "contact", 1, events(stream, 2, 1), RequestLease(key, "retry-1"))
+    event_store.finish_request(key, 200, b"retried", {}, holder="retry-1")
+    assert event_store.begin_request(key, "hash-1", 3600) == StoredResponse("hash-1", 200, b"retried", {})
+
+
+def test_an_append_under_a_key_nobody_holds_is_refused(event_store):
+    stream = unique_name("stream")
+    with pytest.raises(RequestSuperseded):
+        event_store.append(stream, "contact", 0, events(stream, 1, 1), RequestLease(unique_name("idem"), "ghost"))
+    assert event_store.stream_version(stream) == 0
 
 
 def test_ping_answers_and_prepare_is_idempotent(event_store):
