@@ -574,9 +574,10 @@ def test_commits_record_the_idempotent_request_that_appended_them(event_store):
 
 
 def test_a_key_whose_lease_ran_out_is_taken_over_by_one_retry_and_fences_the_first_attempt(event_store):
-    # given a first attempt holding its key for a quarter of a second, which appended once
+    # given a first attempt holding its key for two seconds (time enough for the checks below on a busy
+    # machine), which appended once
     key, stream = unique_name("idem"), unique_name("stream")
-    assert event_store.begin_request(key, "hash-1", 3600, holder="first", lease_seconds=0.25) is None
+    assert event_store.begin_request(key, "hash-1", 3600, holder="first", lease_seconds=2) is None
     event_store.append(stream, "contact", 0, events(stream, 1, 1), RequestLease(key, "first"))
 
     # while the lease runs, a retry sees the key in progress and cannot take it over
