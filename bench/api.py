@@ -95,9 +95,13 @@ def cpu_seconds(master: int) -> float:
 def gunicorn_settings() -> dict[str, Any]:
     """The worker settings both servers ran with: ./gunicorn.conf.py's, and GUNICORN_CMD_ARGS if set
     (gunicorn reads it too, over the file)."""
-    text = (ROOT / "gunicorn.conf.py").read_text()
-    settings: dict[str, Any] = {name: ast.literal_eval(value) for name, value in
-                                re.findall(r"^(workers|worker_class|threads) = (.+)$", text, flags=re.MULTILINE)}
+    conf = ROOT / "gunicorn.conf.py"
+    settings: dict[str, Any] = {}
+    for statement in ast.parse(conf.read_text(), str(conf)).body:  # read, not run: running it makes a temp dir
+        if isinstance(statement, ast.Assign):
+            for target in statement.targets:
+                if isinstance(target, ast.Name) and target.id in ("workers", "worker_class", "threads"):
+                    settings[target.id] = ast.literal_eval(statement.value)
     if os.environ.get("GUNICORN_CMD_ARGS"):
         settings["GUNICORN_CMD_ARGS"] = os.environ["GUNICORN_CMD_ARGS"]
     return settings

@@ -128,6 +128,8 @@ class FollowUpViews(Projection):
         self._dirty: set[str] = set()  # the students whose queue this batch derives again
         self._seen: dict[str, int] = {}  # per stream, the newest version this batch wrote
         self._facts: dict[str, dict[str, Any]] = {}  # per stream, its facts as this batch last wrote them
+        self._deferred: set[str] = set()  # while rebuilding: the students whose queue `caught_up` derives
+        self._derive_everyone = False  # while rebuilding a resumed run: every student's queue at `caught_up`
 
     # -- plumbing ---------------------------------------------------------------------------
     def before_batch(self) -> None:
@@ -139,7 +141,7 @@ class FollowUpViews(Projection):
         facts arrive across many batches (about ten re-derivations per student before), and only the
         last derivation was ever kept. Version guards and the facts are written per batch as live."""
         super().begin_rebuild(resumed=resumed)
-        self._deferred: set[str] = set()
+        self._deferred = set()
         self._derive_everyone = resumed  # an earlier run's students are not in `_deferred`
 
     def caught_up(self, stop: threading.Event | None = None) -> bool:

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import wait_until
+
 
 def _open(path: str, barrier: multiprocessing.synchronize.Barrier) -> None:
     from shared.readstore.sqlite import SQLiteReadStore
@@ -87,8 +89,8 @@ def test_appends_that_arrive_while_one_commits_are_committed_together_and_each_w
     others.append(threading.Thread(target=append, args=("taken", 0)))  # a lost race among them
     for thread in others:
         thread.start()
-    while len(store.db._queue) < len(others):  # every one of them waits behind the first commit
-        threading.Event().wait(0.01)
+    wait_until(lambda: len(store.db._queue) >= len(others), timeout=10, seen=lambda: len(store.db._queue),
+               what=f"all {len(others)} appends queue behind the held first commit")
     assert not any(answers.get(f"s-{n}") for n in range(1, 6))  # nobody answered before its commit
     release.set()
     for thread in [first, *others]:

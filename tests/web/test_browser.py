@@ -121,6 +121,15 @@ class Visit:
         return str(self.page.inner_text("main"))  # type: ignore[attr-defined]
 
 
+def demo_sign_in(page: object, base: str, user: str, role: str) -> None:
+    """Sign in with the demo form of the sign-in page as `user` in `role` (the page it leads to)."""
+    page.goto(f"{base}/sign-in")  # type: ignore[attr-defined]
+    page.locator("select#user").select_option(user)  # type: ignore[attr-defined]
+    page.locator("select#role").select_option(role)  # type: ignore[attr-defined]
+    with page.expect_navigation():  # type: ignore[attr-defined]
+        page.locator("form[action='/sign-in/demo'] button[type=submit]").click()  # type: ignore[attr-defined]
+
+
 def has_text(text: str) -> str:
     """A JS expression: the main content shows `text`."""
     return f"document.querySelector('main').innerText.includes({text!r})"
@@ -286,11 +295,7 @@ def test_the_must_show_journey_student_by_keyboard_only_then_the_advisor(
     page = context.new_page()
     visit = Visit(page, base, artifacts_dir(), keyboard_only=False)
     try:
-        page.goto(f"{base}/sign-in")
-        page.locator("select#user").select_option("advisor-1")
-        page.locator("select#role").select_option("advisor")
-        with page.expect_navigation():
-            page.locator("form[action='/sign-in/demo'] button[type=submit]").click()
+        demo_sign_in(page, base, "advisor-1", "advisor")
         assert page.url == f"{base}/advisor/students"
         visit.reload_until("!!document.querySelector('table a[href=\"/advisor/students/student-2\"]')")
         row = page.get_by_role("row").filter(has=page.get_by_role("link", name="student-2"))

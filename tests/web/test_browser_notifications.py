@@ -20,7 +20,7 @@ import pytest
 
 from tests.platform import Platform, profile_env
 from tests.web.conftest import artifacts_dir
-from tests.web.test_browser import Visit, browser, has_text  # noqa: F401  (the module's browser fixture)
+from tests.web.test_browser import Visit, browser, demo_sign_in, has_text  # noqa: F401  (the module's browser fixture)
 
 pytestmark = pytest.mark.browser
 
@@ -80,11 +80,7 @@ def test_a_follow_up_reaches_the_inbox_and_disables_a_gone_webhook_which_the_stu
             page.get_by_role(role, name=name, exact=exact).click()  # type: ignore[arg-type]
 
     try:
-        page.goto(f"{base}/sign-in")
-        page.locator("select#user").select_option("student-1")
-        page.locator("select#role").select_option("student")
-        with page.expect_navigation():
-            page.locator("form[action='/sign-in/demo'] button[type=submit]").click()
+        demo_sign_in(page, base, "student-1", "student")
 
         # -- a contact added by hand: no name first (the error at the field), then one
         page.goto(f"{base}/contacts")

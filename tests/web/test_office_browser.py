@@ -11,7 +11,7 @@ import pytest
 
 from tests.platform import Platform
 from tests.web.conftest import artifacts_dir
-from tests.web.test_browser import Visit, browser  # noqa: F401  (the module's browser fixture)
+from tests.web.test_browser import Visit, browser, demo_sign_in  # noqa: F401  (the module's browser fixture)
 
 pytestmark = pytest.mark.browser
 
@@ -27,11 +27,7 @@ def test_the_career_office_pages_by_an_admin_with_their_error_states(
     page = context.new_page()
     visit = Visit(page, base, artifacts_dir(), keyboard_only=False)
     try:
-        page.goto(f"{base}/sign-in")
-        page.locator("select#user").select_option("admin-1")
-        page.locator("select#role").select_option("admin")
-        with page.expect_navigation():
-            page.locator("form[action='/sign-in/demo'] button[type=submit]").click()
+        demo_sign_in(page, base, "admin-1", "admin")
         assert page.url == f"{base}/office/funnel"  # the office's staff land on the funnel
 
         # the funnel: the chart (an image from this origin, decoded by the browser) and its table
