@@ -61,7 +61,8 @@ def test_a_retry_after_an_add_cut_off_after_its_append_gets_the_answer_made_agai
     # and the contact was added once; later retries replay the same answer
     assert [c["id"] for c in directory(contacts, auth)] == [jane["id"]]
     again = add(contacts, auth, JANE, **key)
-    assert (again.status_code, again.json, again.headers["Location"]) == (201, retried.json, retried.headers["Location"])
+    assert (again.status_code, again.json) == (201, retried.json)
+    assert again.headers["Location"] == retried.headers["Location"]
 
 
 def test_a_retry_after_a_request_cut_off_before_its_append_carries_it_out(
