@@ -62,9 +62,9 @@ deploy-check: install ## The Helm chart (helm lint, Kubernetes schemas, hardenin
 	infra/checkov/install.sh >/dev/null
 	$(PY) -m pytest tests/deploy
 
-lint: install ## Lint (ruff), type-check shared/ and services/ (mypy), check the import contracts (import-linter)
+lint: install ## Lint (ruff), type-check shared/, services/ and tests/web/ (mypy), check the import contracts (import-linter)
 	$(VENV)/bin/ruff check --no-cache .
-	$(VENV)/bin/mypy shared services
+	$(VENV)/bin/mypy shared services tests/web
 	$(VENV)/bin/lint-imports
 
 web-screenshots: install ## The web front end's browser tests, then the README's screenshots (docs/screenshots/, small PNGs)

@@ -77,7 +77,7 @@ def test_a_follow_up_reaches_the_inbox_and_disables_a_gone_webhook_which_the_stu
 
     def click(role: str, name: str, exact: bool = True) -> None:
         with page.expect_navigation():
-            page.get_by_role(role, name=name, exact=exact).click()  # type: ignore[arg-type]
+            page.get_by_role(role, name=name, exact=exact).click()
 
     try:
         demo_sign_in(page, base, "student-1", "student")

@@ -54,6 +54,13 @@ def post(client: FlaskClient, path: str, data: dict[str, Any], form_page: str) -
     return client.post(path, data={"csrf_token": csrf_token(page(client, form_page)), **data})
 
 
+def shown_version(html: str) -> str:
+    """The version a form carries in its hidden `version` field (sent back as If-Match)."""
+    found = re.search(r'name="version" value="(\d+)"', html)
+    assert found is not None, "the form carries no version"
+    return found[1]
+
+
 def field_error(html: str, field: str) -> str:
     control = re.search(rf'<(?:input|select|textarea)[^>]*\bid="{field}"[^>]*>', html)
     assert control and f"{field}-error" in control.group(0) and 'aria-invalid="true"' in control.group(0), html[-3000:]
@@ -127,12 +134,12 @@ def test_a_note_is_deleted_after_a_confirmation_page_and_leaves_every_list(
     assert client.post(f"{path}/delete", data={"version": "1"}).status_code == 400  # a forged form: no token
     api(web_platform, token, "POST", "notes", f"{path}/visibility", json={"visibility": "shared"})  # meanwhile
     stale = client.post(f"{path}/delete", data={"csrf_token": csrf_token(confirm),
-                                               "version": re.search(r'name="version" value="(\d+)"', confirm)[1]})
+                                               "version": shown_version(confirm)})
     assert stale.status_code == 412 and "Changed meanwhile" in stale.get_data(as_text=True)  # If-Match
 
     again = page(client, f"{path}/delete")
     deleted = client.post(f"{path}/delete", data={
-        "csrf_token": csrf_token(again), "version": re.search(r'name="version" value="(\d+)"', again)[1]})
+        "csrf_token": csrf_token(again), "version": shown_version(again)})
     assert deleted.status_code == 303 and deleted.headers["Location"].startswith("/notes?seen=")
     listing = page(client, deleted.headers["Location"])  # the list waits for the deletion (min_version)
     assert "Note deleted" in listing and written["id"] not in listing
@@ -160,7 +167,8 @@ class CountingSession(requests.Session):
 
     def __init__(self, urls: dict[str, str]) -> None:
         super().__init__()
-        self.urls, self.calls = urls, []
+        self.urls = urls
+        self.calls: list[tuple[str, str]] = []  # (method, url)
 
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         self.calls.append((method, url))

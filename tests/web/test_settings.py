@@ -283,7 +283,7 @@ def test_merging_a_duplicate_archiving_and_the_exports(web_platform: Platform, c
         assert answer.status_code == 200
         return answer.data if b"Grace Brewster" in answer.data else None
 
-    rows = list(csv.DictReader(io.StringIO(wait_until(lambda: exported("csv", "archived"),  # type: ignore[union-attr]
+    rows = list(csv.DictReader(io.StringIO(wait_until(lambda: exported("csv", "archived"),
                                                       what="the archived export has her").decode())))
     assert [row for row in rows if "Grace" in str(row.values())]
     cards = list(vobject.readComponents(exported("vcf", "archived").decode()))  # type: ignore[union-attr]
