@@ -215,7 +215,9 @@ def wait_for_version(collection: Any, min_version: str) -> None:
 @dataclass(frozen=True)
 class _Recovered:
     """The answer of a command (`accepted_response`) made again from the commits its cut-off attempt
-    appended: what a retry with its Idempotency-Key gets when that attempt never stored its answer."""
+    appended: what a retry with its Idempotency-Key gets when that attempt never stored its answer.
+    It is exact because an `Accepted` names the stream the command appended to and the version it
+    reached (`Repository.update`, and the services' creating commands)."""
 
     status: int
     location: Callable[[str], str] | None
