@@ -120,7 +120,7 @@ def r1_chaos(servers: Servers, data_dir: Path, *, commands: int, students: int, 
                   "converged_seconds": converged, "visible": shown, "stored": checks.stored(run.platform, load),
                   "deliveries": checks.deliveries(run.smtp, run.webhooks),
                   "reminders_expected": reminders_expected(load), **statuses(load),
-                  "gave_up": sum(1 for o in load.outcomes if o.detail.get("gave_up"))}
+                  **gave_up(load)}
         result["rebuild"] = checks.rebuilt_equal(run.platform)
         return result
 
@@ -153,7 +153,15 @@ def r2_outages(servers: Servers, data_dir: Path, *, commands: int, students: int
         return {"commands": load.sent, "outages": windows, "converged_seconds": converged,
                 "converged_since_restart_seconds": since_restart, "visible": shown,
                 "stored": checks.stored(run.platform, load), **statuses(load),
-                "gave_up": sum(1 for o in load.outcomes if o.detail.get("gave_up"))}
+                **gave_up(load)}
+
+
+def gave_up(load: Any) -> dict[str, Any]:
+    """How many commands their clients gave up on (never answered 2xx or a final 4xx within the retry
+    budget), and what each last heard: "<kind> <status>" (status None: no answer, the process away)."""
+    given_up = [o for o in load.outcomes if o.detail.get("gave_up")]
+    return {"gave_up": len(given_up),
+            "gave_up_last_answers": dict(sorted(Counter(f"{o.kind} {o.status}" for o in given_up).items()))}
 
 
 def _probe_readiness(platform: Platform, seconds: float) -> dict[str, Any]:
