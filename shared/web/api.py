@@ -23,7 +23,7 @@ from werkzeug.exceptions import BadRequest, UnsupportedMediaType
 from shared.auth import Principal
 from shared.errors import Conflict, Forbidden, PreconditionFailed, TransientError
 from shared.events import Metadata
-from shared.eventstore import RequestLease
+from shared.eventstore import Commit, RequestLease
 from shared.repository import idempotent_request
 from shared.web.errors import error_response
 
@@ -222,7 +222,7 @@ class _Recovered:
     status: int
     location: Callable[[str], str] | None
 
-    def __call__(self, commits: list[Any]) -> Response | None:
+    def __call__(self, commits: list[Commit]) -> Response | None:
         if len({c.stream_id for c in commits}) != 1:
             return None  # several streams: which one the answer named is not known
         stream_id, version = commits[-1].stream_id, commits[-1].last_version
@@ -297,7 +297,7 @@ def _idempotent(handle: Callable[..., Response], recover: _Recovered | None) -> 
     return wrapper
 
 
-def _answer_for_applied(commits: list[Any], recover: _Recovered | None) -> Response:
+def _answer_for_applied(commits: list[Commit], recover: _Recovered | None) -> Response:
     answer = recover(commits) if recover is not None else None
     if answer is None:
         answer = error_response(Conflict(
