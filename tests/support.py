@@ -16,7 +16,8 @@ DEFAULT_TIMEOUT = 30.0
 T = TypeVar("T")
 
 
-def wait_until(condition: Callable[[], T | None | Literal[False]], *, what: str, timeout: float = DEFAULT_TIMEOUT, interval: float = 0.02,
+def wait_until(condition: Callable[[], T | None | Literal[False]], *, what: str, timeout: float = DEFAULT_TIMEOUT,
+               interval: float = 0.02,
                seen: Callable[[], Any] | None = None) -> T:
     """The first truthy value of `condition()`, polled every `interval` seconds; fails after `timeout`
     seconds naming `what` was awaited and the last thing seen (`seen()`, else the last value)."""

@@ -238,7 +238,7 @@ class MongoEventStore:
             if actual != expected_version:
                 raise ConcurrencyConflict(stream_id, expected_version, actual)
             # Without transactions (FerretDB v1 has none) the holder is checked just before the insert: an
-            # attempt would have to stall past its lease (minutes) within these milliseconds to slip by.
+            # attempt would have to run past its lease (a minute by default) within these milliseconds to slip by.
             if request is not None and db.idempotency.find_one(
                     {"_id": request.key, "status": None, "holder": request.holder}, {"_id": 1}) is None:
                 raise RequestSuperseded(request.key)

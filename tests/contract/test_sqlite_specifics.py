@@ -180,3 +180,42 @@ def test_a_connection_that_can_neither_commit_nor_roll_back_fails_its_batch_and_
     assert failing.closed and db.conn is not failing
     assert db.write_together(lambda conn: conn.execute("INSERT INTO rows (id) VALUES (2)").lastrowid) == 2
     assert sqlite3.connect(str(tmp_path / "io.db")).execute("SELECT id FROM rows").fetchall() == [(2,)]
+
+
+def test_an_event_store_file_from_before_idempotency_leases_is_brought_up_to_date_when_opened(tmp_path: Path) -> None:
+    """A `make run` data directory made by an earlier release: its commits and idempotency tables lack the
+    columns leases need; opening the file adds them, and what it held reads as before."""
+    from shared.eventstore import RequestLease
+    from shared.eventstore.sqlite import SQLiteEventStore
+    path = tmp_path / "events.db"
+    old = sqlite3.connect(path)
+    old.executescript("""
+        CREATE TABLE commits (position INTEGER PRIMARY KEY AUTOINCREMENT, stream_id TEXT NOT NULL,
+            stream_type TEXT NOT NULL, first_version INTEGER NOT NULL, last_version INTEGER NOT NULL,
+            events TEXT NOT NULL, recorded_at TEXT NOT NULL, published INTEGER NOT NULL DEFAULT 0,
+            UNIQUE (stream_id, first_version));
+        CREATE TABLE idempotency (key TEXT PRIMARY KEY, request_hash TEXT NOT NULL, status INTEGER, body BLOB,
+            headers TEXT, expires_at REAL NOT NULL);
+        INSERT INTO commits (stream_id, stream_type, first_version, last_version, events, recorded_at)
+            VALUES ('c-1', 'contact', 1, 1, '[{"id": "e-1"}]', '2026-01-01T00:00:00Z');
+        INSERT INTO idempotency (key, request_hash, expires_at) VALUES ('student-1:k', 'h', 9e9);
+    """)
+    old.commit()
+    old.close()
+
+    store = SQLiteEventStore(f"sqlite:///{path}")
+    try:
+        # what it held reads as before; the old in-progress key counts as cut off, and one retry takes it over
+        assert store.load("c-1") == [{"id": "e-1"}]
+        seen = store.begin_request("student-1:k", "h", 3600, holder="retry")
+        assert seen is not None and seen.status is None and seen.lease_until == 0.0
+        assert store.request_commits("student-1:k") == []
+        assert store.resume_request("student-1:k", "retry", seen.lease_until, 60)
+        assert not store.resume_request("student-1:k", "other", seen.lease_until, 60)
+        # and the new columns work
+        store.append("c-1", "contact", 1, [{"id": "e-2"}], RequestLease("student-1:k", "retry"))
+        assert [c.last_version for c in store.request_commits("student-1:k")] == [2]
+    finally:
+        store.db.close()
+    # opening it again changes nothing
+    SQLiteEventStore(f"sqlite:///{path}").db.close()
