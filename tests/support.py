@@ -17,8 +17,7 @@ T = TypeVar("T")
 
 
 def wait_until(condition: Callable[[], T | None | Literal[False]], *, what: str, timeout: float = DEFAULT_TIMEOUT,
-               interval: float = 0.02,
-               seen: Callable[[], Any] | None = None) -> T:
+               interval: float = 0.02, seen: Callable[[], Any] | None = None) -> T:
     """The first truthy value of `condition()`, polled every `interval` seconds; fails after `timeout`
     seconds naming `what` was awaited and the last thing seen (`seen()`, else the last value)."""
     deadline = time.monotonic() + timeout
