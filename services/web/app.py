@@ -80,6 +80,7 @@ def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
         WTF_CSRF_TIME_LIMIT=None,  # the token is bound to the session, which has its own lifetime
     )
     app.jinja_env.filters.update(FILTERS)
+    app.jinja_env.globals["form_tokens"] = views.form_tokens
     CSRFProtect(app)
     app.extensions["careerloop-web"] = WebContext(settings, Services(parse_urls(settings), requests.Session()),
                                                    public_url, embedded)

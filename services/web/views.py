@@ -5,12 +5,18 @@ a 422 from an API is shown next to the fields it names. `call`, `download` and `
 every page module reaches the APIs."""
 from __future__ import annotations
 
+import hashlib
+import json
+import re
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
 import requests
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup
 from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
@@ -20,13 +26,36 @@ from services.web.signin import current_user, signed_in
 
 blueprint = Blueprint("student", __name__)
 
+SUBMISSION = re.compile(r"^[0-9a-f]{32}$")  # a form's submission id (`form_tokens`)
 DIRECTORY_FILTERS = ("q", "tag", "industry", "organisation", "stage", "min_priority", "status", "sort")
 SNOOZE_DAYS = {"1": "1 day", "3": "3 days", "7": "1 week"}
 
 
 def call(service: str, method: str, path: str, **kwargs: Any) -> Any:
+    if method == "POST" and "files" not in kwargs:
+        kwargs["headers"] = {**(kwargs.get("headers") or {}), **_submission_key(service, path, kwargs)}
     return current_app.extensions["careerloop-web"].services.call(current_user().token, service, method, path,
                                                                    **kwargs)
+
+
+def form_tokens() -> Markup:
+    """The hidden fields of every form (`{{ form_tokens() }}`): the CSRF token, and a submission id made
+    anew each time a form is rendered, which makes what the form asks of the APIs idempotent (`call`)."""
+    return Markup('<input type="hidden" name="csrf_token" value="{}">'
+                  '<input type="hidden" name="submission" value="{}">').format(generate_csrf(), uuid.uuid4().hex)
+
+
+def _submission_key(service: str, path: str, kwargs: dict[str, Any]) -> dict[str, str]:
+    """The `Idempotency-Key` of a command a submitted form asks for: its submission id with a digest of
+    the command, so a form sent twice as it was (a double click, a browser sending it again) records
+    the command once (the API answers the second with the first's answer), while the same form sent
+    back with other content (the browser's back button, then an edit) is another command. Uploads are
+    left out: their bodies are streamed, not hashed (the contacts service's own dedupe covers imports)."""
+    submission = request.form.get("submission", "") if request.method == "POST" else ""
+    if not SUBMISSION.match(submission):
+        return {}
+    command = json.dumps([service, path, kwargs.get("params"), kwargs.get("json")], sort_keys=True, default=str)
+    return {"Idempotency-Key": f"web.{submission}.{hashlib.sha256(command.encode()).hexdigest()[:32]}"}
 
 
 def download(service: str, path: str, accept: str) -> requests.Response:

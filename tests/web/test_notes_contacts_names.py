@@ -95,6 +95,36 @@ def test_a_student_adds_a_contact_by_hand_and_the_api_holds_what_they_wrote(
     assert held.get("phone") is None and held.get("location") is None  # what was left empty is not sent
 
 
+def submission_of(html: str) -> str:
+    found = re.search(r'name="submission" value="([0-9a-f]{32})"', html)
+    assert found is not None, "the form carries no submission id"
+    return found[1]
+
+
+def test_a_form_sent_twice_as_it_was_adds_its_contact_once(client: FlaskClient, web_platform: Platform) -> None:
+    token = new_student(client, web_platform)
+    form = page(client, "/contacts/new")
+    tokens = {"csrf_token": csrf_token(form), "submission": submission_of(form)}
+    written = {"name": "Katherine Johnson", "organisation": "NASA Langley"}
+
+    # when the form is sent twice as it was (a double click, the browser sending it again)
+    first = client.post("/contacts", data={**tokens, **written})
+    again = client.post("/contacts", data={**tokens, **written})
+    # then both lead to the one contact it added
+    assert first.status_code == again.status_code == 303
+    assert again.headers["Location"] == first.headers["Location"]
+
+    # and the same form sent back with other content (back, edit, send) is another contact
+    edited = client.post("/contacts", data={**tokens, **written, "organisation": "NASA"})
+    assert edited.status_code == 303 and edited.headers["Location"] != first.headers["Location"]
+    added = {answer.headers["Location"].rsplit("/", 1)[-1] for answer in (first, edited)}
+    listed = wait_until(lambda: (ids := {c["id"] for c in api(web_platform, token, "GET", "contacts", "/contacts")[
+        "items"]}) >= added and ids, what="the directory lists both contacts")
+    assert listed == added  # nothing added twice
+    # and each rendering of a form has its own submission id
+    assert submission_of(page(client, "/contacts/new")) != tokens["submission"]
+
+
 def test_adding_a_contact_shows_each_problem_at_its_field_and_keeps_what_was_written(
         client: FlaskClient, web_platform: Platform) -> None:
     new_student(client, web_platform)
