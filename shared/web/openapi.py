@@ -7,6 +7,8 @@ from typing import Any
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
+from shared.web.api import IDEMPOTENCY_KEY
+
 _STATUS_TEXT = {
     400: "Malformed request (e.g. invalid JSON)", 401: "Missing or invalid bearer token",
     403: "The token's role may not do this", 404: "Not found (or not yours)",
@@ -14,6 +16,12 @@ _STATUS_TEXT = {
     413: "Body too large", 415: "Body is not JSON", 422: "Invalid fields, listed per field",
     503: "A backend is briefly unavailable, or a read model has not caught up: retry after Retry-After seconds",
 }
+_IDEMPOTENCY = (
+    "Makes a retry safe: a request with a key you used before (for the same request) gets the first answer "
+    "again, marked `Idempotent-Replayed: true`, for a day; the same key with another request is a 422, and a "
+    "retry while the first still runs a 409. A first attempt cut off before it answered holds the key for "
+    "`IDEMPOTENCY_LEASE_SECONDS` (60 s); a retry after that carries the request out if it was not applied, "
+    "or answers for it if it was (a 409 where its answer cannot be made again). Nothing is applied twice.")
 _ERROR_HEADERS = {
     401: {"WWW-Authenticate": {"description": "Bearer, with the reason", "schema": {"type": "string"}}},
     412: {"ETag": {"description": "the current version", "schema": {"type": "string"}}},
@@ -47,7 +55,8 @@ def openapi_document(service: str, apis: list[Any], description: str = "") -> di
                 parameters.append({"in": "query", "schema": op.query})
             if op.method == "POST" and op.roles:
                 parameters.append({"in": "header", "name": "Idempotency-Key", "required": False,
-                                   "schema": {"type": "string", "maxLength": 255}})
+                                   "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY.pattern},
+                                   "description": _IDEMPOTENCY})
             if parameters:
                 operation["parameters"] = parameters
             if op.body is not None:
