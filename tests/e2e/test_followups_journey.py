@@ -103,7 +103,10 @@ def test_a_students_follow_ups_from_outreach_to_thanks(platform: Platform, token
     timeline = wait_until(lambda: student.get(f"{followups}/contacts/{jane}/timeline", timeout=10).json()["items"],
                           what="the contact's timeline has entries")
     kinds = [e["kind"] for e in timeline]
-    assert kinds[0] == "thank_you" and kinds[-1] == "outreach"  # sent two weeks before she was added
+    # the student's own steps in order; a notification about the contact (the undated action item falling
+    # due, sent by the dispatcher whenever the announcer gets to it) may come before or after the thank-you
+    steps = [kind for kind in kinds if kind != "notification_sent"]
+    assert steps[0] == "thank_you" and steps[-1] == "outreach"  # sent two weeks before she was added
     assert {"outreach", "reply", "interview_requested", "interview_scheduled", "interview_completed",
             "note_recorded"} <= set(kinds)
     assert all(e["link"] and e["summary"] for e in timeline)
