@@ -24,7 +24,7 @@ from shared.auth import Principal
 from shared.errors import Conflict, Forbidden, PreconditionFailed, TransientError
 from shared.events import Metadata
 from shared.eventstore import Commit, RequestLease
-from shared.repository import idempotent_request
+from shared.repository import Accepted, idempotent_request
 from shared.web.errors import error_response
 
 _ETAG = re.compile(r'^\s*(?:W/)?"(\d+)"\s*$')
@@ -225,10 +225,9 @@ class _Recovered:
     def __call__(self, commits: list[Commit]) -> Response | None:
         if len({c.stream_id for c in commits}) != 1:
             return None  # several streams: which one the answer named is not known
-        stream_id, version = commits[-1].stream_id, commits[-1].last_version
-        location = self.location(stream_id) if self.location is not None and self.status == 201 else None
-        return json_response({"id": stream_id, "version": version}, self.status, version=version,
-                             headers={"Location": location} if location else None)
+        accepted = Accepted(commits[-1].stream_id, commits[-1].last_version)
+        location = self.location(accepted.id) if self.location is not None and self.status == 201 else None
+        return accepted_response(accepted, self.status, location)
 
 
 def _idempotent(handle: Callable[..., Response], recover: _Recovered | None) -> Callable[..., Response]:
