@@ -18,6 +18,7 @@ run by `ProcessLoop` inside `running(...)`:
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import logging
 import os
 import signal
@@ -52,12 +53,19 @@ def start_process(process: str, settings: Settings | None = None) -> Settings:
     return settings
 
 
+# A process still running this long after SIGTERM prints every thread's stack to stderr: what the
+# step in hand waits on, well before a supervisor's grace period (Kubernetes: 30 s) ends in SIGKILL.
+STOP_REPORT_SECONDS = 10.0
+
+
 def stop_on_signals() -> threading.Event:
     """An event set by SIGTERM or SIGINT: the process finishes the step in hand, then exits."""
     stop = threading.Event()
 
     def request_stop(signum: int, frame: object) -> None:
         log.info("received %s; stopping after the current step", signal.Signals(signum).name)
+        if not stop.is_set():
+            faulthandler.dump_traceback_later(STOP_REPORT_SECONDS, exit=False)
         stop.set()
 
     signal.signal(signal.SIGTERM, request_stop)

@@ -179,3 +179,48 @@ def test_a_projection_runner_reports_how_old_each_applied_event_was_and_leaves_o
     assert count.labels == {"process": "things-views", "projection": "things-view"}
     assert 80 <= total.value < 100  # 40 s each, and a little
     assert under_a_minute.value == 2
+
+
+SLOW_TO_STOP = """
+import signal, sys, time
+import shared.process as process
+process.STOP_REPORT_SECONDS = 0.5
+stop = process.stop_on_signals()
+
+def step_that_ignores_the_stop():
+    time.sleep(3)  # e.g. a write waiting for a lock another process holds
+
+print("ready", flush=True)
+while not stop.is_set():
+    step_that_ignores_the_stop()
+"""
+
+
+def test_a_process_still_running_after_sigterm_prints_where_each_thread_is():
+    """What a process slow to stop waits on reaches its log before a supervisor's SIGKILL would."""
+    import signal
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", SLOW_TO_STOP], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, cwd=Path(__file__).resolve().parents[2])
+    assert child.stdout is not None and child.stdout.readline() == "ready\n"
+    child.send_signal(signal.SIGTERM)
+    _, stderr = child.communicate(timeout=JOIN_SECONDS)
+    assert child.returncode == 0
+    assert "step_that_ignores_the_stop" in stderr, stderr
+
+
+def test_a_process_that_stops_promptly_prints_no_stacks():
+    import signal
+    import subprocess
+    import sys
+
+    prompt = SLOW_TO_STOP.replace("time.sleep(3)", "time.sleep(0.05)")
+    child = subprocess.Popen([sys.executable, "-c", prompt], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, cwd=Path(__file__).resolve().parents[2])
+    assert child.stdout is not None and child.stdout.readline() == "ready\n"
+    child.send_signal(signal.SIGTERM)
+    _, stderr = child.communicate(timeout=JOIN_SECONDS)
+    assert child.returncode == 0
+    assert "Thread 0x" not in stderr and "step_that_ignores_the_stop" not in stderr, stderr
