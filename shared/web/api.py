@@ -111,7 +111,7 @@ class Api:
             wrapped: Callable[..., Response] = handle
             if method == "POST" and roles is not None:
                 accepted = response is not None and issubclass(response, AcceptedSchema)
-                wrapped = _idempotent(handle, _Recovered(status, location) if accepted else None)
+                wrapped = _idempotent(handle, _AppliedAnswer(status, location, accepted))
             self.blueprint.add_url_rule(rule, endpoint=view.__name__, view_func=wrapped, methods=[method])
             self.operations.append(Operation(
                 rule, method, summary, allowed, body, query, response, status, many, consumes, produces,
@@ -213,24 +213,29 @@ def wait_for_version(collection: Any, min_version: str) -> None:
 
 
 @dataclass(frozen=True)
-class _Recovered:
-    """The answer of a command (`accepted_response`) made again from the commits its cut-off attempt
-    appended: what a retry with its Idempotency-Key gets when that attempt never stored its answer.
-    It is exact because an `Accepted` names the stream the command appended to and the version it
-    reached (`Repository.update`, and the services' creating commands)."""
+class _AppliedAnswer:
+    """What a retry with an Idempotency-Key gets when the key's first attempt was cut off after it
+    appended its commits but before it stored its answer. A command answering `accepted_response`
+    gets that answer made again from the commits: exact, because an `Accepted` names the stream the
+    command appended to and the version it reached (`Repository.update`, and the services' creating
+    commands). Any other answer (an import, a merge over two streams, a webhook's secret) cannot be
+    made again: a 409 says the request was applied."""
 
     status: int
     location: Callable[[str], str] | None
+    accepted: bool  # the route answers `{id, version}` (an AcceptedSchema response)
 
-    def __call__(self, commits: list[Commit]) -> Response | None:
-        if len({c.stream_id for c in commits}) != 1:
-            return None  # several streams: which one the answer named is not known
-        accepted = Accepted(commits[-1].stream_id, commits[-1].last_version)
-        location = self.location(accepted.id) if self.location is not None and self.status == 201 else None
-        return accepted_response(accepted, self.status, location)
+    def __call__(self, commits: list[Commit]) -> Response:
+        if self.accepted and len({c.stream_id for c in commits}) == 1:
+            accepted = Accepted(commits[-1].stream_id, commits[-1].last_version)
+            location = self.location(accepted.id) if self.location is not None and self.status == 201 else None
+            return accepted_response(accepted, self.status, location)
+        return error_response(Conflict(
+            "the first request with this Idempotency-Key was applied, but it was cut off before it could "
+            "answer and its answer cannot be made again; look the result up instead"))
 
 
-def _idempotent(handle: Callable[..., Response], recover: _Recovered | None) -> Callable[..., Response]:
+def _idempotent(handle: Callable[..., Response], answer_for_applied: _AppliedAnswer) -> Callable[..., Response]:
     """`Idempotency-Key` on POST: the first response is stored and replayed for retries.
 
     The key is scoped to the caller, and bound to a hash of the request: the same key with a
@@ -240,9 +245,8 @@ def _idempotent(handle: Callable[..., Response], recover: _Recovered | None) -> 
     A request holds its key under a lease (`IDEMPOTENCY_LEASE_SECONDS`) and its commits record the key
     (`shared.repository.idempotent_request`). A retry that finds the lease run out and no answer stored
     (the first attempt was cut off: its worker killed, its database gone before it could answer) takes
-    the key over: if the first attempt appended nothing it carries the request out itself; if it did, a
-    command's answer `{id, version}` is made from those commits (`recover`), and any other answer is a
-    409 saying the request was applied but its answer is lost. Either way nothing is applied twice.
+    the key over: if the first attempt appended nothing it carries the request out itself; if it did, it
+    answers for that attempt (`answer_for_applied`). Either way nothing is applied twice.
     """
 
     @functools.wraps(handle)
@@ -277,7 +281,7 @@ def _idempotent(handle: Callable[..., Response], recover: _Recovered | None) -> 
                     return error_response(Conflict("a request with this Idempotency-Key is still in progress"))
                 commits = store.request_commits(lease.key)
                 if commits:  # the cut-off attempt was applied: answer for it, never apply it again
-                    return _finish(store, lease, _answer_for_applied(commits, recover), replayed=True)
+                    return _finish(store, lease, answer_for_applied(commits), replayed=True)
         except Exception as exc:  # the store unavailable (503 with Retry-After)
             return error_response(exc)
         token = idempotent_request.set(lease)
@@ -294,15 +298,6 @@ def _idempotent(handle: Callable[..., Response], recover: _Recovered | None) -> 
         return _finish(store, lease, response)
 
     return wrapper
-
-
-def _answer_for_applied(commits: list[Commit], recover: _Recovered | None) -> Response:
-    answer = recover(commits) if recover is not None else None
-    if answer is None:
-        answer = error_response(Conflict(
-            "the first request with this Idempotency-Key was applied, but it was cut off before it could "
-            "answer and its answer cannot be made again; look the result up instead"))
-    return answer
 
 
 def _finish(store: Any, lease: RequestLease, response: Response, *, replayed: bool = False) -> Response:
