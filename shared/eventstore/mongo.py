@@ -26,8 +26,9 @@ version check only after commit n was inserted, so its position is taken later a
 becomes visible late is still found by a later poll. MongoDB cursors are not snapshots (a query can
 see a document inserted ahead of its scan position while missing one inserted behind it), so a batch
 could hold n+1 without n; each batch is therefore completed with the unpublished commits that precede
-its commits in their streams (one indexed query) before it is returned, which keeps every stream's
-commits in order in every batch. `read_all(after_position)` is for replay and rebuild tools: it
+its commits in their streams (one query) before it is returned, which keeps every stream's commits in
+order in every batch. That query leaves out the streams this store's relay has published up to just
+before the batch's commit (remembered from its own `mark_published`): once a relay runs, nearly all. `read_all(after_position)` is for replay and rebuild tools: it
 returns what is visible now; a commit whose position lies at or below `after_position` but which
 became visible only after an earlier call had passed that position is not returned again (the same
 in-flight window exists in any position-ordered log without a global write lock).
@@ -49,7 +50,8 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ParamSpec, TypeVar
 from urllib.parse import unquote, urlsplit
 
@@ -82,6 +84,7 @@ PING_TIMEOUT_SECONDS = 2.0
 _PURGE_EVERY_SECONDS = 60.0
 _ATTEMPTS = 5
 _PREPARED = "event-store"
+_KNOWN_STREAMS = 100_000  # the streams whose published version a relay remembers (about 10 MB at most)
 
 
 def database_name(url: str) -> str:
@@ -217,6 +220,12 @@ class MongoEventStore:
         # An accepted command is durable: acknowledged once journaled on a majority (URL options win).
         self.handle = MongoHandle(url, w="majority", journal=True)
         self._purged_at = 0.0
+        # What this process's relay knows it published: the newest version of each stream (the newest
+        # streams, at most _KNOWN_STREAMS), and the commits its last read handed out. A stream whose
+        # next unpublished commit follows right on from what it knows needs no look for missed earlier
+        # commits (`_read`), which is most of them once the relay runs.
+        self._published_through: OrderedDict[str, int] = OrderedDict()
+        self._handed_out: dict[int, tuple[str, int]] = {}
 
     @property
     def _db(self) -> Database:
@@ -303,15 +312,18 @@ class MongoEventStore:
     # -- the outbox -------------------------------------------------------------------------
     @transient_errors
     def read_unpublished(self, limit: int) -> list[Commit]:
-        return self._read({"published": False}, limit)
+        commits = self._read({"published": False}, limit, self._published_through)
+        self._handed_out = {c.position: (c.stream_id, c.last_version) for c in commits}
+        return commits
 
     @transient_errors
     def read_all(self, after_position: int, limit: int) -> list[Commit]:
         return self._read({"_id": {"$gt": after_position}}, limit)
 
-    def _read(self, condition: dict[str, Any], limit: int) -> list[Commit]:
+    def _read(self, condition: dict[str, Any], limit: int, known: Mapping[str, int] | None = None) -> list[Commit]:
         """Commits matching `condition` in position order, at most `limit` (negative: all, as SQL's
-        LIMIT), each stream's commits complete from the first one the condition admits."""
+        LIMIT), each stream's commits complete from the first one the condition admits. `known`: the
+        version up to which a stream's commits are known not to match (published already)."""
         if limit == 0:
             return []
         commits = self._db.commits
@@ -327,10 +339,13 @@ class MongoEventStore:
             first_seen[doc["stream_id"]] = min(
                 doc["first_version"], first_seen.get(doc["stream_id"], doc["first_version"])
             )
-        earlier = [{**condition, "stream_id": s, "first_version": {"$lt": v}} for s, v in first_seen.items() if v > 1]
-        if earlier:  # usually finds nothing: an index range of unpublished earlier commits per stream
+        known = known or {}
+        earlier = [{"stream_id": s, "first_version": {"$lt": v}} for s, v in first_seen.items()
+                   if v > 1 and known.get(s, 0) < v - 1]
+        if earlier:  # usually finds nothing
             seen = {doc["_id"] for doc in docs}
-            missed = [d for d in commits.find({"$or": earlier}) if d["_id"] not in seen]
+            # the condition also at the top: FerretDB narrows its scan only by top-level equalities
+            missed = [d for d in commits.find({**condition, "$or": earlier}) if d["_id"] not in seen]
             if missed:
                 docs = sorted(docs + missed, key=lambda d: d["_id"])
                 if limit > 0:
@@ -341,7 +356,19 @@ class MongoEventStore:
     def mark_published(self, positions: Sequence[int]) -> None:
         positions = list(positions)
         if positions:
-            self._db.commits.update_many({"_id": {"$in": positions}}, {"$set": {"published": True}})
+            # `published: False` narrows FerretDB's scan to the backlog (it cannot use the _id index for
+            # $in): without it each batch read the whole history
+            self._db.commits.update_many({"published": False, "_id": {"$in": positions}},
+                                         {"$set": {"published": True}})
+        for position in positions:
+            handed_out = self._handed_out.pop(position, None)
+            if handed_out is not None:
+                stream, version = handed_out
+                if version > self._published_through.get(stream, 0):
+                    self._published_through[stream] = version
+                self._published_through.move_to_end(stream)
+        while len(self._published_through) > _KNOWN_STREAMS:
+            self._published_through.popitem(last=False)
 
     @transient_errors
     def unpublished_count(self) -> int:

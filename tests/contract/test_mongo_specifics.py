@@ -241,6 +241,31 @@ def test_a_completed_batch_is_cut_to_the_limit_without_splitting_a_stream(store,
     assert store.read_unpublished(2) == [first, second]
 
 
+def test_the_relay_looks_again_only_for_streams_it_has_not_published_up_to_the_batch(store, monkeypatch):
+    from pymongo.collection import Collection
+
+    stream = unique_name("s")
+    first = store.append(stream, STREAM_TYPE, 0, [event(stream, 1)])
+    assert store.read_unpublished(1) == [first]
+    store.mark_published([first.position])  # published through version 1
+
+    # a scan that misses version 2 still gets it: version 3 does not follow on from version 1
+    second = store.append(stream, STREAM_TYPE, 1, [event(stream, 2)])
+    third = store.append(stream, STREAM_TYPE, 2, [event(stream, 3)])
+    _hide_from_the_first_scan(monkeypatch, store, {second.position})
+    assert store.read_unpublished(10) == [second, third]
+    store.mark_published([second.position, third.position])
+    monkeypatch.undo()
+
+    # version 4 follows on from the published version 3: one query, nothing to complete
+    fourth = store.append(stream, STREAM_TYPE, 3, [event(stream, 4)])
+    queries = []
+    original = Collection.find
+    monkeypatch.setattr(Collection, "find", lambda self, *a, **k: queries.append(a) or original(self, *a, **k))
+    assert store.read_unpublished(10) == [fourth]
+    assert len(queries) == 1
+
+
 def _append_in_child(url: str, stream: str, results: Any) -> None:
     try:
         commit = _FORKED_STORE.append(stream, STREAM_TYPE, 1, [event(stream, 2)])  # type: ignore[name-defined]
