@@ -28,10 +28,11 @@ see a document inserted ahead of its scan position while missing one inserted be
 could hold n+1 without n; each batch is therefore completed with the unpublished commits that precede
 its commits in their streams (one query) before it is returned, which keeps every stream's commits in
 order in every batch. That query leaves out the streams this store's relay has published up to just
-before the batch's commit (remembered from its own `mark_published`): once a relay runs, nearly all. `read_all(after_position)` is for replay and rebuild tools: it
-returns what is visible now; a commit whose position lies at or below `after_position` but which
-became visible only after an earlier call had passed that position is not returned again (the same
-in-flight window exists in any position-ordered log without a global write lock).
+before the batch's commit (remembered from its own `mark_published`): once a relay runs, nearly all.
+`read_all(after_position)` is for replay and rebuild tools: it returns what is visible now; a commit
+whose position lies at or below `after_position` but which became visible only after an earlier call
+had passed that position is not returned again (the same in-flight window exists in any
+position-ordered log without a global write lock).
 
 Writes use write concern `{w: "majority", j: true}` unless the URL says otherwise: an accepted command
 is durable, as with the SQLite adapter's synchronous=FULL. An append whose acknowledgement is lost to a
