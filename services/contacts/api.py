@@ -19,7 +19,7 @@ from shared.events import utcnow
 from shared.readstore import Collection, iterate
 from shared.repository import Accepted
 from shared.subject_export import EXPORT_PATH, EXPORT_SUMMARY
-from shared.web import Api, accepted_response, command_metadata, if_match_version, json_response, wait_for_version
+from shared.web import Api, command_metadata, if_match_version, json_response, wait_for_version
 
 api = Api("contacts", __name__)
 READERS = ("student", "admin")
@@ -40,9 +40,6 @@ def contact_location(contact_id: str) -> str:
     return url_for("contacts.get_contact", contact_id=contact_id)
 
 
-def _accepted(accepted: Accepted, status: int = 200) -> Response:
-    return accepted_response(accepted, status, contact_location(accepted.id) if status == 201 else None)
-
 
 def contact_view(contact: Contact) -> dict[str, Any]:
     settings = _ctx().settings
@@ -58,62 +55,56 @@ def contact_view(contact: Contact) -> dict[str, Any]:
 # -- commands -------------------------------------------------------------------------------
 @api.route("/contacts", "POST", summary="Add a contact", body=schemas.AddContact, response=schemas.Accepted,
            status=201, errors=(409,), location=contact_location)
-def add_contact(principal: Principal, body: dict[str, Any]) -> Response:
+def add_contact(principal: Principal, body: dict[str, Any]) -> Accepted:
     student_id = acting_for(principal, body.pop("student_id", None))
     tags = body.pop("tags", [])
-    return _accepted(_ctx().service.add_contact(student_id, body, command_metadata(principal), tags=tags), 201)
+    return _ctx().service.add_contact(student_id, body, command_metadata(principal), tags=tags)
 
 
 @api.route("/contacts/<contact_id>", "PATCH", summary="Change a contact's details (null clears a field)",
            body=schemas.ChangeDetails, response=schemas.Accepted, errors=(404, 409, 412))
-def change_details(principal: Principal, contact_id: str, body: dict[str, Any]) -> Response:
-    return _accepted(
-        _ctx().service.change_details(contact_id, body, principal, command_metadata(principal), if_match_version())
-    )
+def change_details(principal: Principal, contact_id: str, body: dict[str, Any]) -> Accepted:
+    return _ctx().service.change_details(contact_id, body, principal, command_metadata(principal), if_match_version())
 
 
 @api.route("/contacts/<contact_id>/tags", "POST", summary="Tag a contact", body=schemas.Tags,
            response=schemas.Accepted, errors=(404, 409, 412))
-def tag_contact(principal: Principal, contact_id: str, body: dict[str, Any]) -> Response:
-    return _accepted(
-        _ctx().service.tag(contact_id, body["tags"], principal, command_metadata(principal), if_match_version())
-    )
+def tag_contact(principal: Principal, contact_id: str, body: dict[str, Any]) -> Accepted:
+    return _ctx().service.tag(contact_id, body["tags"], principal, command_metadata(principal), if_match_version())
 
 
 @api.route("/contacts/<contact_id>/tags/<tag>", "DELETE", summary="Remove a tag", response=schemas.Accepted,
            errors=(404, 409, 412))
-def untag_contact(principal: Principal, contact_id: str, tag: str) -> Response:
-    return _accepted(
-        _ctx().service.untag(contact_id, [tag], principal, command_metadata(principal), if_match_version())
-    )
+def untag_contact(principal: Principal, contact_id: str, tag: str) -> Accepted:
+    return _ctx().service.untag(contact_id, [tag], principal, command_metadata(principal), if_match_version())
 
 
 @api.route("/contacts/<contact_id>/priority", "PUT", summary="Rate advocacy and motivation (1–3 each)",
            body=schemas.Priority, response=schemas.Accepted, errors=(404, 409, 412))
-def prioritise_contact(principal: Principal, contact_id: str, body: dict[str, Any]) -> Response:
-    return _accepted(_ctx().service.prioritise(contact_id, body["advocacy"], body["motivation"], principal,
-                                               command_metadata(principal), if_match_version()))
+def prioritise_contact(principal: Principal, contact_id: str, body: dict[str, Any]) -> Accepted:
+    return _ctx().service.prioritise(contact_id, body["advocacy"], body["motivation"], principal,
+                                     command_metadata(principal), if_match_version())
 
 
 @api.route("/contacts/<contact_id>/check-in-cadence", "PUT",
            summary="Check in every N weeks after the last touch (null: the default rule)",
            body=schemas.CheckInCadence, response=schemas.Accepted, errors=(404, 409, 412))
-def set_check_in_cadence(principal: Principal, contact_id: str, body: dict[str, Any]) -> Response:
-    return _accepted(_ctx().service.set_check_in_cadence(contact_id, body["every_weeks"], principal,
-                                                         command_metadata(principal), if_match_version()))
+def set_check_in_cadence(principal: Principal, contact_id: str, body: dict[str, Any]) -> Accepted:
+    return _ctx().service.set_check_in_cadence(contact_id, body["every_weeks"], principal,
+                                               command_metadata(principal), if_match_version())
 
 
 @api.route("/contacts/<contact_id>/archive", "POST", summary="Archive a contact (history stays)",
            body=schemas.Archive, response=schemas.Accepted, errors=(404, 409, 412))
-def archive_contact(principal: Principal, contact_id: str, body: dict[str, Any]) -> Response:
-    return _accepted(_ctx().service.archive(contact_id, body.get("reason"), principal, command_metadata(principal),
-                                            if_match_version()))
+def archive_contact(principal: Principal, contact_id: str, body: dict[str, Any]) -> Accepted:
+    return _ctx().service.archive(contact_id, body.get("reason"), principal, command_metadata(principal),
+                                  if_match_version())
 
 
 @api.route("/contacts/<contact_id>/restore", "POST", summary="Restore an archived contact",
            response=schemas.Accepted, errors=(404, 409, 412))
-def restore_contact(principal: Principal, contact_id: str) -> Response:
-    return _accepted(_ctx().service.restore(contact_id, principal, command_metadata(principal), if_match_version()))
+def restore_contact(principal: Principal, contact_id: str) -> Accepted:
+    return _ctx().service.restore(contact_id, principal, command_metadata(principal), if_match_version())
 
 
 @api.route("/contacts/<contact_id>/touchpoints", "POST",
@@ -128,9 +119,9 @@ def log_touchpoint(principal: Principal, contact_id: str, body: dict[str, Any]) 
 
 @api.route("/contacts/<contact_id>/merge", "POST", summary="Merge a duplicate into this contact (both histories kept)",
            body=schemas.Merge, response=schemas.Accepted, errors=(404, 409, 412))
-def merge_contacts(principal: Principal, contact_id: str, body: dict[str, Any]) -> Response:
-    return _accepted(_ctx().service.merge(contact_id, body["duplicate_id"], principal, command_metadata(principal),
-                                          if_match_version()))
+def merge_contacts(principal: Principal, contact_id: str, body: dict[str, Any]) -> Accepted:
+    return _ctx().service.merge(contact_id, body["duplicate_id"], principal, command_metadata(principal),
+                                if_match_version())
 
 
 @api.route("/imports", "POST", summary="Import LinkedIn Connections.csv, Google Contacts CSV or vCard 3.0/4.0",

@@ -35,11 +35,11 @@ from shared.auth import Principal, acting_for
 from shared.errors import NotFound
 from shared.events import isoformat
 from shared.readstore import Collection, Page, iterate
+from shared.repository import Accepted
 from shared.subject_export import EXPORT_PATH, EXPORT_SUMMARY
 from shared.web import (
     AcceptedSchema,
     Api,
-    accepted_response,
     command_metadata,
     if_match_version,
     json_response,
@@ -207,16 +207,16 @@ def list_followups(principal: Principal, query: dict[str, Any]) -> Response:
 
 @api.route("/followups/<item_id>/snooze", "POST", summary="Put an item aside until a time",
            roles=OWNERS, body=schemas.Snooze, response=AcceptedSchema, errors=(404, 409, 412))
-def snooze(principal: Principal, item_id: str, body: dict[str, Any]) -> Response:
-    return accepted_response(_ctx().service.snooze(item_id, body["until"], principal, command_metadata(principal),
-                                                   if_match_version()))
+def snooze(principal: Principal, item_id: str, body: dict[str, Any]) -> Accepted:
+    return _ctx().service.snooze(item_id, body["until"], principal, command_metadata(principal),
+                                 if_match_version())
 
 
 @api.route("/followups/<item_id>/dismiss", "POST", summary="Dismiss an item: it needs no action",
            roles=OWNERS, body=schemas.Dismiss, response=AcceptedSchema, errors=(404, 409, 412))
-def dismiss(principal: Principal, item_id: str, body: dict[str, Any]) -> Response:
-    return accepted_response(_ctx().service.dismiss(item_id, body.get("reason"), principal,
-                                                    command_metadata(principal), if_match_version()))
+def dismiss(principal: Principal, item_id: str, body: dict[str, Any]) -> Accepted:
+    return _ctx().service.dismiss(item_id, body.get("reason"), principal,
+                                  command_metadata(principal), if_match_version())
 
 
 @api.route(EXPORT_PATH, "GET", summary=EXPORT_SUMMARY, roles=("student",), response=schemas.ExportPart)

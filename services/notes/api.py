@@ -16,7 +16,7 @@ from shared.events import utcnow
 from shared.readstore import Collection, iterate
 from shared.repository import Accepted
 from shared.subject_export import EXPORT_PATH, EXPORT_SUMMARY
-from shared.web import Api, accepted_response, command_metadata, if_match_version, json_response, wait_for_version
+from shared.web import Api, command_metadata, if_match_version, json_response, wait_for_version
 
 api = Api("notes", __name__)
 OWNERS = ("student", "admin")
@@ -41,9 +41,6 @@ def note_location(note_id: str) -> str:
     return url_for("notes.get_note", note_id=note_id)
 
 
-def _accepted(accepted: Accepted, status: int = 200) -> Response:
-    return accepted_response(accepted, status, note_location(accepted.id) if status == 201 else None)
-
 
 def note_view(loaded: LoadedNote) -> dict[str, Any]:
     note = loaded.note
@@ -60,44 +57,40 @@ def _page(items: list[dict[str, Any]], next_cursor: str | None) -> Response:
 # -- notes: commands ----------------------------------------------------------------------------
 @api.route("/notes", "POST", summary="Record a note about an interview or a contact", body=schemas.RecordNote,
            response=schemas.Accepted, status=201, errors=(409,), location=note_location)
-def record_note(principal: Principal, body: dict[str, Any]) -> Response:
+def record_note(principal: Principal, body: dict[str, Any]) -> Accepted:
     student_id = acting_for(principal, body.pop("student_id", None))
-    return _accepted(_ctx().service.record(student_id, body, command_metadata(principal)), 201)
+    return _ctx().service.record(student_id, body, command_metadata(principal))
 
 
 @api.route("/notes/<note_id>", "PUT", summary="Revise a note: the whole new content (earlier revisions stay)",
            body=schemas.ReviseNote, response=schemas.Accepted, errors=(404, 409, 412, 503))
-def revise_note(principal: Principal, note_id: str, body: dict[str, Any]) -> Response:
-    return _accepted(_ctx().service.revise(note_id, body, principal, command_metadata(principal), if_match_version()))
+def revise_note(principal: Principal, note_id: str, body: dict[str, Any]) -> Accepted:
+    return _ctx().service.revise(note_id, body, principal, command_metadata(principal), if_match_version())
 
 
 @api.route("/notes/<note_id>/visibility", "POST", summary="Share a note with your advisors, or make it private",
            body=schemas.Visibility, response=schemas.Accepted, errors=(404, 409, 412))
-def set_visibility(principal: Principal, note_id: str, body: dict[str, Any]) -> Response:
-    return _accepted(_ctx().service.set_visibility(note_id, body["visibility"], principal, command_metadata(principal),
-                                                   if_match_version()))
+def set_visibility(principal: Principal, note_id: str, body: dict[str, Any]) -> Accepted:
+    return _ctx().service.set_visibility(note_id, body["visibility"], principal, command_metadata(principal),
+                                         if_match_version())
 
 
 @api.route("/notes/<note_id>", "DELETE", summary="Delete a note: its content leaves every list and search",
            response=schemas.Accepted, errors=(404, 409, 412))
-def delete_note(principal: Principal, note_id: str) -> Response:
-    return _accepted(_ctx().service.delete(note_id, principal, command_metadata(principal), if_match_version()))
+def delete_note(principal: Principal, note_id: str) -> Accepted:
+    return _ctx().service.delete(note_id, principal, command_metadata(principal), if_match_version())
 
 
 @api.route("/notes/<note_id>/action-items/<item_id>/complete", "POST", summary="Mark an action item done",
            response=schemas.Accepted, errors=(404, 409, 412))
-def complete_item(principal: Principal, note_id: str, item_id: str) -> Response:
-    return _accepted(
-        _ctx().service.complete_item(note_id, item_id, principal, command_metadata(principal), if_match_version())
-    )
+def complete_item(principal: Principal, note_id: str, item_id: str) -> Accepted:
+    return _ctx().service.complete_item(note_id, item_id, principal, command_metadata(principal), if_match_version())
 
 
 @api.route("/notes/<note_id>/action-items/<item_id>/reopen", "POST", summary="Open a completed action item again",
            response=schemas.Accepted, errors=(404, 409, 412))
-def reopen_item(principal: Principal, note_id: str, item_id: str) -> Response:
-    return _accepted(
-        _ctx().service.reopen_item(note_id, item_id, principal, command_metadata(principal), if_match_version())
-    )
+def reopen_item(principal: Principal, note_id: str, item_id: str) -> Accepted:
+    return _ctx().service.reopen_item(note_id, item_id, principal, command_metadata(principal), if_match_version())
 
 
 # -- notes: reads -------------------------------------------------------------------------------

@@ -24,7 +24,6 @@ from shared.subject_export import EXPORT_PATH, EXPORT_SUMMARY
 from shared.web import (
     AcceptedSchema,
     Api,
-    accepted_response,
     command_metadata,
     if_match_version,
     json_response,
@@ -46,9 +45,6 @@ def _ctx() -> NotificationsContext:
     return current_app.extensions["notifications"]
 
 
-def _accepted(accepted: Accepted, status: int = 200, location: str | None = None) -> Response:
-    return accepted_response(accepted, status, location)
-
 
 # -- preferences ----------------------------------------------------------------------------
 @api.route("/preferences", "GET", summary="Your notification preferences (admins: anyone's, by student_id)",
@@ -65,9 +61,9 @@ def _preferences_view(user_id: str, preferences: Any) -> dict[str, Any]:
 
 @api.route("/preferences", "PUT", summary="Set your preferences: channels per kind, e-mail, zone, quiet hours, digest",
            body=schemas.PreferencesBody, response=AcceptedSchema, errors=(409, 412))
-def put_preferences(principal: Principal, body: dict[str, Any]) -> Response:
+def put_preferences(principal: Principal, body: dict[str, Any]) -> Accepted:
     user_id = acting_for(principal, body.pop("student_id", None))
-    return _accepted(_ctx().service.change_preferences(user_id, body, command_metadata(principal), if_match_version()))
+    return _ctx().service.change_preferences(user_id, body, command_metadata(principal), if_match_version())
 
 
 # -- the inbox and the history ------------------------------------------------------------------
@@ -108,8 +104,8 @@ def inbox(principal: Principal, query: dict[str, Any]) -> Response:
 
 @api.route("/inbox/<notification_id>/read", "POST", summary="Mark an in-app notification read",
            response=AcceptedSchema, errors=(404, 409))
-def mark_read(principal: Principal, notification_id: str) -> Response:
-    return _accepted(_ctx().service.mark_read(notification_id, principal, command_metadata(principal)))
+def mark_read(principal: Principal, notification_id: str) -> Accepted:
+    return _ctx().service.mark_read(notification_id, principal, command_metadata(principal))
 
 
 @api.route("/notifications", "GET", summary="Your notifications: scheduled, bundled, sent (late?), failed, suppressed",
@@ -171,16 +167,16 @@ def get_webhook(principal: Principal, endpoint_id: str) -> Response:
 
 @api.route("/webhooks/<endpoint_id>/enable", "POST", summary="Enable a disabled endpoint again",
            response=AcceptedSchema, errors=(404, 409, 412))
-def enable_webhook(principal: Principal, endpoint_id: str) -> Response:
-    return _accepted(_ctx().service.enable_endpoint(endpoint_id, principal, command_metadata(principal),
-                                                    if_match_version()))
+def enable_webhook(principal: Principal, endpoint_id: str) -> Accepted:
+    return _ctx().service.enable_endpoint(endpoint_id, principal, command_metadata(principal),
+                                          if_match_version())
 
 
 @api.route("/webhooks/<endpoint_id>", "DELETE", summary="Remove an endpoint for good", response=AcceptedSchema,
            errors=(404, 409, 412))
-def remove_webhook(principal: Principal, endpoint_id: str) -> Response:
-    return _accepted(_ctx().service.remove_endpoint(endpoint_id, principal, command_metadata(principal),
-                                                    if_match_version()))
+def remove_webhook(principal: Principal, endpoint_id: str) -> Accepted:
+    return _ctx().service.remove_endpoint(endpoint_id, principal, command_metadata(principal),
+                                          if_match_version())
 
 
 @api.route(EXPORT_PATH, "GET", summary=EXPORT_SUMMARY, roles=("student",), response=schemas.ExportPart)
@@ -209,5 +205,5 @@ def get_template(principal: Principal, kind: str) -> Response:
 
 @api.route("/templates/<kind>", "PUT", summary="Change one kind's templates (an unknown placeholder is refused)",
            roles=ADMINS, body=schemas.TemplateBody, response=AcceptedSchema, errors=(404, 409, 412))
-def put_template(principal: Principal, kind: str, body: dict[str, Any]) -> Response:
-    return _accepted(_ctx().service.change_template(kind, body, command_metadata(principal), if_match_version()))
+def put_template(principal: Principal, kind: str, body: dict[str, Any]) -> Accepted:
+    return _ctx().service.change_template(kind, body, command_metadata(principal), if_match_version())

@@ -15,15 +15,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Response, current_app, g, request
+from flask import Response, current_app, g, request, url_for
 
 from services.privacy import archive, schemas, subject_export
 from services.privacy.application import PrivacyService
 from shared import tracing
 from shared.auth import Principal, acting_for
 from shared.readstore import Collection, iterate
+from shared.repository import Accepted
 from shared.subject_export import EXPORT_PATH
-from shared.web import AcceptedSchema, Api, accepted_response, command_metadata, if_match_version, json_response
+from shared.web import AcceptedSchema, Api, command_metadata, if_match_version, json_response
 
 api = Api("privacy", __name__)
 ADMINS = ("admin",)
@@ -42,6 +43,10 @@ def _ctx() -> PrivacyContext:
     return current_app.extensions["privacy"]
 
 
+def erasure_location(erasure_id: str) -> str:
+    return url_for("privacy.erasure_report", erasure_id=erasure_id)
+
+
 def _report(erasure_id: str, principal: Principal) -> Response:
     erasure = _ctx().service.get(erasure_id, principal)
     return json_response(_ctx().service.report(erasure), version=erasure.version)
@@ -49,8 +54,8 @@ def _report(erasure_id: str, principal: Principal) -> Response:
 
 @api.route("/erasures", "POST", summary="Erase a student's or a professional's personal data (asked for and "
            "confirmed at once)", roles=ADMINS, body=schemas.OrderErasure, response=AcceptedSchema, status=202,
-           errors=(409,))
-def order_erasure(principal: Principal, body: dict[str, Any]) -> Response:
+           errors=(409,), location=erasure_location)
+def order_erasure(principal: Principal, body: dict[str, Any]) -> Accepted:
     meta = command_metadata(principal)
     if body["subject_kind"] == "contact":
         professional = body["professional"]
@@ -58,7 +63,7 @@ def order_erasure(principal: Principal, body: dict[str, Any]) -> Response:
                                                      body.get("reason"), principal, meta)
     else:
         accepted = _ctx().service.order(body["student_id"], body.get("reason"), principal, meta)
-    return accepted_response(accepted, 202, location=f"/erasures/{accepted.id}")
+    return accepted
 
 
 @api.route("/erasures", "GET", summary="Erasures, newest request first (filter by status)", roles=ADMINS,
@@ -73,9 +78,8 @@ def list_erasures(principal: Principal, query: dict[str, Any]) -> Response:
 
 @api.route("/erasures/<erasure_id>/confirm", "POST", summary="Confirm a student's own erasure request",
            roles=ADMINS, response=AcceptedSchema, status=202, errors=(404, 409, 412))
-def confirm_erasure(principal: Principal, erasure_id: str) -> Response:
-    accepted = _ctx().service.confirm(erasure_id, principal, command_metadata(principal), if_match_version())
-    return accepted_response(accepted, 202)
+def confirm_erasure(principal: Principal, erasure_id: str) -> Accepted:
+    return _ctx().service.confirm(erasure_id, principal, command_metadata(principal), if_match_version())
 
 
 @api.route("/erasures/<erasure_id>", "GET", summary="An erasure's report: each component that must act, and when",
@@ -85,11 +89,11 @@ def erasure_report(principal: Principal, erasure_id: str) -> Response:
 
 
 @api.route("/me/erasure-request", "POST", summary="Ask for your own erasure (an admin confirms it)",
-           roles=("student",), body=schemas.RequestOwnErasure, response=AcceptedSchema, status=202, errors=(409,))
-def request_own_erasure(principal: Principal, body: dict[str, Any]) -> Response:
+           roles=("student",), body=schemas.RequestOwnErasure, response=AcceptedSchema, status=202, errors=(409,),
+           location=erasure_location)
+def request_own_erasure(principal: Principal, body: dict[str, Any]) -> Accepted:
     acting_for(principal, body.get("student_id"))  # a student naming another: 403
-    accepted = _ctx().service.request_own(principal, body.get("reason"), command_metadata(principal))
-    return accepted_response(accepted, 202, location=f"/erasures/{accepted.id}")
+    return _ctx().service.request_own(principal, body.get("reason"), command_metadata(principal))
 
 
 @api.route(EXPORT_PATH, "GET", summary="Everything the platform holds about you, as one zip archive (every service's "

@@ -22,7 +22,6 @@ from shared.subject_export import EXPORT_PATH, EXPORT_SUMMARY
 from shared.web import (
     AcceptedSchema,
     Api,
-    accepted_response,
     command_metadata,
     if_match_version,
     json_response,
@@ -48,9 +47,6 @@ def interview_location(interview_id: str) -> str:
     return url_for("scheduling.get_interview", interview_id=interview_id)
 
 
-def _accepted(accepted: Accepted, status: int = 200) -> Response:
-    return accepted_response(accepted, status, interview_location(accepted.id) if status == 201 else None)
-
 
 def interview_view(interview: Interview) -> dict[str, Any]:
     request = interview.request
@@ -67,54 +63,48 @@ def interview_view(interview: Interview) -> dict[str, Any]:
 # -- commands -------------------------------------------------------------------------------
 @api.route("/interviews", "POST", summary="Request an informational interview with one of your contacts",
            body=schemas.RequestInterview, status=201, response=AcceptedSchema, location=interview_location)
-def request_interview(principal: Principal, body: dict[str, Any]) -> Response:
+def request_interview(principal: Principal, body: dict[str, Any]) -> Accepted:
     student_id = acting_for(principal, body.pop("student_id", None))
-    return _accepted(_ctx().service.request(student_id, body, principal, command_metadata(principal)), 201)
+    return _ctx().service.request(student_id, body, principal, command_metadata(principal))
 
 
 @api.route("/interviews/<interview_id>/proposals", "POST", summary="Propose time slots (local time + IANA zone)",
            body=schemas.ProposeTimes, response=AcceptedSchema, errors=(404, 409, 412))
-def propose_times(principal: Principal, interview_id: str, body: dict[str, Any]) -> Response:
-    return _accepted(_ctx().service.propose(interview_id, body["slots"], principal, command_metadata(principal),
-                                            if_match_version()))
+def propose_times(principal: Principal, interview_id: str, body: dict[str, Any]) -> Accepted:
+    return _ctx().service.propose(interview_id, body["slots"], principal, command_metadata(principal),
+                                  if_match_version())
 
 
 @api.route("/interviews/<interview_id>/schedule", "POST", summary="Schedule: a proposed slot, or a start and zone",
            body=schemas.ScheduleInterview, response=AcceptedSchema, errors=(404, 409, 412))
-def schedule_interview(principal: Principal, interview_id: str, body: dict[str, Any]) -> Response:
-    return _accepted(
-        _ctx().service.schedule(interview_id, body, principal, command_metadata(principal), if_match_version())
-    )
+def schedule_interview(principal: Principal, interview_id: str, body: dict[str, Any]) -> Accepted:
+    return _ctx().service.schedule(interview_id, body, principal, command_metadata(principal), if_match_version())
 
 
 @api.route("/interviews/<interview_id>/reschedule", "POST",
            summary="Move the agreed time (the old one stays in history)",
            body=schemas.LocalTime, response=AcceptedSchema, errors=(404, 409, 412))
-def reschedule_interview(principal: Principal, interview_id: str, body: dict[str, Any]) -> Response:
-    return _accepted(
-        _ctx().service.reschedule(interview_id, body, principal, command_metadata(principal), if_match_version())
-    )
+def reschedule_interview(principal: Principal, interview_id: str, body: dict[str, Any]) -> Accepted:
+    return _ctx().service.reschedule(interview_id, body, principal, command_metadata(principal), if_match_version())
 
 
 @api.route("/interviews/<interview_id>/cancel", "POST", summary="Cancel (the record stays, with who and why)",
            body=schemas.Cancel, response=AcceptedSchema, errors=(404, 409, 412))
-def cancel_interview(principal: Principal, interview_id: str, body: dict[str, Any]) -> Response:
-    return _accepted(_ctx().service.cancel(interview_id, body["by"], body.get("reason"), principal,
-                                           command_metadata(principal), if_match_version()))
+def cancel_interview(principal: Principal, interview_id: str, body: dict[str, Any]) -> Accepted:
+    return _ctx().service.cancel(interview_id, body["by"], body.get("reason"), principal,
+                                 command_metadata(principal), if_match_version())
 
 
 @api.route("/interviews/<interview_id>/complete", "POST", summary="Mark the conversation as held",
            response=AcceptedSchema, errors=(404, 409, 412))
-def complete_interview(principal: Principal, interview_id: str) -> Response:
-    return _accepted(_ctx().service.complete(interview_id, principal, command_metadata(principal), if_match_version()))
+def complete_interview(principal: Principal, interview_id: str) -> Accepted:
+    return _ctx().service.complete(interview_id, principal, command_metadata(principal), if_match_version())
 
 
 @api.route("/interviews/<interview_id>/missed", "POST", summary="Mark a no-show: the student's or the contact's",
            body=schemas.Missed, response=AcceptedSchema, errors=(404, 409, 412))
-def miss_interview(principal: Principal, interview_id: str, body: dict[str, Any]) -> Response:
-    return _accepted(
-        _ctx().service.miss(interview_id, body["who"], principal, command_metadata(principal), if_match_version())
-    )
+def miss_interview(principal: Principal, interview_id: str, body: dict[str, Any]) -> Accepted:
+    return _ctx().service.miss(interview_id, body["who"], principal, command_metadata(principal), if_match_version())
 
 
 # -- reads ----------------------------------------------------------------------------------

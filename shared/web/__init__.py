@@ -2,7 +2,6 @@
 from shared.web.api import (  # noqa: F401
     AcceptedSchema,
     Api,
-    accepted_response,
     command_metadata,
     current_principal,
     if_match_version,

@@ -32,7 +32,7 @@ IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9._:\-]{1,255}$")
 
 
 class AcceptedSchema(Schema):
-    """A command's answer (`accepted_response`), for the OpenAPI document."""
+    """A command's answer (`_CommandAnswer`), for the OpenAPI document."""
 
     id = fields.String(required=True)
     version = fields.Integer(required=True,
@@ -80,7 +80,8 @@ class Api:
               consumes: tuple[str, ...] = ("application/json",), produces: tuple[str, ...] = ("application/json",),
               errors: tuple[int, ...] = (), location: Callable[[str], str] | None = None) -> Callable:
         """`roles=None` makes the endpoint public; otherwise a bearer token with one of the roles.
-        `location`: a created resource's URL from its id, for a command answering 201 with Location."""
+        A view that returns an `Accepted` (a command's) is answered `{id, version}` with `status`, the
+        version as ETag and, when the route names `location` (the resource's URL from its id), Location."""
         allowed = tuple(roles) if roles is not None else ()
         # one instance each, made here: building a marshmallow schema deep-copies its fields, a good part
         # of a small command's time when done per request; loading keeps no state in the instance, so
@@ -88,6 +89,7 @@ class Api:
         query_schema = query() if query is not None else None
         body_schema = body() if body is not None else None
         lists = query is not None and _has_lists(query)
+        answer = _CommandAnswer(status, location, response is not None and issubclass(response, AcceptedSchema))
 
         def decorate(view: Callable[..., Any]) -> Callable[..., Response]:
             @functools.wraps(view)
@@ -104,14 +106,14 @@ class Api:
                         kwargs["query"] = query_schema.load(args)
                     if body_schema is not None:
                         kwargs["body"] = body_schema.load(_json_body())
-                    return make_response(view(**kwargs))
+                    result = view(**kwargs)
+                    return answer(result) if isinstance(result, Accepted) else make_response(result)
                 except Exception as exc:  # mapped here so idempotent replays store the error too
                     return error_response(exc)
 
             wrapped: Callable[..., Response] = handle
             if method == "POST" and roles is not None:
-                accepted = response is not None and issubclass(response, AcceptedSchema)
-                wrapped = _idempotent(handle, _AppliedAnswer(status, location, accepted))
+                wrapped = _idempotent(handle, answer.for_applied)
             self.blueprint.add_url_rule(rule, endpoint=view.__name__, view_func=wrapped, methods=[method])
             self.operations.append(Operation(
                 rule, method, summary, allowed, body, query, response, status, many, consumes, produces,
@@ -180,12 +182,6 @@ def command_metadata(principal: Principal) -> Metadata:
     return Metadata(actor=principal.subject, correlation_id=g.correlation_id)
 
 
-def accepted_response(accepted: Any, status: int = 200, location: str | None = None) -> Response:
-    """A command's answer: `{id, version}`, the new version as ETag, and Location when created."""
-    return json_response({"id": accepted.id, "version": accepted.version}, status, version=accepted.version,
-                         headers={"Location": location} if location else None)
-
-
 def if_match_version() -> int | None:
     """The version named by `If-Match`, None when absent or `*`; unparseable never matches (412)."""
     header = request.headers.get("If-Match")
@@ -213,9 +209,12 @@ def wait_for_version(collection: Any, min_version: str) -> None:
 
 
 @dataclass(frozen=True)
-class _AppliedAnswer:
-    """What a retry with an Idempotency-Key gets when the key's first attempt was cut off after it
-    appended its commits but before it stored its answer. A command answering `accepted_response`
+class _CommandAnswer:
+    """A command route's answer to the `Accepted` its view returns: `{id, version}`, the version as
+    ETag, and Location when the route names one (`location`).
+
+    It also answers a retry with an Idempotency-Key whose first attempt was cut off after it appended
+    its commits but before it stored its answer (`for_applied`). A command answering `{id, version}`
     gets that answer made again from the commits: exact, because an `Accepted` names the stream the
     command appended to and the version it reached (`Repository.update`, and the services' creating
     commands). Any other answer (an import, a merge over two streams, a webhook's secret) cannot be
@@ -225,17 +224,20 @@ class _AppliedAnswer:
     location: Callable[[str], str] | None
     accepted: bool  # the route answers `{id, version}` (an AcceptedSchema response)
 
-    def __call__(self, commits: list[Commit]) -> Response:
+    def __call__(self, accepted: Accepted) -> Response:
+        return json_response({"id": accepted.id, "version": accepted.version}, self.status, version=accepted.version,
+                             headers={"Location": self.location(accepted.id)} if self.location else None)
+
+    def for_applied(self, commits: list[Commit]) -> Response:
         if self.accepted and len({c.stream_id for c in commits}) == 1:
-            accepted = Accepted(commits[-1].stream_id, commits[-1].last_version)
-            location = self.location(accepted.id) if self.location is not None and self.status == 201 else None
-            return accepted_response(accepted, self.status, location)
+            return self(Accepted(commits[-1].stream_id, commits[-1].last_version))
         return error_response(Conflict(
             "the first request with this Idempotency-Key was applied, but it was cut off before it could "
             "answer and its answer cannot be made again; look the result up instead"))
 
 
-def _idempotent(handle: Callable[..., Response], answer_for_applied: _AppliedAnswer) -> Callable[..., Response]:
+def _idempotent(handle: Callable[..., Response],
+                answer_for_applied: Callable[[list[Commit]], Response]) -> Callable[..., Response]:
     """`Idempotency-Key` on POST: the first response is stored and replayed for retries.
 
     The key is scoped to the caller, and bound to a hash of the request: the same key with a

@@ -42,8 +42,9 @@ def test_a_students_own_request_is_confirmed_by_an_admin_and_carried_out_once(
     asked = privacy.client.post("/me/erasure-request", headers=student, json={"reason": "graduated"})
     assert asked.status_code == 202, asked.json
     erasure_id = asked.json["id"]
+    assert asked.headers["Location"].endswith(f"/erasures/{erasure_id}")  # where its report is
     privacy.sync()
-    report = privacy.client.get(f"/erasures/{erasure_id}", headers=student).json
+    report = privacy.client.get(asked.headers["Location"], headers=student).json
     assert (report["status"], report["requested_by"], report["confirmed_by"]) == ("requested", "student-7", None)
     assert report["complete"] is False and all(c["acknowledged_at"] is None for c in report["components"])
 
