@@ -2,6 +2,9 @@
 reports, read with Prometheus's own parser. Embedded event store (a SQLite file): no servers."""
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -196,31 +199,23 @@ while not stop.is_set():
 """
 
 
-def test_a_process_still_running_after_sigterm_prints_where_each_thread_is():
-    """What a process slow to stop waits on reaches its log before a supervisor's SIGKILL would."""
-    import signal
-    import subprocess
-    import sys
-
-    child = subprocess.Popen([sys.executable, "-c", SLOW_TO_STOP], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+def _stop(program: str) -> str:
+    """Run `program` until it is ready, SIGTERM it, and give what it wrote to stderr (it must exit 0)."""
+    child = subprocess.Popen([sys.executable, "-c", program], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True, cwd=Path(__file__).resolve().parents[2])
     assert child.stdout is not None and child.stdout.readline() == "ready\n"
     child.send_signal(signal.SIGTERM)
     _, stderr = child.communicate(timeout=JOIN_SECONDS)
-    assert child.returncode == 0
+    assert child.returncode == 0, stderr
+    return stderr
+
+
+def test_a_process_still_running_after_sigterm_prints_where_each_thread_is():
+    """What a process slow to stop waits on reaches its log before a supervisor's SIGKILL would."""
+    stderr = _stop(SLOW_TO_STOP)
     assert "step_that_ignores_the_stop" in stderr, stderr
 
 
 def test_a_process_that_stops_promptly_prints_no_stacks():
-    import signal
-    import subprocess
-    import sys
-
-    prompt = SLOW_TO_STOP.replace("time.sleep(3)", "time.sleep(0.05)")
-    child = subprocess.Popen([sys.executable, "-c", prompt], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True, cwd=Path(__file__).resolve().parents[2])
-    assert child.stdout is not None and child.stdout.readline() == "ready\n"
-    child.send_signal(signal.SIGTERM)
-    _, stderr = child.communicate(timeout=JOIN_SECONDS)
-    assert child.returncode == 0
+    stderr = _stop(SLOW_TO_STOP.replace("time.sleep(3)", "time.sleep(0.05)"))
     assert "Thread 0x" not in stderr and "step_that_ignores_the_stop" not in stderr, stderr
