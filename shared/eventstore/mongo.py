@@ -86,6 +86,11 @@ _PURGE_EVERY_SECONDS = 60.0
 _ATTEMPTS = 5
 _PREPARED = "event-store"
 _KNOWN_STREAMS = 100_000  # the streams whose published version a relay remembers (about 10 MB at most)
+# An idle relay asks every 50 ms for unpublished commits, and FerretDB answers that by scanning every
+# commit. After a read that found none, the position counter (one small document) tells whether a
+# commit took a position since; one that took it before that read but was inserted after it does not
+# move the counter, so the commits are read again at least this often all the same.
+_QUIET_RECHECK_SECONDS = 1.0
 
 
 def database_name(url: str) -> str:
@@ -227,6 +232,7 @@ class MongoEventStore:
         # commits (`_read`), which is most of them once the relay runs.
         self._published_through: OrderedDict[str, int] = OrderedDict()
         self._handed_out: dict[int, tuple[str, int]] = {}
+        self._quiet: tuple[int, float] | None = None  # after a read that found nothing: (counter, until)
 
     @property
     def _db(self) -> Database:
@@ -313,7 +319,14 @@ class MongoEventStore:
     # -- the outbox -------------------------------------------------------------------------
     @transient_errors
     def read_unpublished(self, limit: int) -> list[Commit]:
-        commits = self._read({"published": False}, limit, self._published_through)
+        counter = self._db.counters.find_one({"_id": "commits"}, {"seq": 1})
+        taken = int(counter["seq"]) if counter is not None else 0
+        now = time.monotonic()
+        if self._quiet is not None and self._quiet[0] == taken and now < self._quiet[1]:
+            commits = []  # no position taken since a read found nothing (see _QUIET_RECHECK_SECONDS)
+        else:
+            commits = self._read({"published": False}, limit, self._published_through)
+            self._quiet = None if commits else (taken, now + _QUIET_RECHECK_SECONDS)
         self._handed_out = {c.position: (c.stream_id, c.last_version) for c in commits}
         return commits
 

@@ -7,6 +7,7 @@ against the MongoDB-wire server named by MONGODB_URI (skipped without one, a fai
 from __future__ import annotations
 
 import itertools
+import json
 import multiprocessing
 import socket
 import threading
@@ -23,6 +24,7 @@ from shared.eventstore.mongo import MongoEventStore, MongoHandle, database_name
 from shared.readstore import APPLIED, DUPLICATE, Index, Update, open_read_store
 from shared.readstore.mongo import MongoReadStore, translate
 from tests.backends import require_env, unique
+from tests.support import wait_until
 
 from ._support import unique_name
 
@@ -207,6 +209,8 @@ def _hide_from_the_first_scan(monkeypatch: pytest.MonkeyPatch, store: MongoEvent
 
     def find(self: Collection, *args: Any, **kwargs: Any) -> Any:
         cursor = original(self, *args, **kwargs)
+        if self.name != "commits":  # the position counter, read first
+            return cursor
         calls.append(args)
         return _HidingCursor(cursor, hidden) if len(calls) == 1 else cursor
 
@@ -261,9 +265,46 @@ def test_the_relay_looks_again_only_for_streams_it_has_not_published_up_to_the_b
     fourth = store.append(stream, STREAM_TYPE, 3, [event(stream, 4)])
     queries = []
     original = Collection.find
-    monkeypatch.setattr(Collection, "find", lambda self, *a, **k: queries.append(a) or original(self, *a, **k))
+    monkeypatch.setattr(Collection, "find", lambda self, *a, **k: (
+        queries.append(a) if self.name == "commits" else None) or original(self, *a, **k))
     assert store.read_unpublished(10) == [fourth]
     assert len(queries) == 1
+
+
+def test_an_idle_relay_reads_the_commits_again_when_a_position_is_taken_or_after_a_while(store, monkeypatch):
+    from pymongo.collection import Collection
+
+    import shared.eventstore.mongo as mongo
+    monkeypatch.setattr(mongo, "_QUIET_RECHECK_SECONDS", 0.5)
+    scans = []
+    original = Collection.find
+    monkeypatch.setattr(Collection, "find", lambda self, *a, **k: (
+        scans.append(a) if self.name == "commits" else None) or original(self, *a, **k))
+    store.mark_published([c.position for c in store.read_unpublished(10_000)])
+    assert store.read_unpublished(10) == []  # found nothing: quiet
+    scans.clear()
+
+    # nothing appended: the commits are not scanned
+    assert store.read_unpublished(10) == [] and scans == []
+
+    # an append takes a position: read at once
+    stream = unique_name("s")
+    first = store.append(stream, STREAM_TYPE, 0, [event(stream, 1)])
+    assert store.read_unpublished(10) == [first]
+    store.mark_published([first.position])
+    assert store.read_unpublished(10) == []
+
+    # a commit whose position was taken before the last read, inserted after it: found within the interval
+    late_stream = unique_name("late")
+    late = store.append(late_stream, STREAM_TYPE, 0, [event(late_stream, 1)])
+    store._db.commits.delete_one({"_id": late.position})  # as if not inserted yet, its position taken
+    store._quiet = None
+    assert store.read_unpublished(10) == []
+    store._db.commits.insert_one({"_id": late.position, "stream_id": late.stream_id, "stream_type": STREAM_TYPE,
+                                  "first_version": 1, "last_version": 1, "events": json.dumps(late.events),
+                                  "recorded_at": late.recorded_at, "published": False})
+    assert store.read_unpublished(10) == []  # the counter did not move
+    wait_until(lambda: store.read_unpublished(10) == [late], what="the late commit read", timeout=5)
 
 
 def _append_in_child(url: str, stream: str, results: Any) -> None:
