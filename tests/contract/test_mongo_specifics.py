@@ -245,9 +245,18 @@ def test_a_completed_batch_is_cut_to_the_limit_without_splitting_a_stream(store,
     assert store.read_unpublished(2) == [first, second]
 
 
-def test_the_relay_looks_again_only_for_streams_it_has_not_published_up_to_the_batch(store, monkeypatch):
+def _count_commit_scans(monkeypatch: pytest.MonkeyPatch) -> list[tuple]:
+    """The finds on the commits collection from now on (the position counter's are left out)."""
     from pymongo.collection import Collection
 
+    scans: list[tuple] = []
+    original = Collection.find
+    monkeypatch.setattr(Collection, "find", lambda self, *a, **k: (
+        scans.append(a) if self.name == "commits" else None) or original(self, *a, **k))
+    return scans
+
+
+def test_the_relay_looks_again_only_for_streams_it_has_not_published_up_to_the_batch(store, monkeypatch):
     stream = unique_name("s")
     first = store.append(stream, STREAM_TYPE, 0, [event(stream, 1)])
     assert store.read_unpublished(1) == [first]
@@ -263,23 +272,15 @@ def test_the_relay_looks_again_only_for_streams_it_has_not_published_up_to_the_b
 
     # version 4 follows on from the published version 3: one query, nothing to complete
     fourth = store.append(stream, STREAM_TYPE, 3, [event(stream, 4)])
-    queries = []
-    original = Collection.find
-    monkeypatch.setattr(Collection, "find", lambda self, *a, **k: (
-        queries.append(a) if self.name == "commits" else None) or original(self, *a, **k))
+    queries = _count_commit_scans(monkeypatch)
     assert store.read_unpublished(10) == [fourth]
     assert len(queries) == 1
 
 
 def test_an_idle_relay_reads_the_commits_again_when_a_position_is_taken_or_after_a_while(store, monkeypatch):
-    from pymongo.collection import Collection
-
     import shared.eventstore.mongo as mongo
     monkeypatch.setattr(mongo, "_QUIET_RECHECK_SECONDS", 0.5)
-    scans = []
-    original = Collection.find
-    monkeypatch.setattr(Collection, "find", lambda self, *a, **k: (
-        scans.append(a) if self.name == "commits" else None) or original(self, *a, **k))
+    scans = _count_commit_scans(monkeypatch)
     store.mark_published([c.position for c in store.read_unpublished(10_000)])
     assert store.read_unpublished(10) == []  # found nothing: quiet
     scans.clear()

@@ -185,7 +185,7 @@ def test_a_projection_runner_reports_how_old_each_applied_event_was_and_leaves_o
 
 
 SLOW_TO_STOP = """
-import signal, sys, time
+import time
 import shared.process as process
 process.STOP_REPORT_SECONDS = 0.5
 stop = process.stop_on_signals()
