@@ -9,8 +9,8 @@ run by `ProcessLoop` inside `running(...)`:
 - `running(name)` turns SIGTERM/SIGINT into a stop event, serves the process's metrics on
   `METRICS_PORT` (0: off), closes every client it opened, in reverse order, on the way out, and last
   sends the spans still buffered;
-- `ProcessLoop` runs the step until stopped: it renews an optional `Lease` (one active process of a
-  kind, in the event store; a standby checks again every third of the lease), waits `idle_seconds`
+- `ProcessLoop` runs the step until stopped: it renews an optional `Lease` every third of its time (one
+  active process of a kind, in the event store; a standby checks again as often), waits `idle_seconds`
   when a step found nothing to do, and retries a failed step after a `Backoff` wait (never skipping
   work: a step only moves on what it finished). A stop lets the step in hand finish, releases the
   lease and returns, so the process exits 0.
@@ -24,6 +24,7 @@ import os
 import signal
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -116,12 +117,26 @@ class Lease:
     name: str
     ttl: float
     holder: str = field(default_factory=holder_id)
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False)
+    _renewed_at: float | None = field(default=None, init=False, repr=False)
 
     def hold(self) -> bool:
-        """Take or renew the lease; False while another holder has it."""
-        return self.store.acquire_lease(self.name, self.holder, self.ttl)
+        """Take or renew the lease; False while another holder has it.
+
+        A held lease is renewed once a third of its time has passed, not at every step: a relay
+        steps every 50 ms when idle, and each renewal is a durable write (about 70 a second from
+        the platform's leased processes on FerretDB). Another holder can take it only once it
+        expired, so skipping a renewal within the first third still leaves two thirds of the ttl
+        for the step in hand, as a standby waits a third before it asks again."""
+        asked_at = self.clock()
+        if self._renewed_at is not None and asked_at - self._renewed_at < self.ttl / 3:
+            return True
+        held = self.store.acquire_lease(self.name, self.holder, self.ttl)
+        self._renewed_at = asked_at if held else None
+        return held
 
     def release(self) -> None:
+        self._renewed_at = None
         try:
             self.store.release_lease(self.name, self.holder)
         except Exception:  # a lease that cannot be released simply expires

@@ -507,9 +507,20 @@ def _contains(name: str, value: Any) -> dict[str, Any]:
 
 
 def _all(clauses: list[dict[str, Any]]) -> dict[str, Any]:
-    if not clauses:
-        return {}
-    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+    """The clauses (one field or one `$or` each) as one filter, each field at the top level unless
+    it is already there: the same query, but FerretDB v1 pushes a top-level field's equality down to
+    PostgreSQL and nothing inside `$and`, where it read the whole collection to filter it itself."""
+    merged: dict[str, Any] = {}
+    nested: list[dict[str, Any]] = []
+    for clause in clauses:
+        [(name, condition)] = clause.items()
+        if name.startswith("$") or name in merged:
+            nested.append(clause)
+        else:
+            merged[name] = condition
+    if nested:
+        merged["$and"] = nested
+    return merged
 
 
 _OPERATOR_PARTS = ("inc", "push", "add_to_set", "pull")

@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pymongo import MongoClient
+from pymongo.collection import Collection as PyMongoCollection
 
 from shared.errors import TransientError
 from shared.eventstore import open_event_store
@@ -442,6 +444,31 @@ def test_all_of_no_values_asks_for_nothing_as_in_sqlite(read_store):
     assert [d["_id"] for d in people.find({"tags": {"$all": ["b", "a"]}}).items] == ["p1"]
     with pytest.raises(ValueError):
         people.find({"tags": {"$all": "ab"}})
+
+
+def test_a_query_keeps_each_field_at_the_top_level_where_the_server_can_use_it(read_store, mongo_uri, monkeypatch):
+    # FerretDB v1 filters in PostgreSQL only what stands at the top level; inside $and it read the
+    # whole collection and filtered it itself (its explain says which: filterPushdown)
+    queue = read_store.collection("queue", [Index("status"), Index("due_at")])
+    for i in range(6):
+        queue.insert_if_absent(f"n{i}", {"status": "scheduled" if i % 2 else "sent", "due_at": float(i)})
+    sent: list[dict[str, Any]] = []
+    find = PyMongoCollection.find
+    monkeypatch.setattr(PyMongoCollection, "find", lambda self, filter=None, *a, **k: (
+        sent.append(filter), find(self, filter, *a, **k))[1])
+    due = {"status": "scheduled", "due_at": {"$gt": 0.0, "$lte": 5.0}}
+    first = queue.find(due, [("due_at", 1)], 1)
+    rest = queue.find(due, [("due_at", 1)], 5, first.next_cursor)
+    assert [d["_id"] for d in first.items + rest.items] == ["n1", "n3", "n5"]
+    assert [set(f) for f in sent] == [{"status", "due_at", "$and"}] * 2  # the second $lte/$gt, and the cursor's $or
+    client: MongoClient = MongoClient(mongo_uri)
+    try:
+        physical = queue._coll
+        for query in sent:
+            plan = client[physical.database.name].command("explain", {"find": physical.name, "filter": query})
+            assert plan.get("filterPushdown", True), plan  # only FerretDB reports it
+    finally:
+        client.close()
 
 
 def test_null_in_a_filter_behaves_as_in_sqlite(read_store):

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -69,6 +70,24 @@ def test_a_failing_step_is_retried_after_backoff_and_the_metrics_tell_the_story(
         s.name for f in text_string_to_metric_families(generate_latest(metrics.registry).decode()) for s in f.samples))
     # and then the lease is free for the next process
     assert store.acquire_lease("test:lease", "someone-else", 5)
+
+
+def test_a_held_lease_is_renewed_once_a_third_of_its_time_has_passed_and_a_lost_one_is_noticed(store, monkeypatch):
+    asked: list[str] = []
+    acquire = store.acquire_lease
+    monkeypatch.setattr(store, "acquire_lease", lambda *args: asked.append(args[1]) or acquire(*args))
+    clock = [1000.0]
+    lease = Lease(store, "test:lease", ttl=0.3, holder="active", clock=lambda: clock[0])
+    assert lease.hold() and lease.hold()
+    assert asked == ["active"]  # the second step within a third of the ttl writes nothing
+    clock[0] += 0.11
+    assert lease.hold() and asked == ["active"] * 2
+    time.sleep(0.35)  # the store's lease expires (it keeps wall-clock time) and another takes it
+    assert acquire("test:lease", "another", 30)
+    clock[0] += 0.35
+    assert not lease.hold()
+    assert not lease.hold() and asked == ["active"] * 4  # on standby it asks at every step
+    lease.release()
 
 
 def test_a_standby_never_runs_its_step_while_another_process_holds_the_lease_and_stops_when_asked(store):
