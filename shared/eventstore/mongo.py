@@ -139,6 +139,7 @@ class MongoHandle:
         self._client: MongoClient | None = None
         self._pid = 0
         self._prepared: set[str] = set()
+        self._ferretdb: bool | None = None
 
     @property
     def client(self) -> MongoClient:
@@ -181,6 +182,15 @@ class MongoHandle:
     def forget(self, prefix: str = "") -> None:
         """Make `prepared` run again for the keys starting with `prefix` (all by default)."""
         self._prepared = {key for key in self._prepared if prefix and not key.startswith(prefix)}
+
+    @property
+    def ferretdb(self) -> bool:
+        """Whether the server is FerretDB (its buildInfo says so), asked once: FerretDB v1 filters in
+        PostgreSQL only a top-level field's equality and reads the whole collection for the rest
+        (`$in` and ranges included), which changes the best way to ask some questions."""
+        if self._ferretdb is None:
+            self._ferretdb = "ferretdbVersion" in self.client.admin.command("buildInfo")
+        return self._ferretdb
 
     def ping(self) -> None:
         with pymongo.timeout(PING_TIMEOUT_SECONDS):

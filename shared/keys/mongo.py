@@ -14,12 +14,18 @@ from shared.eventstore.mongo import MongoHandle, create_indexes, transient_error
 from shared.keys.port import KeyRecord
 
 COLLECTION = "data_keys"
+# `erased: true` on a tombstone beside its `erased_at`: every process asks for the latest erasure every
+# second (shared.keys.vault), and FerretDB v1 filters a boolean's equality in PostgreSQL but reads the
+# whole collection for `erased_at $ne null`
+ERASED_FLAG = "erased"
 
 
 def _indexes(db: Database) -> None:
     create_indexes(db[COLLECTION], [IndexModel([("key_id", ASCENDING)], unique=True, name="key_id"),
                                     IndexModel([("master_key_id", ASCENDING), ("_id", ASCENDING)], name="master"),
                                     IndexModel([("erased_at", DESCENDING)], name="erased")])
+    # tombstones written before they carried ERASED_FLAG (see there)
+    db[COLLECTION].update_many({"erased_at": {"$ne": None}, ERASED_FLAG: {"$ne": True}}, {"$set": {ERASED_FLAG: True}})
 
 
 def _record(doc: dict[str, Any] | None) -> KeyRecord | None:
@@ -61,12 +67,14 @@ class MongoKeyStore:
     def shred(self, subject: str, erased_at: str) -> bool:
         try:
             self.keys.insert_one({"_id": subject, "key_id": f"erased:{subject}", "wrapped": None,
-                                  "master_key_id": None, "created_at": erased_at, "erased_at": erased_at})
+                                  "master_key_id": None, "created_at": erased_at, "erased_at": erased_at,
+                                  ERASED_FLAG: True})
             return True
         except DuplicateKeyError:
             pass
         result = self.keys.update_one({"_id": subject, "erased_at": None},
-                                      {"$set": {"wrapped": None, "master_key_id": None, "erased_at": erased_at}})
+                                      {"$set": {"wrapped": None, "master_key_id": None, "erased_at": erased_at,
+                                                ERASED_FLAG: True}})
         return result.modified_count == 1
 
     @transient_errors
@@ -77,12 +85,12 @@ class MongoKeyStore:
 
     @transient_errors
     def last_erased_at(self) -> str | None:
-        doc = self.keys.find_one({"erased_at": {"$ne": None}}, {"erased_at": 1}, sort=[("erased_at", DESCENDING)])
+        doc = self.keys.find_one({ERASED_FLAG: True}, {"erased_at": 1}, sort=[("erased_at", DESCENDING)])
         return doc["erased_at"] if doc else None
 
     @transient_errors
     def erased_subjects(self) -> list[str]:
-        return [doc["_id"] for doc in self.keys.find({"erased_at": {"$ne": None}}, {"_id": 1})]
+        return [doc["_id"] for doc in self.keys.find({ERASED_FLAG: True}, {"_id": 1})]
 
     @transient_errors
     def live_subjects_under(self, subject: str) -> list[str]:

@@ -1,5 +1,5 @@
-"""What only the MongoDB adapters (shared.eventstore.mongo, shared.readstore.mongo) have to get right,
-beyond the ports' contracts.
+"""What only the MongoDB adapters (shared.eventstore.mongo, shared.readstore.mongo, shared.keys.mongo) have
+to get right, beyond the ports' contracts.
 
 URL parsing, the no-I/O constructors and the update translation need no server; the rest runs
 against the MongoDB-wire server named by MONGODB_URI (skipped without one, a failure under CI=true).
@@ -17,12 +17,13 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pymongo import MongoClient
 from pymongo.collection import Collection as PyMongoCollection
 
 from shared.errors import TransientError
 from shared.eventstore import open_event_store
 from shared.eventstore.mongo import MongoEventStore, MongoHandle, database_name
+from shared.keys.mongo import COLLECTION as KEYS_COLLECTION
+from shared.keys.mongo import MongoKeyStore
 from shared.readstore import APPLIED, DUPLICATE, Index, Update, open_read_store
 from shared.readstore.mongo import MongoReadStore, translate
 from tests.backends import require_env, unique
@@ -452,23 +453,64 @@ def test_a_query_keeps_each_field_at_the_top_level_where_the_server_can_use_it(r
     queue = read_store.collection("queue", [Index("status"), Index("due_at")])
     for i in range(6):
         queue.insert_if_absent(f"n{i}", {"status": "scheduled" if i % 2 else "sent", "due_at": float(i)})
-    sent: list[dict[str, Any]] = []
-    find = PyMongoCollection.find
-    monkeypatch.setattr(PyMongoCollection, "find", lambda self, filter=None, *a, **k: (
-        sent.append(filter), find(self, filter, *a, **k))[1])
+    sent = _finds(monkeypatch)
     due = {"status": "scheduled", "due_at": {"$gt": 0.0, "$lte": 5.0}}
     first = queue.find(due, [("due_at", 1)], 1)
     rest = queue.find(due, [("due_at", 1)], 5, first.next_cursor)
     assert [d["_id"] for d in first.items + rest.items] == ["n1", "n3", "n5"]
     assert [set(f) for f in sent] == [{"status", "due_at", "$and"}] * 2  # the second $lte/$gt, and the cursor's $or
-    client: MongoClient = MongoClient(mongo_uri)
+    _assert_filtered_by_the_server(queue._coll, sent)
+
+
+def test_a_few_documents_are_read_by_id_one_by_one_on_ferretdb_and_many_with_one_query(read_store, monkeypatch):
+    docs = read_store.collection("docs")
+    for i in range(70):
+        docs.insert_if_absent(f"d{i}", {"n": i})
+    sent = _finds(monkeypatch)
+    assert docs.get_many(["d3", "d1", "missing", "d3"]) == {"d3": {"_id": "d3", "n": 3}, "d1": {"_id": "d1", "n": 1}}
+    if read_store.handle.ferretdb:
+        assert sent == [{"_id": "d3"}, {"_id": "d1"}, {"_id": "missing"}]
+    else:
+        assert sent == [{"_id": {"$in": ["d3", "d1", "missing"]}}]
+    sent.clear()
+    assert len(docs.get_many([f"d{i}" for i in range(70)])) == 70
+    assert [set(f["_id"]) for f in sent] == [{"$in"}]
+
+
+def test_the_erasure_questions_every_process_asks_each_second_are_filtered_by_the_server(mongo_uri, monkeypatch):
+    keys = MongoKeyStore(f"{mongo_uri}/{unique('test_keys')}")
     try:
-        physical = queue._coll
-        for query in sent:
-            plan = client[physical.database.name].command("explain", {"find": physical.name, "filter": query})
-            assert plan.get("filterPushdown", True), plan  # only FerretDB reports it
+        # a tombstone as written before tombstones carried their flag: prepare() adds it
+        keys.handle.db[KEYS_COLLECTION].insert_one({
+            "_id": "student-1", "key_id": "erased:student-1", "wrapped": None, "master_key_id": None,
+            "created_at": "2026-01-01T00:00:00+00:00", "erased_at": "2026-01-01T00:00:00+00:00"})
+        keys.prepare()
+        assert keys.erased_subjects() == ["student-1"]
+        assert keys.last_erased_at() == "2026-01-01T00:00:00+00:00"
+        assert keys.shred("student-2", "2026-02-01T00:00:00+00:00")
+        sent = _finds(monkeypatch)
+        assert keys.last_erased_at() == "2026-02-01T00:00:00+00:00"
+        assert sorted(keys.erased_subjects()) == ["student-1", "student-2"]
+        _assert_filtered_by_the_server(keys.keys, sent)
     finally:
-        client.close()
+        keys.drop_database()
+        keys.close()
+
+
+def _finds(monkeypatch) -> list[dict[str, Any]]:
+    """The filter of every find (find_one included) from now on."""
+    sent: list[dict[str, Any]] = []
+    find = PyMongoCollection.find
+    monkeypatch.setattr(PyMongoCollection, "find", lambda self, filter=None, *a, **k: (
+        sent.append(filter), find(self, filter, *a, **k))[1])
+    return sent
+
+
+def _assert_filtered_by_the_server(collection: PyMongoCollection, filters: list[dict[str, Any]]) -> None:
+    assert filters
+    for query in filters:
+        plan = collection.database.command("explain", {"find": collection.name, "filter": query})
+        assert plan.get("filterPushdown", True), (query, plan)  # only FerretDB says
 
 
 def test_null_in_a_filter_behaves_as_in_sqlite(read_store):
