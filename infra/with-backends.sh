@@ -11,8 +11,8 @@
 # state and logs stay under var/test-backends/ so a failed run can be read; they are stopped on exit.
 #
 # FERRETDB_BACKEND=postgresql (default) or sqlite picks FerretDB's storage: on PostgreSQL it
-# answers indexed queries from the index and writes 1.3-5x faster (README "Benchmarks", the
-# MongoDB-wire server); SQLite needs no server of its own.
+# filters a query's top-level equalities in the database (on SQLite it reads the collection) and
+# writes 1.3-5x faster (README "Benchmarks", the MongoDB-wire server); SQLite needs no server of its own.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

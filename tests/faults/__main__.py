@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import signal
 import sys
 import time
 from datetime import UTC, datetime
@@ -27,6 +28,8 @@ def main() -> int:
     parser.add_argument("--out", default=str(ROOT / "var" / "faults" / "results.json"))
     args = parser.parse_args()
     wanted = {s.strip().upper() for s in args.scenarios.split(",")}
+    # a stop (timeout, kill) unwinds like Ctrl-C, so the platform and the servers are stopped on the way out
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     run_dir = ROOT / "var" / "faults" / datetime.now(UTC).strftime("run-%Y%m%dT%H%M%S")
     servers = Servers(run_dir / "servers").start_all()
