@@ -18,14 +18,19 @@ COLLECTION = "data_keys"
 # second (shared.keys.vault), and FerretDB v1 filters a boolean's equality in PostgreSQL but reads the
 # whole collection for `erased_at $ne null`
 ERASED_FLAG = "erased"
+# one document per migration of COLLECTION done, so a process start asks one `_id` instead of scanning
+MIGRATIONS = "data_keys_migrations"
 
 
 def _indexes(db: Database) -> None:
     create_indexes(db[COLLECTION], [IndexModel([("key_id", ASCENDING)], unique=True, name="key_id"),
                                     IndexModel([("master_key_id", ASCENDING), ("_id", ASCENDING)], name="master"),
                                     IndexModel([("erased_at", DESCENDING)], name="erased")])
-    # tombstones written before they carried ERASED_FLAG (see there)
-    db[COLLECTION].update_many({"erased_at": {"$ne": None}, ERASED_FLAG: {"$ne": True}}, {"$set": {ERASED_FLAG: True}})
+    if db[MIGRATIONS].find_one({"_id": ERASED_FLAG}) is None:  # tombstones written before they carried it
+        db[COLLECTION].update_many({"erased_at": {"$ne": None}, ERASED_FLAG: {"$ne": True}},
+                                   {"$set": {ERASED_FLAG: True}})
+        with contextlib.suppress(DuplicateKeyError):  # another process got there too: the same update
+            db[MIGRATIONS].insert_one({"_id": ERASED_FLAG})
 
 
 def _record(doc: dict[str, Any] | None) -> KeyRecord | None:

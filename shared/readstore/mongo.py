@@ -37,6 +37,7 @@ contain "." or start with "$" (ValueError).
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -44,7 +45,7 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING, DeleteOne, IndexModel, InsertOne, ReplaceOne, UpdateOne
 from pymongo.collection import Collection as PyMongoCollection
 from pymongo.database import Database
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 from shared.errors import TransientError
 from shared.eventstore.mongo import MongoHandle, create_indexes, transient_errors
@@ -82,9 +83,15 @@ _ATTEMPTS = 10
 _DUPLICATE_KEY = 11000
 _IN_CHUNK = 500  # ids per `$in` read
 # FerretDB v1 answers `_id $in` by reading the whole collection, a find by one `_id` by a filter in
-# PostgreSQL: up to this many ids are read one by one there (10 ids of 5,000 documents: 385 ms as one
-# `$in`, 36 ms one by one; measured 2026-12-07), more (a rebuild's batches) with `$in`
+# PostgreSQL (itself a scan there, but in C). Measured 2026-12-08 (ms): documents | one find_one |
+# `$in` of 10 | 64 find_ones: 50 | 0.7 | 3.5 | 44; 5,000 | 2.6 | 143 | 134; 20,000 | 6.2 | 643 | 449.
+# So ids are read one by one while there are at least this many documents per id, and at most
+# _ONE_BY_ONE_ON_FERRETDB of them (a rebuild's batches use `$in`): a small collection is cheaper to read
+# whole, as the tests' are
+_DOCUMENTS_PER_FIND_ONE = 50
 _ONE_BY_ONE_ON_FERRETDB = 64
+# how long a collection's document count (collStats: 2 ms at 50 documents, 49 ms at 20,000) is trusted
+_SIZE_MAX_AGE_SECONDS = 30.0
 # requests per bulk_write command: FerretDB v1.24 (on PostgreSQL, behind infra/ferretdb's proxy) never
 # answered an update command of 64 replaces or 100 upserts of existing documents (32 answered in 0.2 s;
 # measured 2026-12-07), so a batch's writes go in commands of this many: still far fewer round trips than
@@ -97,6 +104,7 @@ class MongoReadStore:
         self.handle = MongoHandle(url)
         self.aliases = AliasCache(self.load_generations)
         self._declared: dict[tuple[str, int | None], dict[str, Index]] = {}
+        self._sizes: dict[str, tuple[float, int]] = {}  # collection -> (when counted, documents)
 
     def collection(self, name: str, indexes: Sequence[Index] = (), *,
                    generation: int | None = None) -> MongoCollection:
@@ -111,6 +119,21 @@ class MongoReadStore:
         fields = sorted(f for f in indexes if f != "_id")
         db = self.handle.prepared(f"{physical}:{','.join(fields)}", lambda db: _create_indexes(db, physical, fields))
         return db[f"rm_{physical}"]
+
+    def reads_one_by_one(self, coll: PyMongoCollection, ids: int) -> bool:
+        """Whether `ids` documents of `coll` are cheaper to read with one find per `_id` than with one
+        `$in`: only on FerretDB (see _DOCUMENTS_PER_FIND_ONE), by a document count at most
+        _SIZE_MAX_AGE_SECONDS old."""
+        if ids > _ONE_BY_ONE_ON_FERRETDB or not self.handle.ferretdb:
+            return False
+        counted_at, documents = self._sizes.get(coll.name, (float("-inf"), 0))
+        if time.monotonic() - counted_at > _SIZE_MAX_AGE_SECONDS:
+            try:
+                documents = int(coll.database.command("collStats", coll.name).get("count", 0))
+            except OperationFailure:  # no such collection yet
+                documents = 0
+            self._sizes[coll.name] = (time.monotonic(), documents)
+        return ids * _DOCUMENTS_PER_FIND_ONE <= documents
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -196,7 +219,7 @@ class MongoCollection:
 
     def _get_many(self, coll: PyMongoCollection, doc_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         ids = list(dict.fromkeys(doc_ids))
-        if len(ids) <= _ONE_BY_ONE_ON_FERRETDB and self.store.handle.ferretdb:
+        if self.store.reads_one_by_one(coll, len(ids)):
             one_by_one = (coll.find_one({"_id": doc_id}) for doc_id in ids)
             return {doc["_id"]: doc for doc in one_by_one if doc is not None}
         found: dict[str, dict[str, Any]] = {}

@@ -462,10 +462,13 @@ def test_a_query_keeps_each_field_at_the_top_level_where_the_server_can_use_it(r
     _assert_filtered_by_the_server(queue._coll, sent)
 
 
-def test_a_few_documents_are_read_by_id_one_by_one_on_ferretdb_and_many_with_one_query(read_store, monkeypatch):
-    docs = read_store.collection("docs")
-    for i in range(70):
+def test_a_few_documents_of_a_large_collection_are_read_by_id_one_by_one_on_ferretdb(read_store, monkeypatch):
+    # FerretDB reads the whole collection for `_id $in`: worth it for a small collection or many ids
+    docs, small = read_store.collection("docs"), read_store.collection("small")
+    for i in range(200):
         docs.insert_if_absent(f"d{i}", {"n": i})
+    for i in range(10):
+        small.insert_if_absent(f"s{i}", {"n": i})
     sent = _finds(monkeypatch)
     assert docs.get_many(["d3", "d1", "missing", "d3"]) == {"d3": {"_id": "d3", "n": 3}, "d1": {"_id": "d1", "n": 1}}
     if read_store.handle.ferretdb:
@@ -474,7 +477,8 @@ def test_a_few_documents_are_read_by_id_one_by_one_on_ferretdb_and_many_with_one
         assert sent == [{"_id": {"$in": ["d3", "d1", "missing"]}}]
     sent.clear()
     assert len(docs.get_many([f"d{i}" for i in range(70)])) == 70
-    assert [set(f["_id"]) for f in sent] == [{"$in"}]
+    assert len(small.get_many(["s1", "s2"])) == 2
+    assert [set(f["_id"]) for f in sent] == [{"$in"}, {"$in"}]
 
 
 def test_the_erasure_questions_every_process_asks_each_second_are_filtered_by_the_server(mongo_uri, monkeypatch):
@@ -487,6 +491,17 @@ def test_the_erasure_questions_every_process_asks_each_second_are_filtered_by_th
         keys.prepare()
         assert keys.erased_subjects() == ["student-1"]
         assert keys.last_erased_at() == "2026-01-01T00:00:00+00:00"
+        # done once: the next process start asks one `_id`, not the whole collection
+        updates: list[Any] = []
+        update_many = PyMongoCollection.update_many
+        monkeypatch.setattr(PyMongoCollection, "update_many", lambda self, *a, **k: (
+            updates.append(a), update_many(self, *a, **k))[1])
+        again = MongoKeyStore(keys.handle.url)
+        try:
+            again.prepare()
+        finally:
+            again.close()
+        assert updates == []
         assert keys.shred("student-2", "2026-02-01T00:00:00+00:00")
         sent = _finds(monkeypatch)
         assert keys.last_erased_at() == "2026-02-01T00:00:00+00:00"
