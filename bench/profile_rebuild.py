@@ -1,5 +1,6 @@
-"""`python -m bench.profile_rebuild EVENTS OUT.prof`: cProfile of the followups rebuild on the embedded
-profile, in this process (the real rebuild path, `shared.rebuild.Rebuild`, on a synthetic history of
+"""`python -m bench.profile_rebuild EVENTS OUT.prof [--profile real]`: cProfile of the followups rebuild
+on the embedded profile (or on the Kafka and MongoDB-wire servers that KAFKA_BOOTSTRAP_SERVERS and
+MONGODB_URI name), in this process (the real rebuild path, `shared.rebuild.Rebuild`, on a synthetic history of
 about EVENTS events in a fresh temporary directory); prints the top functions by cumulative time and
 writes the stats to OUT.prof (`python -m pstats OUT.prof`). Wall times under cProfile are about twice
 the real ones; what it is for is the shares.
@@ -16,7 +17,7 @@ import time
 import uuid
 from pathlib import Path
 
-from bench.__main__ import EVENTS_PER_STUDENT, profile_urls
+from bench.__main__ import EVENTS_PER_STUDENT, drop_databases, profile_urls
 from bench.workload import Workload, publish
 from services.followups.projections import FollowUpViews
 from shared.bus import open_bus
@@ -31,10 +32,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("events", type=int)
     parser.add_argument("out")
     parser.add_argument("--top", type=int, default=35)
+    parser.add_argument("--profile", choices=("embedded", "real"), default="embedded")
     args = parser.parse_args(argv)
     data_dir = Path(tempfile.mkdtemp(prefix="profile-rebuild-"))
     try:
-        urls = profile_urls("embedded", data_dir)
+        urls = profile_urls(args.profile, data_dir)
         namespace = f"bench{uuid.uuid4().hex[:8]}."
         bus = open_bus(urls["BUS_URL"])
         read_store = open_read_store(urls["READ_STORE_URL"])
@@ -52,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             bus.close()
             read_store.close()
+            drop_databases(urls)
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
     print(f"exit {code}: {published} events in {seconds:.1f}s under cProfile ({published / seconds:,.0f}/s)")

@@ -6,9 +6,9 @@ keyed by event id), so redelivery and replay give the same read model. Every pro
 the read store wrapped in a unit of work (`shared.readstore.buffer.WriteBuffer`): during `handle` its
 collections keep the batch's writes in memory (reads by id see them, nothing is read back) and write
 them at the end of the batch, one bulk write per collection; the stream documents of the batch's
-events are read up front, one query per collection (and the documents of `keyed_by_event`, by event
-id). A projection's consumer group carries its version: a new version is a rebuild from the start of
-the topics.
+events are read up front, one query per collection (documents keyed by event id are written with
+`add_if_absent`, never read). A projection's consumer group carries its version: a new version is a
+rebuild from the start of the topics.
 
 The base owns the plumbing, so a projection is its collections and its handlers (`@on`):
 - `versioned`: the collections holding one document per stream, by stream type. `write` applies an
@@ -114,8 +114,6 @@ class Projection(metaclass=_MadeWithWriteBuffer):
         # the collections holding professionals' personal data: (collection, the field naming the contact,
         # the fields that hold what the contact's key sealed)
         self.contact_erasable: list[tuple[Collection, str, tuple[str, ...]]] = []
-        # collections of one document per event, keyed by the event's id: read up front with the batch
-        self.keyed_by_event: list[Collection] = []
         # between `begin_rebuild` and `caught_up`: a rebuild is catching up, derived work may wait
         self.rebuilding = False
 
@@ -161,16 +159,12 @@ class Projection(metaclass=_MadeWithWriteBuffer):
             self.after_batch()
 
     def _prefetch(self, decoded: list[tuple[dict[str, Any], Recorded | None]]) -> None:
-        """Read the batch's stream documents (and documents keyed by its events' ids) in one query per
-        collection, instead of one read per event."""
+        """Read the batch's stream documents in one query per collection, instead of one read per event."""
         wanted: dict[int, tuple[Collection, list[str]]] = {}
         for envelope, _ in decoded:
             collection = self.versioned.get(envelope.get("streamtype"))  # type: ignore[arg-type]
             if collection is not None and isinstance(envelope.get("subject"), str):
                 wanted.setdefault(id(collection), (collection, []))[1].append(envelope["subject"])
-            for keyed in self.keyed_by_event:
-                if isinstance(envelope.get("id"), str):
-                    wanted.setdefault(id(keyed), (keyed, []))[1].append(envelope["id"])
         for collection, ids in wanted.values():
             if isinstance(collection, BufferedCollection):
                 collection.prefetch(ids)

@@ -10,7 +10,8 @@ are the store's own. Inside `batch()`:
   document as the batch last left it, so a reaction sees what it gets;
 - reads by id (`get`, `get_many`) see the batch's own writes (read-your-writes): a document is read
   from the store at most once per batch (`prefetch` reads many in one query), never read back after a
-  write; an `upsert` or `delete` of a document the batch has not read does not read it;
+  write; an `upsert`, `add_if_absent` or `delete` of a document the batch has not read does not read it
+  (nor does a write to one a query of the batch found, or did not, once it says so: `known`);
 - a query (`find`, `count`) writes that collection's queue first (autoflush), so it sees everything;
 - at the end of the batch each collection's queue is one `bulk`; the outcomes must be the ones the
   batch decided (the store changed under it otherwise: `TransientError`, and the runner handles the
@@ -117,6 +118,15 @@ class BufferedCollection:
                 doc = fold(self.name, write, doc)[1]
             self._docs[doc_id] = doc
 
+    def known(self, docs: Mapping[str, dict[str, Any] | None]) -> None:
+        """Tell the batch what a query of its own just read (None: absent), so that writes to those
+        documents are decided without reading them again (what the batch holds already stays)."""
+        if not self.buffer.active:
+            return
+        for doc_id, doc in docs.items():
+            if doc_id not in self._docs and doc_id not in self._blind:
+                self._docs[doc_id] = None if doc is None else {**doc, "_id": doc_id}
+
     def _queue_write(self, write: Write, outcome: Outcome, doc: dict[str, Any] | None) -> None:
         self._queue.append(write)
         self._expected.append(outcome)
@@ -129,7 +139,7 @@ class BufferedCollection:
         self._queue, self._expected, self._blind = [], [], {}
         outcomes = self.inner.bulk(queue)
         for write, want, got in zip(queue, expected, outcomes, strict=True):
-            if isinstance(write, (Apply, InsertIfAbsent)) and got != want:
+            if want is not None and got != want:  # None: an upsert, a delete or a blind write
                 raise TransientError(f"{self.name}/{write.doc_id} changed while the batch was written "
                                      f"({got} where {want} was decided): the batch is handled again")
 
@@ -185,6 +195,20 @@ class BufferedCollection:
         if outcome:
             self._queue_write(write, outcome, after)
         return bool(outcome)
+
+    def add_if_absent(self, doc_id: str, doc: Mapping[str, Any]) -> None:
+        if not self.buffer.active:
+            self.inner.insert_if_absent(doc_id, doc)
+            return
+        write = InsertIfAbsent(doc_id, doc)
+        if doc_id in self._docs:
+            outcome, after = fold(self.name, write, self._docs[doc_id])
+            if outcome:
+                self._queue_write(write, outcome, after)
+        else:  # not read by this batch: queued blind, its outcome unchecked (what is stored stays)
+            self._queue.append(write)
+            self._expected.append(None)
+            self._blind.setdefault(doc_id, []).append(write)
 
     def delete(self, doc_id: str) -> None:
         if not self.buffer.active:

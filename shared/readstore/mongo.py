@@ -213,6 +213,12 @@ class MongoCollection:
     def get(self, doc_id: str) -> dict[str, Any] | None:
         return self._coll.find_one({"_id": doc_id})
 
+    def known(self, docs: Mapping[str, dict[str, Any] | None]) -> None:
+        """Nothing to remember outside a unit of work (`shared.readstore.buffer`)."""
+
+    def add_if_absent(self, doc_id: str, doc: Mapping[str, Any]) -> None:
+        self.insert_if_absent(doc_id, doc)
+
     @transient_errors
     def get_many(self, doc_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         return self._get_many(self._coll, doc_ids)
@@ -222,6 +228,12 @@ class MongoCollection:
         if self.store.reads_one_by_one(coll, len(ids)):
             one_by_one = (coll.find_one({"_id": doc_id}) for doc_id in ids)
             return {doc["_id"]: doc for doc in one_by_one if doc is not None}
+        if len(ids) > _IN_CHUNK and self.store.handle.ferretdb:
+            # each `$in` reads the whole collection there (and tests each document against every id), so
+            # one read of it filtered here is the cheapest (2,000 ids of 10,000 documents: four `$in` of
+            # 500 2.4 s, one `$in` of 2,000 1.0 s, the whole collection 0.67 s; measured 2026-12-08)
+            wanted = set(ids)
+            return {doc["_id"]: doc for doc in coll.find() if doc["_id"] in wanted}
         found: dict[str, dict[str, Any]] = {}
         for start in range(0, len(ids), _IN_CHUNK):
             found.update((doc["_id"], doc) for doc in coll.find({"_id": {"$in": ids[start:start + _IN_CHUNK]}}))

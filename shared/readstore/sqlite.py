@@ -146,6 +146,12 @@ class SQLiteCollection:
         row = self.db.execute(f"SELECT doc FROM {table} WHERE id = ?", (doc_id,)).fetchone()
         return None if row is None else {"_id": doc_id, **json.loads(row[0])}
 
+    def known(self, docs: Mapping[str, dict[str, Any] | None]) -> None:
+        """Nothing to remember outside a unit of work (`shared.readstore.buffer`)."""
+
+    def add_if_absent(self, doc_id: str, doc: Mapping[str, Any]) -> None:
+        self.insert_if_absent(doc_id, doc)
+
     def get_many(self, doc_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         return self._get_many(self._table(), doc_ids)
 
