@@ -479,6 +479,11 @@ def test_a_few_documents_of_a_large_collection_are_read_by_id_one_by_one_on_ferr
     assert len(docs.get_many([f"d{i}" for i in range(70)])) == 70
     assert len(small.get_many(["s1", "s2"])) == 2
     assert [set(f["_id"]) for f in sent] == [{"$in"}, {"$in"}]
+    # more than one `$in` of 500 would take: one read of the whole collection on FerretDB
+    sent.clear()
+    assert len(docs.get_many([f"d{i}" for i in range(501)])) == 200
+    assert sent == ([None] if read_store.handle.ferretdb else [{"_id": {"$in": [f"d{i}" for i in range(500)]}},
+                                                                 {"_id": {"$in": ["d500"]}}])
 
 
 def test_the_erasure_questions_every_process_asks_each_second_are_filtered_by_the_server(mongo_uri, monkeypatch):
