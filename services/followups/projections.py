@@ -74,6 +74,10 @@ TOUCH_SUMMARIES: dict[str, Callable[[str], str]] = {
 # students whose queues `caught_up` derives per read-store batch: a batch's facts and item writes stay
 # in memory until its bulk write (about 20 fact documents and 15 items per student)
 DERIVE_CHUNK = 500
+# up to this many students (a live batch's), their facts and items are read with one query per student
+# and collection: an equality FerretDB filters in PostgreSQL, where a `$in` reads the whole collection
+# (on MongoDB and SQLite both are index lookups); more (a rebuild's), 200 students per `$in`
+FEW_STUDENTS = 8
 
 
 def sources(read_store: ReadStore) -> Collection:
@@ -202,16 +206,18 @@ class FollowUpViews(Projection):
             "summary": summary, "link": link, "source": {**source, "event_id": envelope["id"]}})
 
     def rebuild(self, *student_ids: str) -> None:
-        """Derive the students' whole queues from their facts; write only what changed. One query per
-        collection for all of them (a batch's students), so the batch's item writes stay one bulk."""
+        """Derive the students' whole queues from their facts; write only what changed. A few queries
+        per collection for all of them (see FEW_STUDENTS), and the item writes stay the batch's one bulk."""
         if not student_ids:
             return
         facts: dict[str, list[dict[str, Any]]] = {s: [] for s in student_ids}
         existing: dict[str, dict[str, dict[str, Any]]] = {s: {} for s in student_ids}
-        for chunk in (student_ids[i:i + 200] for i in range(0, len(student_ids), 200)):
-            for doc in iterate(self.sources, {"student_id": {"$in": list(chunk)}}, page_size=2000):
+        size = 1 if len(student_ids) <= FEW_STUDENTS else 200
+        for chunk in (student_ids[i:i + size] for i in range(0, len(student_ids), size)):
+            whose = chunk[0] if len(chunk) == 1 else {"$in": list(chunk)}
+            for doc in iterate(self.sources, {"student_id": whose}, page_size=2000):
                 facts[doc["student_id"]].append(doc)
-            for doc in iterate(self.items, {"student_id": {"$in": list(chunk)}}, page_size=2000):
+            for doc in iterate(self.items, {"student_id": whose}, page_size=2000):
                 existing[doc["student_id"]][doc.pop("_id")] = doc
         for student_id in student_ids:
             wanted = {item.pop("_id"): item for item in build_queue(student_id, facts[student_id])}

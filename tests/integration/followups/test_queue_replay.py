@@ -212,3 +212,26 @@ def test_the_generated_histories_reach_every_rule() -> None:
                              "contact_id": "c1", "interview_id": None})], 4)
     rules = {i["rule"] for i in build("sqlite", messages, 1000)["items"]}
     assert rules == {"thank_you", "outreach_next_contact", "outreach_follow_up", "stay_in_touch", "action_item"}
+
+
+def test_a_live_batch_reads_its_few_students_facts_by_equality(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    # FerretDB filters an equality in PostgreSQL and reads the whole collection for a `$in`
+    from shared.readstore import open_read_store
+    from shared.readstore.sqlite import SQLiteCollection
+
+    asked: list[tuple[str, dict[str, Any]]] = []
+    find = SQLiteCollection.find
+    monkeypatch.setattr(SQLiteCollection, "find", lambda self, filter, *a, **k: (
+        asked.append((self.name, dict(filter))), find(self, filter, *a, **k))[1])
+    store = open_read_store(f"sqlite:///{tmp_path}/read.db")
+    try:
+        views = FollowUpViews(store)
+        views.handle(envelopes(CONTACTS, "contact-1", [
+            ("ContactAdded", {"student_id": STUDENT, "name": "Ada", "organisation": "Acme", "tags": []}),
+            ("TouchpointLogged", {"touchpoint_id": "t-1", "kind": "outreach", "occurred_at": at(1)})], 0))
+        derived = [f for name, f in asked if name in ("followup_sources", "followup_items")]
+        assert derived and all(f == {"student_id": STUDENT} for f in derived)
+        assert {i["rule"] for i in items(store).find({"student_id": STUDENT}).items} == {
+            "outreach_follow_up", "outreach_next_contact"}
+    finally:
+        store.close()
