@@ -136,7 +136,7 @@ def rebuild(profile: str, events: int, work: Path) -> dict[str, Any]:
             "apply_vs_ceiling": round(result["events_per_second"] / ceiling_rate, 4)}
 
 
-def freshness(profile: str, work: Path, rate: float, seconds: float) -> dict[str, Any]:
+def freshness(profile: str, work: Path, rate: float, seconds: float, senders: int = 8) -> dict[str, Any]:
     data_dir = Path(tempfile.mkdtemp(prefix="freshness-", dir=work))
     urls = profile_urls(profile, data_dir)
     env = {**urls, "BUS_NAMESPACE": f"bench{uuid.uuid4().hex[:8]}.", "CAREERLOOP_DATA_DIR": str(data_dir)}
@@ -146,7 +146,7 @@ def freshness(profile: str, work: Path, rate: float, seconds: float) -> dict[str
     finally:
         bus.close()
     try:
-        return measure_freshness(env, data_dir, rate=rate, seconds=seconds)
+        return measure_freshness(env, data_dir, rate=rate, seconds=seconds, senders=senders)
     finally:
         drop_databases(urls)
         shutil.rmtree(data_dir, ignore_errors=True)
@@ -199,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="relay vs a raw kafka-python producer (real profile): events")
     parser.add_argument("--rate", type=float, default=20.0, help="freshness: commands per second")
     parser.add_argument("--seconds", type=float, default=30.0, help="freshness: how long the load lasts")
+    parser.add_argument("--senders", type=int, default=8, help="freshness: paced clients sharing the rate")
     parser.add_argument("--out", default=str(ROOT / "var" / "bench" / "results.json"))
     parser.add_argument("--only", default=",".join(PARTS),
                         help=f"the parts to measure, comma-separated, of: {', '.join(PARTS)} (e.g. `--profiles "
@@ -223,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
             entry["rebuild"] = {str(size): rebuild(profile, size, work) for size in sizes}
         if "freshness" in only:
             print(f"[{profile}] freshness at {args.rate}/s for {args.seconds}s…", file=sys.stderr, flush=True)
-            entry["freshness"] = freshness(profile, work, args.rate, args.seconds)
+            entry["freshness"] = freshness(profile, work, args.rate, args.seconds, args.senders)
         if "translator" in only:
             events = args.embedded_translator_events if profile == "embedded" else args.real_translator_events
             print(f"[{profile}] analytics translator vs a raw loop on {events} events…", file=sys.stderr, flush=True)
