@@ -242,7 +242,9 @@ def _idempotent(handle: Callable[..., Response],
 
     The key is scoped to the caller, and bound to a hash of the request: the same key with a
     different body is refused (422), and a retry while the first request runs gets 409.
-    Server errors (5xx) are not stored, so a retry after one really retries.
+    Server errors (5xx) are not stored, so a retry after one really retries; nor is a refusal (4xx)
+    that appended nothing (a conflict, a failed precondition, invalid input: the caller may have
+    fixed its cause since, and nothing was applied to repeat), as payment APIs do.
 
     A request holds its key under a lease (`IDEMPOTENCY_LEASE_SECONDS`) and its commits record the key
     (`shared.repository.idempotent_request`). A retry that finds the lease run out and no answer stored
@@ -294,7 +296,7 @@ def _idempotent(handle: Callable[..., Response],
             raise
         finally:
             idempotent_request.reset(token)
-        if response.status_code >= 500:
+        if response.status_code >= 500 or (response.status_code >= 400 and not store.request_commits(lease.key)):
             store.abandon_request(lease.key, holder=lease.holder)
             return response
         return _finish(store, lease, response)

@@ -150,6 +150,21 @@ def test_a_retried_post_with_the_same_idempotency_key_is_applied_once(
     assert add(contacts, token("student-2"), JANE, **{"Idempotency-Key": "add-jane-1"}).status_code == 201
 
 
+def test_a_refused_post_is_not_stored_so_a_retry_with_its_key_really_retries(
+        contacts: InProcessPlatform, token: Callable) -> None:
+    auth = token("student-1")
+    jane = add(contacts, auth, JANE).json["id"]
+    key = {"Authorization": auth, "Idempotency-Key": "touch-jane-1"}
+    body = {"kind": "outreach", "occurred_at": "2026-11-10T10:00:00Z"}
+    stale = contacts.client.post(f"/contacts/{jane}/touchpoints", json=body, headers={**key, "If-Match": '"0"'})
+    assert stale.status_code == 412  # nothing applied: the answer is not kept for the key
+    retried = contacts.client.post(f"/contacts/{jane}/touchpoints", json=body, headers={**key, "If-Match": '"1"'})
+    assert retried.status_code == 201 and "Idempotent-Replayed" not in retried.headers
+    again = contacts.client.post(f"/contacts/{jane}/touchpoints", json=body, headers={**key, "If-Match": '"1"'})
+    assert again.status_code == 201 and again.headers["Idempotent-Replayed"] == "true" and again.json == retried.json
+    assert contacts.client.get(f"/contacts/{jane}", headers={"Authorization": auth}).json["version"] == 2
+
+
 def test_the_relationship_stage_follows_the_touchpoints(contacts: InProcessPlatform, token: Callable) -> None:
     auth = token("student-1")
     jane = add(contacts, auth, JANE).json["id"]
