@@ -39,6 +39,7 @@ def percentile(values: list[float], share: float) -> float:
 
 def measure(env: dict[str, str], data_dir: Path, *, rate: float, seconds: float, contacts: int = 50,
             senders: int = 8) -> dict[str, Any]:
+    senders = max(1, min(senders, contacts))  # each sender has contacts of its own
     # fresh secrets per run: the real profile refuses published ones (shared.config.check_secrets)
     run_secrets = {v.name: secrets.token_urlsafe(48) for v in VARIABLES if v.secret}
     run_secrets["ERASURE_MASTER_KEY"] = str(MasterKey.generate("bench"))
@@ -75,8 +76,16 @@ def measure(env: dict[str, str], data_dir: Path, *, rate: float, seconds: float,
                         delays.append(seen_at - accepted_at)
             time.sleep(0.005)
 
+    failures: list[BaseException] = []  # a sender's, raised once all have stopped
+
     def send(share: list[str], started: float, sent: list[int]) -> None:
-        client, interval = app.test_client(), senders / rate
+        try:
+            pace(app.test_client(), share, started, sent)
+        except BaseException as exc:
+            failures.append(exc)
+
+    def pace(client: Any, share: list[str], started: float, sent: list[int]) -> None:
+        interval = senders / rate
         while time.perf_counter() - started < seconds:
             contact_id = share[sent[0] % len(share)]
             response = client.post(f"/contacts/{contact_id}/touchpoints", headers=auth, json={
@@ -103,6 +112,8 @@ def measure(env: dict[str, str], data_dir: Path, *, rate: float, seconds: float,
             thread.start()
         for thread in threads:
             thread.join()
+        if failures:
+            raise failures[0]
         sent = sum(count[0] for count in counts)
         achieved = sent / (time.perf_counter() - started)
         done.set()
