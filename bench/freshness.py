@@ -79,22 +79,19 @@ def measure(env: dict[str, str], data_dir: Path, *, rate: float, seconds: float,
     failures: list[BaseException] = []  # a sender's, raised once all have stopped
 
     def send(share: list[str], started: float, sent: list[int]) -> None:
+        client, interval = app.test_client(), senders / rate
         try:
-            pace(app.test_client(), share, started, sent)
+            while time.perf_counter() - started < seconds:
+                contact_id = share[sent[0] % len(share)]
+                response = client.post(f"/contacts/{contact_id}/touchpoints", headers=auth, json={
+                    "kind": "outreach", "occurred_at": "2026-03-02T10:00:00Z"})
+                assert response.status_code == 201, response.json
+                with lock:
+                    pending[(contact_id, int(response.headers["ETag"].strip('"')))] = time.perf_counter()
+                sent[0] += 1
+                time.sleep(max(0.0, started + sent[0] * interval - time.perf_counter()))
         except BaseException as exc:
             failures.append(exc)
-
-    def pace(client: Any, share: list[str], started: float, sent: list[int]) -> None:
-        interval = senders / rate
-        while time.perf_counter() - started < seconds:
-            contact_id = share[sent[0] % len(share)]
-            response = client.post(f"/contacts/{contact_id}/touchpoints", headers=auth, json={
-                "kind": "outreach", "occurred_at": "2026-03-02T10:00:00Z"})
-            assert response.status_code == 201, response.json
-            with lock:
-                pending[(contact_id, int(response.headers["ETag"].strip('"')))] = time.perf_counter()
-            sent[0] += 1
-            time.sleep(max(0.0, started + sent[0] * interval - time.perf_counter()))
 
     try:
         ids = []

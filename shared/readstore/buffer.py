@@ -127,6 +127,12 @@ class BufferedCollection:
             if doc_id not in self._docs and doc_id not in self._blind:
                 self._docs[doc_id] = None if doc is None else {**doc, "_id": doc_id}
 
+    def _queue_blind(self, write: Write) -> None:
+        """Queue a write to a document the batch has not read (folded onto it if the batch reads it later)."""
+        self._queue.append(write)
+        self._expected.append(None)
+        self._blind.setdefault(write.doc_id, []).append(write)
+
     def _queue_write(self, write: Write, outcome: Outcome, doc: dict[str, Any] | None) -> None:
         self._queue.append(write)
         self._expected.append(outcome)
@@ -182,10 +188,8 @@ class BufferedCollection:
         write = Upsert(doc_id, update)
         if doc_id in self._docs:
             self._queue_write(write, None, fold(self.name, write, self._docs[doc_id])[1])
-        else:  # not read by this batch: no need to (applied to the document if it is read later)
-            self._queue.append(write)
-            self._expected.append(None)
-            self._blind.setdefault(doc_id, []).append(write)
+        else:  # not read by this batch: no need to
+            self._queue_blind(write)
 
     def insert_if_absent(self, doc_id: str, doc: Mapping[str, Any]) -> bool:
         if not self.buffer.active:
@@ -197,18 +201,10 @@ class BufferedCollection:
         return bool(outcome)
 
     def add_if_absent(self, doc_id: str, doc: Mapping[str, Any]) -> None:
-        if not self.buffer.active:
-            self.inner.insert_if_absent(doc_id, doc)
-            return
-        write = InsertIfAbsent(doc_id, doc)
-        if doc_id in self._docs:
-            outcome, after = fold(self.name, write, self._docs[doc_id])
-            if outcome:
-                self._queue_write(write, outcome, after)
-        else:  # not read by this batch: queued blind, its outcome unchecked (what is stored stays)
-            self._queue.append(write)
-            self._expected.append(None)
-            self._blind.setdefault(doc_id, []).append(write)
+        if self.buffer.active and doc_id not in self._docs:  # its outcome unchecked: what is stored stays
+            self._queue_blind(InsertIfAbsent(doc_id, doc))
+        else:
+            self.insert_if_absent(doc_id, doc)
 
     def delete(self, doc_id: str) -> None:
         if not self.buffer.active:
